@@ -1,0 +1,153 @@
+//! `myna-local`: the whole product on one machine. Embedded adapters under the data directory
+//! (SQLite file, sealed files, key files, mail outbox), every router, one listening socket.
+//!
+//! ```text
+//! cargo run -p myna-local -- [--listen 127.0.0.1:8080] [--data-dir ./data]
+//! ```
+//! `MYNA_LISTEN` / `MYNA_DATA_DIR` do the same; `MYNA_SIGNUP=closed` closes sign-up;
+//! `MYNA_BASE_URL` sets the origin written into mails.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use myna::adapters::embedded::Embedded;
+use myna::app::{App, Config};
+use myna::ports::SystemClock;
+
+mod outbox_page;
+
+const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR]
+  --listen ADDR    address to serve on (default 127.0.0.1:8080, env MYNA_LISTEN)
+  --data-dir DIR   where data is kept (default ./data, env MYNA_DATA_DIR)
+environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)";
+
+struct Options {
+    listen: String,
+    data_dir: PathBuf,
+}
+
+fn options() -> Result<Options, String> {
+    let mut listen = std::env::var("MYNA_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
+    let mut data_dir =
+        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n.to_string(), Some(v.to_string())),
+            None => (arg.clone(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| args.next())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name.as_str() {
+            "--listen" => listen = value()?,
+            "--data-dir" => data_dir = PathBuf::from(value()?),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument: {other}")),
+        }
+    }
+    Ok(Options { listen, data_dir })
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!("myna-local: {message}");
+    ExitCode::FAILURE
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let opts = match options() {
+        Ok(o) => o,
+        Err(e) if e.is_empty() => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => return fail(&format!("{e}\n{USAGE}")),
+    };
+    let addr: SocketAddr = match opts.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            return fail(&format!(
+                "--listen {}: not an address like 127.0.0.1:8080",
+                opts.listen
+            ))
+        }
+    };
+    if let Err(e) = check_writable(&opts.data_dir) {
+        return fail(&format!(
+            "the data directory {} is not writable: {e}\n  choose another with --data-dir DIR",
+            opts.data_dir.display()
+        ));
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(serve(addr, opts.data_dir))
+}
+
+fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let probe = dir.join(".write-test");
+    std::fs::write(&probe, b"ok")?;
+    std::fs::remove_file(probe)
+}
+
+async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
+    let embedded = match Embedded::open(&data_dir, Arc::new(SystemClock)) {
+        Ok(e) => e,
+        Err(e) => return fail(&e.to_string()),
+    };
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            return fail(&format!(
+                "{addr} is already in use (another myna-local running?)\n  choose another with --listen 127.0.0.1:PORT"
+            ))
+        }
+        Err(e) => return fail(&format!("cannot listen on {addr}: {e}")),
+    };
+    let config = Config {
+        base_url: std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| format!("http://{addr}")),
+        signup_open: std::env::var("MYNA_SIGNUP")
+            .map(|v| v != "closed")
+            .unwrap_or(true),
+        // Browsers drop Secure cookies on plain http; only loopback may go without.
+        secure_cookies: !addr.ip().is_loopback(),
+        dev_pages: true,
+        ..Config::default()
+    };
+    let app = App::new(embedded.ports, config);
+    let router = myna::web::group(
+        app.clone(),
+        myna::web::routes().merge(outbox_page::router(embedded.outbox)),
+    );
+    println!(
+        "マイナクラウド (local) on http://{addr}  data: {}  mail: http://{addr}/dev/outbox",
+        data_dir.display()
+    );
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await;
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => fail(&format!("server stopped: {e}")),
+    }
+}

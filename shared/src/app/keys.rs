@@ -1,0 +1,234 @@
+//! Every key the application stores, built in one place, and [`TenantScope`]: the single
+//! gate through which tenant data is read and written.
+//!
+//! Tenant items live in partitions starting `T#<tenant id>`; a `TenantScope` can only build
+//! such keys for its own tenant and refuses any item (or index key) outside them, so no use
+//! case can cross tenants even by mistake. The only global items are the login look-ups
+//! (`EMAIL#…`, `CUST#…`) and the install marker (`GLOBAL`), built only by the functions below.
+
+use std::sync::Arc;
+
+use crate::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
+
+/// A tenant id (ULID string), parsed once from trusted storage or a session.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn new() -> Self {
+        TenantId(ulid::Ulid::new().to_string())
+    }
+
+    /// Accepts only well-formed ULIDs, so an id can never smuggle a `#` into a key.
+    pub fn parse(raw: &str) -> Option<Self> {
+        ulid::Ulid::from_string(raw)
+            .ok()
+            .map(|u| TenantId(u.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TenantId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Display for TenantId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Global look-up: email address → the tenants where it has a login user.
+pub fn email_lookup(email: &str, tenant: &TenantId) -> Key {
+    Key::new(format!("EMAIL#{email}"), format!("T#{tenant}"))
+}
+
+pub fn email_lookup_partition(email: &str) -> String {
+    format!("EMAIL#{email}")
+}
+
+/// Global look-up: customer number → tenant.
+pub fn customer_lookup(customer_number: &str) -> Key {
+    Key::new(format!("CUST#{customer_number}"), "CUST")
+}
+
+/// Global install marker (tenant count), so an empty install can lead to sign-up.
+pub fn install_marker() -> Key {
+    Key::new("GLOBAL", "INSTALL")
+}
+
+/// Sort keys inside a tenant's main partition.
+pub mod sk {
+    pub const PROFILE: &str = "PROFILE";
+    pub const COUNTERS: &str = "COUNTERS";
+
+    pub fn user(user_id: &str) -> String {
+        format!("USER#{user_id}")
+    }
+}
+
+/// Tenant-bound access to a store: every key starts with this tenant's partition prefix.
+#[derive(Clone)]
+pub struct TenantScope {
+    tenant: TenantId,
+    store: Arc<dyn Store>,
+}
+
+impl TenantScope {
+    pub fn new(tenant: TenantId, store: Arc<dyn Store>) -> Self {
+        TenantScope { tenant, store }
+    }
+
+    pub fn tenant(&self) -> &TenantId {
+        &self.tenant
+    }
+
+    /// The tenant's main partition key, `T#<id>`.
+    pub fn pk(&self) -> String {
+        format!("T#{}", self.tenant)
+    }
+
+    /// A sub-partition of the tenant, `T#<id>#<suffix>` (secondary collections, indexes).
+    pub fn partition(&self, suffix: &str) -> String {
+        format!("T#{}#{suffix}", self.tenant)
+    }
+
+    /// A key in the tenant's main partition.
+    pub fn key(&self, sk: &str) -> Key {
+        Key::new(self.pk(), sk)
+    }
+
+    fn owns(&self, pk: &str) -> bool {
+        let own = self.pk();
+        pk == own
+            || pk
+                .strip_prefix(&own)
+                .is_some_and(|rest| rest.starts_with('#'))
+    }
+
+    fn check_key(&self, key: &Key) -> Result<(), StoreError> {
+        if self.owns(&key.pk) {
+            Ok(())
+        } else {
+            Err(StoreError::Invalid("key outside the tenant".into()))
+        }
+    }
+
+    fn check_item(&self, item: &Item) -> Result<(), StoreError> {
+        self.check_key(&item.key)?;
+        for attr in ["gsi1pk", "gsi2pk"] {
+            if let Some(pk) = item.str(attr) {
+                if !self.owns(pk) {
+                    return Err(StoreError::Invalid("index key outside the tenant".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.check_key(key)?;
+        self.store.get(key).await
+    }
+
+    pub async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        keys.iter().try_for_each(|k| self.check_key(k))?;
+        self.store.batch_get(keys).await
+    }
+
+    pub async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.check_item(&item)?;
+        self.store.put(item, condition).await
+    }
+
+    pub async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        self.check_key(key)?;
+        self.store.delete(key, condition).await
+    }
+
+    pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        if !self.owns(&query.pk) {
+            return Err(StoreError::Invalid("query outside the tenant".into()));
+        }
+        self.store.query(query).await
+    }
+
+    pub async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.check_ops(&ops)?;
+        self.store.transact(ops).await
+    }
+
+    pub async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.check_ops(&ops)?;
+        self.store.batch_write(ops).await
+    }
+
+    /// Checks ops built for this tenant, e.g. before adding them to a larger transaction.
+    pub fn check_ops(&self, ops: &[WriteOp]) -> Result<(), StoreError> {
+        ops.iter().try_for_each(|op| match op {
+            WriteOp::Put { item, .. } => self.check_item(item),
+            other => self.check_key(other.key()),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scope() -> TenantScope {
+        let db = crate::adapters::embedded::SqliteDb::in_memory().unwrap();
+        TenantScope::new(TenantId::new(), Arc::new(db.table("main").unwrap()))
+    }
+
+    #[tokio::test]
+    async fn scope_refuses_keys_of_another_tenant() {
+        let a = scope();
+        let other = TenantId::new();
+        let foreign = Key::new(format!("T#{other}"), "PROFILE");
+        assert!(matches!(a.get(&foreign).await, Err(StoreError::Invalid(_))));
+        // A tenant id that merely starts with ours is still someone else's.
+        let lookalike = Key::new(format!("{}X", a.pk()), "PROFILE");
+        assert!(matches!(
+            a.get(&lookalike).await,
+            Err(StoreError::Invalid(_))
+        ));
+        let global = Key::new("EMAIL#a@example.jp", "x");
+        assert!(a.put(Item::new(global), Condition::None).await.is_err());
+        let sneaky = Item::new(a.key("X")).with("gsi1pk", format!("T#{other}#REG"));
+        assert!(a.put(sneaky, Condition::None).await.is_err());
+        assert!(a
+            .query(&Query::partition(format!("T#{other}")))
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn scope_reads_and_writes_its_own_partitions() {
+        let a = scope();
+        a.put(
+            Item::new(a.key("PROFILE")).with("n", 1),
+            Condition::NotExists,
+        )
+        .await
+        .unwrap();
+        let sub = Key::new(a.partition("REG"), "1");
+        a.put(Item::new(sub.clone()), Condition::None)
+            .await
+            .unwrap();
+        assert!(a.get(&a.key("PROFILE")).await.unwrap().is_some());
+        assert!(a.get(&sub).await.unwrap().is_some());
+    }
+
+    #[test]
+    fn tenant_id_parse_rejects_key_separators() {
+        assert!(TenantId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").is_some());
+        assert!(TenantId::parse("01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
+        assert!(TenantId::parse("").is_none());
+    }
+}

@@ -1,0 +1,118 @@
+//! Use cases, one module per capability, written once on top of the ports.
+//!
+//! [`App`] holds the ports and the configuration; the web layer calls its capability modules.
+//! Nothing here knows whether it runs in Lambda or in `myna-local`.
+
+pub mod audit;
+pub mod auth;
+pub mod home;
+pub mod keys;
+pub mod passwords;
+pub mod rate_limit;
+pub mod sessions;
+pub mod signup;
+pub mod tenants;
+pub mod users;
+pub mod vault;
+
+use std::sync::Arc;
+
+use time::Duration;
+
+pub use crate::ports::Ports;
+use crate::ports::{Audit, StoreError};
+
+/// A notice shown on HOME (お知らせ).
+#[derive(Clone, Debug)]
+pub struct Notice {
+    pub date: String,
+    pub text: String,
+}
+
+/// Operator settings. Defaults are the secure production values.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Public origin, e.g. `https://myna.example.jp` (used in mails).
+    pub base_url: String,
+    /// Whether the site offers sign-up.
+    pub signup_open: bool,
+    /// `Secure` attribute on cookies; only plain-http localhost turns it off.
+    pub secure_cookies: bool,
+    /// Trust the first `X-Forwarded-For` address (behind API Gateway), else the socket peer.
+    pub trust_forwarded_for: bool,
+    /// Expose development pages (`/dev/outbox`); local mode only.
+    pub dev_pages: bool,
+    pub password_params: passwords::Params,
+    pub session_idle: Duration,
+    pub session_absolute: Duration,
+    pub otp_validity: Duration,
+    pub trial_days: i64,
+    pub notices: Vec<Notice>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            base_url: "http://127.0.0.1:8080".into(),
+            signup_open: true,
+            secure_cookies: true,
+            trust_forwarded_for: false,
+            dev_pages: false,
+            password_params: passwords::Params::RECOMMENDED,
+            session_idle: Duration::minutes(30),
+            session_absolute: Duration::hours(12),
+            otp_validity: Duration::minutes(10),
+            trial_days: 30,
+            notices: vec![Notice {
+                date: "2026/11/24".into(),
+                text: "マイナクラウドをご利用いただきありがとうございます。はじめに「契約者情報」からパスコードを設定してください。".into(),
+            }],
+        }
+    }
+}
+
+/// Everything the use cases need, shared by all requests.
+pub struct App {
+    pub ports: Ports,
+    pub config: Config,
+    pub audit: audit::ChainedAudit,
+    pub vault: vault::Vault,
+}
+
+impl App {
+    pub fn new(ports: Ports, config: Config) -> Arc<App> {
+        let audit = audit::ChainedAudit::new(ports.audit_store.clone(), ports.clock.clone());
+        let vault = vault::Vault::new(ports.keys.clone(), ports.clock.clone());
+        Arc::new(App {
+            ports,
+            config,
+            audit,
+            vault,
+        })
+    }
+
+    pub fn now(&self) -> time::OffsetDateTime {
+        self.ports.clock.now()
+    }
+
+    pub fn audit(&self) -> &dyn Audit {
+        &self.audit
+    }
+}
+
+/// Failures of the infrastructure beneath a use case (never shown verbatim to users).
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Keys(#[from] crate::ports::KeyError),
+    #[error(transparent)]
+    Mail(#[from] crate::ports::MailError),
+    #[error(transparent)]
+    Audit(#[from] crate::ports::AuditError),
+    #[error("corrupt record: {0}")]
+    Corrupt(&'static str),
+    #[error("background task failed")]
+    Task,
+}

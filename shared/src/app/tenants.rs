@@ -1,0 +1,151 @@
+//! Tenants (契約者): the company profile, its plan and trial, its keys, and the registration
+//! counters HOME shows. Counters are maintained on write by the capabilities that change
+//! registrants (never computed by scanning).
+
+use time::{Date, OffsetDateTime};
+
+use super::keys::{sk, TenantScope};
+use super::vault::TenantKeys;
+use super::InfraError;
+use crate::domain::plan::Plan;
+use crate::ports::store::{Item, WriteOp};
+
+#[derive(Clone, Debug)]
+pub struct Tenant {
+    pub customer_number: String,
+    pub company_name: String,
+    pub plan: Plan,
+    pub trial_ends: Date,
+    pub created_at: OffsetDateTime,
+    pub passcode_set: bool,
+    pub keys: TenantKeys,
+}
+
+impl Tenant {
+    pub fn to_item(&self, scope: &TenantScope) -> Item {
+        Item::new(scope.key(sk::PROFILE))
+            .with("kind", "tenant")
+            .with("customer_number", self.customer_number.as_str())
+            .with("company_name", self.company_name.as_str())
+            .with("plan", self.plan.size())
+            .with("trial_ends", self.trial_ends.to_string())
+            .with("created_at", self.created_at.unix_timestamp())
+            .with("passcode_set", self.passcode_set)
+            .with("master_key", self.keys.master_key.as_str())
+            .with("wrapped_key", self.keys.wrapped_b64())
+    }
+
+    fn from_item(scope: &TenantScope, item: &Item) -> Option<Tenant> {
+        let trial_format = time::macros::format_description!("[year]-[month]-[day]");
+        Some(Tenant {
+            customer_number: item.str("customer_number")?.to_string(),
+            company_name: item.str("company_name")?.to_string(),
+            plan: Plan::new(u16::try_from(item.i64("plan")?).ok()?)?,
+            trial_ends: Date::parse(item.str("trial_ends")?, trial_format).ok()?,
+            created_at: OffsetDateTime::from_unix_timestamp(item.i64("created_at")?).ok()?,
+            passcode_set: item.bool("passcode_set").unwrap_or(false),
+            keys: TenantKeys::from_b64(
+                scope.tenant().clone(),
+                item.str("master_key")?.to_string(),
+                item.str("wrapped_key")?,
+            )?,
+        })
+    }
+}
+
+pub async fn load(scope: &TenantScope) -> Result<Option<Tenant>, InfraError> {
+    match scope.get(&scope.key(sk::PROFILE)).await? {
+        None => Ok(None),
+        Some(item) => Tenant::from_item(scope, &item)
+            .map(Some)
+            .ok_or(InfraError::Corrupt("tenant")),
+    }
+}
+
+/// The eight registration counts of HOME's 登録状況 block.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    pub registrants: i64,
+    pub unregistered: i64,
+    pub pending: i64,
+    pub retired: i64,
+    pub dependents: i64,
+    pub dependents_unregistered: i64,
+    pub dependents_pending: i64,
+    pub dependents_retired: i64,
+}
+
+impl Counters {
+    const FIELDS: [&'static str; 8] = [
+        "registrants",
+        "unregistered",
+        "pending",
+        "retired",
+        "dependents",
+        "dependents_unregistered",
+        "dependents_pending",
+        "dependents_retired",
+    ];
+
+    fn values(&self) -> [i64; 8] {
+        [
+            self.registrants,
+            self.unregistered,
+            self.pending,
+            self.retired,
+            self.dependents,
+            self.dependents_unregistered,
+            self.dependents_pending,
+            self.dependents_retired,
+        ]
+    }
+
+    fn from_values(v: [i64; 8]) -> Counters {
+        Counters {
+            registrants: v[0],
+            unregistered: v[1],
+            pending: v[2],
+            retired: v[3],
+            dependents: v[4],
+            dependents_unregistered: v[5],
+            dependents_pending: v[6],
+            dependents_retired: v[7],
+        }
+    }
+
+    /// The counters item of a new tenant (all zero).
+    pub fn initial_item(scope: &TenantScope) -> Item {
+        let mut item = Item::new(scope.key(sk::COUNTERS));
+        for f in Self::FIELDS {
+            item.attrs.insert(f.into(), 0.into());
+        }
+        item
+    }
+
+    /// One atomic write applying `delta` (to be part of the same transaction as the change
+    /// it counts), or `None` when nothing changes.
+    pub fn delta_op(scope: &TenantScope, delta: &Counters) -> Option<WriteOp> {
+        let deltas: Vec<(String, i64)> = Self::FIELDS
+            .iter()
+            .zip(delta.values())
+            .filter(|(_, d)| *d != 0)
+            .map(|(f, d)| (f.to_string(), d))
+            .collect();
+        (!deltas.is_empty()).then(|| WriteOp::Add {
+            key: scope.key(sk::COUNTERS),
+            deltas,
+            expires_at: None,
+        })
+    }
+}
+
+pub async fn counters(scope: &TenantScope) -> Result<Counters, InfraError> {
+    let item = scope.get(&scope.key(sk::COUNTERS)).await?;
+    let mut v = [0i64; 8];
+    if let Some(item) = item {
+        for (slot, f) in v.iter_mut().zip(Counters::FIELDS) {
+            *slot = item.i64(f).unwrap_or(0);
+        }
+    }
+    Ok(Counters::from_values(v))
+}

@@ -1,0 +1,16 @@
+//! `myna`: the My Number vault's shared library.
+//!
+//! Layers, innermost first (see `DESIGN.md`):
+//! - [`domain`]: pure rules and types (check digit, era dates, statuses, roles, purposes, plans).
+//! - [`ports`]: the traits the use cases need (Store, Blobs, Keys, Mailer, Clock, Audit).
+//! - [`app`]: use cases, one module per capability, written once on top of the ports.
+//! - [`web`]: axum routers per capability, sessions, CSRF and askama views.
+//! - [`adapters`]: implementations of the ports, chosen only by the binaries
+//!   (`infra/local`, `functions/*`).
+
+pub mod adapters;
+pub mod app;
+pub mod crypto;
+pub mod domain;
+pub mod ports;
+pub mod web;

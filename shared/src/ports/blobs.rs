@@ -1,0 +1,60 @@
+//! The `Blobs` port: document images (番号確認・身元確認) and other files, per tenant.
+//!
+//! Every object is stored encrypted under the tenant's own master key (S3 SSE-KMS with the
+//! tenant's KMS key; sealed files in embedded mode), so destroying that key voids every copy.
+//! Object names are relative to the tenant; the adapter prefixes the tenant id itself, so no
+//! caller can reach another tenant's objects.
+
+use async_trait::async_trait;
+
+/// Whose objects, and the master key that protects them.
+#[derive(Clone, Debug)]
+pub struct BlobScope {
+    pub tenant_id: String,
+    pub master_key: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BlobError {
+    #[error("invalid object name")]
+    InvalidName,
+    #[error("object cannot be decrypted (key destroyed or data altered)")]
+    Unreadable,
+    #[error("blob backend error: {0}")]
+    Backend(String),
+}
+
+/// Object names: ASCII letters, digits, `-`, `_`, `.` and `/`, no `..`, no leading `/`.
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 512
+        && !name.starts_with('/')
+        && !name
+            .split('/')
+            .any(|part| part.is_empty() || part == "." || part == "..")
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'/'))
+}
+
+#[async_trait]
+pub trait Blobs: Send + Sync {
+    /// Stores `bytes` under `name`, replacing any previous object only once fully written.
+    async fn put(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError>;
+
+    /// The object's bytes and content type, or `None` if absent.
+    async fn get(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, BlobError>;
+
+    /// Deletes the object; deleting a missing object succeeds.
+    async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError>;
+}

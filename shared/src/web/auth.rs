@@ -1,0 +1,300 @@
+//! Sign-up, login (password, then the mailed code), logout (manual ch.2). Public pages.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::session::{clear_cookie, set_cookie, Ctx, PendingLogin, SESSION_COOKIE};
+use super::{render, render_status, AppState, MessagePage, WebError};
+use crate::app::auth::{self as login, LoginError, LoginInput, OtpError};
+use crate::app::signup::{self, FieldErrors, SignupError, SignupInput};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(root))
+        .route("/static/app.css", get(super::stylesheet))
+        .route("/signup", get(signup_form).post(signup_submit))
+        .route("/signup/done", get(signup_done))
+        .route("/login", get(login_form).post(login_submit))
+        .route("/login/otp", get(otp_form).post(otp_submit))
+        .route("/login/reminder", get(reminder))
+        .route("/logout", post(logout))
+}
+
+async fn root(State(app): State<AppState>, Ctx(ctx): Ctx) -> Result<Redirect, WebError> {
+    if ctx.active().is_some() {
+        return Ok(Redirect::to("/home"));
+    }
+    if app.config.signup_open && signup::install_is_empty(&app).await? {
+        return Ok(Redirect::to("/signup"));
+    }
+    Ok(Redirect::to("/login"))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SignupForm {
+    pub company_name: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub email: String,
+    pub password: String,
+    pub password_confirm: String,
+}
+
+#[derive(Template)]
+#[template(path = "signup.html")]
+struct SignupPage<'a> {
+    csrf: &'a str,
+    form: &'a SignupForm,
+    errors: FieldErrors,
+}
+
+impl SignupPage<'_> {
+    fn has_error(&self, field: &str) -> bool {
+        self.errors.iter().any(|(f, _)| *f == field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signup_closed.html")]
+struct SignupClosedPage;
+
+#[derive(Template)]
+#[template(path = "signup_done.html")]
+struct SignupDonePage;
+
+async fn signup_form(State(app): State<AppState>, Ctx(ctx): Ctx) -> Response {
+    if !app.config.signup_open {
+        return render_status(StatusCode::FORBIDDEN, &SignupClosedPage);
+    }
+    render(&SignupPage {
+        csrf: ctx.csrf(),
+        form: &SignupForm::default(),
+        errors: Vec::new(),
+    })
+}
+
+async fn signup_submit(
+    State(app): State<AppState>,
+    Ctx(ctx): Ctx,
+    Form(form): Form<SignupForm>,
+) -> Result<Response, WebError> {
+    let input = SignupInput {
+        company_name: form.company_name.clone(),
+        family_name: form.family_name.clone(),
+        given_name: form.given_name.clone(),
+        email: form.email.clone(),
+        password: form.password.clone(),
+        password_confirm: form.password_confirm.clone(),
+    };
+    match signup::signup(&app, input, &ctx.ip).await {
+        Ok(_) => Ok(Redirect::to("/signup/done").into_response()),
+        Err(SignupError::Closed) => Ok(render_status(StatusCode::FORBIDDEN, &SignupClosedPage)),
+        Err(SignupError::Invalid(errors)) => {
+            // The form comes back filled, except for the passwords.
+            let kept = SignupForm {
+                password: String::new(),
+                password_confirm: String::new(),
+                ..form
+            };
+            Ok(render_status(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                &SignupPage {
+                    csrf: ctx.csrf(),
+                    form: &kept,
+                    errors,
+                },
+            ))
+        }
+        Err(SignupError::Infra(e)) => Err(e.into()),
+    }
+}
+
+async fn signup_done() -> Response {
+    render(&SignupDonePage)
+}
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    customer_number: &'a str,
+    show_option: bool,
+    notice: Option<&'a str>,
+    error: Option<String>,
+    signup_open: bool,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginQuery {
+    expired: Option<String>,
+    logout: Option<String>,
+}
+
+async fn login_form(
+    State(app): State<AppState>,
+    Ctx(ctx): Ctx,
+    Query(q): Query<LoginQuery>,
+) -> Response {
+    if ctx.active().is_some() {
+        return Redirect::to("/home").into_response();
+    }
+    let notice = if q.expired.is_some() {
+        Some("セッションの有効期限が切れました。お手数ですが、再度ログインしてください。")
+    } else if q.logout.is_some() {
+        Some("ログアウトしました。")
+    } else {
+        None
+    };
+    render(&LoginPage {
+        csrf: ctx.csrf(),
+        email: "",
+        customer_number: "",
+        show_option: false,
+        notice,
+        error: None,
+        signup_open: app.config.signup_open,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct LoginForm {
+    email: String,
+    password: String,
+    customer_number: String,
+}
+
+async fn login_submit(
+    State(app): State<AppState>,
+    Ctx(ctx): Ctx,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, WebError> {
+    let input = LoginInput {
+        email: form.email.clone(),
+        password: form.password,
+        customer_number: Some(form.customer_number.clone()),
+    };
+    let status = match login::password_step(&app, input, &ctx.ip).await {
+        Ok(token) => {
+            let mut res = Redirect::to("/login/otp").into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&app, SESSION_COOKIE, &token, None),
+            );
+            return Ok(res);
+        }
+        Err(LoginError::Infra(e)) => return Err(e.into()),
+        Err(LoginError::Locked) => (StatusCode::TOO_MANY_REQUESTS, LoginError::Locked),
+        Err(other) => (StatusCode::UNAUTHORIZED, other),
+    };
+    let (code, error) = status;
+    Ok(render_status(
+        code,
+        &LoginPage {
+            csrf: ctx.csrf(),
+            email: form.email.trim(),
+            show_option: matches!(error, LoginError::NeedCustomerNumber)
+                || !form.customer_number.is_empty(),
+            customer_number: form.customer_number.trim(),
+            notice: None,
+            error: Some(error.to_string()),
+            signup_open: app.config.signup_open,
+        },
+    ))
+}
+
+#[derive(Template)]
+#[template(path = "otp.html")]
+struct OtpPage<'a> {
+    csrf: &'a str,
+    error: Option<String>,
+}
+
+async fn otp_form(pending: PendingLogin) -> Response {
+    render(&OtpPage {
+        csrf: &pending.session.csrf,
+        error: None,
+    })
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct OtpForm {
+    code: String,
+}
+
+async fn otp_submit(
+    State(app): State<AppState>,
+    pending: PendingLogin,
+    Form(form): Form<OtpForm>,
+) -> Result<Response, WebError> {
+    let error = match login::otp_step(&app, &pending.session, &form.code, &pending.ctx.ip).await {
+        Ok(token) => {
+            let mut res = Redirect::to("/home").into_response();
+            res.headers_mut().append(
+                header::SET_COOKIE,
+                set_cookie(&app, SESSION_COOKIE, &token, None),
+            );
+            return Ok(res);
+        }
+        Err(OtpError::Infra(e)) => return Err(e.into()),
+        Err(e) => e,
+    };
+    if matches!(error, OtpError::Wrong) {
+        return Ok(render_status(
+            StatusCode::UNAUTHORIZED,
+            &OtpPage {
+                csrf: &pending.session.csrf,
+                error: Some(error.to_string()),
+            },
+        ));
+    }
+    // The pending login is gone: back to the login form, with the reason.
+    let status = if matches!(error, OtpError::Locked) {
+        StatusCode::TOO_MANY_REQUESTS
+    } else {
+        StatusCode::UNAUTHORIZED
+    };
+    let mut res = render_status(
+        status,
+        &LoginPage {
+            csrf: &pending.ctx.anon_csrf,
+            email: "",
+            customer_number: "",
+            show_option: false,
+            notice: None,
+            error: Some(error.to_string()),
+            signup_open: app.config.signup_open,
+        },
+    );
+    res.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&app, SESSION_COOKIE));
+    Ok(res)
+}
+
+async fn logout(State(app): State<AppState>, Ctx(ctx): Ctx) -> Result<Response, WebError> {
+    if let Some(session) = &ctx.session {
+        login::logout(&app, session, &ctx.ip).await?;
+    }
+    let mut res = Redirect::to("/login?logout=1").into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&app, SESSION_COOKIE));
+    Ok(res)
+}
+
+async fn reminder() -> Response {
+    render(&MessagePage {
+        title: "ログインできない場合",
+        message: "準備中: パスワードの再設定・お客様番号の確認（リマインダー機能）は現在準備中です。お手数ですが、最高権限のユーザまたは運営者にお問い合わせください。",
+        back_href: "/login",
+        back_label: "ログイン画面に戻る",
+    })
+}

@@ -1,0 +1,91 @@
+//! HOME (manual ch.3) and the places of capabilities still to come, which answer with a plain
+//! 準備中 page instead of a broken link.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use super::session::{Authed, Chrome};
+use super::{render, AppState, WebError};
+use crate::app::home;
+use crate::app::tenants::Counters;
+use crate::app::Notice;
+
+/// Capabilities linked from the menus and HOME that later issues build.
+pub const COMING_SOON: &[(&str, &str)] = &[
+    ("/registrants", "マイナンバー管理"),
+    ("/registrants/new", "登録者の個別登録"),
+    ("/registrants/bulk", "複数一括登録"),
+    ("/registrants/csv", "CSVダウンロード"),
+    ("/collection/quick", "スマホで収集（簡易登録）"),
+    ("/approval", "マイナンバーの承認（本人確認作業）"),
+    ("/retirement", "退職者の処理"),
+    ("/disposal", "登録者の削除（廃棄）"),
+    ("/users", "ログインユーザ"),
+    ("/audit-log", "操作履歴"),
+    ("/guide", "操作ガイド"),
+    ("/contractor", "契約者情報"),
+    ("/contractor/edit", "契約者情報編集"),
+    ("/security", "セキュリティ"),
+    ("/plan", "契約プラン"),
+    ("/plan/change", "プラン変更"),
+];
+
+pub fn router() -> Router<AppState> {
+    let mut router = Router::new().route("/home", get(home_page));
+    for (path, title) in COMING_SOON {
+        let title: &'static str = title;
+        let path: &'static str = path;
+        router = router.route(
+            path,
+            get(move |authed: Authed| coming_soon(authed, path, title)),
+        );
+    }
+    router
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    chrome: Chrome,
+    passcode_unset: bool,
+    notices: Vec<Notice>,
+    plan_label: String,
+    plan_limit: u32,
+    trial_ends: String,
+    counters: Counters,
+}
+
+async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
+    let data = home::load(&app, &authed.scope, &authed.user.id).await?;
+    Ok(render(&HomePage {
+        chrome: Chrome::new(&authed, "/home"),
+        passcode_unset: data.passcode_unset,
+        notices: data.notices,
+        plan_label: data.tenant.plan.label(),
+        plan_limit: data.tenant.plan.limit(),
+        trial_ends: crate::domain::date::format_slash(data.tenant.trial_ends),
+        counters: data.counters,
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "coming_soon.html")]
+struct ComingSoonPage {
+    chrome: Chrome,
+    title: &'static str,
+}
+
+async fn coming_soon(authed: Authed, path: &'static str, title: &'static str) -> Response {
+    let section = super::session::MAIN_MENU
+        .iter()
+        .map(|(href, _)| *href)
+        .find(|href| path.starts_with(href))
+        .unwrap_or("");
+    render(&ComingSoonPage {
+        chrome: Chrome::new(&authed, section),
+        title,
+    })
+}

@@ -1,0 +1,188 @@
+//! The web layer: one axum router per capability group, shared middleware (sessions, CSRF,
+//! security headers), and the askama views.
+//!
+//! A Lambda function runs exactly its group's router (`web::group(app, web::auth::router())`
+//! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
+//! extractors, so the same code serves both.
+
+pub mod auth;
+pub mod home;
+pub mod session;
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Router;
+
+use crate::app::{App, InfraError};
+
+pub type AppState = Arc<App>;
+
+/// Largest request body any route accepts (forms; files never pass through the API).
+pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Wraps a group's routes with the shared middleware. Every deployed function and the local
+/// server go through here, so no route can miss the session, CSRF or header layers.
+pub fn group(app: AppState, routes: Router<AppState>) -> Router {
+    routes
+        .layer(middleware::from_fn_with_state(app.clone(), session::layer))
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            security_headers,
+        ))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .fallback(not_found)
+        .with_state(app)
+}
+
+/// Every group's routes merged (the local server adds its dev pages before [`group`]).
+pub fn routes() -> Router<AppState> {
+    auth::router().merge(home::router())
+}
+
+/// The whole product behind the shared middleware (tests, and the local server's base).
+pub fn all(app: AppState) -> Router {
+    group(app, routes())
+}
+
+async fn security_headers(State(app): State<AppState>, req: Request, next: Next) -> Response {
+    let mut res = next.run(req).await;
+    let h = res.headers_mut();
+    let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
+        h.entry(k).or_insert(HeaderValue::from_static(v));
+    };
+    set(
+        h,
+        "content-security-policy",
+        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
+         frame-ancestors 'none'; base-uri 'none'",
+    );
+    set(h, "x-content-type-options", "nosniff");
+    set(h, "x-frame-options", "DENY");
+    set(h, "referrer-policy", "no-referrer");
+    set(
+        h,
+        "permissions-policy",
+        "geolocation=(), microphone=(), payment=()",
+    );
+    set(h, "cross-origin-opener-policy", "same-origin");
+    // Pages may show personal data: never cache them anywhere (static files set their own).
+    set(h, "cache-control", "no-store");
+    if app.config.secure_cookies {
+        set(
+            h,
+            "strict-transport-security",
+            "max-age=63072000; includeSubDomains",
+        );
+    }
+    res
+}
+
+/// Renders an askama template into a response.
+pub fn render<T: Template>(template: &T) -> Response {
+    match template.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            WebError::Internal.into_response()
+        }
+    }
+}
+
+/// Same, with a status code other than 200.
+pub fn render_status<T: Template>(status: StatusCode, template: &T) -> Response {
+    let mut res = render(template);
+    if res.status() == StatusCode::OK {
+        *res.status_mut() = status;
+    }
+    res
+}
+
+/// A plain page with a title, a message and one way back.
+#[derive(Template)]
+#[template(path = "message.html")]
+pub struct MessagePage<'a> {
+    pub title: &'a str,
+    pub message: &'a str,
+    pub back_href: &'a str,
+    pub back_label: &'a str,
+}
+
+/// Failures a handler can end with; each becomes a Japanese page.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("login required")]
+    LoginRequired { expired: bool },
+    #[error("forbidden")]
+    Forbidden,
+    #[error("csrf token missing or wrong")]
+    Csrf,
+    #[error("not found")]
+    NotFound,
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<InfraError> for WebError {
+    fn from(e: InfraError) -> Self {
+        // Infrastructure messages never carry personal data (see the ports' error types).
+        tracing::error!(error = %e, "request failed");
+        WebError::Internal
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let page = |status, title, message| {
+            render_status(
+                status,
+                &MessagePage {
+                    title,
+                    message,
+                    back_href: "/",
+                    back_label: "トップページへ",
+                },
+            )
+        };
+        match self {
+            WebError::LoginRequired { expired: true } => Redirect::to("/login?expired=1").into_response(),
+            WebError::LoginRequired { expired: false } => Redirect::to("/login").into_response(),
+            WebError::Forbidden => page(
+                StatusCode::FORBIDDEN,
+                "権限がありません",
+                "この操作を行う権限がありません。必要な場合は最高権限のユーザにお問い合わせください。",
+            ),
+            WebError::Csrf => page(
+                StatusCode::FORBIDDEN,
+                "不正なリクエストです",
+                "フォームの有効期限が切れたか、不正なリクエストです。お手数ですが、画面を開き直してもう一度操作してください。",
+            ),
+            WebError::NotFound => page(StatusCode::NOT_FOUND, "ページが見つかりません", "お探しのページは見つかりませんでした。"),
+            WebError::Internal => page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "エラーが発生しました",
+                "処理中にエラーが発生しました。しばらくしてからもう一度お試しください。",
+            ),
+        }
+    }
+}
+
+async fn not_found() -> WebError {
+    WebError::NotFound
+}
+
+/// The stylesheet, compiled into the binary.
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../templates/static/app.css"),
+    )
+        .into_response()
+}
