@@ -1,1 +1,323 @@
+//! Test support: a real product instance on the embedded adapters in a temporary directory,
+//! driven through its router without a socket (zero2prod's `TestApp`, axum's `oneshot`), and
+//! the port contract suites that every adapter set must pass.
 
+pub mod contract;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use myna::adapters::embedded::{Embedded, Outbox};
+use myna::app::passwords::Params;
+use myna::app::{App, Config};
+use myna::ports::ManualClock;
+use time::OffsetDateTime;
+use tower::ServiceExt;
+
+/// A directory removed when dropped.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(label: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("myna-{label}-{}", ulid::Ulid::new()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        TempDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running product on a fresh data directory, with a clock the test moves.
+pub struct TestApp {
+    pub app: Arc<App>,
+    pub router: Router,
+    pub outbox: Arc<Outbox>,
+    pub clock: Arc<ManualClock>,
+    pub dir: TempDir,
+}
+
+pub fn test_config() -> Config {
+    Config {
+        base_url: "http://127.0.0.1:8080".into(),
+        secure_cookies: false,
+        password_params: Params::TESTING,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    pub fn spawn() -> TestApp {
+        Self::spawn_with(test_config())
+    }
+
+    pub fn spawn_with(config: Config) -> TestApp {
+        let dir = TempDir::new("test");
+        let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        let embedded = Embedded::open(dir.path(), clock.clone()).expect("embedded adapters");
+        let app = App::new(embedded.ports, config);
+        let router = myna::web::all(app.clone());
+        TestApp {
+            app,
+            router,
+            outbox: embedded.outbox,
+            clock,
+            dir,
+        }
+    }
+
+    /// A new browser (own cookie jar) coming from `ip`.
+    pub fn browser(&self, ip: &str) -> Browser {
+        Browser {
+            router: self.router.clone(),
+            cookies: BTreeMap::new(),
+            ip: ip.to_string(),
+        }
+    }
+
+    /// The code of the newest OTP mail to `email`.
+    pub fn latest_otp(&self, email: &str) -> Option<String> {
+        let mail = self.outbox.latest_to(email).ok()??;
+        let line = mail
+            .mail
+            .body
+            .lines()
+            .find(|l| l.starts_with("第二認証コード:"))?;
+        Some(
+            line.trim_start_matches("第二認証コード:")
+                .trim()
+                .to_string(),
+        )
+    }
+
+    /// Today in Japan on the test clock.
+    pub fn clock_today(&self) -> time::Date {
+        use myna::ports::Clock;
+        self.clock.now().to_offset(time::macros::offset!(+9)).date()
+    }
+
+    /// The tenant scope of the (single) tenant where `email` is a login user.
+    pub async fn scope_of(&self, email: &str) -> myna::app::keys::TenantScope {
+        let page = self
+            .app
+            .ports
+            .store
+            .query(&myna::ports::Query::partition(
+                myna::app::keys::email_lookup_partition(email),
+            ))
+            .await
+            .unwrap();
+        let tenant = page.items[0].key.sk.trim_start_matches("T#");
+        let tenant = myna::app::keys::TenantId::parse(tenant).unwrap();
+        myna::app::keys::TenantScope::new(tenant, self.app.ports.store.clone())
+    }
+
+    /// Signs up a company through the form; returns its customer number (read from the mail).
+    pub async fn signup(&self, company: &str, email: &str, password: &str) -> String {
+        let mut b = self.browser("198.51.100.7");
+        let res = b
+            .submit(
+                "/signup",
+                "/signup",
+                &signup_fields(company, email, password),
+            )
+            .await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "signup failed: {}",
+            res.body
+        );
+        let mail = self.outbox.latest_to(email).unwrap().expect("welcome mail");
+        let line = mail
+            .mail
+            .body
+            .lines()
+            .find(|l| l.starts_with("お客様番号:"))
+            .expect("customer number line");
+        line.trim_start_matches("お客様番号:").trim().to_string()
+    }
+
+    /// Logs a new browser in through both factors.
+    pub async fn login(&self, email: &str, password: &str, customer: Option<&str>) -> Browser {
+        let mut b = self.browser("203.0.113.10");
+        let res = b
+            .submit(
+                "/login",
+                "/login",
+                &[
+                    ("email", email),
+                    ("password", password),
+                    ("customer_number", customer.unwrap_or("")),
+                ],
+            )
+            .await;
+        assert_eq!(
+            res.location(),
+            Some("/login/otp"),
+            "password step failed: {}",
+            res.body
+        );
+        let code = self.latest_otp(email).expect("otp mail");
+        let res = b
+            .submit("/login/otp", "/login/otp", &[("code", &code)])
+            .await;
+        assert_eq!(
+            res.location(),
+            Some("/home"),
+            "otp step failed: {}",
+            res.body
+        );
+        b
+    }
+}
+
+pub fn signup_fields<'a>(
+    company: &'a str,
+    email: &'a str,
+    password: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("company_name", company),
+        ("family_name", "山田"),
+        ("given_name", "太郎"),
+        ("email", email),
+        ("password", password),
+        ("password_confirm", password),
+    ]
+}
+
+/// A response read to the end.
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    /// The CSRF token of the page's first form.
+    pub fn csrf(&self) -> Option<String> {
+        let start = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+        let end = self.body[start..].find('"')? + start;
+        Some(self.body[start..end].to_string())
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_string))
+            .collect()
+    }
+}
+
+/// A cookie-keeping client of the router.
+pub struct Browser {
+    router: Router,
+    pub cookies: BTreeMap<String, String>,
+    pub ip: String,
+}
+
+impl Browser {
+    pub async fn send(&mut self, mut req: Request<Body>) -> Page {
+        let cookie: Vec<String> = self
+            .cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        if !cookie.is_empty() {
+            req.headers_mut()
+                .insert(header::COOKIE, cookie.join("; ").parse().unwrap());
+        }
+        let addr: SocketAddr = format!("{}:50000", self.ip).parse().unwrap();
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let res: Response<Body> = self.router.clone().oneshot(req).await.unwrap();
+        let (parts, body) = res.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        let page = Page {
+            status: parts.status,
+            headers: parts.headers,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+        };
+        for c in page.set_cookies() {
+            let first = c.split(';').next().unwrap_or_default();
+            if let Some((k, v)) = first.split_once('=') {
+                if v.is_empty() || c.contains("Max-Age=0") {
+                    self.cookies.remove(k);
+                } else {
+                    self.cookies.insert(k.to_string(), v.to_string());
+                }
+            }
+        }
+        page
+    }
+
+    pub async fn get(&mut self, path: &str) -> Page {
+        self.send(Request::get(path).body(Body::empty()).unwrap())
+            .await
+    }
+
+    /// POSTs exactly these fields (no token added).
+    pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let body = serde_urlencoded_pairs(fields);
+        self.send(
+            Request::post(path)
+                .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Opens `form_page`, takes its CSRF token, and POSTs `fields` with it to `action`.
+    pub async fn submit(&mut self, form_page: &str, action: &str, fields: &[(&str, &str)]) -> Page {
+        let page = self.get(form_page).await;
+        let token = page
+            .csrf()
+            .unwrap_or_else(|| panic!("no csrf token on {form_page}: {}", page.body));
+        let mut all = vec![("csrf", token.as_str())];
+        all.extend_from_slice(fields);
+        self.post(action, &all).await
+    }
+}
+
+fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+fn encode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

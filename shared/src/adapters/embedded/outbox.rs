@@ -24,6 +24,8 @@ pub struct SentMail {
 
 pub struct Outbox {
     dir: PathBuf,
+    /// Monotonic ids, so file names sort in sending order even within one millisecond.
+    ids: std::sync::Mutex<ulid::Generator>,
 }
 
 impl Outbox {
@@ -31,6 +33,7 @@ impl Outbox {
         std::fs::create_dir_all(dir).map_err(|e| MailError::Backend(e.to_string()))?;
         Ok(Outbox {
             dir: dir.to_path_buf(),
+            ids: std::sync::Mutex::new(ulid::Generator::new()),
         })
     }
 
@@ -68,7 +71,12 @@ impl Mailer for Outbox {
         if mail.to.to_ascii_lowercase().ends_with(".invalid") {
             return Err(MailError::Rejected("address does not exist".into()));
         }
-        let id = ulid::Ulid::new().to_string();
+        let id = {
+            let mut ids = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+            ids.generate()
+                .map_err(|e| MailError::Backend(e.to_string()))?
+                .to_string()
+        };
         let sent = SentMail {
             id: id.clone(),
             sent_at: OffsetDateTime::now_utc(),

@@ -1,0 +1,496 @@
+//! Contract suites for the `Store`, `Keys` and `Blobs` ports. Every adapter set (embedded
+//! now, AWS against the emulator next) runs these same functions. Each suite writes under a
+//! fresh random prefix, so it can share a table or bucket with other runs.
+
+use std::sync::Arc;
+
+use myna::ports::blobs::{BlobError, BlobScope, Blobs};
+use myna::ports::keys::{EncryptionContext, KeyError, Keys};
+use myna::ports::store::{Condition, Index, Item, Key, Query, Store, StoreError, WriteOp};
+use serde_json::json;
+
+fn prefix() -> String {
+    format!("CT{}", ulid::Ulid::new())
+}
+
+async fn all_pages(store: &dyn Store, mut q: Query) -> Vec<Item> {
+    let mut out = Vec::new();
+    let mut guard = 0;
+    loop {
+        let page = store.query(&q).await.expect("query");
+        assert!(page.items.len() <= q.limit, "page larger than its limit");
+        out.extend(page.items);
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => return out,
+        }
+        guard += 1;
+        assert!(guard < 1000, "paging never ends");
+    }
+}
+
+/// GIVEN an item with every kind of attribute WHEN it is stored and read THEN it is equal.
+pub async fn store_round_trips_items(store: Arc<dyn Store>) {
+    let p = prefix();
+    let key = Key::new(format!("{p}#A"), "ITEM#1");
+    let item = Item::new(key.clone())
+        .with("text", "マイナ 太郎")
+        .with("n", 42)
+        .with("neg", -7)
+        .with("flag", true)
+        .with("list", json!(["a", "b"]))
+        .with("map", json!({"k": "v", "n": 1}));
+    store.put(item.clone(), Condition::None).await.unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), Some(item));
+    assert_eq!(
+        store
+            .get(&Key::new(format!("{p}#A"), "ITEM#2"))
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// Conditions hold or nothing is written.
+pub async fn store_conditions_guard_writes(store: Arc<dyn Store>) {
+    let p = prefix();
+    let key = Key::new(format!("{p}#C"), "X");
+    store
+        .put(Item::new(key.clone()).with("v", 1), Condition::NotExists)
+        .await
+        .unwrap();
+    let again = store
+        .put(Item::new(key.clone()).with("v", 2), Condition::NotExists)
+        .await;
+    assert!(matches!(again, Err(StoreError::ConditionFailed)));
+    assert_eq!(store.get(&key).await.unwrap().unwrap().i64("v"), Some(1));
+
+    let wrong = store
+        .put(
+            Item::new(key.clone()).with("v", 3),
+            Condition::Equals("v".into(), json!(9)),
+        )
+        .await;
+    assert!(matches!(wrong, Err(StoreError::ConditionFailed)));
+    store
+        .put(
+            Item::new(key.clone()).with("v", 3),
+            Condition::Equals("v".into(), json!(1)),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key).await.unwrap().unwrap().i64("v"), Some(3));
+
+    let missing = Key::new(format!("{p}#C"), "MISSING");
+    assert!(matches!(
+        store
+            .put(Item::new(missing.clone()), Condition::Exists)
+            .await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert!(matches!(
+        store.delete(&missing, Condition::Exists).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    store.delete(&missing, Condition::None).await.unwrap();
+    assert!(matches!(
+        store
+            .delete(&key, Condition::Equals("v".into(), json!(1)))
+            .await,
+        Err(StoreError::ConditionFailed)
+    ));
+    store
+        .delete(&key, Condition::Equals("v".into(), json!(3)))
+        .await
+        .unwrap();
+    assert_eq!(store.get(&key).await.unwrap(), None);
+}
+
+/// `add` creates, increments atomically, and sets `ttl`.
+pub async fn store_add_counts_atomically(store: Arc<dyn Store>) {
+    let p = prefix();
+    let key = Key::new(format!("{p}#N"), "COUNTER");
+    assert_eq!(store.add(&key, "count", 1, None).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .add(&key, "count", 5, Some(4_000_000_000))
+            .await
+            .unwrap(),
+        6
+    );
+    assert_eq!(store.add(&key, "count", -2, None).await.unwrap(), 4);
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(item.i64("ttl"), Some(4_000_000_000));
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, key) = (store.clone(), key.clone());
+            tokio::spawn(async move { store.add(&key, "count", 1, None).await.unwrap() })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(
+        store.get(&key).await.unwrap().unwrap().i64("count"),
+        Some(14)
+    );
+}
+
+/// Queries: prefix, range, order, byte order, paging that returns each item once.
+pub async fn store_queries_a_partition_in_sort_key_order(store: Arc<dyn Store>) {
+    let p = prefix();
+    let pk = format!("{p}#Q");
+    let mut sks: Vec<String> = (0..23).map(|i| format!("REG#{i:03}")).collect();
+    sks.extend([
+        "GROUP#a".to_string(),
+        "GROUP#b".into(),
+        "REG#ア".into(),
+        "REG#z".into(),
+    ]);
+    let ops: Vec<_> = sks
+        .iter()
+        .map(|sk| WriteOp::put(Item::new(Key::new(&pk, sk)).with("sk", sk.as_str())))
+        .collect();
+    store.batch_write(ops).await.unwrap();
+    store
+        .put(
+            Item::new(Key::new(format!("{p}#OTHER"), "REG#000")),
+            Condition::None,
+        )
+        .await
+        .unwrap();
+
+    let regs = all_pages(
+        store.as_ref(),
+        Query::partition(&pk).prefix("REG#").limit(5),
+    )
+    .await;
+    let got: Vec<_> = regs.iter().map(|i| i.key.sk.clone()).collect();
+    let mut want: Vec<_> = sks
+        .iter()
+        .filter(|s| s.starts_with("REG#"))
+        .cloned()
+        .collect();
+    want.sort(); // byte order: digits < letters < カナ
+    assert_eq!(got, want);
+    assert_eq!(got.last().map(String::as_str), Some("REG#ア"));
+
+    let back = all_pages(
+        store.as_ref(),
+        Query::partition(&pk).prefix("REG#").limit(4).backwards(),
+    )
+    .await;
+    let mut reversed = want.clone();
+    reversed.reverse();
+    assert_eq!(
+        back.iter().map(|i| i.key.sk.clone()).collect::<Vec<_>>(),
+        reversed
+    );
+
+    let range = all_pages(
+        store.as_ref(),
+        Query::partition(&pk).between("REG#005", "REG#009"),
+    )
+    .await;
+    assert_eq!(range.len(), 5);
+    let groups = store
+        .query(&Query::partition(&pk).prefix("GROUP#"))
+        .await
+        .unwrap();
+    assert_eq!(groups.items.len(), 2);
+    assert!(groups.next.is_none());
+    let bad = store
+        .query(&Query::partition(&pk).after(Some("not-a-cursor".into())))
+        .await;
+    assert!(matches!(bad, Err(StoreError::BadCursor)));
+}
+
+/// Secondary indexes: only items carrying the index keys, in index order, paged.
+pub async fn store_queries_secondary_indexes(store: Arc<dyn Store>) {
+    let p = prefix();
+    let pk = format!("{p}#I");
+    let gsi = format!("{p}#BYGROUP#g1");
+    let mut ops = Vec::new();
+    for i in 0..12 {
+        let mut item = Item::new(Key::new(&pk, format!("REG#{i:03}")));
+        if i % 2 == 0 {
+            // Equal index sort keys must still page without loss.
+            item = item
+                .with("gsi1pk", gsi.as_str())
+                .with("gsi1sk", format!("NAME#{}", i / 4));
+        }
+        ops.push(WriteOp::put(item));
+    }
+    store.batch_write(ops).await.unwrap();
+    let items = all_pages(
+        store.as_ref(),
+        Query::partition(&gsi).on(Index::Gsi1).limit(2),
+    )
+    .await;
+    let mut got: Vec<_> = items.iter().map(|i| i.key.sk.clone()).collect();
+    assert_eq!(got.len(), 6, "every indexed item once: {got:?}");
+    let names: Vec<_> = items
+        .iter()
+        .map(|i| i.str("gsi1sk").unwrap().to_string())
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort();
+    assert_eq!(names, sorted);
+    got.sort();
+    got.dedup();
+    assert_eq!(got.len(), 6);
+    let prefixed = store
+        .query(&Query::partition(&gsi).on(Index::Gsi1).prefix("NAME#1"))
+        .await
+        .unwrap();
+    assert_eq!(prefixed.items.len(), 2);
+    let none = store
+        .query(&Query::partition(&gsi).on(Index::Gsi2))
+        .await
+        .unwrap();
+    assert!(none.items.is_empty());
+}
+
+/// Transactions are all-or-nothing and keep the port's limits.
+pub async fn store_transactions_are_all_or_nothing(store: Arc<dyn Store>) {
+    let p = prefix();
+    let pk = format!("{p}#T");
+    let existing = Key::new(&pk, "EXISTING");
+    store
+        .put(Item::new(existing.clone()).with("v", 1), Condition::None)
+        .await
+        .unwrap();
+    let counter = Key::new(&pk, "COUNTERS");
+
+    let failing = vec![
+        WriteOp::put_new(Item::new(Key::new(&pk, "NEW1"))),
+        WriteOp::Add {
+            key: counter.clone(),
+            deltas: vec![("a".into(), 1), ("b".into(), 2)],
+            expires_at: None,
+        },
+        WriteOp::put_new(Item::new(existing.clone()).with("v", 2)),
+    ];
+    assert!(matches!(
+        store.transact(failing).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert_eq!(store.get(&Key::new(&pk, "NEW1")).await.unwrap(), None);
+    assert_eq!(store.get(&counter).await.unwrap(), None);
+    assert_eq!(
+        store.get(&existing).await.unwrap().unwrap().i64("v"),
+        Some(1)
+    );
+
+    let check_fails = vec![
+        WriteOp::put_new(Item::new(Key::new(&pk, "NEW2"))),
+        WriteOp::Check {
+            key: existing.clone(),
+            condition: Condition::Equals("v".into(), json!(5)),
+        },
+    ];
+    assert!(matches!(
+        store.transact(check_fails).await,
+        Err(StoreError::ConditionFailed)
+    ));
+    assert_eq!(store.get(&Key::new(&pk, "NEW2")).await.unwrap(), None);
+
+    let ok = vec![
+        WriteOp::put_new(Item::new(Key::new(&pk, "NEW1"))),
+        WriteOp::Add {
+            key: counter.clone(),
+            deltas: vec![("a".into(), 1), ("b".into(), 2)],
+            expires_at: None,
+        },
+        WriteOp::Delete {
+            key: existing.clone(),
+            condition: Condition::Equals("v".into(), json!(1)),
+        },
+        WriteOp::Check {
+            key: Key::new(&pk, "NOPE"),
+            condition: Condition::NotExists,
+        },
+    ];
+    store.transact(ok).await.unwrap();
+    let c = store.get(&counter).await.unwrap().unwrap();
+    assert_eq!((c.i64("a"), c.i64("b")), (Some(1), Some(2)));
+    assert_eq!(store.get(&existing).await.unwrap(), None);
+
+    let too_many: Vec<_> = (0..101)
+        .map(|i| WriteOp::put(Item::new(Key::new(&pk, format!("M{i}")))))
+        .collect();
+    assert!(matches!(
+        store.transact(too_many).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let twice = vec![
+        WriteOp::put(Item::new(Key::new(&pk, "D"))),
+        WriteOp::put(Item::new(Key::new(&pk, "D"))),
+    ];
+    assert!(matches!(
+        store.transact(twice).await,
+        Err(StoreError::Invalid(_))
+    ));
+    let hundred: Vec<_> = (0..100)
+        .map(|i| WriteOp::put(Item::new(Key::new(&pk, format!("H{i:03}")))))
+        .collect();
+    store.transact(hundred).await.unwrap();
+    assert_eq!(
+        all_pages(store.as_ref(), Query::partition(&pk).prefix("H"))
+            .await
+            .len(),
+        100
+    );
+}
+
+/// Batch writes and reads of more items than one backend call takes.
+pub async fn store_batches_any_number_of_items(store: Arc<dyn Store>) {
+    let p = prefix();
+    let pk = format!("{p}#B");
+    let keys: Vec<_> = (0..130)
+        .map(|i| Key::new(&pk, format!("K{i:04}")))
+        .collect();
+    store
+        .batch_write(
+            keys.iter()
+                .map(|k| WriteOp::put(Item::new(k.clone()).with("x", 1)))
+                .collect(),
+        )
+        .await
+        .unwrap();
+    let mut asked = keys.clone();
+    asked.push(Key::new(&pk, "MISSING"));
+    let got = store.batch_get(&asked).await.unwrap();
+    assert_eq!(got.len(), 130);
+    let conditional = vec![WriteOp::put_new(Item::new(Key::new(&pk, "C")))];
+    assert!(matches!(
+        store.batch_write(conditional).await,
+        Err(StoreError::Invalid(_))
+    ));
+    store
+        .batch_write(
+            keys[..70]
+                .iter()
+                .map(|k| WriteOp::Delete {
+                    key: k.clone(),
+                    condition: Condition::None,
+                })
+                .collect(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.batch_get(&keys).await.unwrap().len(), 60);
+}
+
+pub async fn run_store_suite(store: Arc<dyn Store>) {
+    store_round_trips_items(store.clone()).await;
+    store_conditions_guard_writes(store.clone()).await;
+    store_add_counts_atomically(store.clone()).await;
+    store_queries_a_partition_in_sort_key_order(store.clone()).await;
+    store_queries_secondary_indexes(store.clone()).await;
+    store_transactions_are_all_or_nothing(store.clone()).await;
+    store_batches_any_number_of_items(store).await;
+}
+
+/// Data keys unwrap only under their master key and context; destroyed keys unwrap nothing.
+pub async fn run_keys_suite(keys: Arc<dyn Keys>) {
+    let tenant_a = ulid::Ulid::new().to_string();
+    let tenant_b = ulid::Ulid::new().to_string();
+    let master_a = keys.create_master_key(&tenant_a).await.unwrap();
+    let master_b = keys.create_master_key(&tenant_b).await.unwrap();
+    assert_ne!(master_a, master_b);
+    let ctx_a = EncryptionContext::tenant(&tenant_a);
+    let (plain, wrapped) = keys.generate_data_key(&master_a, &ctx_a).await.unwrap();
+    assert!(
+        !wrapped.0.windows(32).any(|w| w == plain.0),
+        "wrapped key contains the plain key"
+    );
+    let again = keys
+        .decrypt_data_key(&master_a, &wrapped, &ctx_a)
+        .await
+        .unwrap();
+    assert_eq!(again.0, plain.0);
+    let (other, _) = keys.generate_data_key(&master_a, &ctx_a).await.unwrap();
+    assert_ne!(other.0, plain.0, "data keys must be fresh");
+
+    let wrong_ctx = EncryptionContext::tenant(&tenant_b);
+    assert!(keys
+        .decrypt_data_key(&master_a, &wrapped, &wrong_ctx)
+        .await
+        .is_err());
+    assert!(keys
+        .decrypt_data_key(&master_b, &wrapped, &ctx_a)
+        .await
+        .is_err());
+
+    keys.destroy_master_key(&master_a).await.unwrap();
+    keys.destroy_master_key(&master_a).await.unwrap();
+    assert!(keys
+        .decrypt_data_key(&master_a, &wrapped, &ctx_a)
+        .await
+        .is_err());
+    assert!(matches!(
+        keys.generate_data_key(&master_a, &ctx_a).await,
+        Err(KeyError::NotFound) | Err(KeyError::Backend(_))
+    ));
+}
+
+/// Objects round-trip per tenant, replace atomically, and die with the tenant's key.
+pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>) {
+    let tenant = ulid::Ulid::new().to_string();
+    let scope = BlobScope {
+        master_key: keys.create_master_key(&tenant).await.unwrap(),
+        tenant_id: tenant,
+    };
+    let other_tenant = ulid::Ulid::new().to_string();
+    let other = BlobScope {
+        master_key: keys.create_master_key(&other_tenant).await.unwrap(),
+        tenant_id: other_tenant,
+    };
+    let name = "registrants/01J/number-proof.jpg";
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 5000]].concat();
+
+    assert!(blobs.get(&scope, name).await.unwrap().is_none());
+    blobs
+        .put(&scope, name, jpeg.clone(), "image/jpeg")
+        .await
+        .unwrap();
+    assert_eq!(
+        blobs.get(&scope, name).await.unwrap(),
+        Some((jpeg.clone(), "image/jpeg".to_string()))
+    );
+    assert!(
+        blobs.get(&other, name).await.unwrap().is_none(),
+        "another tenant sees the object"
+    );
+
+    let png = [&[0x89, b'P', b'N', b'G'][..], &[1u8; 100]].concat();
+    blobs
+        .put(&scope, name, png.clone(), "image/png")
+        .await
+        .unwrap();
+    assert_eq!(
+        blobs.get(&scope, name).await.unwrap(),
+        Some((png, "image/png".to_string()))
+    );
+
+    for bad in ["../escape", "/abs", "a//b", "a/../b", ""] {
+        assert!(
+            matches!(
+                blobs.put(&scope, bad, vec![1], "image/png").await,
+                Err(BlobError::InvalidName)
+            ),
+            "{bad}"
+        );
+    }
+    blobs.delete(&scope, name).await.unwrap();
+    blobs.delete(&scope, name).await.unwrap();
+    assert!(blobs.get(&scope, name).await.unwrap().is_none());
+
+    blobs.put(&scope, name, jpeg, "image/jpeg").await.unwrap();
+    keys.destroy_master_key(&scope.master_key).await.unwrap();
+    assert!(
+        blobs.get(&scope, name).await.is_err(),
+        "object readable after its tenant key was destroyed"
+    );
+}
