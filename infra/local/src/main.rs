@@ -126,7 +126,6 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
             .unwrap_or(true),
         // Browsers drop Secure cookies on plain http; only loopback may go without.
         secure_cookies: !addr.ip().is_loopback(),
-        dev_pages: true,
         ..Config::default()
     };
     let app = App::new(embedded.ports, config);

@@ -115,7 +115,12 @@ async fn candidates(
 pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<String, LoginError> {
     let now = app.now().unix_timestamp();
     let sessions_store = app.ports.sessions.as_ref();
-    let account_subject = input.email.trim().to_lowercase();
+    let email = Email::parse(&input.email).ok();
+    // The same subject for every spelling of the address (case, full-width characters).
+    let account_subject = email.as_ref().map_or_else(
+        || input.email.trim().to_lowercase(),
+        |e| e.as_str().to_string(),
+    );
     if rate_limit::is_blocked(sessions_store, &rate_limit::LOGIN_IP, ip, now)
         .await
         .map_err(InfraError::from)?
@@ -142,7 +147,6 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
         return Err(LoginError::Locked);
     }
 
-    let email = Email::parse(&input.email).ok();
     // A malformed customer number matches no tenant (and counts as a failure).
     let customer = match input
         .customer_number

@@ -40,8 +40,6 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Trust the first `X-Forwarded-For` address (behind API Gateway), else the socket peer.
     pub trust_forwarded_for: bool,
-    /// Expose development pages (`/dev/outbox`); local mode only.
-    pub dev_pages: bool,
     pub password_params: passwords::Params,
     pub session_idle: Duration,
     pub session_absolute: Duration,
@@ -57,7 +55,6 @@ impl Default for Config {
             signup_open: true,
             secure_cookies: true,
             trust_forwarded_for: false,
-            dev_pages: false,
             password_params: passwords::Params::RECOMMENDED,
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),
