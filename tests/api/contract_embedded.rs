@@ -24,7 +24,12 @@ async fn embedded_keys_pass_the_keys_contract() {
 async fn embedded_blobs_pass_the_blobs_contract() {
     let dir = TempDir::new("contract");
     let keys: Arc<dyn Keys> = Arc::new(FileKeys::open(&dir.path().join("keys")).unwrap());
-    let blobs = FileBlobs::open(&dir.path().join("blobs"), keys.clone()).unwrap();
+    let blobs = FileBlobs::open(
+        &dir.path().join("blobs"),
+        keys.clone(),
+        "http://127.0.0.1:8080",
+    )
+    .unwrap();
     contract::run_blobs_suite(Arc::new(blobs), keys).await;
 }
 

@@ -14,7 +14,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{header, Request, Response, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use myna::adapters::embedded::{Embedded, Outbox};
+use myna::adapters::embedded::{Embedded, EventQueue, FileBlobs, Outbox};
 use myna::app::passwords::Params;
 use myna::app::{App, Config};
 use myna::ports::ManualClock;
@@ -48,6 +48,8 @@ pub struct TestApp {
     pub router: Router,
     pub outbox: Arc<Outbox>,
     pub clock: Arc<ManualClock>,
+    pub queue: EventQueue,
+    pub files: Arc<FileBlobs>,
     pub dir: TempDir,
 }
 
@@ -68,7 +70,8 @@ impl TestApp {
     pub fn spawn_with(config: Config) -> TestApp {
         let dir = TempDir::new("test");
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let embedded = Embedded::open(dir.path(), clock.clone()).expect("embedded adapters");
+        let embedded = Embedded::open(dir.path(), "http://127.0.0.1:8080", clock.clone())
+            .expect("embedded adapters");
         let app = App::new(embedded.ports, config);
         let router = myna::web::all(app.clone());
         TestApp {
@@ -76,8 +79,19 @@ impl TestApp {
             router,
             outbox: embedded.outbox,
             clock,
+            queue: embedded.queue,
+            files: embedded.files,
             dir,
         }
+    }
+
+    /// Runs the background jobs queued so far, as the worker would; returns how many ran.
+    pub async fn run_jobs(&self) -> usize {
+        let events = self.queue.drain();
+        for e in &events {
+            myna::app::worker::handle(&self.app, e).await.expect("job");
+        }
+        events.len()
     }
 
     /// A new browser (own cookie jar) coming from `ip`.
@@ -142,6 +156,7 @@ impl TestApp {
             "signup failed: {}",
             res.body
         );
+        self.run_jobs().await;
         let mail = self.outbox.latest_to(email).unwrap().expect("welcome mail");
         let line = mail
             .mail

@@ -17,6 +17,7 @@ use myna::app::{App, Config};
 use myna::ports::SystemClock;
 
 mod outbox_page;
+mod uploads;
 
 const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR]
   --listen ADDR    address to serve on (default 127.0.0.1:8080, env MYNA_LISTEN)
@@ -106,7 +107,8 @@ fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
 }
 
 async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
-    let embedded = match Embedded::open(&data_dir, Arc::new(SystemClock)) {
+    let origin = std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| format!("http://{addr}"));
+    let embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
         Ok(e) => e,
         Err(e) => return fail(&e.to_string()),
     };
@@ -120,7 +122,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
         Err(e) => return fail(&format!("cannot listen on {addr}: {e}")),
     };
     let config = Config {
-        base_url: std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| format!("http://{addr}")),
+        base_url: origin,
         signup_open: std::env::var("MYNA_SIGNUP")
             .map(|v| v != "closed")
             .unwrap_or(true),
@@ -129,10 +131,22 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
         ..Config::default()
     };
     let app = App::new(embedded.ports, config);
+    // Background work runs in process, one event at a time, as the worker function would.
+    let worker_app = app.clone();
+    let queue = embedded.queue;
+    tokio::spawn(async move {
+        while let Some(event) = queue.next().await {
+            if let Err(e) = myna::app::worker::handle(&worker_app, &event).await {
+                tracing::error!(kind = %event.kind, error = %e, "background job failed");
+            }
+        }
+    });
+    // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
     let router = myna::web::group(
         app.clone(),
         myna::web::routes().merge(outbox_page::router(embedded.outbox)),
-    );
+    )
+    .merge(uploads::router(embedded.files));
     println!(
         "マイナクラウド (local) on http://{addr}  data: {}  mail: http://{addr}/dev/outbox",
         data_dir.display()

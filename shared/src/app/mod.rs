@@ -12,8 +12,10 @@ pub mod rate_limit;
 pub mod sessions;
 pub mod signup;
 pub mod tenants;
+pub mod uploads;
 pub mod users;
 pub mod vault;
+pub mod worker;
 
 use std::sync::Arc;
 

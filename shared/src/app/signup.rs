@@ -221,15 +221,11 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
         })
         .await
         .map_err(InfraError::from)?;
-    if let Err(e) = app
-        .ports
-        .mailer
-        .send(&welcome_mail(app, &user, &tenant))
-        .await
-    {
-        // The account exists and the done page shows the customer number; the mail can be
-        // re-requested through the reminder. Log without the address.
-        tracing::warn!(error = %e, "welcome mail failed");
+    // Sent by the worker: the page does not wait on the mail service. The done page says the
+    // mail is coming, and the reminder can resend the customer number.
+    let event = super::worker::mail_event(&welcome_mail(app, &user, &tenant));
+    if let Err(e) = app.ports.events.publish(vec![event]).await {
+        tracing::warn!(error = %e, "welcome mail could not be queued");
     }
     Ok(SignupOutcome {
         tenant: tenant_id,

@@ -7,6 +7,7 @@
 
 pub mod date;
 pub mod identity;
+pub mod image;
 pub mod my_number;
 pub mod person;
 pub mod plan;

@@ -6,6 +6,7 @@
 //! caller can reach another tenant's objects.
 
 use async_trait::async_trait;
+use time::Duration;
 
 /// Whose objects, and the master key that protects them.
 #[derive(Clone, Debug)]
@@ -22,6 +23,22 @@ pub enum BlobError {
     Unreadable,
     #[error("blob backend error: {0}")]
     Backend(String),
+}
+
+/// Size and type of a stored object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobInfo {
+    pub size: u64,
+    pub content_type: String,
+}
+
+/// A short-lived permission for a browser to upload one object straight to storage: send
+/// `method` to `url` with exactly `headers` (they are bound into the signature) and the bytes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UploadTicket {
+    pub url: String,
+    pub method: String,
+    pub headers: Vec<(String, String)>,
 }
 
 /// Object names: ASCII letters, digits, `-`, `_`, `.` and `/`, no `..`, no leading `/`.
@@ -57,4 +74,26 @@ pub trait Blobs: Send + Sync {
 
     /// Deletes the object; deleting a missing object succeeds.
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError>;
+
+    /// Size and content type of the object, or `None` if absent.
+    async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError>;
+
+    /// The first `len` bytes of the object (fewer if it is shorter), or `None` if absent.
+    async fn read_prefix(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, BlobError>;
+
+    /// A ticket letting a browser PUT the object directly, encrypted under the scope's master
+    /// key, with `content_type`, for `expires_in`. Nothing is checked at upload time: callers
+    /// verify the object afterwards (`app::uploads::verify`).
+    async fn presign_upload(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<UploadTicket, BlobError>;
 }

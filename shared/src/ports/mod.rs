@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod blobs;
 pub mod clock;
+pub mod events;
 pub mod keys;
 pub mod mailer;
 pub mod store;
@@ -11,8 +12,9 @@ pub mod store;
 use std::sync::Arc;
 
 pub use audit::{Audit, AuditError, AuditEvent};
-pub use blobs::{BlobError, BlobScope, Blobs};
+pub use blobs::{BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use events::{Event, EventError, Events};
 pub use keys::{DataKey, EncryptionContext, KeyError, Keys, WrappedKey};
 pub use mailer::{Mail, MailError, Mailer};
 pub use store::{
@@ -31,5 +33,6 @@ pub struct Ports {
     pub keys: Arc<dyn Keys>,
     pub blobs: Arc<dyn Blobs>,
     pub mailer: Arc<dyn Mailer>,
+    pub events: Arc<dyn Events>,
     pub clock: Arc<dyn Clock>,
 }

@@ -11,8 +11,13 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use base64::{engine::general_purpose::URL_SAFE_NO_PAD, Engine};
+use serde::{Deserialize, Serialize};
+use time::Duration;
+
 use crate::crypto;
-use crate::ports::blobs::{valid_name, BlobError, BlobScope, Blobs};
+use crate::domain::image::MAX_IMAGE_BYTES;
+use crate::ports::blobs::{valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
 use crate::ports::keys::{EncryptionContext, KeyError, Keys, WrappedKey};
 
 const MAGIC: &[u8] = b"MYNB1";
@@ -20,15 +25,73 @@ const MAGIC: &[u8] = b"MYNB1";
 pub struct FileBlobs {
     dir: PathBuf,
     keys: Arc<dyn Keys>,
+    /// Origin the local server answers on; upload tickets point at `<origin>/uploads/<token>`.
+    upload_origin: String,
+    /// Signs upload tickets (kept in the data directory, mode 0600).
+    signing_key: [u8; 32],
+}
+
+/// What an upload ticket allows, signed into its token.
+#[derive(Serialize, Deserialize)]
+struct Grant {
+    t: String,
+    mk: String,
+    n: String,
+    ct: String,
+    exp: i64,
 }
 
 impl FileBlobs {
-    pub fn open(dir: &Path, keys: Arc<dyn Keys>) -> Result<Self, BlobError> {
+    pub fn open(dir: &Path, keys: Arc<dyn Keys>, upload_origin: &str) -> Result<Self, BlobError> {
         std::fs::create_dir_all(dir).map_err(io)?;
+        let key_path = dir.join(".upload-signing.key");
+        let signing_key = match std::fs::read(&key_path) {
+            Ok(bytes) => bytes
+                .try_into()
+                .map_err(|_| BlobError::Backend("upload key size".into()))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = crypto::random_bytes::<32>();
+                super::keys::write_private(&key_path, &key).map_err(io)?;
+                key
+            }
+            Err(e) => return Err(io(e)),
+        };
         Ok(FileBlobs {
             dir: dir.to_path_buf(),
             keys,
+            upload_origin: upload_origin.trim_end_matches('/').to_string(),
+            signing_key,
         })
+    }
+
+    /// Stores the body of a browser upload made with a ticket from `presign_upload`, if the
+    /// token is genuine and unexpired, the content type is the one signed, and the body is
+    /// within 4 MB (what S3 enforces through the signature and the bucket policy).
+    pub async fn accept_upload(
+        &self,
+        token: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<(), BlobError> {
+        let (payload, mac) = token.split_once('.').ok_or(BlobError::InvalidName)?;
+        let expected = crypto::hex(&crypto::hmac_sha256(&self.signing_key, payload.as_bytes()));
+        if !crypto::ct_eq(expected.as_bytes(), mac.as_bytes()) {
+            return Err(BlobError::InvalidName);
+        }
+        let grant: Grant = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .ok_or(BlobError::InvalidName)?;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if now > grant.exp || grant.ct != content_type || body.len() as u64 > MAX_IMAGE_BYTES {
+            return Err(BlobError::InvalidName);
+        }
+        let scope = BlobScope {
+            tenant_id: grant.t,
+            master_key: grant.mk,
+        };
+        self.put(&scope, &grant.n, body, &grant.ct).await
     }
 
     fn path(&self, scope: &BlobScope, name: &str) -> Result<PathBuf, BlobError> {
@@ -137,6 +200,53 @@ impl Blobs for FileBlobs {
         let content_type =
             String::from_utf8(body[2..2 + type_len].to_vec()).map_err(|_| BlobError::Unreadable)?;
         Ok(Some((body[2 + type_len..].to_vec(), content_type)))
+    }
+
+    async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError> {
+        Ok(self
+            .get(scope, name)
+            .await?
+            .map(|(bytes, content_type)| BlobInfo {
+                size: bytes.len() as u64,
+                content_type,
+            }))
+    }
+
+    async fn read_prefix(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        Ok(self.get(scope, name).await?.map(|(mut bytes, _)| {
+            bytes.truncate(len);
+            bytes
+        }))
+    }
+
+    async fn presign_upload(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<UploadTicket, BlobError> {
+        self.path(scope, name)?;
+        let grant = Grant {
+            t: scope.tenant_id.clone(),
+            mk: scope.master_key.clone(),
+            n: name.to_string(),
+            ct: content_type.to_string(),
+            exp: (time::OffsetDateTime::now_utc() + expires_in).unix_timestamp(),
+        };
+        let payload = URL_SAFE_NO_PAD
+            .encode(serde_json::to_vec(&grant).map_err(|e| BlobError::Backend(e.to_string()))?);
+        let mac = crypto::hex(&crypto::hmac_sha256(&self.signing_key, payload.as_bytes()));
+        Ok(UploadTicket {
+            url: format!("{}/uploads/{payload}.{mac}", self.upload_origin),
+            method: "PUT".into(),
+            headers: vec![("content-type".into(), content_type.to_string())],
+        })
     }
 
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {

@@ -8,11 +8,13 @@
 //! ```
 
 mod blobs;
+mod events;
 mod keys;
 mod outbox;
 mod sqlite;
 
 pub use blobs::FileBlobs;
+pub use events::{channel as event_channel, EventQueue, InProcessEvents};
 pub use keys::FileKeys;
 pub use outbox::{Outbox, SentMail};
 pub use sqlite::{SqliteDb, SqliteStore};
@@ -26,6 +28,10 @@ use crate::ports::{Clock, Ports};
 pub struct Embedded {
     pub ports: Ports,
     pub outbox: Arc<Outbox>,
+    /// The local sealed-file store, for the server's `/uploads/<token>` route.
+    pub files: Arc<FileBlobs>,
+    /// Published background work, for the in-process worker.
+    pub queue: EventQueue,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -37,7 +43,8 @@ pub struct OpenError {
 
 impl Embedded {
     /// Opens (creating if needed) every embedded adapter under `dir`.
-    pub fn open(dir: &Path, clock: Arc<dyn Clock>) -> Result<Embedded, OpenError> {
+    /// `origin` is where the local server answers (upload tickets point there).
+    pub fn open(dir: &Path, origin: &str, clock: Arc<dyn Clock>) -> Result<Embedded, OpenError> {
         let fail = |reason: String| OpenError {
             dir: dir.display().to_string(),
             reason,
@@ -48,8 +55,11 @@ impl Embedded {
         restrict(dir, &db_path).map_err(|e| fail(e.to_string()))?;
         let keys: Arc<dyn crate::ports::Keys> =
             Arc::new(FileKeys::open(&dir.join("keys")).map_err(|e| fail(e.to_string()))?);
-        let blobs =
-            FileBlobs::open(&dir.join("blobs"), keys.clone()).map_err(|e| fail(e.to_string()))?;
+        let files = Arc::new(
+            FileBlobs::open(&dir.join("blobs"), keys.clone(), origin)
+                .map_err(|e| fail(e.to_string()))?,
+        );
+        let (events, queue) = event_channel();
         let outbox = Arc::new(Outbox::open(&dir.join("outbox")).map_err(|e| fail(e.to_string()))?);
         let table = |name: &str| -> Result<Arc<dyn crate::ports::Store>, OpenError> {
             Ok(Arc::new(db.table(name).map_err(|e| fail(e.to_string()))?))
@@ -60,11 +70,14 @@ impl Embedded {
                 audit_store: table("audit")?,
                 sessions: table("sessions")?,
                 keys,
-                blobs: Arc::new(blobs),
+                blobs: files.clone(),
                 mailer: outbox.clone(),
+                events: Arc::new(events),
                 clock,
             },
             outbox,
+            files,
+            queue,
         })
     }
 }

@@ -1,0 +1,89 @@
+//! Background work (EventBridge events in AWS, the in-process queue locally): one dispatcher,
+//! one function per job kind. Delivery is at least once, so every job is idempotent: it claims
+//! its event id in the sessions table before acting and skips ids already done.
+
+use serde_json::json;
+
+use super::{App, InfraError};
+use crate::ports::events::Event;
+use crate::ports::mailer::Mail;
+use crate::ports::store::{Condition, Item, Key, StoreError};
+
+/// Send one mail (kind `mail.send`; detail: `{id, mail}`).
+pub const MAIL_SEND: &str = "mail.send";
+
+/// How long a handled event id is remembered (longer than EventBridge retries).
+const DONE_FOR_SECONDS: i64 = 7 * 24 * 3600;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("unknown job kind {0}")]
+    UnknownKind(String),
+    #[error("malformed job detail for {0}")]
+    Malformed(&'static str),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// An event asking the worker to send `mail`.
+pub fn mail_event(mail: &Mail) -> Event {
+    Event {
+        kind: MAIL_SEND.into(),
+        detail: json!({ "id": ulid::Ulid::new().to_string(), "mail": mail }),
+    }
+}
+
+/// Runs the job an event asks for.
+pub async fn handle(app: &App, event: &Event) -> Result<(), JobError> {
+    match event.kind.as_str() {
+        MAIL_SEND => send_mail(app, event).await,
+        other => Err(JobError::UnknownKind(other.to_string())),
+    }
+}
+
+fn claim_key(id: &str) -> Key {
+    Key::new(format!("JOB#{id}"), "JOB")
+}
+
+/// Marks `id` as being handled; `false` if it already was.
+async fn claim(app: &App, id: &str) -> Result<bool, InfraError> {
+    let expires = app.now().unix_timestamp() + DONE_FOR_SECONDS;
+    let item = Item::new(claim_key(id)).with("ttl", expires);
+    match app.ports.sessions.put(item, Condition::NotExists).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::ConditionFailed) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn release(app: &App, id: &str) -> Result<(), InfraError> {
+    Ok(app
+        .ports
+        .sessions
+        .delete(&claim_key(id), Condition::None)
+        .await?)
+}
+
+async fn send_mail(app: &App, event: &Event) -> Result<(), JobError> {
+    let id = event
+        .detail
+        .get("id")
+        .and_then(|v| v.as_str())
+        .ok_or(JobError::Malformed(MAIL_SEND))?;
+    let mail: Mail = event
+        .detail
+        .get("mail")
+        .cloned()
+        .and_then(|m| serde_json::from_value(m).ok())
+        .ok_or(JobError::Malformed(MAIL_SEND))?;
+    if !claim(app, id).await? {
+        tracing::info!(job = MAIL_SEND, "already handled; skipped");
+        return Ok(());
+    }
+    if let Err(e) = app.ports.mailer.send(&mail).await {
+        // Let a retry try again.
+        release(app, id).await?;
+        return Err(InfraError::from(e).into());
+    }
+    Ok(())
+}
