@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Every test of the product, installing what a fresh machine lacks.
 #
-#   infra/test.sh            all suites that exist (format, lints, unit + HTTP + contract, security)
+#   infra/test.sh            every suite that exists: unit, template, emulator
 #   infra/test.sh unit       the Rust tests alone (with fmt and clippy)
 #   infra/test.sh security   the attacker's-eye HTTP tests alone
-#   infra/test.sh emulator   the AWS adapters against moto   (arrives with the AWS issue)
+#   infra/test.sh template   cfn-lint, sam validate and the function/crate check (offline)
+#   infra/test.sh emulator   the AWS adapters against a moto server started here
 #   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,6 +45,43 @@ run_security() {
   cargo test -p myna-tests --test api security::
 }
 
+run_template() {
+  # shellcheck source=tools.sh
+  source infra/tools.sh
+  ensure_sam_venv
+  say "template: cfn-lint, sam validate, functions = workspace crates"
+  validate_template
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+run_emulator() {
+  # shellcheck source=tools.sh
+  source infra/tools.sh
+  ensure_moto_venv
+  local port log
+  port="$(free_port)"
+  log="$(mktemp -t moto.XXXXXX.log)"
+  say "starting moto on 127.0.0.1:$port (log: $log)"
+  .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  # Stopped however this script ends.
+  trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; echo "moto did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  say "emulator suite: AWS adapters through the real SDK"
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_REGION=us-east-1 \
+    AWS_EC2_METADATA_DISABLED=true MYNA_MOTO_ENDPOINT="http://127.0.0.1:$port" \
+    cargo test -p myna-tests --test emulator -- --nocapture
+  kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
+  trap - EXIT
+}
+
 not_yet() {
   echo "infra/test.sh $1: this suite does not exist yet ($2). Nothing was run." >&2
   exit 2
@@ -51,11 +89,12 @@ not_yet() {
 
 ensure_toolchain
 case "$suite" in
-  all)      run_unit ;;   # the security tests are part of the workspace tests
+  all)      run_unit; run_template; run_emulator ;;  # security tests are part of unit
   unit)     run_unit ;;
   security) run_security ;;
-  emulator) not_yet emulator "it arrives with the AWS adapters, issue 3" ;;
+  template) run_template ;;
+  emulator) run_emulator ;;
   browser)  not_yet browser "it arrives with the real-browser journeys" ;;
-  *) echo "usage: infra/test.sh [unit|security|emulator|browser]" >&2; exit 64 ;;
+  *) echo "usage: infra/test.sh [unit|security|template|emulator|browser]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"

@@ -2,6 +2,7 @@
 
 mod contract_embedded;
 mod home;
+mod lambda_shape;
 mod login;
 mod security;
 mod signup;

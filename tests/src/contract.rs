@@ -4,8 +4,12 @@
 
 use std::sync::Arc;
 
-use myna::ports::blobs::{BlobError, BlobScope, Blobs};
-use myna::ports::keys::{EncryptionContext, KeyError, Keys};
+use async_trait::async_trait;
+use myna::app::uploads::{self, UploadError};
+use myna::domain::image::{ImageError, ImageKind};
+use myna::ports::blobs::{BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
+use myna::ports::events::{Event, Events};
+use myna::ports::keys::{EncryptionContext, Keys};
 use myna::ports::store::{Condition, Index, Item, Key, Query, Store, StoreError, WriteOp};
 use serde_json::json;
 
@@ -392,8 +396,53 @@ pub async fn run_store_suite(store: Arc<dyn Store>) {
     store_batches_any_number_of_items(store).await;
 }
 
+/// How a suite can tell that a master key was destroyed.
+pub enum Destruction {
+    /// The backend refuses to use a destroyed key (embedded key files, real KMS).
+    Enforced,
+    /// The backend only records the deletion (moto keeps using keys scheduled for deletion,
+    /// checked here): the key must be in state `PendingDeletion`.
+    Scheduled(aws_sdk_kms::Client),
+}
+
+impl Destruction {
+    async fn assert_destroyed(
+        &self,
+        keys: &dyn Keys,
+        master: &str,
+        wrapped: &myna::ports::WrappedKey,
+        ctx: &EncryptionContext,
+    ) {
+        match self {
+            Destruction::Enforced => {
+                assert!(
+                    keys.decrypt_data_key(master, wrapped, ctx).await.is_err(),
+                    "destroyed key still decrypts"
+                );
+                assert!(
+                    keys.generate_data_key(master, ctx).await.is_err(),
+                    "destroyed key still makes data keys"
+                );
+            }
+            Destruction::Scheduled(kms) => {
+                let key = kms
+                    .describe_key()
+                    .key_id(master)
+                    .send()
+                    .await
+                    .expect("describe key");
+                let state = key
+                    .key_metadata()
+                    .and_then(|m| m.key_state())
+                    .map(|s| s.as_str().to_string());
+                assert_eq!(state.as_deref(), Some("PendingDeletion"));
+            }
+        }
+    }
+}
+
 /// Data keys unwrap only under their master key and context; destroyed keys unwrap nothing.
-pub async fn run_keys_suite(keys: Arc<dyn Keys>) {
+pub async fn run_keys_suite(keys: Arc<dyn Keys>, destruction: Destruction) {
     let tenant_a = ulid::Ulid::new().to_string();
     let tenant_b = ulid::Ulid::new().to_string();
     let master_a = keys.create_master_key(&tenant_a).await.unwrap();
@@ -413,30 +462,35 @@ pub async fn run_keys_suite(keys: Arc<dyn Keys>) {
     let (other, _) = keys.generate_data_key(&master_a, &ctx_a).await.unwrap();
     assert_ne!(other.0, plain.0, "data keys must be fresh");
 
-    let wrong_ctx = EncryptionContext::tenant(&tenant_b);
-    assert!(keys
-        .decrypt_data_key(&master_a, &wrapped, &wrong_ctx)
-        .await
-        .is_err());
-    assert!(keys
-        .decrypt_data_key(&master_b, &wrapped, &ctx_a)
-        .await
-        .is_err());
+    let ctx_b = EncryptionContext::tenant(&tenant_b);
+    assert!(
+        keys.decrypt_data_key(&master_a, &wrapped, &ctx_b)
+            .await
+            .is_err(),
+        "wrong context opened"
+    );
+    assert!(
+        keys.decrypt_data_key(&master_b, &wrapped, &ctx_a)
+            .await
+            .is_err(),
+        "wrong master key opened"
+    );
 
     keys.destroy_master_key(&master_a).await.unwrap();
     keys.destroy_master_key(&master_a).await.unwrap();
+    destruction
+        .assert_destroyed(keys.as_ref(), &master_a, &wrapped, &ctx_a)
+        .await;
+    // The other tenant's key is untouched.
+    let (_, wrapped_b) = keys.generate_data_key(&master_b, &ctx_b).await.unwrap();
     assert!(keys
-        .decrypt_data_key(&master_a, &wrapped, &ctx_a)
+        .decrypt_data_key(&master_b, &wrapped_b, &ctx_b)
         .await
-        .is_err());
-    assert!(matches!(
-        keys.generate_data_key(&master_a, &ctx_a).await,
-        Err(KeyError::NotFound) | Err(KeyError::Backend(_))
-    ));
+        .is_ok());
 }
 
 /// Objects round-trip per tenant, replace atomically, and die with the tenant's key.
-pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>) {
+pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, destruction: Destruction) {
     let tenant = ulid::Ulid::new().to_string();
     let scope = BlobScope {
         master_key: keys.create_master_key(&tenant).await.unwrap(),
@@ -448,6 +502,7 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>) {
         tenant_id: other_tenant,
     };
     let name = "registrants/01J/number-proof.jpg";
+    let missing = "registrants/01J/missing.jpg";
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 5000]].concat();
 
     assert!(blobs.get(&scope, name).await.unwrap().is_none());
@@ -459,6 +514,23 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>) {
         blobs.get(&scope, name).await.unwrap(),
         Some((jpeg.clone(), "image/jpeg".to_string()))
     );
+    assert_eq!(
+        blobs.head(&scope, name).await.unwrap(),
+        Some(BlobInfo {
+            size: jpeg.len() as u64,
+            content_type: "image/jpeg".into()
+        })
+    );
+    assert_eq!(
+        blobs.read_prefix(&scope, name, 4).await.unwrap(),
+        Some(jpeg[..4].to_vec())
+    );
+    assert_eq!(
+        blobs.read_prefix(&scope, name, 100_000).await.unwrap(),
+        Some(jpeg.clone())
+    );
+    assert_eq!(blobs.head(&scope, missing).await.unwrap(), None);
+    assert_eq!(blobs.read_prefix(&scope, missing, 4).await.unwrap(), None);
     assert!(
         blobs.get(&other, name).await.unwrap().is_none(),
         "another tenant sees the object"
@@ -489,8 +561,151 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>) {
 
     blobs.put(&scope, name, jpeg, "image/jpeg").await.unwrap();
     keys.destroy_master_key(&scope.master_key).await.unwrap();
+    match destruction {
+        Destruction::Enforced => {
+            assert!(
+                blobs.get(&scope, name).await.is_err(),
+                "object readable after its tenant key was destroyed"
+            )
+        }
+        Destruction::Scheduled(kms) => {
+            let key = kms
+                .describe_key()
+                .key_id(&scope.master_key)
+                .send()
+                .await
+                .unwrap();
+            let state = key
+                .key_metadata()
+                .and_then(|m| m.key_state())
+                .map(|s| s.as_str().to_string());
+            assert_eq!(state.as_deref(), Some("PendingDeletion"));
+        }
+    }
+}
+
+/// Performs a browser's upload with a ticket; `false` if storage refused it.
+#[async_trait]
+pub trait Uploader: Send + Sync {
+    async fn upload(&self, ticket: &UploadTicket, content_type: &str, body: Vec<u8>) -> bool;
+}
+
+/// Signed uploads: an image passes verification; anything else is deleted with a reason.
+pub async fn run_upload_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, uploader: &dyn Uploader) {
+    let tenant = ulid::Ulid::new().to_string();
+    let scope = BlobScope {
+        master_key: keys.create_master_key(&tenant).await.unwrap(),
+        tenant_id: tenant,
+    };
+    let png = [
+        &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
+        &[3u8; 2000],
+    ]
+    .concat();
+    let b = blobs.as_ref();
+
+    assert!(matches!(
+        uploads::ticket(b, &scope, "incoming/a.pdf", "application/pdf").await,
+        Err(UploadError::Rejected(ImageError::NotAnImage))
+    ));
+
+    let ticket = uploads::ticket(b, &scope, "incoming/good", "image/png")
+        .await
+        .unwrap();
+    assert_eq!(ticket.method, "PUT");
     assert!(
-        blobs.get(&scope, name).await.is_err(),
-        "object readable after its tenant key was destroyed"
+        uploader.upload(&ticket, "image/png", png.clone()).await,
+        "upload refused"
     );
+    assert_eq!(
+        uploads::verify(b, &scope, "incoming/good").await.unwrap(),
+        ImageKind::Png
+    );
+    assert_eq!(
+        blobs.get(&scope, "incoming/good").await.unwrap().unwrap().0,
+        png
+    );
+
+    // A PDF announced as PNG: verification deletes it.
+    let ticket = uploads::ticket(b, &scope, "incoming/fake", "image/png")
+        .await
+        .unwrap();
+    assert!(
+        uploader
+            .upload(&ticket, "image/png", b"%PDF-1.7 not an image".to_vec())
+            .await
+    );
+    assert!(matches!(
+        uploads::verify(b, &scope, "incoming/fake").await,
+        Err(UploadError::Rejected(ImageError::NotAnImage))
+    ));
+    assert_eq!(
+        blobs.head(&scope, "incoming/fake").await.unwrap(),
+        None,
+        "rejected upload kept"
+    );
+
+    // Over 4 MB: refused at upload or deleted by verification; nothing stays.
+    let big = [&png[..], &vec![0u8; 4 * 1024 * 1024]].concat();
+    let ticket = uploads::ticket(b, &scope, "incoming/big", "image/png")
+        .await
+        .unwrap();
+    if uploader.upload(&ticket, "image/png", big).await {
+        assert!(matches!(
+            uploads::verify(b, &scope, "incoming/big").await,
+            Err(UploadError::Rejected(ImageError::TooLarge))
+        ));
+    }
+    assert_eq!(
+        blobs.head(&scope, "incoming/big").await.unwrap(),
+        None,
+        "oversized upload kept"
+    );
+
+    assert!(matches!(
+        uploads::verify(b, &scope, "incoming/never-sent").await,
+        Err(UploadError::Rejected(ImageError::Missing))
+    ));
+}
+
+/// Sees what a publisher's events turned into at the worker's end.
+#[async_trait]
+pub trait EventSink: Send + Sync {
+    async fn delivered(&self) -> Vec<Event>;
+}
+
+/// Published events reach the worker with their kind and detail; bad batches are refused.
+pub async fn run_events_suite(events: Arc<dyn Events>, sink: &dyn EventSink) {
+    let id = ulid::Ulid::new().to_string();
+    let batch: Vec<Event> = (0..3)
+        .map(|i| Event {
+            kind: "test.ping".into(),
+            detail: json!({ "run": id, "n": i, "text": "日本語" }),
+        })
+        .collect();
+    events.publish(batch.clone()).await.unwrap();
+    let mut got = Vec::new();
+    for _ in 0..20 {
+        got.extend(
+            sink.delivered()
+                .await
+                .into_iter()
+                .filter(|e| e.detail["run"] == json!(id)),
+        );
+        if got.len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    got.sort_by_key(|e| e.detail["n"].as_i64());
+    assert_eq!(got, batch);
+
+    assert!(events.publish(Vec::new()).await.is_err());
+    let eleven: Vec<Event> = (0..11).map(|_| batch[0].clone()).collect();
+    assert!(events.publish(eleven).await.is_err());
+    let not_object = Event {
+        kind: "test.ping".into(),
+        detail: json!("text"),
+    };
+    assert!(events.publish(vec![not_object]).await.is_err());
 }

@@ -3,6 +3,8 @@
 //! the port contract suites that every adapter set must pass.
 
 pub mod contract;
+pub mod emulator;
+pub mod http;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -254,6 +256,15 @@ pub struct Browser {
 }
 
 impl Browser {
+    /// A browser on any router (e.g. one wired to the AWS adapters).
+    pub fn new(router: Router, ip: &str) -> Browser {
+        Browser {
+            router,
+            cookies: BTreeMap::new(),
+            ip: ip.to_string(),
+        }
+    }
+
     pub async fn send(&mut self, mut req: Request<Body>) -> Page {
         let cookie: Vec<String> = self
             .cookies

@@ -4,3 +4,6 @@
 
 #[cfg(feature = "embedded")]
 pub mod embedded;
+
+#[cfg(feature = "aws")]
+pub mod aws;

@@ -17,6 +17,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(root))
         .route("/static/app.css", get(super::stylesheet))
+        .route("/static/favicon.png", get(super::favicon))
         .route("/signup", get(signup_form).post(signup_submit))
         .route("/signup/done", get(signup_done))
         .route("/login", get(login_form).post(login_submit))

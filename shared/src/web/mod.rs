@@ -175,6 +175,18 @@ async fn not_found() -> WebError {
     WebError::NotFound
 }
 
+/// The site icon (a binary response: Lambda returns it base64-encoded).
+pub async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/png"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        &include_bytes!("../../../templates/static/favicon.png")[..],
+    )
+        .into_response()
+}
+
 /// The stylesheet, compiled into the binary.
 pub async fn stylesheet() -> Response {
     (

@@ -1,0 +1,27 @@
+//! Lambda `myna-fn-worker`: background jobs delivered by EventBridge (source `myna`, the job
+//! kind as detail-type). Wiring only; the jobs are `app::worker`. A failed job returns an
+//! error so EventBridge retries it and finally parks it in the dead-letter queue.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use myna::ports::Event;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = myna::adapters::aws::bootstrap().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        let job = Event {
+            kind: event.payload["detail-type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            detail: event.payload["detail"].clone(),
+        };
+        myna::app::worker::handle(app, &job)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}

@@ -1,0 +1,206 @@
+//! `Blobs` on S3. Objects live under `<tenant>/<name>` and are written with SSE-KMS under the
+//! tenant's own KMS key (bucket key on), so destroying that key voids every copy, versions
+//! and backups included. Browsers upload straight to S3 with a pre-signed PUT whose signature
+//! binds the content type and the SSE headers; the server verifies the object afterwards
+//! (`app::uploads::verify`).
+
+use async_trait::async_trait;
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::ServerSideEncryption;
+use aws_sdk_s3::Client;
+use time::Duration;
+
+use super::describe;
+use crate::ports::blobs::{valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
+
+pub struct S3Blobs {
+    client: Client,
+    bucket: String,
+}
+
+impl S3Blobs {
+    pub fn new(client: Client, bucket: &str) -> Self {
+        S3Blobs {
+            client,
+            bucket: bucket.to_string(),
+        }
+    }
+
+    fn object_key(scope: &BlobScope, name: &str) -> Result<String, BlobError> {
+        if !valid_name(name) || !valid_name(&scope.tenant_id) || scope.tenant_id.contains('/') {
+            return Err(BlobError::InvalidName);
+        }
+        Ok(format!("{}/{name}", scope.tenant_id))
+    }
+}
+
+/// KMS refusing to decrypt (key pending deletion or disabled) surfaces as access errors.
+fn read_error<E, R>(e: &aws_sdk_s3::error::SdkError<E, R>) -> BlobError
+where
+    E: aws_sdk_s3::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    let code = e.as_service_error().and_then(|s| s.code()).unwrap_or("");
+    if code.starts_with("KMS.") || code == "AccessDenied" || code == "KMSInvalidStateException" {
+        BlobError::Unreadable
+    } else {
+        BlobError::Backend(describe(e))
+    }
+}
+
+#[async_trait]
+impl Blobs for S3Blobs {
+    async fn put(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        bytes: Vec<u8>,
+        content_type: &str,
+    ) -> Result<(), BlobError> {
+        self.client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .body(ByteStream::from(bytes))
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&scope.master_key)
+            .bucket_key_enabled(true)
+            .send()
+            .await
+            .map_err(|e| BlobError::Backend(describe(&e)))?;
+        Ok(())
+    }
+
+    async fn get(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+    ) -> Result<Option<(Vec<u8>, String)>, BlobError> {
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(read_error(&e)),
+        };
+        let content_type = out
+            .content_type()
+            .unwrap_or("application/octet-stream")
+            .to_string();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::Backend(e.to_string()))?
+            .into_bytes();
+        Ok(Some((bytes.to_vec(), content_type)))
+    }
+
+    async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .send()
+            .await
+            .map_err(|e| BlobError::Backend(describe(&e)))?;
+        Ok(())
+    }
+
+    async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError> {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(BlobInfo {
+                size: out
+                    .content_length()
+                    .and_then(|n| u64::try_from(n).ok())
+                    .unwrap_or(0),
+                content_type: out
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string(),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) => Err(read_error(&e)),
+        }
+    }
+
+    async fn read_prefix(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        len: usize,
+    ) -> Result<Option<Vec<u8>>, BlobError> {
+        if len == 0 {
+            return Ok(self.head(scope, name).await?.map(|_| Vec::new()));
+        }
+        let out = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .range(format!("bytes=0-{}", len - 1))
+            .send()
+            .await
+        {
+            Ok(out) => out,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(read_error(&e)),
+        };
+        let mut bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| BlobError::Backend(e.to_string()))?
+            .into_bytes()
+            .to_vec();
+        bytes.truncate(len);
+        Ok(Some(bytes))
+    }
+
+    async fn presign_upload(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+        content_type: &str,
+        expires_in: Duration,
+    ) -> Result<UploadTicket, BlobError> {
+        let lifetime =
+            std::time::Duration::from_secs(u64::try_from(expires_in.whole_seconds()).unwrap_or(60));
+        let config = PresigningConfig::expires_in(lifetime)
+            .map_err(|e| BlobError::Backend(e.to_string()))?;
+        let presigned = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, name)?)
+            .content_type(content_type)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&scope.master_key)
+            .bucket_key_enabled(true)
+            .presigned(config)
+            .await
+            .map_err(|e| BlobError::Backend(describe(&e)))?;
+        Ok(UploadTicket {
+            url: presigned.uri().to_string(),
+            method: presigned.method().to_string(),
+            headers: presigned
+                .headers()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        })
+    }
+}

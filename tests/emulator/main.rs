@@ -1,0 +1,284 @@
+//! The AWS adapters, through the real SDK, against the moto server that
+//! `infra/test.sh emulator` starts: the same contract suites the embedded adapters pass, the
+//! mail and event round trips, a sign-up → login → HOME journey on AWS adapters only, and the
+//! KMS call count of a request touching 1,000 numbers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use axum::http::StatusCode;
+use myna::app::{App, Config};
+use myna::domain::my_number::MyNumber;
+use myna::ports::{Event, Mail, ManualClock, SystemClock, UploadTicket};
+use myna_tests::contract::{self, Destruction};
+use myna_tests::emulator::Emulator;
+use myna_tests::{http, signup_fields, test_config, Browser};
+use time::OffsetDateTime;
+
+fn kms_client(e: &Emulator) -> aws_sdk_kms::Client {
+    aws_sdk_kms::Client::new(&e.sdk)
+}
+
+#[tokio::test]
+async fn dynamodb_store_passes_the_store_contract() {
+    let e = Emulator::start().await;
+    contract::run_store_suite(e.ports(Arc::new(SystemClock)).store).await;
+}
+
+#[tokio::test]
+async fn kms_keys_pass_the_keys_contract() {
+    let e = Emulator::start().await;
+    contract::run_keys_suite(
+        e.ports(Arc::new(SystemClock)).keys,
+        Destruction::Scheduled(kms_client(&e)),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn s3_blobs_pass_the_blobs_contract() {
+    let e = Emulator::start().await;
+    let ports = e.ports(Arc::new(SystemClock));
+    contract::run_blobs_suite(
+        ports.blobs,
+        ports.keys,
+        Destruction::Scheduled(kms_client(&e)),
+    )
+    .await;
+}
+
+struct BrowserPut;
+
+#[async_trait]
+impl contract::Uploader for BrowserPut {
+    async fn upload(&self, ticket: &UploadTicket, _content_type: &str, body: Vec<u8>) -> bool {
+        let res = http::request(&ticket.method, &ticket.url, &ticket.headers, &body)
+            .await
+            .unwrap();
+        res.status == 200
+    }
+}
+
+#[tokio::test]
+async fn s3_presigned_uploads_pass_the_upload_contract() {
+    let e = Emulator::start().await;
+    let ports = e.ports(Arc::new(SystemClock));
+    contract::run_upload_suite(ports.blobs, ports.keys, &BrowserPut).await;
+}
+
+#[tokio::test]
+async fn presigned_put_binds_content_type_and_tenant_key_into_the_signature() {
+    // moto does not check signatures, so the constraint is checked on the request itself.
+    let e = Emulator::start().await;
+    let ports = e.ports(Arc::new(SystemClock));
+    let tenant = ulid::Ulid::new().to_string();
+    let master = ports.keys.create_master_key(&tenant).await.unwrap();
+    let scope = myna::ports::BlobScope {
+        tenant_id: tenant.clone(),
+        master_key: master.clone(),
+    };
+    let ticket =
+        myna::app::uploads::ticket(ports.blobs.as_ref(), &scope, "incoming/x", "image/jpeg")
+            .await
+            .unwrap();
+    let query = ticket.url.split_once('?').unwrap().1.to_lowercase();
+    let signed = query
+        .split('&')
+        .find(|p| p.starts_with("x-amz-signedheaders="))
+        .unwrap()
+        .replace("%3b", ";");
+    for h in [
+        "content-type",
+        "x-amz-server-side-encryption",
+        "x-amz-server-side-encryption-aws-kms-key-id",
+    ] {
+        assert!(signed.contains(h), "{h} not signed: {signed}");
+    }
+    let expires: u64 = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("x-amz-expires="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(expires <= 300, "upload URL lives {expires}s");
+    assert!(
+        ticket.url.contains(&format!("/{tenant}/incoming/x")),
+        "object not under the tenant: {}",
+        ticket.url
+    );
+    let headers: std::collections::HashMap<_, _> = ticket.headers.iter().cloned().collect();
+    assert_eq!(
+        headers.get("content-type").map(String::as_str),
+        Some("image/jpeg")
+    );
+    assert_eq!(
+        headers
+            .get("x-amz-server-side-encryption")
+            .map(String::as_str),
+        Some("aws:kms")
+    );
+    assert_eq!(
+        headers.get("x-amz-server-side-encryption-aws-kms-key-id"),
+        Some(&master)
+    );
+}
+
+struct QueueSink<'a>(&'a Emulator);
+
+#[async_trait]
+impl contract::EventSink for QueueSink<'_> {
+    async fn delivered(&self) -> Vec<Event> {
+        self.0
+            .delivered_events()
+            .await
+            .into_iter()
+            .map(|env| Event {
+                kind: env["detail-type"].as_str().unwrap_or_default().into(),
+                detail: env["detail"].clone(),
+            })
+            .collect()
+    }
+}
+
+#[tokio::test]
+async fn eventbridge_events_pass_the_events_contract() {
+    let e = Emulator::start().await;
+    contract::run_events_suite(e.ports(Arc::new(SystemClock)).events, &QueueSink(&e)).await;
+}
+
+#[tokio::test]
+async fn ses_sends_japanese_plain_text_mail() {
+    let e = Emulator::start().await;
+    let mailer = e.ports(Arc::new(SystemClock)).mailer;
+    let mut mail = Mail::new(
+        "staff@example.jp",
+        "【マイナンバー管理】テスト送信",
+        "山田 太郎 様\n\n本文です。\n",
+    );
+    mail.reply_to = Some("admin@example.jp".into());
+    mailer.send(&mail).await.unwrap();
+    let sent = e.sent_mail().await;
+    assert!(
+        sent.contains(&(
+            "staff@example.jp".into(),
+            mail.subject.clone(),
+            mail.body.clone()
+        )),
+        "{sent:?}"
+    );
+}
+
+#[tokio::test]
+async fn signup_login_and_home_work_on_the_aws_adapters() {
+    let e = Emulator::start().await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let app = App::new(e.ports(clock), Config { ..test_config() });
+    let router = myna::web::all(app.clone());
+    let mut b = Browser::new(router, "203.0.113.50");
+
+    let res = b
+        .submit(
+            "/signup",
+            "/signup",
+            &signup_fields("株式会社クラウド", "owner@cloud.example.jp", "Sakura-2026x"),
+        )
+        .await;
+    assert_eq!(res.location(), Some("/signup/done"), "{}", res.body);
+
+    // The welcome mail went to EventBridge; the worker sends it through SES.
+    let mut handled = 0;
+    for _ in 0..20 {
+        for env in e.delivered_events().await {
+            let job = Event {
+                kind: env["detail-type"].as_str().unwrap().into(),
+                detail: env["detail"].clone(),
+            };
+            myna::app::worker::handle(&app, &job).await.unwrap();
+            // Delivered twice: sent once.
+            myna::app::worker::handle(&app, &job).await.unwrap();
+            handled += 1;
+        }
+        if handled > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let welcome: Vec<_> = e
+        .sent_mail()
+        .await
+        .into_iter()
+        .filter(|m| m.1.contains("本人確認"))
+        .collect();
+    assert_eq!(welcome.len(), 1, "welcome mail sent exactly once");
+    assert!(welcome[0].2.contains("お客様番号:"));
+
+    let res = b
+        .submit(
+            "/login",
+            "/login",
+            &[
+                ("email", "owner@cloud.example.jp"),
+                ("password", "Sakura-2026x"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/login/otp"), "{}", res.body);
+    let otp_mail = e
+        .sent_mail()
+        .await
+        .into_iter()
+        .rev()
+        .find(|m| m.1.contains("第二認証コード"))
+        .expect("OTP mail in moto");
+    let code: String = otp_mail
+        .2
+        .lines()
+        .find(|l| l.starts_with("第二認証コード:"))
+        .unwrap()
+        .trim_start_matches("第二認証コード:")
+        .trim()
+        .to_string();
+    let res = b
+        .submit("/login/otp", "/login/otp", &[("code", &code)])
+        .await;
+    assert_eq!(res.location(), Some("/home"), "{}", res.body);
+    let home = b.get("/home").await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("株式会社クラウド") && home.body.contains("プラン10"));
+}
+
+#[tokio::test]
+async fn a_request_decrypting_1000_numbers_makes_one_kms_call() {
+    let e = Emulator::start().await;
+    let kms = Arc::new(e.kms());
+    let clock: Arc<dyn myna::ports::Clock> = Arc::new(SystemClock);
+    let writer = myna::app::vault::Vault::new(kms.clone(), clock.clone());
+    let tenant = myna::app::keys::TenantId::new();
+    let keys = writer.create_tenant_keys(&tenant).await.unwrap();
+    let number = MyNumber::parse("123456789018").unwrap();
+    let mut sealed = Vec::new();
+    for i in 0..1000 {
+        sealed.push(
+            writer
+                .seal_number(&keys, &format!("REG{i}"), &number)
+                .await
+                .unwrap(),
+        );
+    }
+
+    // A new request (a fresh Lambda container's cache) opens all 1,000.
+    let reader = myna::app::vault::Vault::new(kms.clone(), clock);
+    let before = kms.calls();
+    for (i, s) in sealed.iter().enumerate() {
+        assert_eq!(
+            reader
+                .open_number(&keys, &format!("REG{i}"), s)
+                .await
+                .unwrap(),
+            number
+        );
+    }
+    let calls = kms.calls() - before;
+    println!("KMS calls to decrypt 1,000 numbers: {calls}");
+    assert_eq!(calls, 1);
+}
