@@ -95,3 +95,5 @@ validate_template() (
   _myna_say "infra/check_functions.py"
   .venv-sam/bin/python infra/check_functions.py || exit 1
 )
+
+ensure_build_venv() { _myna_ensure_venv .venv-build infra/requirements-build.txt; }

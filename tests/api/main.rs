@@ -6,3 +6,4 @@ mod lambda_shape;
 mod login;
 mod security;
 mod signup;
+mod template_routes;

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Benchmarks and measurements. Each writes its section under docs/perf/ (Markdown + JSON) and
+# docs/perf/report.md / report.json are rebuilt from all sections, with the commands used.
+#
+#   infra/bench.sh          every benchmark
+#   infra/bench.sh build    cold release build of every Lambda function for arm64
+#                           (cargo-lambda + zig, as `sam build` does): time and binary sizes
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mkdir -p docs/perf
+
+bench_build() {
+  # shellcheck source=tools.sh
+  source infra/tools.sh
+  ensure_build_venv
+  export PATH="$PWD/.venv-build/bin:$PATH"
+  rustup target add aarch64-unknown-linux-gnu >/dev/null
+  local target="${MYNA_BENCH_TARGET:-$PWD/target/bench}"
+  local functions=(myna-fn-auth myna-fn-home myna-fn-worker)
+  # Cold: no reuse of earlier release artefacts (the registry cache is kept).
+  rm -rf "$target"
+  local args=()
+  for f in "${functions[@]}"; do args+=(-p "$f"); done
+  local start end
+  start=$(date +%s)
+  CARGO_TARGET_DIR="$target" cargo lambda build --release --arm64 "${args[@]}"
+  end=$(date +%s)
+  local secs=$((end - start))
+  {
+    echo "## Release build of the Lambda functions (arm64)"
+    echo
+    echo "Command: \`infra/bench.sh build\` (cold: \`cargo lambda build --release --arm64 ${args[*]}\`, profile"
+    echo "release = lto, codegen-units 1, panic abort, strip), on $(nproc) cores, $(date -u +%Y-%m-%d)."
+    echo
+    echo "| | |"
+    echo "|---|---|"
+    echo "| wall time, all functions | ${secs} s |"
+    for f in "${functions[@]}"; do
+      local size
+      size=$(stat -c %s "$target/lambda/$f/bootstrap")
+      echo "| \`$f\` stripped bootstrap | $((size / 1024)) KiB ($size bytes) |"
+    done
+  } > docs/perf/build.md
+  python3 - "$secs" "$target" "${functions[@]}" > docs/perf/build.json <<'PY'
+import json, os, sys
+secs, target, fns = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+print(json.dumps({"build": {"wall_seconds": secs, "cores": os.cpu_count(),
+  "binaries": {f: os.path.getsize(f"{target}/lambda/{f}/bootstrap") for f in fns}}}, indent=2))
+PY
+}
+
+report() {
+  { echo "# Performance report"; echo; for f in docs/perf/*.md; do
+      [ "$(basename "$f")" = report.md ] && continue; cat "$f"; echo; done; } > docs/perf/report.md
+  python3 - > docs/perf/report.json <<'PY'
+import glob, json
+out = {}
+for f in sorted(glob.glob("docs/perf/*.json")):
+    if not f.endswith("report.json"):
+        out.update(json.load(open(f)))
+print(json.dumps(out, indent=2))
+PY
+  echo "wrote docs/perf/report.md and docs/perf/report.json"
+}
+
+case "${1:-all}" in
+  all|build) bench_build ;;
+  *) echo "usage: infra/bench.sh [build]" >&2; exit 64 ;;
+esac
+report
