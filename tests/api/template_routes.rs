@@ -97,3 +97,53 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
         );
     }
 }
+
+/// IAM statements of the functions, as text blocks starting at each `- Sid:`.
+fn statements() -> Vec<String> {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
+    let code: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    code.join("\n")
+        .split("- Sid:")
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
+    let all = statements();
+    assert!(all.len() > 10, "no IAM statements parsed");
+    for s in &all {
+        let audit = s.contains("AuditTable");
+        for forbidden in ["DeleteItem", "UpdateItem", "BatchWriteItem", "dynamodb:*"] {
+            assert!(
+                !(audit && s.contains(forbidden)),
+                "audit log writable beyond appends:\n{s}"
+            );
+        }
+        assert!(
+            !s.contains("kms:ScheduleKeyDeletion") && !s.contains("kms:DisableKey"),
+            "a function can destroy keys:\n{s}"
+        );
+        assert!(
+            !s.contains("Action: \"*\"") && !s.contains("Action: '*'"),
+            "wildcard action:\n{s}"
+        );
+    }
+}
+
+#[test]
+fn only_tenant_key_holders_may_decrypt_with_tenant_keys() {
+    // No function handles numbers or images yet, so none may unwrap a tenant data key.
+    for s in statements() {
+        let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");
+        assert!(
+            !(tenant_keys && s.contains("kms:Decrypt")),
+            "tenant-key decrypt granted:\n{s}"
+        );
+    }
+}
