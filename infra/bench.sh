@@ -16,7 +16,8 @@ bench_build() {
   export PATH="$PWD/.venv-build/bin:$PATH"
   rustup target add aarch64-unknown-linux-gnu >/dev/null
   local target="${MYNA_BENCH_TARGET:-$PWD/target/bench}"
-  local functions=(myna-fn-auth myna-fn-home myna-fn-worker)
+  local functions
+  mapfile -t functions < <(sed -n 's/^name = "\(myna-fn-[a-z-]*\)"$/\1/p' functions/*/Cargo.toml)
   # Cold: no reuse of earlier release artefacts (the registry cache is kept).
   rm -rf "$target"
   local args=()

@@ -4,6 +4,7 @@ mod contract_embedded;
 mod home;
 mod lambda_shape;
 mod login;
+mod registrants;
 mod security;
 mod signup;
 mod template_routes;

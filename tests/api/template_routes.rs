@@ -1,6 +1,6 @@
-//! The SAM template routes each page to the function whose router serves it: a page added to a
-//! router but not to `template.yaml` (or sent to the wrong function) would 404 in AWS while
-//! working locally.
+//! `template.yaml` against the code: each page is routed to the function whose router serves
+//! it (a page missing from the template would 404 in AWS while working locally), and the IAM
+//! statements keep the promises of least privilege.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -8,25 +8,55 @@ use axum::Router;
 use myna_tests::TestApp;
 use tower::ServiceExt;
 
-/// `(function logical id, path)` for every `Path:` under an `HttpApi` event.
-fn template_routes() -> Vec<(String, String)> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    let mut routes = Vec::new();
+fn template() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap()
+}
+
+/// The logical id of the resource each non-comment line belongs to.
+fn lines_by_resource() -> Vec<(String, String)> {
     let mut resource = String::new();
-    for line in text.lines() {
-        if line.starts_with("  ")
-            && !line.starts_with("   ")
-            && line.trim_end().ends_with(':')
-            && !line.trim().starts_with('#')
-        {
+    let mut out = Vec::new();
+    for line in template()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+    {
+        if line.starts_with("  ") && !line.starts_with("   ") && line.trim_end().ends_with(':') {
             resource = line.trim().trim_end_matches(':').to_string();
         }
-        if let Some(path) = line.trim().strip_prefix("Path: ") {
-            routes.push((resource.clone(), path.trim().trim_matches('"').to_string()));
+        out.push((resource.clone(), line.to_string()));
+    }
+    out
+}
+
+/// `(function, path)` for every `Path:` of an `HttpApi` event.
+fn template_routes() -> Vec<(String, String)> {
+    lines_by_resource()
+        .into_iter()
+        .filter_map(|(r, l)| {
+            l.trim()
+                .strip_prefix("Path: ")
+                .map(|p| (r, p.trim().trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+/// IAM statements as `(resource, text from its "- Sid:" to the next)`.
+fn statements() -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut current: Option<usize> = None;
+    for (resource, line) in lines_by_resource() {
+        if line.trim_start().starts_with("- Sid:") {
+            out.push((resource.clone(), String::new()));
+            current = Some(out.len() - 1);
+        } else if line.starts_with("  ") && !line.starts_with("   ") {
+            current = None;
+        }
+        if let Some(i) = current {
+            out[i].1.push_str(&line);
+            out[i].1.push('\n');
         }
     }
-    routes
+    out
 }
 
 fn matches(route: &str, path: &str) -> bool {
@@ -48,8 +78,20 @@ async fn status(router: &Router, path: &str) -> StatusCode {
 #[tokio::test]
 async fn every_page_is_routed_to_the_function_that_serves_it() {
     let t = TestApp::spawn();
-    let auth = myna::web::group(t.app.clone(), myna::web::auth::router());
-    let home = myna::web::group(t.app.clone(), myna::web::home::router());
+    let routers = [
+        (
+            "AuthFunction",
+            myna::web::group(t.app.clone(), myna::web::auth::router()),
+        ),
+        (
+            "HomeFunction",
+            myna::web::group(t.app.clone(), myna::web::home::router()),
+        ),
+        (
+            "RegistrantsFunction",
+            myna::web::group(t.app.clone(), myna::web::registrants::router()),
+        ),
+    ];
     let routes = template_routes();
     assert!(routes.len() > 10, "no routes parsed from template.yaml");
 
@@ -68,11 +110,24 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
     .map(|p| ("AuthFunction", p))
     .collect();
     pages.push(("HomeFunction", "/home"));
-    pages.extend(
-        myna::web::home::COMING_SOON
-            .iter()
-            .map(|(p, _)| ("HomeFunction", *p)),
-    );
+    for (p, _) in myna::web::home::COMING_SOON {
+        pages.push((
+            if p.starts_with("/registrants/") {
+                "RegistrantsFunction"
+            } else {
+                "HomeFunction"
+            },
+            p,
+        ));
+    }
+    for p in [
+        "/registrants",
+        "/registrants/new",
+        "/registrants/groups",
+        "/registrants/groups/new",
+    ] {
+        pages.push(("RegistrantsFunction", p));
+    }
 
     for (function, path) in pages {
         let owners: Vec<_> = routes
@@ -85,11 +140,7 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
             vec![function],
             "{path} is routed to {owners:?} in template.yaml"
         );
-        let router = if function == "AuthFunction" {
-            &auth
-        } else {
-            &home
-        };
+        let router = &routers.iter().find(|(f, _)| *f == function).unwrap().1;
         assert_ne!(
             status(router, path).await,
             StatusCode::NOT_FOUND,
@@ -98,52 +149,45 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
     }
 }
 
-/// IAM statements of the functions, as text blocks starting at each `- Sid:`.
-fn statements() -> Vec<String> {
-    let text =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../template.yaml")).unwrap();
-    let code: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.trim_start().starts_with('#'))
-        .collect();
-    code.join("\n")
-        .split("- Sid:")
-        .skip(1)
-        .map(str::to_string)
-        .collect()
-}
-
 #[test]
 fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
     let all = statements();
     assert!(all.len() > 10, "no IAM statements parsed");
-    for s in &all {
+    for (resource, s) in &all {
         let audit = s.contains("AuditTable");
         for forbidden in ["DeleteItem", "UpdateItem", "BatchWriteItem", "dynamodb:*"] {
             assert!(
                 !(audit && s.contains(forbidden)),
-                "audit log writable beyond appends:\n{s}"
+                "{resource}: audit log writable beyond appends:\n{s}"
             );
         }
         assert!(
             !s.contains("kms:ScheduleKeyDeletion") && !s.contains("kms:DisableKey"),
-            "a function can destroy keys:\n{s}"
+            "{resource} can destroy keys:\n{s}"
         );
         assert!(
             !s.contains("Action: \"*\"") && !s.contains("Action: '*'"),
-            "wildcard action:\n{s}"
+            "{resource}: wildcard action:\n{s}"
         );
     }
 }
 
 #[test]
-fn only_tenant_key_holders_may_decrypt_with_tenant_keys() {
-    // No function handles numbers or images yet, so none may unwrap a tenant data key.
-    for s in statements() {
+fn only_functions_that_handle_numbers_may_decrypt_with_tenant_keys() {
+    let handle_numbers = ["RegistrantsFunction"];
+    let mut granted = Vec::new();
+    for (resource, s) in statements() {
         let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");
-        assert!(
-            !(tenant_keys && s.contains("kms:Decrypt")),
-            "tenant-key decrypt granted:\n{s}"
-        );
+        if tenant_keys && s.contains("kms:Decrypt") {
+            assert!(
+                handle_numbers.contains(&resource.as_str()),
+                "{resource} may unwrap tenant data keys:\n{s}"
+            );
+            granted.push(resource);
+        }
     }
+    assert_eq!(
+        granted, handle_numbers,
+        "the functions that seal numbers need the unwrap"
+    );
 }

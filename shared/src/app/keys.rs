@@ -70,6 +70,39 @@ pub mod sk {
     pub fn user(user_id: &str) -> String {
         format!("USER#{user_id}")
     }
+
+    pub fn group(group_id: &str) -> String {
+        format!("GROUP#{group_id}")
+    }
+
+    pub fn registrant(id: &str) -> String {
+        format!("REG#{id}")
+    }
+
+    /// Claims a 社員コード within the tenant (uniqueness item).
+    pub fn code(code: &str) -> String {
+        format!("REGCODE#{code}")
+    }
+
+    /// One record holding a number with this fingerprint (duplicate detection).
+    pub fn fingerprint(fp: &str, record_id: &str) -> String {
+        format!("FP#{fp}#{record_id}")
+    }
+
+    pub fn fingerprint_prefix(fp: &str) -> String {
+        format!("FP#{fp}#")
+    }
+}
+
+/// Index partitions inside a tenant (the scope adds `T#<tenant>#`).
+pub mod index {
+    /// GSI1: registrants of one group (`NONE` for ungrouped), by 社員コード.
+    pub fn group_members(group_id: Option<&str>) -> String {
+        format!("GROUPMEMBERS#{}", group_id.unwrap_or("NONE"))
+    }
+
+    /// GSI2: every registrant of the tenant, by 社員コード.
+    pub const ALL_REGISTRANTS: &str = "REGISTRANTS";
 }
 
 /// Tenant-bound access to a store: every key starts with this tenant's partition prefix.

@@ -5,10 +5,12 @@
 
 pub mod audit;
 pub mod auth;
+pub mod groups;
 pub mod home;
 pub mod keys;
 pub mod passwords;
 pub mod rate_limit;
+pub mod registrants;
 pub mod sessions;
 pub mod signup;
 pub mod tenants;

@@ -13,6 +13,7 @@ pub mod person;
 pub mod plan;
 pub mod purpose;
 pub mod role;
+pub mod search;
 pub mod status;
 
 mod text;

@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod home;
+pub mod registrants;
 pub mod session;
 
 use std::sync::Arc;
@@ -41,7 +42,9 @@ pub fn group(app: AppState, routes: Router<AppState>) -> Router {
 
 /// Every group's routes merged (the local server adds its dev pages before [`group`]).
 pub fn routes() -> Router<AppState> {
-    auth::router().merge(home::router())
+    auth::router()
+        .merge(home::router())
+        .merge(registrants::router())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).

@@ -1,0 +1,1114 @@
+//! Registrants (マイナンバー登録者, manual ch.6, 10, 11): staff, contractors and other payees
+//! whose numbers the company keeps. One item per registrant in the tenant partition, indexed
+//! by group (GSI1) and for the whole tenant (GSI2), both in 社員コード order.
+//!
+//! Every write is one transaction holding the registrant, its 社員コード claim, its number
+//! fingerprint, the HOME counters' deltas and nothing else, so counters never drift and a
+//! failed write leaves nothing behind. Numbers are sealed by `app::vault` with the registrant
+//! id as associated data; only the last four digits are kept in clear, for masked display.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+
+use super::groups::{self, Group};
+use super::keys::{index, sk, TenantScope};
+use super::tenants::{Counters, Tenant};
+use super::{passwords, App, InfraError};
+use crate::domain::date::{format_slash, parse_date};
+use crate::domain::identity::Email;
+use crate::domain::my_number::MyNumber;
+use crate::domain::person::{Attribute, Sex};
+use crate::domain::plan::PlanLimitError;
+use crate::domain::search::search_key;
+use crate::domain::status::Status;
+use crate::ports::audit::AuditEvent;
+use crate::ports::store::{Condition, Index, Item, Query, StoreError, WriteOp};
+
+pub type FieldErrors = Vec<(&'static str, String)>;
+
+/// A sealed number as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedNumber {
+    pub sealed: String,
+    pub fingerprint: String,
+    pub last4: String,
+}
+
+impl SealedNumber {
+    pub fn masked(&self) -> String {
+        format!("********{}", self.last4)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registrant {
+    pub id: String,
+    pub group_id: Option<String>,
+    pub code: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub attribute: Attribute,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub login_lock: bool,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub hire_date: Option<Date>,
+    pub note: String,
+    pub number: Option<SealedNumber>,
+    pub status: Status,
+    /// Dependents, and how many of them are 未登録 / 承認待 (HOME counts them).
+    pub dependents: i64,
+    pub dependents_unregistered: i64,
+    pub dependents_pending: i64,
+    /// The dependents' aggregate status (lowest wins), `None` without dependents.
+    pub dependents_status: Option<Status>,
+    pub retired_on: Option<Date>,
+    pub delete_on: Option<Date>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Registrant {
+    pub fn name(&self) -> String {
+        format!("{} {}", self.family_name, self.given_name)
+    }
+
+    pub fn kana(&self) -> String {
+        format!("{} {}", self.family_kana, self.given_kana)
+            .trim()
+            .to_string()
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired_on.is_some()
+    }
+
+    /// This registrant's share of HOME's counters.
+    pub fn counts(&self) -> Counters {
+        let retired = i64::from(self.is_retired());
+        Counters {
+            registrants: 1,
+            unregistered: i64::from(self.status == Status::Unregistered),
+            pending: i64::from(self.status == Status::Pending),
+            retired,
+            dependents: self.dependents,
+            dependents_unregistered: self.dependents_unregistered,
+            dependents_pending: self.dependents_pending,
+            dependents_retired: self.dependents * retired,
+        }
+    }
+
+    fn index_sort_key(&self) -> String {
+        format!("{}#{}", self.code, self.id)
+    }
+
+    pub fn to_item(&self, scope: &TenantScope) -> Item {
+        let date = |d: &Option<Date>| d.map(|d| Value::from(d.to_string())).unwrap_or(Value::Null);
+        let mut item = Item::new(scope.key(&sk::registrant(&self.id)))
+            .with("kind", "registrant")
+            .with(
+                "gsi1pk",
+                scope.partition(&index::group_members(self.group_id.as_deref())),
+            )
+            .with("gsi1sk", self.index_sort_key())
+            .with("gsi2pk", scope.partition(index::ALL_REGISTRANTS))
+            .with("gsi2sk", self.index_sort_key())
+            .with("code", self.code.as_str())
+            .with("family_name", self.family_name.as_str())
+            .with("given_name", self.given_name.as_str())
+            .with("family_kana", self.family_kana.as_str())
+            .with("given_kana", self.given_kana.as_str())
+            .with(
+                "search",
+                search_key(&format!(
+                    "{}{}{}{}",
+                    self.family_name, self.given_name, self.family_kana, self.given_kana
+                )),
+            )
+            .with("attribute", self.attribute.code())
+            .with("login_lock", self.login_lock)
+            .with("note", self.note.as_str())
+            .with("status", self.status.code())
+            .with("dependents", self.dependents)
+            .with("dependents_unregistered", self.dependents_unregistered)
+            .with("dependents_pending", self.dependents_pending)
+            .with("birth_date", date(&self.birth_date))
+            .with("hire_date", date(&self.hire_date))
+            .with("retired_on", date(&self.retired_on))
+            .with("delete_on", date(&self.delete_on))
+            .with("created_at", self.created_at)
+            .with("updated_at", self.updated_at);
+        let mut opt = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                item.attrs.insert(name.into(), Value::from(v));
+            }
+        };
+        opt("group_id", self.group_id.clone());
+        opt("email", self.email.clone());
+        opt("password_hash", self.password_hash.clone());
+        opt("sex", self.sex.map(|s| s.code().to_string()));
+        opt(
+            "dependents_status",
+            self.dependents_status.map(|s| s.code().to_string()),
+        );
+        if let Some(n) = &self.number {
+            opt("number", Some(n.sealed.clone()));
+            opt("number_fp", Some(n.fingerprint.clone()));
+            opt("number_last4", Some(n.last4.clone()));
+        }
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Option<Registrant> {
+        let s = |k: &str| item.str(k).map(str::to_string);
+        let date = |k: &str| {
+            item.str(k).and_then(|v| {
+                Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+        };
+        Some(Registrant {
+            id: item.key.sk.strip_prefix("REG#")?.to_string(),
+            group_id: s("group_id"),
+            code: s("code").unwrap_or_default(),
+            family_name: s("family_name")?,
+            given_name: s("given_name").unwrap_or_default(),
+            family_kana: s("family_kana").unwrap_or_default(),
+            given_kana: s("given_kana").unwrap_or_default(),
+            attribute: Attribute::from_code(item.str("attribute")?)?,
+            email: s("email"),
+            password_hash: s("password_hash"),
+            login_lock: item.bool("login_lock").unwrap_or(false),
+            sex: item.str("sex").and_then(Sex::from_code),
+            birth_date: date("birth_date"),
+            hire_date: date("hire_date"),
+            note: s("note").unwrap_or_default(),
+            number: match (s("number"), s("number_fp"), s("number_last4")) {
+                (Some(sealed), Some(fingerprint), Some(last4)) => Some(SealedNumber {
+                    sealed,
+                    fingerprint,
+                    last4,
+                }),
+                _ => None,
+            },
+            status: Status::from_code(item.str("status")?)?,
+            dependents: item.i64("dependents").unwrap_or(0),
+            dependents_unregistered: item.i64("dependents_unregistered").unwrap_or(0),
+            dependents_pending: item.i64("dependents_pending").unwrap_or(0),
+            dependents_status: item.str("dependents_status").and_then(Status::from_code),
+            retired_on: date("retired_on"),
+            delete_on: date("delete_on"),
+            created_at: item.i64("created_at").unwrap_or(0),
+            updated_at: item.i64("updated_at").unwrap_or(0),
+        })
+    }
+}
+
+/// The add/edit form as typed (all text, so a refused form comes back as it was).
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct RegistrantForm {
+    pub group_id: String,
+    pub code: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub attribute: String,
+    pub email: String,
+    pub password: String,
+    pub login_lock: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub hire_date: String,
+    pub note: String,
+    pub number1: String,
+    pub number2: String,
+    pub number3: String,
+}
+
+impl RegistrantForm {
+    pub fn number_input(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.number1.trim(),
+            self.number2.trim(),
+            self.number3.trim()
+        )
+    }
+
+    /// The form filled from a stored registrant (for editing; the number boxes stay empty).
+    pub fn from_registrant(r: &Registrant) -> RegistrantForm {
+        let date = |d: Option<Date>| d.map(format_slash).unwrap_or_default();
+        RegistrantForm {
+            group_id: r.group_id.clone().unwrap_or_default(),
+            code: r.code.clone(),
+            family_name: r.family_name.clone(),
+            given_name: r.given_name.clone(),
+            family_kana: r.family_kana.clone(),
+            given_kana: r.given_kana.clone(),
+            attribute: r.attribute.code().to_string(),
+            email: r.email.clone().unwrap_or_default(),
+            password: String::new(),
+            login_lock: if r.login_lock {
+                "on".into()
+            } else {
+                String::new()
+            },
+            sex: r.sex.map(|s| s.code().to_string()).unwrap_or_default(),
+            birth_date: date(r.birth_date),
+            hire_date: date(r.hire_date),
+            note: r.note.clone(),
+            number1: String::new(),
+            number2: String::new(),
+            number3: String::new(),
+        }
+    }
+}
+
+/// A checked form.
+#[derive(Clone, Debug)]
+pub struct Valid {
+    pub group_id: Option<String>,
+    pub code: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub attribute: Attribute,
+    pub email: Option<String>,
+    pub password: Option<String>,
+    pub login_lock: bool,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub hire_date: Option<Date>,
+    pub note: String,
+    pub number: Option<MyNumber>,
+}
+
+fn text(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let v = raw.trim().to_string();
+    if v.is_empty() && required {
+        errors.push((field, format!("{label}を入力してください。")));
+    } else if v.chars().count() > max {
+        errors.push((field, format!("{label}は{max}文字以内で入力してください。")));
+    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        errors.push((
+            field,
+            format!("{label}に使用できない文字が含まれています。"),
+        ));
+    }
+    v
+}
+
+fn optional_date(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+) -> Option<Date> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match parse_date(raw) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push((field, format!("{label}: {e}")));
+            None
+        }
+    }
+}
+
+/// Checks every field; all problems at once, each on its field.
+pub fn validate(
+    form: &RegistrantForm,
+    groups: &[Group],
+    today: Date,
+) -> Result<Valid, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let group_id = match form.group_id.trim() {
+        "" => None,
+        id if groups.iter().any(|g| g.id == id) => Some(id.to_string()),
+        _ => {
+            e.push(("group_id", "選択されたグループが見つかりません。".into()));
+            None
+        }
+    };
+    let code = text(&mut e, "code", "社員コード", &form.code, 20, false);
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        e.push((
+            "code",
+            "社員コードは半角英数字・ハイフン・アンダーバーで入力してください。".into(),
+        ));
+    }
+    let family_name = text(
+        &mut e,
+        "family_name",
+        "氏名（姓）",
+        &form.family_name,
+        50,
+        true,
+    );
+    let given_name = text(
+        &mut e,
+        "given_name",
+        "氏名（名）",
+        &form.given_name,
+        50,
+        false,
+    );
+    let family_kana = text(
+        &mut e,
+        "family_kana",
+        "フリガナ（セイ）",
+        &form.family_kana,
+        50,
+        false,
+    );
+    let given_kana = text(
+        &mut e,
+        "given_kana",
+        "フリガナ（メイ）",
+        &form.given_kana,
+        50,
+        false,
+    );
+    let attribute = match Attribute::from_code(form.attribute.trim()) {
+        Some(a) => Some(a),
+        None => {
+            e.push(("attribute", "属性を選択してください。".into()));
+            None
+        }
+    };
+    let email = match form.email.trim() {
+        "" => None,
+        raw => match Email::parse(raw) {
+            Ok(m) => Some(m.as_str().to_string()),
+            Err(err) => {
+                e.push(("email", err.to_string()));
+                None
+            }
+        },
+    };
+    let password = match form.password.as_str() {
+        "" => None,
+        pw => {
+            if let Err(problems) =
+                crate::domain::identity::check_password_strength(pw, email.as_deref())
+            {
+                e.extend(
+                    problems
+                        .into_iter()
+                        .map(|p| ("password", format!("ログインパスワード: {p}"))),
+                );
+            }
+            Some(pw.to_string())
+        }
+    };
+    let sex = match form.sex.trim() {
+        "" => None,
+        s => match Sex::from_code(s) {
+            Some(s) => Some(s),
+            None => {
+                e.push(("sex", "性別を選択してください。".into()));
+                None
+            }
+        },
+    };
+    let birth_date = optional_date(&mut e, "birth_date", "生年月日", &form.birth_date);
+    if birth_date.is_some_and(|d| d > today) {
+        e.push((
+            "birth_date",
+            "生年月日に未来の日付は入力できません。".into(),
+        ));
+    }
+    let hire_date = optional_date(&mut e, "hire_date", "入社日", &form.hire_date);
+    let note = text(&mut e, "note", "備考", &form.note, 500, false);
+    let number = match form.number_input().as_str() {
+        "" => None,
+        raw => match MyNumber::parse(raw) {
+            Ok(n) => Some(n),
+            Err(err) => {
+                e.push(("number", err.to_string()));
+                None
+            }
+        },
+    };
+    match attribute {
+        Some(attribute) if e.is_empty() => Ok(Valid {
+            group_id,
+            code,
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+            attribute,
+            email,
+            password,
+            login_lock: !form.login_lock.is_empty(),
+            sex,
+            birth_date,
+            hire_date,
+            note,
+            number,
+        }),
+        _ => Err(e),
+    }
+}
+
+/// Who acts, for the audit log.
+#[derive(Clone, Debug)]
+pub struct Actor {
+    pub user_id: String,
+    pub name: String,
+    pub ip: String,
+}
+
+/// Another record of the tenant holding the same number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Duplicate {
+    pub record_id: String,
+    pub label: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SaveError {
+    #[error("invalid")]
+    Invalid(FieldErrors),
+    #[error(transparent)]
+    PlanLimit(#[from] PlanLimitError),
+    #[error("duplicate number")]
+    Duplicate(Vec<Duplicate>),
+    #[error("この社員コードはすでに使われています。")]
+    CodeTaken,
+    #[error("not found")]
+    NotFound,
+    #[error("他の操作で内容が変わりました。画面を開き直してください。")]
+    Conflict,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+/// Records of this tenant (other than `except`) whose number has this fingerprint.
+pub async fn duplicates(
+    scope: &TenantScope,
+    fingerprint: &str,
+    except: Option<&str>,
+) -> Result<Vec<Duplicate>, InfraError> {
+    let page = scope
+        .query(
+            &Query::partition(scope.pk())
+                .prefix(sk::fingerprint_prefix(fingerprint))
+                .limit(20),
+        )
+        .await?;
+    let mut out = Vec::new();
+    for item in page.items {
+        let id = item
+            .key
+            .sk
+            .rsplit('#')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        if Some(id.as_str()) == except {
+            continue;
+        }
+        out.push(Duplicate {
+            label: item.str("label").unwrap_or("登録者").to_string(),
+            record_id: id,
+        });
+    }
+    Ok(out)
+}
+
+fn audit_event(
+    scope: &TenantScope,
+    actor: &Actor,
+    action: &str,
+    r: &Registrant,
+    detail: String,
+) -> AuditEvent {
+    AuditEvent {
+        tenant_id: Some(scope.tenant().to_string()),
+        actor_id: Some(actor.user_id.clone()),
+        actor_name: Some(actor.name.clone()),
+        action: action.into(),
+        target: Some(r.id.clone()),
+        detail,
+        ip: Some(actor.ip.clone()),
+    }
+}
+
+fn counted_people(counters: &Counters) -> (u32, u32) {
+    let retired = u32::try_from(counters.retired.max(0)).unwrap_or(0);
+    let active = u32::try_from((counters.registrants - counters.retired).max(0)).unwrap_or(0);
+    (active, retired)
+}
+
+/// What a save would write besides the registrant: claims and fingerprint changes.
+fn claim_ops(
+    scope: &TenantScope,
+    before: Option<&Registrant>,
+    after: Option<&Registrant>,
+) -> Vec<WriteOp> {
+    let mut ops = Vec::new();
+    let code = |r: Option<&Registrant>| r.map(|r| r.code.clone()).filter(|c| !c.is_empty());
+    let fp =
+        |r: Option<&Registrant>| r.and_then(|r| r.number.as_ref().map(|n| n.fingerprint.clone()));
+    let (old_code, new_code) = (code(before), code(after));
+    if old_code != new_code {
+        if let Some(c) = old_code {
+            ops.push(WriteOp::Delete {
+                key: scope.key(&sk::code(&c)),
+                condition: Condition::None,
+            });
+        }
+        if let (Some(c), Some(r)) = (new_code, after) {
+            ops.push(WriteOp::put_new(
+                Item::new(scope.key(&sk::code(&c))).with("registrant", r.id.as_str()),
+            ));
+        }
+    }
+    let (old_fp, new_fp) = (fp(before), fp(after));
+    let id = before.or(after).map(|r| r.id.clone()).unwrap_or_default();
+    if old_fp != new_fp {
+        if let Some(f) = old_fp {
+            ops.push(WriteOp::Delete {
+                key: scope.key(&sk::fingerprint(&f, &id)),
+                condition: Condition::None,
+            });
+        }
+    }
+    if let (Some(f), Some(r)) = (new_fp, after) {
+        // Re-written on every save so its label follows renames.
+        let label = if r.code.is_empty() {
+            r.name()
+        } else {
+            format!("{}（社員コード {}）", r.name(), r.code)
+        };
+        ops.push(WriteOp::put(
+            Item::new(scope.key(&sk::fingerprint(&f, &id))).with("label", label),
+        ));
+    }
+    ops
+}
+
+fn counter_delta(before: Option<&Registrant>, after: Option<&Registrant>) -> Counters {
+    let a = after.map(Registrant::counts).unwrap_or_default();
+    let b = before.map(Registrant::counts).unwrap_or_default();
+    Counters {
+        registrants: a.registrants - b.registrants,
+        unregistered: a.unregistered - b.unregistered,
+        pending: a.pending - b.pending,
+        retired: a.retired - b.retired,
+        dependents: a.dependents - b.dependents,
+        dependents_unregistered: a.dependents_unregistered - b.dependents_unregistered,
+        dependents_pending: a.dependents_pending - b.dependents_pending,
+        dependents_retired: a.dependents_retired - b.dependents_retired,
+    }
+}
+
+/// Writes `after` (replacing `before`) with its claims and counters in one transaction.
+async fn commit(
+    scope: &TenantScope,
+    before: Option<&Registrant>,
+    after: Option<&Registrant>,
+) -> Result<(), SaveError> {
+    let mut ops = Vec::new();
+    match (before, after) {
+        (None, Some(r)) => ops.push(WriteOp::put_new(r.to_item(scope))),
+        (Some(b), Some(r)) => ops.push(WriteOp::Put {
+            item: r.to_item(scope),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+        }),
+        (Some(b), None) => ops.push(WriteOp::Delete {
+            key: scope.key(&sk::registrant(&b.id)),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+        }),
+        (None, None) => return Ok(()),
+    }
+    let claims = claim_ops(scope, before, after);
+    let claims_code = claims.iter().any(|op| {
+        matches!(
+            op,
+            WriteOp::Put {
+                condition: Condition::NotExists,
+                ..
+            }
+        )
+    });
+    ops.extend(claims);
+    if let Some(op) = Counters::delta_op(scope, &counter_delta(before, after)) {
+        ops.push(op);
+    }
+    match scope.transact(ops).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed) => {
+            // Either the code is taken or someone else saved first; tell which.
+            if claims_code {
+                if let Some(code) = after.map(|r| r.code.as_str()).filter(|c| !c.is_empty()) {
+                    if scope
+                        .get(&scope.key(&sk::code(code)))
+                        .await
+                        .map_err(InfraError::from)?
+                        .is_some()
+                    {
+                        return Err(SaveError::CodeTaken);
+                    }
+                }
+            }
+            Err(if before.is_some() {
+                SaveError::Conflict
+            } else {
+                SaveError::CodeTaken
+            })
+        }
+        Err(e) => Err(InfraError::from(e).into()),
+    }
+}
+
+/// Adds a registrant. Refuses over the plan limit; refuses a number already held by another
+/// record of the tenant unless `allow_duplicate` (the administrator saw the warning).
+pub async fn create(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    actor: &Actor,
+    valid: Valid,
+    allow_duplicate: bool,
+) -> Result<Registrant, SaveError> {
+    let (active, retired) = counted_people(&super::tenants::counters(scope).await?);
+    tenant.plan.check_add(active, retired, 1)?;
+    let now = app.now().unix_timestamp();
+    let id = ulid::Ulid::new().to_string();
+    let number = seal(app, tenant, &id, valid.number.as_ref()).await?;
+    if let (Some(n), false) = (&number, allow_duplicate) {
+        let dups = duplicates(scope, &n.fingerprint, Some(&id)).await?;
+        if !dups.is_empty() {
+            return Err(SaveError::Duplicate(dups));
+        }
+    }
+    let password_hash = match valid.password {
+        Some(pw) => Some(passwords::hash(app.config.password_params, pw).await?),
+        None => None,
+    };
+    let r = Registrant {
+        id,
+        group_id: valid.group_id,
+        code: valid.code,
+        family_name: valid.family_name,
+        given_name: valid.given_name,
+        family_kana: valid.family_kana,
+        given_kana: valid.given_kana,
+        attribute: valid.attribute,
+        email: valid.email,
+        password_hash,
+        login_lock: valid.login_lock,
+        sex: valid.sex,
+        birth_date: valid.birth_date,
+        hire_date: valid.hire_date,
+        note: valid.note,
+        status: if number.is_some() {
+            Status::Pending
+        } else {
+            Status::Unregistered
+        },
+        number,
+        dependents: 0,
+        dependents_unregistered: 0,
+        dependents_pending: 0,
+        dependents_status: None,
+        retired_on: None,
+        delete_on: None,
+        created_at: now,
+        updated_at: now,
+    };
+    commit(scope, None, Some(&r)).await?;
+    app.audit()
+        .record(audit_event(
+            scope,
+            actor,
+            "registrant.create",
+            &r,
+            format!("登録者「{}」の追加", r.name()),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(r)
+}
+
+async fn seal(
+    app: &App,
+    tenant: &Tenant,
+    record_id: &str,
+    number: Option<&MyNumber>,
+) -> Result<Option<SealedNumber>, InfraError> {
+    let Some(n) = number else { return Ok(None) };
+    Ok(Some(SealedNumber {
+        sealed: app.vault.seal_number(&tenant.keys, record_id, n).await?,
+        fingerprint: app.vault.fingerprint(&tenant.keys, n).await?,
+        last4: n.last4().to_string(),
+    }))
+}
+
+/// Edits a registrant. An empty number keeps the stored one; a new number goes back to 承認待.
+pub async fn update(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    actor: &Actor,
+    id: &str,
+    valid: Valid,
+    allow_duplicate: bool,
+) -> Result<Registrant, SaveError> {
+    let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
+    let mut r = before.clone();
+    let new_number = seal(app, tenant, id, valid.number.as_ref()).await?;
+    if let Some(n) = &new_number {
+        if !allow_duplicate {
+            let dups = duplicates(scope, &n.fingerprint, Some(id)).await?;
+            if !dups.is_empty() {
+                return Err(SaveError::Duplicate(dups));
+            }
+        }
+        let changed = before.number.as_ref().map(|o| &o.fingerprint) != Some(&n.fingerprint);
+        if changed {
+            r.status = Status::Pending;
+        }
+        r.number = Some(n.clone());
+    }
+    if let Some(pw) = valid.password {
+        r.password_hash = Some(passwords::hash(app.config.password_params, pw).await?);
+    }
+    r.group_id = valid.group_id;
+    r.code = valid.code;
+    r.family_name = valid.family_name;
+    r.given_name = valid.given_name;
+    r.family_kana = valid.family_kana;
+    r.given_kana = valid.given_kana;
+    r.attribute = valid.attribute;
+    r.email = valid.email;
+    r.login_lock = valid.login_lock;
+    r.sex = valid.sex;
+    r.birth_date = valid.birth_date;
+    r.hire_date = valid.hire_date;
+    r.note = valid.note;
+    r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+    commit(scope, Some(&before), Some(&r)).await?;
+    let what = if new_number.is_some() {
+        "の編集（マイナンバー変更あり）"
+    } else {
+        "の編集"
+    };
+    app.audit()
+        .record(audit_event(
+            scope,
+            actor,
+            "registrant.update",
+            &r,
+            format!("登録者「{}」{what}", r.name()),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(r)
+}
+
+/// Deletes a registrant with its claims. (Dependents and images go with it once they exist.)
+pub async fn delete(
+    app: &App,
+    scope: &TenantScope,
+    actor: &Actor,
+    id: &str,
+) -> Result<(), SaveError> {
+    let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
+    commit(scope, Some(&before), None).await?;
+    app.audit()
+        .record(audit_event(
+            scope,
+            actor,
+            "registrant.delete",
+            &before,
+            format!("登録者「{}」の削除", before.name()),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(())
+}
+
+pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, InfraError> {
+    if !groups::is_id(id) {
+        return Ok(None);
+    }
+    Ok(scope
+        .get(&scope.key(&sk::registrant(id)))
+        .await?
+        .as_ref()
+        .and_then(Registrant::from_item))
+}
+
+/// Moves registrants into a group (only those currently ungrouped), one transaction each.
+pub async fn join_group(
+    app: &App,
+    scope: &TenantScope,
+    actor: &Actor,
+    group: &Group,
+    ids: &[String],
+) -> Result<usize, SaveError> {
+    let mut moved = 0;
+    for id in ids {
+        let Some(before) = get(scope, id).await? else {
+            continue;
+        };
+        if before.group_id.is_some() {
+            continue;
+        }
+        let mut r = before.clone();
+        r.group_id = Some(group.id.clone());
+        r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+        commit(scope, Some(&before), Some(&r)).await?;
+        moved += 1;
+    }
+    if moved > 0 {
+        app.audit()
+            .record(AuditEvent {
+                tenant_id: Some(scope.tenant().to_string()),
+                actor_id: Some(actor.user_id.clone()),
+                actor_name: Some(actor.name.clone()),
+                action: "group.members".into(),
+                target: Some(group.id.clone()),
+                detail: format!("グループ「{}」へ{moved}人をメンバー登録", group.name),
+                ip: Some(actor.ip.clone()),
+            })
+            .await
+            .map_err(InfraError::from)?;
+    }
+    Ok(moved)
+}
+
+/// Every registrant of a group (or all), in 社員コード order, reading the index page by page.
+pub async fn load_all(
+    scope: &TenantScope,
+    group: Option<GroupFilter<'_>>,
+) -> Result<(Vec<Registrant>, usize), InfraError> {
+    let (index, pk) = match group {
+        Some(GroupFilter::Group(id)) => (
+            Index::Gsi1,
+            scope.partition(&index::group_members(Some(id))),
+        ),
+        Some(GroupFilter::Ungrouped) => (Index::Gsi1, scope.partition(&index::group_members(None))),
+        None => (Index::Gsi2, scope.partition(index::ALL_REGISTRANTS)),
+    };
+    let mut out = Vec::new();
+    let mut cursor = None;
+    let mut queries = 0;
+    loop {
+        let page = scope
+            .query(&Query::partition(&pk).on(index).limit(1000).after(cursor))
+            .await?;
+        queries += 1;
+        out.extend(page.items.iter().filter_map(Registrant::from_item));
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok((out, queries)),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+pub enum GroupFilter<'a> {
+    Group(&'a str),
+    Ungrouped,
+}
+
+/// The search form of the list (manual ch.10 検索).
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct Filter {
+    pub code: String,
+    pub name: String,
+    pub attribute: String,
+    pub email: String,
+    pub status: String,
+    /// "" all, "exclude" 在籍者のみ, "only" 退職者のみ
+    pub retired: String,
+    /// "" all, "none" ungrouped, or a group id
+    pub group: String,
+    pub retired_month: String,
+    pub delete_month: String,
+    /// "code" (default) or "name"
+    pub sort: String,
+    /// 1-based page number as typed in the URL (anything else means page 1).
+    pub page: String,
+}
+
+impl Filter {
+    pub fn page_number(&self) -> usize {
+        self.page.trim().parse().unwrap_or(1)
+    }
+}
+
+pub const PAGE_SIZE: usize = 50;
+
+pub struct ListPage {
+    pub rows: Vec<Registrant>,
+    pub total: usize,
+    pub page: usize,
+    pub pages: usize,
+    pub groups: HashMap<String, String>,
+    /// Store calls made (a figure for the benchmark).
+    pub store_calls: usize,
+    pub errors: Vec<String>,
+}
+
+fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
+    d.map(|d| (d.year(), u8::from(d.month())))
+}
+
+/// One page of the registrant list for a filter.
+pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, InfraError> {
+    let mut errors = Vec::new();
+    let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
+        "" => None,
+        m => match crate::domain::date::parse_year_month(m) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(format!("{label}: {e}"));
+                None
+            }
+        },
+    };
+    let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
+    let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
+    let group = match filter.group.as_str() {
+        "" => None,
+        "none" => Some(GroupFilter::Ungrouped),
+        id => Some(GroupFilter::Group(id)),
+    };
+    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !groups::is_id(id)) {
+        (Vec::new(), 0)
+    } else {
+        load_all(scope, group).await?
+    };
+    let name = search_key(&filter.name);
+    let code = filter.code.trim().to_lowercase();
+    let email = filter.email.trim().to_lowercase();
+    let status = Status::from_code(filter.status.trim());
+    let attribute = Attribute::from_code(filter.attribute.trim());
+    let mut rows: Vec<Registrant> = all
+        .into_iter()
+        .filter(|r| code.is_empty() || r.code.to_lowercase().contains(&code))
+        .filter(|r| {
+            name.is_empty()
+                || search_key(&format!(
+                    "{}{}{}{}",
+                    r.family_name, r.given_name, r.family_kana, r.given_kana
+                ))
+                .contains(&name)
+                || search_key(&format!("{}{}", r.family_kana, r.given_kana)).contains(&name)
+        })
+        .filter(|r| attribute.is_none_or(|a| r.attribute == a))
+        .filter(|r| email.is_empty() || r.email.as_deref().is_some_and(|m| m.contains(&email)))
+        .filter(|r| status.is_none_or(|s| r.status == s || r.dependents_status == Some(s)))
+        .filter(|r| match filter.retired.as_str() {
+            "only" => r.is_retired(),
+            "exclude" => !r.is_retired(),
+            _ => true,
+        })
+        .filter(|r| retired_month.is_none_or(|m| month_of(r.retired_on) == Some(m)))
+        .filter(|r| delete_month.is_none_or(|m| month_of(r.delete_on) == Some(m)))
+        .collect();
+    if filter.sort == "name" {
+        rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));
+    }
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = filter.page_number().clamp(1, pages);
+    let rows: Vec<Registrant> = rows
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+
+    // Group names for the page's rows: one batch read.
+    let mut ids: Vec<String> = rows.iter().filter_map(|r| r.group_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut groups = HashMap::new();
+    let mut store_calls = queries;
+    if !ids.is_empty() {
+        let keys: Vec<_> = ids.iter().map(|id| scope.key(&sk::group(id))).collect();
+        for item in scope.batch_get(&keys).await? {
+            if let (Some(id), Some(name)) = (item.key.sk.strip_prefix("GROUP#"), item.str("name")) {
+                groups.insert(id.to_string(), name.to_string());
+            }
+        }
+        store_calls += 1;
+    }
+    Ok(ListPage {
+        rows,
+        total,
+        page,
+        pages,
+        groups,
+        store_calls,
+        errors,
+    })
+}
+
+/// Removes a group; its members become ungrouped (each moved in its own transaction first,
+/// so a crash half-way leaves a group with fewer members, never members of a missing group).
+pub async fn delete_group(
+    app: &App,
+    scope: &TenantScope,
+    actor: &Actor,
+    group: &Group,
+) -> Result<usize, SaveError> {
+    let (members, _) = load_all(scope, Some(GroupFilter::Group(&group.id))).await?;
+    for before in &members {
+        let mut r = before.clone();
+        r.group_id = None;
+        r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+        commit(scope, Some(before), Some(&r)).await?;
+    }
+    scope
+        .delete(&scope.key(&sk::group(&group.id)), Condition::None)
+        .await
+        .map_err(InfraError::from)?;
+    app.audit()
+        .record(AuditEvent {
+            tenant_id: Some(scope.tenant().to_string()),
+            actor_id: Some(actor.user_id.clone()),
+            actor_name: Some(actor.name.clone()),
+            action: "group.delete".into(),
+            target: Some(group.id.clone()),
+            detail: format!(
+                "グループ「{}」の削除（メンバー{}人はグループなしに）",
+                group.name,
+                members.len()
+            ),
+            ip: Some(actor.ip.clone()),
+        })
+        .await
+        .map_err(InfraError::from)?;
+    Ok(members.len())
+}
+
+pub fn today(now: OffsetDateTime) -> Date {
+    now.to_offset(time::macros::offset!(+9)).date()
+}

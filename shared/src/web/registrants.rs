@@ -1,0 +1,961 @@
+//! マイナンバー管理 (manual ch.6, 10, 11): the registrant list with search and paging, add /
+//! edit with the 入力確認 → 登録 step, detail, delete; and グループ管理.
+
+use askama::Template;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::get;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::session::{Authed, Chrome};
+use super::{render, render_status, AppState, WebError};
+use crate::app::groups::{self, Group};
+use crate::app::registrants::{
+    self as regs, Actor, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
+};
+use crate::app::App;
+use crate::domain::date::{format_slash, to_wareki};
+use crate::domain::person::{Attribute, Sex};
+use crate::domain::role::Permission;
+use crate::domain::status::Status;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/registrants", get(list))
+        .route("/registrants/new", get(new_form).post(new_submit))
+        .route("/registrants/{id}", get(detail))
+        .route("/registrants/{id}/edit", get(edit_form).post(edit_submit))
+        .route(
+            "/registrants/{id}/delete",
+            get(delete_form).post(delete_submit),
+        )
+        .route("/registrants/groups", get(groups_list))
+        .route(
+            "/registrants/groups/new",
+            get(group_new_form).post(group_new_submit),
+        )
+        .route(
+            "/registrants/groups/{id}/edit",
+            get(group_edit_form).post(group_edit_submit),
+        )
+        .route(
+            "/registrants/groups/{id}/delete",
+            get(group_delete_form).post(group_delete_submit),
+        )
+        .route(
+            "/registrants/groups/{id}/members",
+            get(group_members_form).post(group_members_submit),
+        )
+        .merge(super::home::coming_soon_routes(|p| {
+            p.starts_with("/registrants/")
+        }))
+}
+
+fn actor(a: &Authed) -> Actor {
+    Actor {
+        user_id: a.user.id.clone(),
+        name: a.user.display_name(),
+        ip: a.ctx.ip.clone(),
+    }
+}
+
+fn attributes() -> Vec<(&'static str, &'static str)> {
+    Attribute::ALL
+        .iter()
+        .map(|a| (a.code(), a.label()))
+        .collect()
+}
+
+fn flash_text(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "created" => Some("登録者を追加しました。"),
+        "updated" => Some("登録者情報を更新しました。"),
+        "deleted" => Some("登録者を削除しました。"),
+        "group_created" => Some("グループを追加しました。"),
+        "group_updated" => Some("グループを更新しました。"),
+        "group_deleted" => Some("グループを削除しました。"),
+        "members" => Some("メンバーを登録しました。"),
+        _ => None,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Flash {
+    done: Option<String>,
+}
+
+// ---------------------------------------------------------------- list
+
+struct Row {
+    id: String,
+    status: &'static str,
+    status_class: &'static str,
+    dep_status: &'static str,
+    dep_status_class: &'static str,
+    group: String,
+    code: String,
+    name: String,
+    kana: String,
+    attribute: &'static str,
+    email: String,
+    dependents: i64,
+    retired: bool,
+    retired_on: String,
+    delete_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "registrants_list.html")]
+struct ListView {
+    chrome: Chrome,
+    flash: Option<&'static str>,
+    filter: Filter,
+    filtered: bool,
+    page: ListPage,
+    rows: Vec<Row>,
+    groups: Vec<Group>,
+    attributes: Vec<(&'static str, &'static str)>,
+    statuses: Vec<(&'static str, &'static str)>,
+    can_edit: bool,
+    first_href: String,
+    prev_href: String,
+    next_href: String,
+    last_href: String,
+}
+
+fn page_href(filter: &Filter, page: usize) -> String {
+    let mut f = filter.clone();
+    f.page = page.to_string();
+    format!(
+        "/registrants?{}",
+        serde_urlencoded::to_string(&f).unwrap_or_default()
+    )
+}
+
+async fn list(
+    authed: Authed,
+    Query(filter): Query<Filter>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ViewRegistrants)?;
+    let page = regs::list(&authed.scope, &filter).await?;
+    let groups = groups::list(&authed.scope).await?;
+    let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| Row {
+            id: r.id.clone(),
+            status: r.status.label(),
+            status_class: r.status.colour().css_class(),
+            dep_status: r.dependents_status.map_or("", Status::label),
+            dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
+            group: r
+                .group_id
+                .as_ref()
+                .and_then(|g| page.groups.get(g))
+                .cloned()
+                .unwrap_or_default(),
+            code: r.code.clone(),
+            name: r.name(),
+            kana: r.kana(),
+            attribute: r.attribute.short_label(),
+            email: r.email.clone().unwrap_or_default(),
+            dependents: r.dependents,
+            retired: r.is_retired(),
+            retired_on: date(r.retired_on),
+            delete_on: date(r.delete_on),
+        })
+        .collect();
+    let filtered = !(filter.code.is_empty()
+        && filter.name.is_empty()
+        && filter.attribute.is_empty()
+        && filter.email.is_empty()
+        && filter.status.is_empty()
+        && filter.retired.is_empty()
+        && filter.group.is_empty()
+        && filter.retired_month.is_empty()
+        && filter.delete_month.is_empty());
+    Ok(render(&ListView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        flash: flash_text(flash.done.as_deref()),
+        first_href: page_href(&filter, 1),
+        prev_href: page_href(&filter, page.page.saturating_sub(1).max(1)),
+        next_href: page_href(&filter, (page.page + 1).min(page.pages)),
+        last_href: page_href(&filter, page.pages),
+        filtered,
+        rows,
+        page,
+        groups,
+        filter,
+        attributes: attributes(),
+        statuses: Status::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        can_edit: authed.user.role.allows(Permission::EditRegistrants),
+    }))
+}
+
+// ---------------------------------------------------------------- add / edit
+
+#[derive(Template)]
+#[template(path = "registrant_form.html")]
+struct FormView {
+    chrome: Chrome,
+    heading: &'static str,
+    action: String,
+    cancel_href: String,
+    editing: bool,
+    form: RegistrantForm,
+    groups: Vec<Group>,
+    attributes: Vec<(&'static str, &'static str)>,
+    sexes: Vec<(&'static str, &'static str)>,
+    current_number: Option<String>,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl FormView {
+    fn has_error(&self, field: &str) -> bool {
+        self.errors.iter().any(|(f, _)| *f == field)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "registrant_confirm.html")]
+struct ConfirmView {
+    chrome: Chrome,
+    heading: &'static str,
+    action: String,
+    rows: Vec<(&'static str, String)>,
+    hidden: Vec<(&'static str, String)>,
+    duplicates: Vec<Duplicate>,
+}
+
+/// The add/edit form as posted, with the confirm step's extra fields.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Posted {
+    #[serde(flatten)]
+    form: RegistrantForm,
+    /// Set by the confirm page's 登録 button (absent on the first submit).
+    confirmed: String,
+    back: String,
+    allow_duplicate: String,
+}
+
+struct Mode {
+    heading: &'static str,
+    action: String,
+    cancel_href: String,
+    editing: bool,
+    current: Option<Registrant>,
+}
+
+fn mode_new() -> Mode {
+    Mode {
+        heading: "登録者追加",
+        action: "/registrants/new".into(),
+        cancel_href: "/registrants".into(),
+        editing: false,
+        current: None,
+    }
+}
+
+fn mode_edit(r: Registrant) -> Mode {
+    Mode {
+        heading: "登録者編集",
+        action: format!("/registrants/{}/edit", r.id),
+        cancel_href: format!("/registrants/{}", r.id),
+        editing: true,
+        current: Some(r),
+    }
+}
+
+async fn form_page(
+    authed: &Authed,
+    mode: Mode,
+    mut form: RegistrantForm,
+    errors: Vec<(&'static str, String)>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
+    // Secrets never come back in a re-rendered form.
+    form.password.clear();
+    Ok(render_status(
+        status,
+        &FormView {
+            chrome: Chrome::new(authed, "/registrants"),
+            heading: mode.heading,
+            action: mode.action,
+            cancel_href: mode.cancel_href,
+            editing: mode.editing,
+            current_number: mode
+                .current
+                .as_ref()
+                .and_then(|r| r.number.as_ref().map(|n| n.masked())),
+            form,
+            groups: groups::list(&authed.scope).await?,
+            attributes: attributes(),
+            sexes: Sex::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+            errors,
+        },
+    ))
+}
+
+fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str, String)> {
+    let date = |d: Option<time::Date>| {
+        d.map(|d| match to_wareki(d) {
+            Some(w) => format!("{}（{w}）", format_slash(d)),
+            None => format_slash(d),
+        })
+        .unwrap_or_else(|| "（未入力）".into())
+    };
+    let or_blank = |s: &str| {
+        if s.is_empty() {
+            "（未入力）".to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    vec![
+        (
+            "グループ",
+            v.group_id
+                .as_ref()
+                .and_then(|id| groups.iter().find(|g| &g.id == id))
+                .map_or("（なし）".into(), |g| g.name.clone()),
+        ),
+        ("社員コード", or_blank(&v.code)),
+        ("氏名", format!("{} {}", v.family_name, v.given_name)),
+        (
+            "フリガナ",
+            or_blank(format!("{} {}", v.family_kana, v.given_kana).trim()),
+        ),
+        ("属性", v.attribute.label().to_string()),
+        (
+            "メールアドレス",
+            v.email.clone().unwrap_or_else(|| "（未入力）".into()),
+        ),
+        (
+            "ログインパスワード",
+            if v.password.is_some() {
+                "設定する".into()
+            } else if editing {
+                "変更しない".into()
+            } else {
+                "設定しない".into()
+            },
+        ),
+        (
+            "ログインロック",
+            if v.login_lock {
+                "ロックする".into()
+            } else {
+                "ロックしない".into()
+            },
+        ),
+        (
+            "性別",
+            v.sex.map_or("（未選択）".into(), |s| s.label().to_string()),
+        ),
+        ("生年月日", date(v.birth_date)),
+        ("入社日", date(v.hire_date)),
+        ("備考", or_blank(&v.note)),
+        (
+            "マイナンバー",
+            v.number.as_ref().map_or_else(
+                || {
+                    if editing {
+                        "変更しない".into()
+                    } else {
+                        "（未入力）".into()
+                    }
+                },
+                |n| n.masked(),
+            ),
+        ),
+    ]
+}
+
+fn hidden_fields(f: &RegistrantForm) -> Vec<(&'static str, String)> {
+    vec![
+        ("group_id", f.group_id.clone()),
+        ("code", f.code.clone()),
+        ("family_name", f.family_name.clone()),
+        ("given_name", f.given_name.clone()),
+        ("family_kana", f.family_kana.clone()),
+        ("given_kana", f.given_kana.clone()),
+        ("attribute", f.attribute.clone()),
+        ("email", f.email.clone()),
+        ("password", f.password.clone()),
+        ("login_lock", f.login_lock.clone()),
+        ("sex", f.sex.clone()),
+        ("birth_date", f.birth_date.clone()),
+        ("hire_date", f.hire_date.clone()),
+        ("note", f.note.clone()),
+        ("number1", f.number1.clone()),
+        ("number2", f.number2.clone()),
+        ("number3", f.number3.clone()),
+        ("confirmed", "1".into()),
+    ]
+}
+
+async fn submit(
+    app: &App,
+    authed: &Authed,
+    mode: Mode,
+    posted: Posted,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    if !posted.back.is_empty() {
+        return form_page(authed, mode, posted.form, Vec::new(), StatusCode::OK).await;
+    }
+    let groups = groups::list(&authed.scope).await?;
+    let valid = match regs::validate(&posted.form, &groups, regs::today(app.now())) {
+        Ok(v) => v,
+        Err(errors) => {
+            return form_page(
+                authed,
+                mode,
+                posted.form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    };
+    let editing = mode.editing;
+    let confirm = |duplicates: Vec<Duplicate>| {
+        render(&ConfirmView {
+            chrome: Chrome::new(authed, "/registrants"),
+            heading: mode.heading,
+            action: mode.action.clone(),
+            rows: confirm_rows(&valid, &groups, editing),
+            hidden: hidden_fields(&posted.form),
+            duplicates,
+        })
+    };
+    if posted.confirmed.is_empty() {
+        // First submit: show 入力確認, warning about a number another record already holds.
+        let duplicates = match &valid.number {
+            Some(n) => {
+                let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
+                regs::duplicates(
+                    &authed.scope,
+                    &fp,
+                    mode.current.as_ref().map(|r| r.id.as_str()),
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        return Ok(confirm(duplicates));
+    }
+    let allow_duplicate = !posted.allow_duplicate.is_empty();
+    let actor = actor(authed);
+    let saved = match &mode.current {
+        None => {
+            regs::create(
+                app,
+                &authed.scope,
+                &authed.tenant,
+                &actor,
+                valid.clone(),
+                allow_duplicate,
+            )
+            .await
+        }
+        Some(r) => {
+            regs::update(
+                app,
+                &authed.scope,
+                &authed.tenant,
+                &actor,
+                &r.id,
+                valid.clone(),
+                allow_duplicate,
+            )
+            .await
+        }
+    };
+    match saved {
+        Ok(r) => Ok(Redirect::to(&format!(
+            "/registrants/{}?done={}",
+            r.id,
+            if editing { "updated" } else { "created" }
+        ))
+        .into_response()),
+        Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
+        Err(SaveError::Invalid(errors)) => {
+            form_page(
+                authed,
+                mode,
+                posted.form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(SaveError::PlanLimit(e)) => {
+            form_page(
+                authed,
+                mode,
+                posted.form,
+                vec![("plan", e.to_string())],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(SaveError::CodeTaken) => {
+            form_page(
+                authed,
+                mode,
+                posted.form,
+                vec![("code", SaveError::CodeTaken.to_string())],
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(SaveError::Conflict) => {
+            form_page(
+                authed,
+                mode,
+                posted.form,
+                vec![("form", SaveError::Conflict.to_string())],
+                StatusCode::CONFLICT,
+            )
+            .await
+        }
+        Err(SaveError::NotFound) => Err(WebError::NotFound),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+    }
+}
+
+async fn new_form(authed: Authed) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let form = RegistrantForm {
+        attribute: Attribute::ALL[0].code().into(),
+        ..RegistrantForm::default()
+    };
+    form_page(&authed, mode_new(), form, Vec::new(), StatusCode::OK).await
+}
+
+async fn new_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Form(posted): Form<Posted>,
+) -> Result<Response, WebError> {
+    submit(&app, &authed, mode_new(), posted).await
+}
+
+async fn load(authed: &Authed, id: &str) -> Result<Registrant, WebError> {
+    regs::get(&authed.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+async fn edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let r = load(&authed, &id).await?;
+    let form = RegistrantForm::from_registrant(&r);
+    form_page(&authed, mode_edit(r), form, Vec::new(), StatusCode::OK).await
+}
+
+async fn edit_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Form(posted): Form<Posted>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let r = load(&authed, &id).await?;
+    submit(&app, &authed, mode_edit(r), posted).await
+}
+
+// ---------------------------------------------------------------- detail / delete
+
+#[derive(Template)]
+#[template(path = "registrant_detail.html")]
+struct DetailView {
+    chrome: Chrome,
+    flash: Option<&'static str>,
+    id: String,
+    name: String,
+    rows: Vec<(&'static str, String)>,
+    can_edit: bool,
+}
+
+async fn detail(
+    authed: Authed,
+    Path(id): Path<String>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ViewRegistrants)?;
+    let r = load(&authed, &id).await?;
+    let group = match &r.group_id {
+        Some(g) => groups::get(&authed.scope, g)
+            .await?
+            .map(|g| g.name)
+            .unwrap_or_default(),
+        None => "（なし）".into(),
+    };
+    let date = |d: Option<time::Date>| {
+        d.map(|d| {
+            format!(
+                "{}（{}）",
+                format_slash(d),
+                to_wareki(d).unwrap_or_default()
+            )
+        })
+        .unwrap_or_default()
+    };
+    let rows = vec![
+        ("ステータス", r.status.label().to_string()),
+        ("グループ", group),
+        ("社員コード", r.code.clone()),
+        ("氏名", r.name()),
+        ("フリガナ", r.kana()),
+        ("属性", r.attribute.label().to_string()),
+        ("メールアドレス", r.email.clone().unwrap_or_default()),
+        (
+            "ログインパスワード",
+            if r.password_hash.is_some() {
+                "設定済み".into()
+            } else {
+                "未設定".into()
+            },
+        ),
+        (
+            "ログインロック",
+            if r.login_lock {
+                "ロック中".into()
+            } else {
+                "なし".into()
+            },
+        ),
+        (
+            "性別",
+            r.sex.map_or(String::new(), |s| s.label().to_string()),
+        ),
+        ("生年月日", date(r.birth_date)),
+        ("入社日", date(r.hire_date)),
+        ("備考", r.note.clone()),
+        (
+            "マイナンバー",
+            r.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+        ),
+        ("扶養家族", format!("{}人", r.dependents)),
+    ];
+    Ok(render(&DetailView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        flash: flash_text(flash.done.as_deref()),
+        id: r.id.clone(),
+        name: r.name(),
+        rows,
+        can_edit: authed.user.role.allows(Permission::EditRegistrants),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+struct DeleteView {
+    chrome: Chrome,
+    heading: &'static str,
+    lines: Vec<String>,
+    action: String,
+    cancel_href: String,
+}
+
+async fn delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let r = load(&authed, &id).await?;
+    Ok(render(&DeleteView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        heading: "登録者の削除",
+        lines: vec![
+            format!(
+                "登録者「{}」{}を削除します。",
+                r.name(),
+                if r.code.is_empty() {
+                    String::new()
+                } else {
+                    format!("（社員コード {}）", r.code)
+                }
+            ),
+            "登録者情報・マイナンバーは完全に削除され、元に戻せません。よろしいですか。".into(),
+        ],
+        action: format!("/registrants/{id}/delete"),
+        cancel_href: format!("/registrants/{id}"),
+    }))
+}
+
+async fn delete_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    match regs::delete(&app, &authed.scope, &actor(&authed), &id).await {
+        Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
+        Err(SaveError::NotFound) => Err(WebError::NotFound),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(_) => Err(WebError::Internal),
+    }
+}
+
+// ---------------------------------------------------------------- groups
+
+#[derive(Template)]
+#[template(path = "groups_list.html")]
+struct GroupsView {
+    chrome: Chrome,
+    flash: Option<&'static str>,
+    groups: Vec<Group>,
+    can_edit: bool,
+}
+
+async fn groups_list(authed: Authed, Query(flash): Query<Flash>) -> Result<Response, WebError> {
+    authed.require(Permission::ViewRegistrants)?;
+    Ok(render(&GroupsView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        flash: flash_text(flash.done.as_deref()),
+        groups: groups::list(&authed.scope).await?,
+        can_edit: authed.user.role.allows(Permission::EditRegistrants),
+    }))
+}
+
+#[derive(Template)]
+#[template(path = "group_form.html")]
+struct GroupFormView {
+    chrome: Chrome,
+    heading: &'static str,
+    action: String,
+    name: String,
+    confirming: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct GroupPosted {
+    name: String,
+    confirmed: String,
+    back: String,
+}
+
+async fn group_new_form(authed: Authed) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    Ok(render(&GroupFormView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        heading: "グループの新規追加",
+        action: "/registrants/groups/new".into(),
+        name: String::new(),
+        confirming: false,
+        error: None,
+    }))
+}
+
+async fn group_submit(
+    app: &App,
+    authed: &Authed,
+    existing: Option<Group>,
+    posted: GroupPosted,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let (heading, action) = match &existing {
+        None => ("グループの新規追加", "/registrants/groups/new".to_string()),
+        Some(g) => (
+            "グループの編集",
+            format!("/registrants/groups/{}/edit", g.id),
+        ),
+    };
+    let page = |name: String, confirming: bool, error: Option<String>, status| {
+        render_status(
+            status,
+            &GroupFormView {
+                chrome: Chrome::new(authed, "/registrants"),
+                heading,
+                action: action.clone(),
+                name,
+                confirming,
+                error,
+            },
+        )
+    };
+    if !posted.back.is_empty() {
+        return Ok(page(posted.name, false, None, StatusCode::OK));
+    }
+    let all = groups::list(&authed.scope).await?;
+    let name =
+        match groups::validate_name(&posted.name, &all, existing.as_ref().map(|g| g.id.as_str())) {
+            Ok(n) => n,
+            Err(e) => {
+                return Ok(page(
+                    posted.name,
+                    false,
+                    Some(e),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                ))
+            }
+        };
+    if posted.confirmed.is_empty() {
+        return Ok(page(name, true, None, StatusCode::OK));
+    }
+    let (group, done, action, detail) = match existing {
+        None => {
+            let g = groups::new_group(name, app.now());
+            let detail = format!("グループ「{}」の追加", g.name);
+            (g, "group_created", "group.create", detail)
+        }
+        Some(mut g) => {
+            let detail = format!("グループ「{}」を「{name}」に変更", g.name);
+            g.name = name;
+            (g, "group_updated", "group.update", detail)
+        }
+    };
+    authed
+        .scope
+        .put(group.to_item(&authed.scope), crate::ports::Condition::None)
+        .await
+        .map_err(crate::app::InfraError::from)?;
+    crate::ports::Audit::record(
+        &app.audit,
+        crate::ports::AuditEvent {
+            tenant_id: Some(authed.scope.tenant().to_string()),
+            actor_id: Some(authed.user.id.clone()),
+            actor_name: Some(authed.user.display_name()),
+            action: action.into(),
+            target: Some(group.id.clone()),
+            detail,
+            ip: Some(authed.ctx.ip.clone()),
+        },
+    )
+    .await
+    .map_err(crate::app::InfraError::from)?;
+    Ok(Redirect::to(&format!("/registrants/groups?done={done}")).into_response())
+}
+
+async fn group_new_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Form(posted): Form<GroupPosted>,
+) -> Result<Response, WebError> {
+    group_submit(&app, &authed, None, posted).await
+}
+
+async fn load_group(authed: &Authed, id: &str) -> Result<Group, WebError> {
+    groups::get(&authed.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+async fn group_edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let g = load_group(&authed, &id).await?;
+    Ok(render(&GroupFormView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        heading: "グループの編集",
+        action: format!("/registrants/groups/{id}/edit"),
+        name: g.name,
+        confirming: false,
+        error: None,
+    }))
+}
+
+async fn group_edit_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Form(posted): Form<GroupPosted>,
+) -> Result<Response, WebError> {
+    let g = load_group(&authed, &id).await?;
+    group_submit(&app, &authed, Some(g), posted).await
+}
+
+async fn group_delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let g = load_group(&authed, &id).await?;
+    let (members, _) = regs::load_all(&authed.scope, Some(regs::GroupFilter::Group(&g.id))).await?;
+    let mut lines = vec![format!("グループ「{}」を削除します。", g.name)];
+    if members.is_empty() {
+        lines.push("このグループにメンバーはいません。".into());
+    } else {
+        lines.push(format!("このグループには{}人のメンバーがいます。削除すると、メンバーは「グループなし」になります（登録者情報は削除されません）。", members.len()));
+    }
+    lines.push("よろしいですか。".into());
+    Ok(render(&DeleteView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        heading: "グループの削除",
+        lines,
+        action: format!("/registrants/groups/{id}/delete"),
+        cancel_href: "/registrants/groups".into(),
+    }))
+}
+
+async fn group_delete_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let g = load_group(&authed, &id).await?;
+    match regs::delete_group(&app, &authed.scope, &actor(&authed), &g).await {
+        Ok(_) => Ok(Redirect::to("/registrants/groups?done=group_deleted").into_response()),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(_) => Err(WebError::Internal),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "group_members.html")]
+struct MembersView {
+    chrome: Chrome,
+    group_id: String,
+    group_name: String,
+    /// (id, code, name, attribute)
+    candidates: Vec<(String, String, String, &'static str)>,
+}
+
+async fn group_members_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let g = load_group(&authed, &id).await?;
+    let (ungrouped, _) = regs::load_all(&authed.scope, Some(regs::GroupFilter::Ungrouped)).await?;
+    Ok(render(&MembersView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        group_id: g.id,
+        group_name: g.name,
+        candidates: ungrouped
+            .iter()
+            .map(|r| {
+                (
+                    r.id.clone(),
+                    r.code.clone(),
+                    r.name(),
+                    r.attribute.short_label(),
+                )
+            })
+            .collect(),
+    }))
+}
+
+async fn group_members_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let g = load_group(&authed, &id).await?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    let ids: Vec<String> = pairs
+        .into_iter()
+        .filter(|(k, _)| k == "member")
+        .map(|(_, v)| v)
+        .collect();
+    match regs::join_group(&app, &authed.scope, &actor(&authed), &g, &ids).await {
+        Ok(_) => Ok(Redirect::to("/registrants/groups?done=members").into_response()),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(_) => Err(WebError::Internal),
+    }
+}

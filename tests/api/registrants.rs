@@ -1,0 +1,611 @@
+//! マイナンバー管理: registrants and groups, through the HTTP routes.
+
+use axum::http::StatusCode;
+use myna::app::registrants as regs;
+use myna::app::tenants;
+use myna::ports::{Condition, Query};
+use myna_tests::{Browser, Page, TestApp};
+
+const PW: &str = "Sakura-2026x";
+const NUMBER: &str = "621498320257";
+
+async fn owner(t: &TestApp, email: &str) -> Browser {
+    t.signup("株式会社レジスト", email, PW).await;
+    t.login(email, PW, None).await
+}
+
+fn person<'a>(
+    family: &'a str,
+    given: &'a str,
+    code: &'a str,
+    number: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("family_name", family),
+        ("given_name", given),
+        ("family_kana", "ヤマダ"),
+        ("given_kana", "タロウ"),
+        ("code", code),
+        ("attribute", "employee1"),
+        ("email", ""),
+        ("sex", "male"),
+        ("birth_date", "S55/1/1"),
+        ("hire_date", "2020/4/1"),
+        ("number1", &number[..number.len().min(4)]),
+        (
+            "number2",
+            if number.len() >= 8 { &number[4..8] } else { "" },
+        ),
+        (
+            "number3",
+            if number.len() >= 12 {
+                &number[8..12]
+            } else {
+                ""
+            },
+        ),
+    ]
+}
+
+/// Posts the form (入力確認), then the confirm page's hidden fields (登録).
+async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
+    let confirm = b
+        .submit("/registrants/new", "/registrants/new", fields)
+        .await;
+    if confirm.status != StatusCode::OK || !confirm.body.contains("入力確認") {
+        return confirm;
+    }
+    post_confirm(b, &confirm, "/registrants/new", extra).await
+}
+
+async fn post_confirm(
+    b: &mut Browser,
+    confirm: &Page,
+    action: &str,
+    extra: &[(&str, &str)],
+) -> Page {
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for chunk in confirm.body.split("<input type=\"hidden\" name=\"").skip(1) {
+        let name = chunk.split('"').next().unwrap().to_string();
+        let value = chunk
+            .split("value=\"")
+            .nth(1)
+            .and_then(|v| v.split('"').next())
+            .unwrap_or("")
+            .to_string();
+        fields.push((name, html_unescape(&value)));
+    }
+    for (k, v) in extra {
+        fields.push((k.to_string(), v.to_string()));
+    }
+    let refs: Vec<(&str, &str)> = fields
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    b.post(action, &refs).await
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&#x27;", "'")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn registrant_id(res: &Page) -> String {
+    let loc = res
+        .location()
+        .unwrap_or_else(|| panic!("no redirect: {}", res.body));
+    loc.trim_start_matches("/registrants/")
+        .split('?')
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "add@example.jp").await;
+    let confirm = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("山田", "太郎", "E001", NUMBER),
+        )
+        .await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    assert!(confirm.body.contains("入力確認") && confirm.body.contains("********0257"));
+    assert!(
+        confirm.body.contains("1980/01/01（昭和55年1月1日）"),
+        "era date shown"
+    );
+    assert!(
+        !confirm.body.contains("value=\"山田\" id="),
+        "confirm page shows, not edits"
+    );
+
+    let saved = post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+    let id = registrant_id(&saved);
+    let detail = b.get(saved.location().unwrap()).await;
+    assert!(detail.body.contains("登録者を追加しました。"));
+    assert!(
+        detail.body.contains("山田 太郎")
+            && detail.body.contains("********0257")
+            && detail.body.contains("承認待")
+    );
+    assert!(
+        !detail.body.contains(NUMBER),
+        "the number is never shown in full"
+    );
+
+    let home = b.get("/home").await;
+    assert!(home
+        .body
+        .contains("<span id=\"count-registrants\">1</span>"));
+    assert!(home.body.contains("<span id=\"count-pending\">1</span>"));
+    assert!(home
+        .body
+        .contains("<span id=\"count-unregistered\">0</span>"));
+
+    let scope = t.scope_of("add@example.jp").await;
+    let stored = regs::get(&scope, &id).await.unwrap().unwrap();
+    let sealed = stored.number.unwrap();
+    assert!(!sealed.sealed.contains(NUMBER));
+    let (entries, _) = t
+        .app
+        .audit
+        .list(Some(scope.tenant()), 10, None)
+        .await
+        .unwrap();
+    let created = entries
+        .iter()
+        .find(|e| e.action == "registrant.create")
+        .unwrap();
+    assert_eq!(created.target.as_deref(), Some(id.as_str()));
+    assert!(created.detail.contains("山田 太郎") && !created.detail.contains(NUMBER));
+}
+
+#[tokio::test]
+async fn a_refused_form_keeps_its_input_and_says_what_is_wrong() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "form@example.jp").await;
+    let mut fields = person("", "花子", "E002", "621498320258");
+    fields.push(("note", "夜勤あり"));
+    let res = b
+        .submit("/registrants/new", "/registrants/new", &fields)
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("氏名（姓）を入力してください。"));
+    assert!(res.body.contains("チェックデジットが一致しません"));
+    assert!(
+        res.body.contains("value=\"花子\"")
+            && res.body.contains("value=\"E002\"")
+            && res.body.contains("夜勤あり")
+    );
+    assert!(
+        res.body.contains("value=\"S55/1/1\""),
+        "dates come back as typed"
+    );
+
+    let mut bad_date = person("佐藤", "一郎", "E003", "");
+    bad_date[8] = ("birth_date", "H31.5.1");
+    let res = b
+        .submit("/registrants/new", "/registrants/new", &bad_date)
+        .await;
+    assert!(
+        res.body.contains("平成31年5月1日は存在しません"),
+        "{}",
+        res.body
+    );
+    let scope = t.scope_of("form@example.jp").await;
+    assert_eq!(
+        tenants::counters(&scope).await.unwrap().registrants,
+        0,
+        "nothing saved"
+    );
+}
+
+#[tokio::test]
+async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "plan@example.jp").await;
+    for i in 0..10 {
+        let code = format!("P{i:03}");
+        let res = add(&mut b, &person("社員", "番号", &code, ""), &[]).await;
+        assert_eq!(
+            res.status,
+            StatusCode::SEE_OTHER,
+            "registrant {i}: {}",
+            res.body
+        );
+    }
+    let res = add(&mut b, &person("社員", "十一", "P010", ""), &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.body.contains(
+            "ご契約のプラン（プラン10）の登録可能人数（10人）を超えるため登録できません。"
+        ),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("value=\"十一\""), "the form is kept");
+    let scope = t.scope_of("plan@example.jp").await;
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 10);
+}
+
+#[tokio::test]
+async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "dup@example.jp").await;
+    let first = add(&mut b, &person("山田", "太郎", "D001", NUMBER), &[]).await;
+    let first_id = registrant_id(&first);
+
+    let confirm = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("山田", "タロー", "D002", NUMBER),
+        )
+        .await;
+    assert!(confirm
+        .body
+        .contains("同じマイナンバーがすでに登録されています。"));
+    assert!(
+        confirm.body.contains(&format!("/registrants/{first_id}"))
+            && confirm.body.contains("山田 太郎（社員コード D001）")
+    );
+    // Saving without ticking the box is refused again with the warning.
+    let again = post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+    assert!(again
+        .body
+        .contains("同じマイナンバーがすでに登録されています。"));
+    let scope = t.scope_of("dup@example.jp").await;
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 1);
+
+    let saved = post_confirm(
+        &mut b,
+        &confirm,
+        "/registrants/new",
+        &[("allow_duplicate", "on")],
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 2);
+}
+
+#[tokio::test]
+async fn an_employee_code_is_unique_within_the_tenant() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "code@example.jp").await;
+    add(&mut b, &person("山田", "太郎", "C001", ""), &[]).await;
+    let res = add(&mut b, &person("鈴木", "次郎", "C001", ""), &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("この社員コードはすでに使われています。"));
+}
+
+#[tokio::test]
+async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_confirmation() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "edit@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "X001", ""), &[]).await);
+    let scope = t.scope_of("edit@example.jp").await;
+    assert_eq!(tenants::counters(&scope).await.unwrap().unregistered, 1);
+
+    let edit_path = format!("/registrants/{id}/edit");
+    let form = b.get(&edit_path).await;
+    assert!(form.body.contains("value=\"山田\"") && form.body.contains("value=\"X001\""));
+    let mut fields = person("山田", "太朗", "X001", NUMBER);
+    let confirm = b.submit(&edit_path, &edit_path, &fields).await;
+    let saved = post_confirm(&mut b, &confirm, &edit_path, &[]).await;
+    assert_eq!(
+        saved.location(),
+        Some(format!("/registrants/{id}?done=updated").as_str()),
+        "{}",
+        saved.body
+    );
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (r.given_name.as_str(), r.status.label()),
+        ("太朗", "承認待")
+    );
+    let c = tenants::counters(&scope).await.unwrap();
+    assert_eq!((c.unregistered, c.pending), (0, 1));
+
+    // An edit without a number keeps the stored one.
+    fields = person("山田", "太郎", "X001", "");
+    let confirm = b.submit(&edit_path, &edit_path, &fields).await;
+    assert!(confirm.body.contains("変更しない"));
+    post_confirm(&mut b, &confirm, &edit_path, &[]).await;
+    assert_eq!(
+        regs::get(&scope, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .number
+            .unwrap()
+            .last4,
+        "0257"
+    );
+
+    let ask = b.get(&format!("/registrants/{id}/delete")).await;
+    assert!(ask.body.contains("元に戻せません"));
+    assert!(
+        regs::get(&scope, &id).await.unwrap().is_some(),
+        "asking deletes nothing"
+    );
+    let res = b
+        .submit(
+            &format!("/registrants/{id}/delete"),
+            &format!("/registrants/{id}/delete"),
+            &[],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/registrants?done=deleted"));
+    assert!(regs::get(&scope, &id).await.unwrap().is_none());
+    let c = tenants::counters(&scope).await.unwrap();
+    assert_eq!((c.registrants, c.pending), (0, 0));
+    // The code and the number are free again.
+    assert_eq!(
+        add(&mut b, &person("山田", "太郎", "X001", NUMBER), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let (entries, _) = t
+        .app
+        .audit
+        .list(Some(scope.tenant()), 20, None)
+        .await
+        .unwrap();
+    for action in [
+        "registrant.create",
+        "registrant.update",
+        "registrant.delete",
+    ] {
+        assert!(
+            entries.iter().any(|e| e.action == action),
+            "{action} not audited"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_list_searches_by_name_whatever_the_kana_or_width_and_pages_by_50() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "list@example.jp").await;
+    let scope = t.scope_of("list@example.jp").await;
+    // Plan changes arrive later; a larger plan is set directly.
+    let mut profile = scope.get(&scope.key("PROFILE")).await.unwrap().unwrap();
+    profile.attrs.insert("plan".into(), 100.into());
+    scope.put(profile, Condition::None).await.unwrap();
+
+    let group = b
+        .submit(
+            "/registrants/groups/new",
+            "/registrants/groups/new",
+            &[("name", "総務部")],
+        )
+        .await;
+    assert!(
+        group.body.contains("入力確認") || group.body.contains("以下の内容で登録します"),
+        "{}",
+        group.body
+    );
+    b.submit(
+        "/registrants/groups/new",
+        "/registrants/groups/new",
+        &[("name", "総務部"), ("confirmed", "1")],
+    )
+    .await;
+    let groups = myna::app::groups::list(&scope).await.unwrap();
+    assert_eq!(groups.len(), 1);
+    let group_id = groups[0].id.clone();
+
+    for i in 0..60 {
+        let code = format!("L{i:03}");
+        let mut fields = person("社員", "一般", &code, "");
+        fields[2] = ("family_kana", "シャイン");
+        if i == 7 {
+            fields[0] = ("family_name", "山田");
+            fields[2] = ("family_kana", "ﾔﾏﾀﾞ");
+        }
+        let g = if i < 5 { group_id.as_str() } else { "" };
+        fields.push(("group_id", g));
+        assert_eq!(
+            add(&mut b, &fields, &[]).await.status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    let page1 = b.get("/registrants").await;
+    assert!(
+        page1.body.contains("60件（1 / 2ページ）"),
+        "{}",
+        &page1.body[..500.min(page1.body.len())]
+    );
+    assert_eq!(page1.body.matches("<tr class=").count(), 50);
+    let page2 = b.get("/registrants?page=2").await;
+    assert_eq!(page2.body.matches("<tr class=").count(), 10);
+    assert!(page2.body.contains("L059"));
+
+    for query in ["やまだ", "ヤマダ", "ﾔﾏ", "山田"] {
+        let found = b
+            .get(&format!("/registrants?name={}", urlencode(query)))
+            .await;
+        assert!(found.body.contains("1件"), "{query}");
+        assert!(found.body.contains("L007"), "{query}");
+    }
+    let in_group = b.get(&format!("/registrants?group={group_id}")).await;
+    assert!(in_group.body.contains("5件"));
+    assert!(in_group.body.contains("総務部"));
+    let none = b
+        .get("/registrants?name=%E5%AD%98%E5%9C%A8%E3%81%97%E3%81%AA%E3%81%84")
+        .await;
+    assert!(none.body.contains("条件に合う登録者はいません。"));
+    let bad = b.get("/registrants?retired_month=2026-13").await;
+    assert!(bad.body.contains("退職日（年月）"));
+
+    // A group filter reads one index page and one batch of group names.
+    let filter = regs::Filter {
+        group: group_id.clone(),
+        ..Default::default()
+    };
+    assert_eq!(regs::list(&scope, &filter).await.unwrap().store_calls, 2);
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes().map(|b| format!("%{b:02X}")).collect()
+}
+
+#[tokio::test]
+async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "group@example.jp").await;
+    let scope = t.scope_of("group@example.jp").await;
+    b.submit(
+        "/registrants/groups/new",
+        "/registrants/groups/new",
+        &[("name", "営業部"), ("confirmed", "1")],
+    )
+    .await;
+    let dup = b
+        .submit(
+            "/registrants/groups/new",
+            "/registrants/groups/new",
+            &[("name", "営業部")],
+        )
+        .await;
+    assert!(dup
+        .body
+        .contains("「営業部」というグループはすでに登録されています。"));
+    let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
+
+    let a = registrant_id(&add(&mut b, &person("青木", "一", "G001", ""), &[]).await);
+    let c = registrant_id(&add(&mut b, &person("千葉", "三", "G002", ""), &[]).await);
+    let members_path = format!("/registrants/groups/{}/members", g.id);
+    let form = b.get(&members_path).await;
+    assert!(form.body.contains("青木 一") && form.body.contains("千葉 三"));
+    b.submit(
+        &members_path,
+        &members_path,
+        &[("member", &a), ("member", &c)],
+    )
+    .await;
+    assert_eq!(
+        regs::get(&scope, &a)
+            .await
+            .unwrap()
+            .unwrap()
+            .group_id
+            .as_deref(),
+        Some(g.id.as_str())
+    );
+    let form = b.get(&members_path).await;
+    assert!(
+        !form.body.contains("青木 一"),
+        "grouped registrants are not offered again"
+    );
+
+    let ask = b.get(&format!("/registrants/groups/{}/delete", g.id)).await;
+    assert!(ask.body.contains("2人のメンバーがいます") && ask.body.contains("グループなし"));
+    let res = b
+        .submit(
+            &format!("/registrants/groups/{}/delete", g.id),
+            &format!("/registrants/groups/{}/delete", g.id),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        res.location(),
+        Some("/registrants/groups?done=group_deleted")
+    );
+    assert!(myna::app::groups::list(&scope).await.unwrap().is_empty());
+    for id in [&a, &c] {
+        let r = regs::get(&scope, id)
+            .await
+            .unwrap()
+            .expect("members are kept");
+        assert_eq!(r.group_id, None);
+    }
+    let ungrouped = scope
+        .query(&Query::partition(scope.partition("GROUPMEMBERS#NONE")).on(myna::ports::Index::Gsi1))
+        .await
+        .unwrap();
+    assert_eq!(ungrouped.items.len(), 2);
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
+    let t = TestApp::spawn();
+    let mut a = owner(&t, "tenant-a@example.jp").await;
+    let id = registrant_id(&add(&mut a, &person("秘密", "太郎", "S001", NUMBER), &[]).await);
+    t.signup("株式会社ビー", "tenant-b@example.jp", PW).await;
+    let mut b = t.login("tenant-b@example.jp", PW, None).await;
+
+    for path in [
+        format!("/registrants/{id}"),
+        format!("/registrants/{id}/edit"),
+        format!("/registrants/{id}/delete"),
+    ] {
+        let res = b.get(&path).await;
+        assert_eq!(res.status, StatusCode::NOT_FOUND, "{path}");
+        assert!(!res.body.contains("秘密"));
+    }
+    let delete = b
+        .submit("/home", &format!("/registrants/{id}/delete"), &[])
+        .await;
+    assert_eq!(delete.status, StatusCode::NOT_FOUND);
+    let edit = b
+        .submit(
+            "/home",
+            &format!("/registrants/{id}/edit"),
+            &person("乗っ取り", "太郎", "S001", ""),
+        )
+        .await;
+    assert_eq!(edit.status, StatusCode::NOT_FOUND);
+    assert!(!b.get("/registrants").await.body.contains("秘密"));
+
+    let scope_a = t.scope_of("tenant-a@example.jp").await;
+    let r = regs::get(&scope_a, &id)
+        .await
+        .unwrap()
+        .expect("still there");
+    assert_eq!(r.family_name, "秘密");
+    assert!(a
+        .get(&format!("/registrants/{id}"))
+        .await
+        .body
+        .contains("秘密 太郎"));
+}
+
+#[tokio::test]
+async fn a_view_only_user_can_list_but_not_change() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "viewer@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("閲覧", "対象", "V001", ""), &[]).await);
+    // Login users arrive with their own issue; the role is changed directly.
+    let scope = t.scope_of("viewer@example.jp").await;
+    let users = scope
+        .query(&Query::partition(scope.pk()).prefix("USER#"))
+        .await
+        .unwrap();
+    let mut user = users.items[0].clone();
+    user.attrs.insert("role".into(), "view_only".into());
+    scope.put(user, Condition::None).await.unwrap();
+
+    assert!(b.get("/registrants").await.body.contains("閲覧 対象"));
+    assert_eq!(
+        b.get("/registrants/new").await.status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        b.get(&format!("/registrants/{id}/edit")).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let res = b
+        .submit("/home", &format!("/registrants/{id}/delete"), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(regs::get(&scope, &id).await.unwrap().is_some());
+}
