@@ -17,7 +17,7 @@ bench_build() {
   rustup target add aarch64-unknown-linux-gnu >/dev/null
   local target="${MYNA_BENCH_TARGET:-$PWD/target/bench}"
   local functions
-  mapfile -t functions < <(sed -n 's/^name = "\(myna-fn-[a-z-]*\)"$/\1/p' functions/*/Cargo.toml)
+  mapfile -t functions < <(sed -n 's/^name = "\(myna-fn-[a-z-]*\)"$/\1/p' functions/*/Cargo.toml | sort -u)
   # Cold: no reuse of earlier release artefacts (the registry cache is kept).
   rm -rf "$target"
   local args=()
