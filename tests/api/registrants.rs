@@ -8,6 +8,8 @@ use myna_tests::{Browser, Page, TestApp};
 
 const PW: &str = "Sakura-2026x";
 const NUMBER: &str = "621498320257";
+/// Text only the 入力確認 page carries.
+const CONFIRM_PAGE: &str = "以下の内容で登録します。";
 
 async fn owner(t: &TestApp, email: &str) -> Browser {
     t.signup("株式会社レジスト", email, PW).await;
@@ -52,7 +54,7 @@ async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -
     let confirm = b
         .submit("/registrants/new", "/registrants/new", fields)
         .await;
-    if confirm.status != StatusCode::OK || !confirm.body.contains("入力確認") {
+    if !confirm.body.contains(CONFIRM_PAGE) {
         return confirm;
     }
     post_confirm(b, &confirm, "/registrants/new", extra).await
@@ -608,4 +610,249 @@ async fn a_view_only_user_can_list_but_not_change() {
         .await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(regs::get(&scope, &id).await.unwrap().is_some());
+}
+
+fn dependent<'a>(
+    given: &'a str,
+    relationship: &'a str,
+    kind: &'a str,
+    number: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("family_name", "山田"),
+        ("given_name", given),
+        ("relationship", relationship),
+        ("kind", kind),
+        ("sex", "female"),
+        ("birth_date", "H22/4/1"),
+        ("number1", &number[..number.len().min(4)]),
+        (
+            "number2",
+            if number.len() >= 8 { &number[4..8] } else { "" },
+        ),
+        (
+            "number3",
+            if number.len() >= 12 {
+                &number[8..12]
+            } else {
+                ""
+            },
+        ),
+    ]
+}
+
+async fn add_dependent(
+    b: &mut Browser,
+    registrant: &str,
+    fields: &[(&str, &str)],
+    extra: &[(&str, &str)],
+) -> Page {
+    let path = format!("/registrants/{registrant}/dependents/new");
+    let confirm = b.submit(&path, &path, fields).await;
+    if !confirm.body.contains(CONFIRM_PAGE) {
+        return confirm;
+    }
+    post_confirm(b, &confirm, &path, extra).await
+}
+
+#[tokio::test]
+async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "family@example.jp").await;
+    let scope = t.scope_of("family@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "F001", NUMBER), &[]).await);
+
+    // A spouse with a number (承認待) and a child without (未登録): the lowest, 未登録, shows.
+    let res = add_dependent(
+        &mut b,
+        &id,
+        &dependent(
+            "花子",
+            "spouse",
+            "national_pension_category3",
+            "123456789018",
+        ),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        res.location(),
+        Some(format!("/registrants/{id}?done=dep_created#dependents").as_str()),
+        "{}",
+        res.body
+    );
+    add_dependent(
+        &mut b,
+        &id,
+        &dependent("一郎", "child", "dependent", ""),
+        &[],
+    )
+    .await;
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            r.dependents,
+            r.dependents_unregistered,
+            r.dependents_pending
+        ),
+        (2, 1, 1)
+    );
+    assert_eq!(r.dependents_status.map(|s| s.label()), Some("未登録"));
+    let c = tenants::counters(&scope).await.unwrap();
+    assert_eq!(
+        (
+            c.dependents,
+            c.dependents_unregistered,
+            c.dependents_pending
+        ),
+        (2, 1, 1)
+    );
+
+    let detail = b.get(&format!("/registrants/{id}")).await;
+    assert!(
+        detail.body.contains("山田 花子")
+            && detail.body.contains("配偶者")
+            && detail.body.contains("国民年金の第3号被保険者")
+    );
+    assert!(detail.body.contains("********9018") && !detail.body.contains("123456789018"));
+    let list = b.get("/registrants").await;
+    assert!(
+        list.body.contains("<td class=\"status-pink\">未登録</td>"),
+        "aggregate shown in the 扶養 column"
+    );
+
+    // The child's number arrives: both dependents 承認待, the aggregate follows.
+    let deps = myna::app::dependents::list(&scope, &id).await.unwrap();
+    let child = deps.iter().find(|d| d.given_name == "一郎").unwrap();
+    let edit = format!("/registrants/{id}/dependents/{}/edit", child.id);
+    let confirm = b
+        .submit(
+            &edit,
+            &edit,
+            &dependent("一郎", "child", "dependent", "123456789000"),
+        )
+        .await;
+    post_confirm(&mut b, &confirm, &edit, &[]).await;
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.dependents_status.map(|s| s.label()), Some("承認待"));
+    assert_eq!(
+        tenants::counters(&scope)
+            .await
+            .unwrap()
+            .dependents_unregistered,
+        0
+    );
+
+    // A dependent's number already held by another record is named before saving.
+    let confirm = b
+        .submit(
+            &format!("/registrants/{id}/dependents/new"),
+            &format!("/registrants/{id}/dependents/new"),
+            &dependent("二郎", "child", "dependent", NUMBER),
+        )
+        .await;
+    assert!(
+        confirm
+            .body
+            .contains("同じマイナンバーがすでに登録されています。")
+            && confirm.body.contains("山田 太郎")
+    );
+
+    // Deleting a dependent asks first; deleting the registrant takes the rest with it.
+    let del = format!("/registrants/{id}/dependents/{}/delete", child.id);
+    assert!(b.get(&del).await.body.contains("元に戻せません"));
+    b.submit(&del, &del, &[]).await;
+    assert_eq!(regs::get(&scope, &id).await.unwrap().unwrap().dependents, 1);
+    b.submit(
+        &format!("/registrants/{id}/delete"),
+        &format!("/registrants/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert!(myna::app::dependents::list(&scope, &id)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        tenants::counters(&scope).await.unwrap(),
+        tenants::Counters::default()
+    );
+    assert!(
+        regs::duplicates(&scope, &deps[0].number.as_ref().unwrap().fingerprint, None)
+            .await
+            .unwrap()
+            .is_empty(),
+        "fingerprints removed"
+    );
+}
+
+#[tokio::test]
+async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "depform@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "F002", ""), &[]).await);
+    let res = add_dependent(&mut b, &id, &dependent("花子", "", "", "12345678901"), &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("続柄を選択してください。") && res.body.contains("12桁"));
+    assert!(res.body.contains("value=\"花子\""));
+    // Dependents never count toward the plan.
+    let scope = t.scope_of("depform@example.jp").await;
+    for i in 0..3 {
+        let name = format!("子{i}");
+        assert_eq!(
+            add_dependent(
+                &mut b,
+                &id,
+                &dependent(&name, "child", "dependent", ""),
+                &[]
+            )
+            .await
+            .status,
+            StatusCode::SEE_OTHER
+        );
+    }
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 1);
+}
+
+#[tokio::test]
+async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
+    let t = TestApp::spawn();
+    let mut a = owner(&t, "dep-a@example.jp").await;
+    let id = registrant_id(&add(&mut a, &person("山田", "太郎", "F003", ""), &[]).await);
+    add_dependent(
+        &mut a,
+        &id,
+        &dependent("花子", "spouse", "dependent", ""),
+        &[],
+    )
+    .await;
+    let scope_a = t.scope_of("dep-a@example.jp").await;
+    let dep = myna::app::dependents::list(&scope_a, &id)
+        .await
+        .unwrap()
+        .remove(0);
+    t.signup("株式会社ビー", "dep-b@example.jp", PW).await;
+    let mut b = t.login("dep-b@example.jp", PW, None).await;
+    for path in [
+        format!("/registrants/{id}/dependents/new"),
+        format!("/registrants/{id}/dependents/{}/edit", dep.id),
+        format!("/registrants/{id}/dependents/{}/delete", dep.id),
+    ] {
+        assert_eq!(b.get(&path).await.status, StatusCode::NOT_FOUND, "{path}");
+    }
+    let res = b
+        .submit(
+            "/home",
+            &format!("/registrants/{id}/dependents/{}/delete", dep.id),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        myna::app::dependents::list(&scope_a, &id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }

@@ -79,6 +79,14 @@ pub mod sk {
         format!("REG#{id}")
     }
 
+    pub fn dependent(registrant_id: &str, dependent_id: &str) -> String {
+        format!("REG#{registrant_id}#DEP#{dependent_id}")
+    }
+
+    pub fn dependents_prefix(registrant_id: &str) -> String {
+        format!("REG#{registrant_id}#DEP#")
+    }
+
     /// Claims a 社員コード within the tenant (uniqueness item).
     pub fn code(code: &str) -> String {
         format!("REGCODE#{code}")

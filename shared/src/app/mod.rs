@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod dependents;
 pub mod groups;
 pub mod home;
 pub mod keys;

@@ -290,7 +290,7 @@ pub struct Valid {
     pub number: Option<MyNumber>,
 }
 
-fn text(
+pub(super) fn text(
     errors: &mut FieldErrors,
     field: &'static str,
     label: &str,
@@ -312,7 +312,7 @@ fn text(
     v
 }
 
-fn optional_date(
+pub(super) fn optional_date(
     errors: &mut FieldErrors,
     field: &'static str,
     label: &str,
@@ -537,7 +537,7 @@ pub async fn duplicates(
     Ok(out)
 }
 
-fn audit_event(
+pub(super) fn audit_event(
     scope: &TenantScope,
     actor: &Actor,
     action: &str,
@@ -609,7 +609,7 @@ fn claim_ops(
     ops
 }
 
-fn counter_delta(before: Option<&Registrant>, after: Option<&Registrant>) -> Counters {
+pub(super) fn counter_delta(before: Option<&Registrant>, after: Option<&Registrant>) -> Counters {
     let a = after.map(Registrant::counts).unwrap_or_default();
     let b = before.map(Registrant::counts).unwrap_or_default();
     Counters {
@@ -630,7 +630,17 @@ async fn commit(
     before: Option<&Registrant>,
     after: Option<&Registrant>,
 ) -> Result<(), SaveError> {
-    let mut ops = Vec::new();
+    commit_with(scope, before, after, Vec::new()).await
+}
+
+/// [`commit`] plus `extra` writes in the same transaction.
+async fn commit_with(
+    scope: &TenantScope,
+    before: Option<&Registrant>,
+    after: Option<&Registrant>,
+    extra: Vec<WriteOp>,
+) -> Result<(), SaveError> {
+    let mut ops = extra;
     match (before, after) {
         (None, Some(r)) => ops.push(WriteOp::put_new(r.to_item(scope))),
         (Some(b), Some(r)) => ops.push(WriteOp::Put {
@@ -753,7 +763,7 @@ pub async fn create(
     Ok(r)
 }
 
-async fn seal(
+pub(super) async fn seal(
     app: &App,
     tenant: &Tenant,
     record_id: &str,
@@ -829,7 +839,7 @@ pub async fn update(
     Ok(r)
 }
 
-/// Deletes a registrant with its claims. (Dependents and images go with it once they exist.)
+/// Deletes a registrant with its claims and its dependents, in one transaction.
 pub async fn delete(
     app: &App,
     scope: &TenantScope,
@@ -837,7 +847,8 @@ pub async fn delete(
     id: &str,
 ) -> Result<(), SaveError> {
     let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
-    commit(scope, Some(&before), None).await?;
+    let dependents = super::dependents::delete_ops(scope, id).await?;
+    commit_with(scope, Some(&before), None, dependents).await?;
     app.audit()
         .record(audit_event(
             scope,

@@ -12,13 +12,14 @@ use serde::Deserialize;
 
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
+use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::groups::{self, Group};
 use crate::app::registrants::{
     self as regs, Actor, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
 };
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
-use crate::domain::person::{Attribute, Sex};
+use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
 
@@ -49,6 +50,18 @@ pub fn router() -> Router<AppState> {
             "/registrants/groups/{id}/members",
             get(group_members_form).post(group_members_submit),
         )
+        .route(
+            "/registrants/{id}/dependents/new",
+            get(dep_new_form).post(dep_new_submit),
+        )
+        .route(
+            "/registrants/{id}/dependents/{dep}/edit",
+            get(dep_edit_form).post(dep_edit_submit),
+        )
+        .route(
+            "/registrants/{id}/dependents/{dep}/delete",
+            get(dep_delete_form).post(dep_delete_submit),
+        )
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
@@ -78,6 +91,9 @@ fn flash_text(code: Option<&str>) -> Option<&'static str> {
         "group_updated" => Some("グループを更新しました。"),
         "group_deleted" => Some("グループを削除しました。"),
         "members" => Some("メンバーを登録しました。"),
+        "dep_created" => Some("扶養家族を追加しました。"),
+        "dep_updated" => Some("扶養家族を更新しました。"),
+        "dep_deleted" => Some("扶養家族を削除しました。"),
         _ => None,
     }
 }
@@ -583,7 +599,19 @@ struct DetailView {
     id: String,
     name: String,
     rows: Vec<(&'static str, String)>,
+    dependents: Vec<DepRow>,
     can_edit: bool,
+}
+
+struct DepRow {
+    id: String,
+    status: &'static str,
+    status_class: &'static str,
+    name: String,
+    relationship: &'static str,
+    sex: &'static str,
+    kind: &'static str,
+    number: String,
 }
 
 async fn detail(
@@ -653,6 +681,20 @@ async fn detail(
         id: r.id.clone(),
         name: r.name(),
         rows,
+        dependents: deps::list(&authed.scope, &id)
+            .await?
+            .into_iter()
+            .map(|d| DepRow {
+                status: d.status.label(),
+                status_class: d.status.colour().css_class(),
+                name: d.name(),
+                relationship: d.relationship.label(),
+                sex: d.sex.map_or("", Sex::label),
+                kind: d.kind.label(),
+                number: d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+                id: d.id,
+            })
+            .collect(),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
     }))
 }
@@ -955,6 +997,361 @@ async fn group_members_submit(
         .collect();
     match regs::join_group(&app, &authed.scope, &actor(&authed), &g, &ids).await {
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=members").into_response()),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(_) => Err(WebError::Internal),
+    }
+}
+
+// ---------------------------------------------------------------- dependents
+
+#[derive(Template)]
+#[template(path = "dependent_form.html")]
+struct DepFormView {
+    chrome: Chrome,
+    heading: &'static str,
+    action: String,
+    registrant_id: String,
+    registrant_name: String,
+    form: DependentForm,
+    relationships: Vec<(&'static str, &'static str)>,
+    kinds: Vec<(&'static str, &'static str)>,
+    sexes: Vec<(&'static str, &'static str)>,
+    current_number: Option<String>,
+    errors: Vec<(&'static str, String)>,
+}
+
+impl DepFormView {
+    fn has_error(&self, field: &str) -> bool {
+        self.errors.iter().any(|(f, _)| *f == field)
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DepPosted {
+    #[serde(flatten)]
+    form: DependentForm,
+    confirmed: String,
+    back: String,
+    allow_duplicate: String,
+}
+
+struct DepMode {
+    registrant: Registrant,
+    current: Option<deps::Dependent>,
+}
+
+impl DepMode {
+    fn heading(&self) -> &'static str {
+        if self.current.is_some() {
+            "扶養家族編集"
+        } else {
+            "扶養家族追加"
+        }
+    }
+
+    fn action(&self) -> String {
+        match &self.current {
+            Some(d) => format!(
+                "/registrants/{}/dependents/{}/edit",
+                self.registrant.id, d.id
+            ),
+            None => format!("/registrants/{}/dependents/new", self.registrant.id),
+        }
+    }
+}
+
+fn dep_form_page(
+    authed: &Authed,
+    mode: &DepMode,
+    form: DependentForm,
+    errors: Vec<(&'static str, String)>,
+    status: StatusCode,
+) -> Response {
+    render_status(
+        status,
+        &DepFormView {
+            chrome: Chrome::new(authed, "/registrants"),
+            heading: mode.heading(),
+            action: mode.action(),
+            registrant_id: mode.registrant.id.clone(),
+            registrant_name: mode.registrant.name(),
+            current_number: mode
+                .current
+                .as_ref()
+                .and_then(|d| d.number.as_ref().map(|n| n.masked())),
+            form,
+            relationships: Relationship::ALL
+                .iter()
+                .map(|r| (r.code(), r.label()))
+                .collect(),
+            kinds: DependentKind::ALL
+                .iter()
+                .map(|k| (k.code(), k.label()))
+                .collect(),
+            sexes: Sex::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+            errors,
+        },
+    )
+}
+
+fn dep_confirm_rows(v: &ValidDependent, editing: bool) -> Vec<(&'static str, String)> {
+    let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_else(|| "（未入力）".into());
+    vec![
+        ("氏名", format!("{} {}", v.family_name, v.given_name)),
+        (
+            "フリガナ",
+            format!("{} {}", v.family_kana, v.given_kana)
+                .trim()
+                .to_string(),
+        ),
+        ("続柄", v.relationship.label().into()),
+        ("属性", v.kind.label().into()),
+        (
+            "性別",
+            v.sex.map_or("（未選択）".into(), |s| s.label().to_string()),
+        ),
+        ("生年月日", date(v.birth_date)),
+        (
+            "マイナンバー",
+            v.number.as_ref().map_or_else(
+                || {
+                    if editing {
+                        "変更しない".into()
+                    } else {
+                        "（未入力）".into()
+                    }
+                },
+                |n| n.masked(),
+            ),
+        ),
+    ]
+}
+
+fn dep_hidden(f: &DependentForm) -> Vec<(&'static str, String)> {
+    vec![
+        ("family_name", f.family_name.clone()),
+        ("given_name", f.given_name.clone()),
+        ("family_kana", f.family_kana.clone()),
+        ("given_kana", f.given_kana.clone()),
+        ("relationship", f.relationship.clone()),
+        ("kind", f.kind.clone()),
+        ("sex", f.sex.clone()),
+        ("birth_date", f.birth_date.clone()),
+        ("number1", f.number1.clone()),
+        ("number2", f.number2.clone()),
+        ("number3", f.number3.clone()),
+        ("confirmed", "1".into()),
+    ]
+}
+
+async fn dep_submit(
+    app: &App,
+    authed: &Authed,
+    mode: DepMode,
+    posted: DepPosted,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    if !posted.back.is_empty() {
+        return Ok(dep_form_page(
+            authed,
+            &mode,
+            posted.form,
+            Vec::new(),
+            StatusCode::OK,
+        ));
+    }
+    let valid = match deps::validate(&posted.form, regs::today(app.now())) {
+        Ok(v) => v,
+        Err(errors) => {
+            return Ok(dep_form_page(
+                authed,
+                &mode,
+                posted.form,
+                errors,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ))
+        }
+    };
+    let editing = mode.current.is_some();
+    let confirm = |duplicates: Vec<Duplicate>| {
+        render(&ConfirmView {
+            chrome: Chrome::new(authed, "/registrants"),
+            heading: mode.heading(),
+            action: mode.action(),
+            rows: dep_confirm_rows(&valid, editing),
+            hidden: dep_hidden(&posted.form),
+            duplicates,
+        })
+    };
+    if posted.confirmed.is_empty() {
+        let duplicates = match &valid.number {
+            Some(n) => {
+                let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
+                regs::duplicates(
+                    &authed.scope,
+                    &fp,
+                    mode.current.as_ref().map(|d| d.id.as_str()),
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
+        return Ok(confirm(duplicates));
+    }
+    let saved = deps::save(
+        app,
+        &authed.scope,
+        &authed.tenant,
+        &actor(authed),
+        &mode.registrant.id,
+        mode.current.as_ref().map(|d| d.id.as_str()),
+        valid.clone(),
+        !posted.allow_duplicate.is_empty(),
+    )
+    .await;
+    match saved {
+        Ok(_) => Ok(Redirect::to(&format!(
+            "/registrants/{}?done={}#dependents",
+            mode.registrant.id,
+            if editing {
+                "dep_updated"
+            } else {
+                "dep_created"
+            }
+        ))
+        .into_response()),
+        Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
+        Err(SaveError::Invalid(errors)) => Ok(dep_form_page(
+            authed,
+            &mode,
+            posted.form,
+            errors,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )),
+        Err(SaveError::Conflict) => Ok(dep_form_page(
+            authed,
+            &mode,
+            posted.form,
+            vec![("form", SaveError::Conflict.to_string())],
+            StatusCode::CONFLICT,
+        )),
+        Err(SaveError::NotFound) => Err(WebError::NotFound),
+        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(_) => Err(WebError::Internal),
+    }
+}
+
+async fn dep_mode(authed: &Authed, id: &str, dep: Option<&str>) -> Result<DepMode, WebError> {
+    let registrant = load(authed, id).await?;
+    let current = match dep {
+        Some(dep) => Some(
+            deps::get(&authed.scope, id, dep)
+                .await?
+                .ok_or(WebError::NotFound)?,
+        ),
+        None => None,
+    };
+    Ok(DepMode {
+        registrant,
+        current,
+    })
+}
+
+async fn dep_new_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let mode = dep_mode(&authed, &id, None).await?;
+    let form = DependentForm {
+        kind: DependentKind::ALL[0].code().into(),
+        ..DependentForm::default()
+    };
+    Ok(dep_form_page(
+        &authed,
+        &mode,
+        form,
+        Vec::new(),
+        StatusCode::OK,
+    ))
+}
+
+async fn dep_new_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+    Form(posted): Form<DepPosted>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let mode = dep_mode(&authed, &id, None).await?;
+    dep_submit(&app, &authed, mode, posted).await
+}
+
+async fn dep_edit_form(
+    authed: Authed,
+    Path((id, dep)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let mode = dep_mode(&authed, &id, Some(&dep)).await?;
+    let form = mode
+        .current
+        .as_ref()
+        .map(DependentForm::from_dependent)
+        .unwrap_or_default();
+    Ok(dep_form_page(
+        &authed,
+        &mode,
+        form,
+        Vec::new(),
+        StatusCode::OK,
+    ))
+}
+
+async fn dep_edit_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, dep)): Path<(String, String)>,
+    Form(posted): Form<DepPosted>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let mode = dep_mode(&authed, &id, Some(&dep)).await?;
+    dep_submit(&app, &authed, mode, posted).await
+}
+
+async fn dep_delete_form(
+    authed: Authed,
+    Path((id, dep)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let mode = dep_mode(&authed, &id, Some(&dep)).await?;
+    let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
+    Ok(render(&DeleteView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        heading: "扶養家族の削除",
+        lines: vec![
+            format!(
+                "{}さんの扶養家族「{}」（{}）を削除します。",
+                mode.registrant.name(),
+                d.name(),
+                d.relationship.label()
+            ),
+            "扶養家族の登録情報・マイナンバーは完全に削除され、元に戻せません。よろしいですか。"
+                .into(),
+        ],
+        action: format!("/registrants/{id}/dependents/{dep}/delete"),
+        cancel_href: format!("/registrants/{id}#dependents"),
+    }))
+}
+
+async fn dep_delete_submit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, dep)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    match deps::delete(&app, &authed.scope, &actor(&authed), &id, &dep).await {
+        Ok(()) => Ok(
+            Redirect::to(&format!("/registrants/{id}?done=dep_deleted#dependents")).into_response(),
+        ),
+        Err(SaveError::NotFound) => Err(WebError::NotFound),
         Err(SaveError::Infra(e)) => Err(e.into()),
         Err(_) => Err(WebError::Internal),
     }

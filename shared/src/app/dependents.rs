@@ -1,0 +1,493 @@
+//! Dependents (扶養家族, manual ch.9, 11): a registrant's family members whose numbers the
+//! company also keeps. Stored under the registrant (`REG#<id>#DEP#<dep>`); each has its own
+//! status, and the registrant item carries the summary the list and HOME show (count, how many
+//! 未登録 / 承認待, the aggregate status where the lowest wins). Every change rewrites the
+//! dependent, that summary and the counters in one transaction.
+
+use serde_json::Value;
+use time::Date;
+
+use super::keys::{sk, TenantScope};
+use super::registrants::{
+    self as regs, Actor, Duplicate, FieldErrors, Registrant, SaveError, SealedNumber,
+};
+use super::tenants::{Counters, Tenant};
+use super::{App, InfraError};
+use crate::domain::date::format_slash;
+use crate::domain::my_number::MyNumber;
+use crate::domain::person::{DependentKind, Relationship, Sex};
+use crate::domain::status::{aggregate, Status};
+use crate::ports::store::{Condition, Item, Query, StoreError, WriteOp};
+
+/// Most dependents per registrant (one transaction must hold them all on delete).
+pub const MAX_DEPENDENTS: usize = 40;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dependent {
+    pub id: String,
+    pub registrant_id: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub relationship: Relationship,
+    pub kind: DependentKind,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub number: Option<SealedNumber>,
+    pub status: Status,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Dependent {
+    pub fn name(&self) -> String {
+        format!("{} {}", self.family_name, self.given_name)
+    }
+
+    pub fn to_item(&self, scope: &TenantScope) -> Item {
+        let mut item = Item::new(scope.key(&sk::dependent(&self.registrant_id, &self.id)))
+            .with("kind", "dependent")
+            .with("family_name", self.family_name.as_str())
+            .with("given_name", self.given_name.as_str())
+            .with("family_kana", self.family_kana.as_str())
+            .with("given_kana", self.given_kana.as_str())
+            .with("relationship", self.relationship.code())
+            .with("dependent_kind", self.kind.code())
+            .with("status", self.status.code())
+            .with("created_at", self.created_at)
+            .with("updated_at", self.updated_at);
+        if let Some(s) = self.sex {
+            item = item.with("sex", s.code());
+        }
+        if let Some(d) = self.birth_date {
+            item = item.with("birth_date", d.to_string());
+        }
+        if let Some(n) = &self.number {
+            item = item
+                .with("number", n.sealed.as_str())
+                .with("number_fp", n.fingerprint.as_str())
+                .with("number_last4", n.last4.as_str());
+        }
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Option<Dependent> {
+        let (reg, dep) = item.key.sk.strip_prefix("REG#")?.split_once("#DEP#")?;
+        let s = |k: &str| item.str(k).map(str::to_string);
+        Some(Dependent {
+            id: dep.to_string(),
+            registrant_id: reg.to_string(),
+            family_name: s("family_name")?,
+            given_name: s("given_name").unwrap_or_default(),
+            family_kana: s("family_kana").unwrap_or_default(),
+            given_kana: s("given_kana").unwrap_or_default(),
+            relationship: Relationship::from_code(item.str("relationship")?)?,
+            kind: DependentKind::from_code(item.str("dependent_kind")?)?,
+            sex: item.str("sex").and_then(Sex::from_code),
+            birth_date: item.str("birth_date").and_then(|d| {
+                Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            }),
+            number: match (s("number"), s("number_fp"), s("number_last4")) {
+                (Some(sealed), Some(fingerprint), Some(last4)) => Some(SealedNumber {
+                    sealed,
+                    fingerprint,
+                    last4,
+                }),
+                _ => None,
+            },
+            status: Status::from_code(item.str("status")?)?,
+            created_at: item.i64("created_at").unwrap_or(0),
+            updated_at: item.i64("updated_at").unwrap_or(0),
+        })
+    }
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct DependentForm {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub relationship: String,
+    pub kind: String,
+    pub sex: String,
+    pub birth_date: String,
+    pub number1: String,
+    pub number2: String,
+    pub number3: String,
+}
+
+impl DependentForm {
+    pub fn from_dependent(d: &Dependent) -> DependentForm {
+        DependentForm {
+            family_name: d.family_name.clone(),
+            given_name: d.given_name.clone(),
+            family_kana: d.family_kana.clone(),
+            given_kana: d.given_kana.clone(),
+            relationship: d.relationship.code().into(),
+            kind: d.kind.code().into(),
+            sex: d.sex.map(|s| s.code().to_string()).unwrap_or_default(),
+            birth_date: d.birth_date.map(format_slash).unwrap_or_default(),
+            ..DependentForm::default()
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ValidDependent {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub relationship: Relationship,
+    pub kind: DependentKind,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub number: Option<MyNumber>,
+}
+
+pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, FieldErrors> {
+    let mut e = FieldErrors::new();
+    let family_name = regs::text(
+        &mut e,
+        "family_name",
+        "氏名（姓）",
+        &form.family_name,
+        50,
+        true,
+    );
+    let given_name = regs::text(
+        &mut e,
+        "given_name",
+        "氏名（名）",
+        &form.given_name,
+        50,
+        true,
+    );
+    let family_kana = regs::text(
+        &mut e,
+        "family_kana",
+        "フリガナ（セイ）",
+        &form.family_kana,
+        50,
+        false,
+    );
+    let given_kana = regs::text(
+        &mut e,
+        "given_kana",
+        "フリガナ（メイ）",
+        &form.given_kana,
+        50,
+        false,
+    );
+    let relationship = Relationship::from_code(form.relationship.trim());
+    if relationship.is_none() {
+        e.push(("relationship", "続柄を選択してください。".into()));
+    }
+    let kind = DependentKind::from_code(form.kind.trim());
+    if kind.is_none() {
+        e.push((
+            "kind",
+            "属性（扶養者／国民年金の第3号被保険者）を選択してください。".into(),
+        ));
+    }
+    let sex = match form.sex.trim() {
+        "" => None,
+        s => Sex::from_code(s).or_else(|| {
+            e.push(("sex", "性別を選択してください。".into()));
+            None
+        }),
+    };
+    let birth_date = regs::optional_date(&mut e, "birth_date", "生年月日", &form.birth_date);
+    if birth_date.is_some_and(|d| d > today) {
+        e.push((
+            "birth_date",
+            "生年月日に未来の日付は入力できません。".into(),
+        ));
+    }
+    let raw = format!(
+        "{}{}{}",
+        form.number1.trim(),
+        form.number2.trim(),
+        form.number3.trim()
+    );
+    let number = if raw.is_empty() {
+        None
+    } else {
+        MyNumber::parse(&raw)
+            .map_err(|err| e.push(("number", err.to_string())))
+            .ok()
+    };
+    match (relationship, kind) {
+        (Some(relationship), Some(kind)) if e.is_empty() => Ok(ValidDependent {
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+            relationship,
+            kind,
+            sex,
+            birth_date,
+            number,
+        }),
+        _ => Err(e),
+    }
+}
+
+/// A registrant's dependents, in the order they were added.
+pub async fn list(scope: &TenantScope, registrant_id: &str) -> Result<Vec<Dependent>, InfraError> {
+    let page = scope
+        .query(
+            &Query::partition(scope.pk())
+                .prefix(sk::dependents_prefix(registrant_id))
+                .limit(MAX_DEPENDENTS + 1),
+        )
+        .await?;
+    Ok(page.items.iter().filter_map(Dependent::from_item).collect())
+}
+
+pub async fn get(
+    scope: &TenantScope,
+    registrant_id: &str,
+    id: &str,
+) -> Result<Option<Dependent>, InfraError> {
+    if !super::groups::is_id(registrant_id) || !super::groups::is_id(id) {
+        return Ok(None);
+    }
+    Ok(scope
+        .get(&scope.key(&sk::dependent(registrant_id, id)))
+        .await?
+        .as_ref()
+        .and_then(Dependent::from_item))
+}
+
+/// The registrant with its dependents' summary recomputed from `deps`.
+fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Registrant {
+    let mut after = r.clone();
+    after.dependents = deps.len() as i64;
+    after.dependents_unregistered = deps
+        .iter()
+        .filter(|d| d.status == Status::Unregistered)
+        .count() as i64;
+    after.dependents_pending = deps.iter().filter(|d| d.status == Status::Pending).count() as i64;
+    after.dependents_status = aggregate(deps.iter().map(|d| d.status));
+    after.updated_at = now.max(r.updated_at + 1);
+    after
+}
+
+fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
+    format!("{}（{}の{}）", d.name(), r.name(), d.relationship.label())
+}
+
+/// Writes the dependent change, the registrant summary, fingerprints and counters at once.
+async fn commit(
+    scope: &TenantScope,
+    registrant: &Registrant,
+    before: Option<&Dependent>,
+    after: Option<&Dependent>,
+    all_after: &[Dependent],
+    now: i64,
+) -> Result<Registrant, SaveError> {
+    let summary = summarised(registrant, all_after, now);
+    let mut ops = vec![WriteOp::Put {
+        item: summary.to_item(scope),
+        condition: Condition::Equals("updated_at".into(), Value::from(registrant.updated_at)),
+    }];
+    match (before, after) {
+        (_, Some(d)) => ops.push(WriteOp::put(d.to_item(scope))),
+        (Some(d), None) => ops.push(WriteOp::Delete {
+            key: scope.key(&sk::dependent(&d.registrant_id, &d.id)),
+            condition: Condition::None,
+        }),
+        (None, None) => {}
+    }
+    let fp =
+        |d: Option<&Dependent>| d.and_then(|d| d.number.as_ref().map(|n| n.fingerprint.clone()));
+    if let Some(old) = fp(before).filter(|o| Some(o) != fp(after).as_ref()) {
+        let id = before.map(|d| d.id.clone()).unwrap_or_default();
+        ops.push(WriteOp::Delete {
+            key: scope.key(&sk::fingerprint(&old, &id)),
+            condition: Condition::None,
+        });
+    }
+    if let (Some(new), Some(d)) = (fp(after), after) {
+        ops.push(WriteOp::put(
+            Item::new(scope.key(&sk::fingerprint(&new, &d.id)))
+                .with("label", fingerprint_label(d, registrant)),
+        ));
+    }
+    if let Some(op) = Counters::delta_op(
+        scope,
+        &regs::counter_delta(Some(registrant), Some(&summary)),
+    ) {
+        ops.push(op);
+    }
+    match scope.transact(ops).await {
+        Ok(()) => Ok(summary),
+        Err(StoreError::ConditionFailed) => Err(SaveError::Conflict),
+        Err(e) => Err(InfraError::from(e).into()),
+    }
+}
+
+/// Adds (`id` None) or edits a dependent. A new number sets 承認待.
+#[allow(clippy::too_many_arguments)]
+pub async fn save(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    actor: &Actor,
+    registrant_id: &str,
+    id: Option<&str>,
+    valid: ValidDependent,
+    allow_duplicate: bool,
+) -> Result<Dependent, SaveError> {
+    let registrant = regs::get(scope, registrant_id)
+        .await?
+        .ok_or(SaveError::NotFound)?;
+    let mut all = list(scope, registrant_id).await?;
+    let now = app.now().unix_timestamp();
+    let before = match id {
+        Some(id) => Some(
+            all.iter()
+                .find(|d| d.id == id)
+                .cloned()
+                .ok_or(SaveError::NotFound)?,
+        ),
+        None => {
+            if all.len() >= MAX_DEPENDENTS {
+                return Err(SaveError::Invalid(vec![(
+                    "form",
+                    format!("扶養家族は{MAX_DEPENDENTS}人まで登録できます。"),
+                )]));
+            }
+            None
+        }
+    };
+    let dep_id = before
+        .as_ref()
+        .map_or_else(|| ulid::Ulid::new().to_string(), |d| d.id.clone());
+    let number = regs::seal(app, tenant, &dep_id, valid.number.as_ref()).await?;
+    if let (Some(n), false) = (&number, allow_duplicate) {
+        let dups: Vec<Duplicate> = regs::duplicates(scope, &n.fingerprint, Some(&dep_id)).await?;
+        if !dups.is_empty() {
+            return Err(SaveError::Duplicate(dups));
+        }
+    }
+    let mut d = before.clone().unwrap_or(Dependent {
+        id: dep_id.clone(),
+        registrant_id: registrant_id.to_string(),
+        family_name: String::new(),
+        given_name: String::new(),
+        family_kana: String::new(),
+        given_kana: String::new(),
+        relationship: valid.relationship,
+        kind: valid.kind,
+        sex: None,
+        birth_date: None,
+        number: None,
+        status: Status::Unregistered,
+        created_at: now,
+        updated_at: now,
+    });
+    if let Some(n) = number {
+        if d.number.as_ref().map(|o| &o.fingerprint) != Some(&n.fingerprint) {
+            d.status = Status::Pending;
+        }
+        d.number = Some(n);
+    }
+    d.family_name = valid.family_name;
+    d.given_name = valid.given_name;
+    d.family_kana = valid.family_kana;
+    d.given_kana = valid.given_kana;
+    d.relationship = valid.relationship;
+    d.kind = valid.kind;
+    d.sex = valid.sex;
+    d.birth_date = valid.birth_date;
+    d.updated_at = now;
+    all.retain(|x| x.id != d.id);
+    all.push(d.clone());
+    commit(scope, &registrant, before.as_ref(), Some(&d), &all, now).await?;
+    let (action, what) = if before.is_some() {
+        ("dependent.update", "編集")
+    } else {
+        ("dependent.create", "追加")
+    };
+    app.audit()
+        .record(regs::audit_event(
+            scope,
+            actor,
+            action,
+            &registrant,
+            format!("扶養家族「{}」（{}）の{what}", d.name(), registrant.name()),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(d)
+}
+
+pub async fn delete(
+    app: &App,
+    scope: &TenantScope,
+    actor: &Actor,
+    registrant_id: &str,
+    id: &str,
+) -> Result<(), SaveError> {
+    let registrant = regs::get(scope, registrant_id)
+        .await?
+        .ok_or(SaveError::NotFound)?;
+    let mut all = list(scope, registrant_id).await?;
+    let before = all
+        .iter()
+        .find(|d| d.id == id)
+        .cloned()
+        .ok_or(SaveError::NotFound)?;
+    all.retain(|d| d.id != id);
+    commit(
+        scope,
+        &registrant,
+        Some(&before),
+        None,
+        &all,
+        app.now().unix_timestamp(),
+    )
+    .await?;
+    app.audit()
+        .record(regs::audit_event(
+            scope,
+            actor,
+            "dependent.delete",
+            &registrant,
+            format!(
+                "扶養家族「{}」（{}）の削除",
+                before.name(),
+                registrant.name()
+            ),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(())
+}
+
+/// Deletes of every dependent of a registrant and their fingerprints (for deleting the
+/// registrant in the same transaction).
+pub async fn delete_ops(
+    scope: &TenantScope,
+    registrant_id: &str,
+) -> Result<Vec<WriteOp>, InfraError> {
+    let mut ops = Vec::new();
+    for d in list(scope, registrant_id).await? {
+        ops.push(WriteOp::Delete {
+            key: scope.key(&sk::dependent(registrant_id, &d.id)),
+            condition: Condition::None,
+        });
+        if let Some(n) = &d.number {
+            ops.push(WriteOp::Delete {
+                key: scope.key(&sk::fingerprint(&n.fingerprint, &d.id)),
+                condition: Condition::None,
+            });
+        }
+    }
+    Ok(ops)
+}
