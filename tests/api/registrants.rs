@@ -856,3 +856,239 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
         1
     );
 }
+
+async fn ticket(
+    b: &mut Browser,
+    path: &str,
+    content_type: &str,
+) -> (StatusCode, serde_json::Value) {
+    let csrf = b.get("/home").await.csrf().unwrap();
+    let res = b
+        .post(path, &[("csrf", &csrf), ("content_type", content_type)])
+        .await;
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or_default(),
+    )
+}
+
+async fn complete(b: &mut Browser, path: &str, upload: &str) -> (StatusCode, serde_json::Value) {
+    let csrf = b.get("/home").await.csrf().unwrap();
+    let res = b.post(path, &[("csrf", &csrf), ("upload", upload)]).await;
+    (
+        res.status,
+        serde_json::from_str(&res.body).unwrap_or_default(),
+    )
+}
+
+/// The browser's PUT to the local upload URL.
+async fn put(t: &TestApp, ticket: &serde_json::Value, content_type: &str, body: Vec<u8>) -> bool {
+    let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    t.files
+        .accept_upload(token, content_type, body)
+        .await
+        .is_ok()
+}
+
+#[tokio::test]
+async fn document_images_go_straight_to_storage_and_only_verified_images_replace_the_old_one() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "images@example.jp").await;
+    let scope = t.scope_of("images@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("画像", "太郎", "I001", ""), &[]).await);
+    let base = format!("/registrants/{id}/images/number_proof");
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 3000]].concat();
+
+    let (status, err) = ticket(&mut b, &format!("{base}/ticket"), "application/pdf").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        err["error"],
+        "画像の形式に対応していません（JPEG・PNG・GIFのみ）。"
+    );
+
+    let (status, first) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
+    assert_eq!(status, StatusCode::OK, "{first}");
+    assert_eq!(first["method"], "PUT");
+    assert!(put(&t, &first, "image/jpeg", jpeg.clone()).await);
+    let (status, ok) = complete(
+        &mut b,
+        &format!("{base}/complete"),
+        first["upload"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!((status, ok["ok"].as_bool()), (StatusCode::OK, Some(true)));
+    let detail = b.get(&format!("/registrants/{id}")).await;
+    assert!(detail.body.contains("番号確認書類: アップロード済み"));
+    assert!(detail.body.contains("/static/upload.js"));
+    let first_name = first["upload"].as_str().unwrap().to_string();
+    let tenant = tenants::load(&scope).await.unwrap().unwrap();
+    let bs = myna::app::images::blob_scope(&tenant, &scope);
+
+    // A PDF sent as a JPEG: refused with the reason, deleted, and the first image stays.
+    let (_, second) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
+    assert!(put(&t, &second, "image/jpeg", b"%PDF-1.7 pretending".to_vec()).await);
+    let (status, err) = complete(
+        &mut b,
+        &format!("{base}/complete"),
+        second["upload"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        err["error"],
+        "画像の形式に対応していません（JPEG・PNG・GIFのみ）。"
+    );
+    assert!(t
+        .app
+        .ports
+        .blobs
+        .head(&bs, second["upload"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_none());
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.images["image_number_proof"], first_name.as_str());
+    assert_eq!(
+        t.app
+            .ports
+            .blobs
+            .get(&bs, &first_name)
+            .await
+            .unwrap()
+            .unwrap()
+            .0,
+        jpeg
+    );
+
+    // Over 4 MB: storage refuses it; completing says the image is missing.
+    let (_, big) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
+    assert!(
+        !put(
+            &t,
+            &big,
+            "image/jpeg",
+            [&jpeg[..], &vec![0u8; 4 * 1024 * 1024]].concat()
+        )
+        .await
+    );
+    let (status, err) = complete(
+        &mut b,
+        &format!("{base}/complete"),
+        big["upload"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("画像が見つかりません"));
+
+    // A good replacement becomes current and the old object is deleted.
+    let png = [
+        &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
+        &[1u8; 100],
+    ]
+    .concat();
+    let (_, third) = ticket(&mut b, &format!("{base}/ticket"), "image/png").await;
+    assert!(put(&t, &third, "image/png", png).await);
+    assert_eq!(
+        complete(
+            &mut b,
+            &format!("{base}/complete"),
+            third["upload"].as_str().unwrap()
+        )
+        .await
+        .0,
+        StatusCode::OK
+    );
+    assert!(
+        t.app
+            .ports
+            .blobs
+            .head(&bs, &first_name)
+            .await
+            .unwrap()
+            .is_none(),
+        "old image removed"
+    );
+
+    // Editing the registrant keeps the image; deleting the registrant deletes it.
+    let edit = format!("/registrants/{id}/edit");
+    let confirm = b
+        .submit(&edit, &edit, &person("画像", "次郎", "I001", ""))
+        .await;
+    post_confirm(&mut b, &confirm, &edit, &[]).await;
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.images["image_number_proof"], third["upload"]);
+    b.submit(
+        &format!("/registrants/{id}/delete"),
+        &format!("/registrants/{id}/delete"),
+        &[],
+    )
+    .await;
+    assert!(t
+        .app
+        .ports
+        .blobs
+        .head(&bs, third["upload"].as_str().unwrap())
+        .await
+        .unwrap()
+        .is_none());
+
+    let (_, entries) = (
+        0,
+        t.app
+            .audit
+            .list(Some(scope.tenant()), 50, None)
+            .await
+            .unwrap()
+            .0,
+    );
+    assert_eq!(
+        entries
+            .iter()
+            .filter(|e| e.action == "image.upload")
+            .count(),
+        2
+    );
+}
+
+#[tokio::test]
+async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
+    let t = TestApp::spawn();
+    let mut a = owner(&t, "img-a@example.jp").await;
+    let one = registrant_id(&add(&mut a, &person("一", "太郎", "J001", ""), &[]).await);
+    let two = registrant_id(&add(&mut a, &person("二", "太郎", "J002", ""), &[]).await);
+    let (_, tk) = ticket(
+        &mut a,
+        &format!("/registrants/{one}/images/identity_proof/ticket"),
+        "image/jpeg",
+    )
+    .await;
+    assert!(put(&t, &tk, "image/jpeg", vec![0xFF, 0xD8, 0xFF, 0xE0, 0]).await);
+    // Claiming registrant one's upload for registrant two is refused.
+    let (status, _) = complete(
+        &mut a,
+        &format!("/registrants/{two}/images/identity_proof/complete"),
+        tk["upload"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    t.signup("株式会社ビー", "img-b@example.jp", PW).await;
+    let mut b = t.login("img-b@example.jp", PW, None).await;
+    let (status, _) = ticket(
+        &mut b,
+        &format!("/registrants/{one}/images/identity_proof/ticket"),
+        "image/jpeg",
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = complete(
+        &mut b,
+        &format!("/registrants/{one}/images/identity_proof/complete"),
+        tk["upload"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -38,6 +38,9 @@ pub struct Dependent {
     pub status: Status,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
+    /// stored; `app::images` writes them.
+    pub images: serde_json::Map<String, Value>,
 }
 
 impl Dependent {
@@ -57,6 +60,7 @@ impl Dependent {
             .with("status", self.status.code())
             .with("created_at", self.created_at)
             .with("updated_at", self.updated_at);
+        item.attrs.extend(self.images.clone());
         if let Some(s) = self.sex {
             item = item.with("sex", s.code());
         }
@@ -99,6 +103,12 @@ impl Dependent {
             status: Status::from_code(item.str("status")?)?,
             created_at: item.i64("created_at").unwrap_or(0),
             updated_at: item.i64("updated_at").unwrap_or(0),
+            images: item
+                .attrs
+                .iter()
+                .filter(|(k, _)| k.starts_with("image_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -390,6 +400,7 @@ pub async fn save(
         status: Status::Unregistered,
         created_at: now,
         updated_at: now,
+        images: serde_json::Map::new(),
     });
     if let Some(n) = number {
         if d.number.as_ref().map(|o| &o.fingerprint) != Some(&n.fingerprint) {
@@ -430,6 +441,7 @@ pub async fn save(
 pub async fn delete(
     app: &App,
     scope: &TenantScope,
+    tenant: &Tenant,
     actor: &Actor,
     registrant_id: &str,
     id: &str,
@@ -453,6 +465,7 @@ pub async fn delete(
         app.now().unix_timestamp(),
     )
     .await?;
+    super::images::remove_objects(app, scope, tenant, &before.images).await;
     app.audit()
         .record(regs::audit_event(
             scope,

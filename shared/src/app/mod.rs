@@ -8,6 +8,7 @@ pub mod auth;
 pub mod dependents;
 pub mod groups;
 pub mod home;
+pub mod images;
 pub mod keys;
 pub mod passwords;
 pub mod rate_limit;
@@ -45,6 +46,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Trust the first `X-Forwarded-For` address (behind API Gateway), else the socket peer.
     pub trust_forwarded_for: bool,
+    /// CSP `connect-src`: where the page's script may send uploads (`'self'` locally; the
+    /// documents bucket's origin in AWS).
+    pub connect_src: String,
     pub password_params: passwords::Params,
     pub session_idle: Duration,
     pub session_absolute: Duration,
@@ -60,6 +64,7 @@ impl Default for Config {
             signup_open: true,
             secure_cookies: true,
             trust_forwarded_for: false,
+            connect_src: "'self'".into(),
             password_params: passwords::Params::RECOMMENDED,
             session_idle: Duration::minutes(30),
             session_absolute: Duration::hours(12),

@@ -71,6 +71,9 @@ pub struct Registrant {
     pub delete_on: Option<Date>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
+    /// stored; `app::images` writes them.
+    pub images: serde_json::Map<String, Value>,
 }
 
 impl Registrant {
@@ -143,6 +146,7 @@ impl Registrant {
             .with("delete_on", date(&self.delete_on))
             .with("created_at", self.created_at)
             .with("updated_at", self.updated_at);
+        item.attrs.extend(self.images.clone());
         let mut opt = |name: &str, v: Option<String>| {
             if let Some(v) = v {
                 item.attrs.insert(name.into(), Value::from(v));
@@ -204,6 +208,12 @@ impl Registrant {
             delete_on: date("delete_on"),
             created_at: item.i64("created_at").unwrap_or(0),
             updated_at: item.i64("updated_at").unwrap_or(0),
+            images: item
+                .attrs
+                .iter()
+                .filter(|(k, _)| k.starts_with("image_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         })
     }
 }
@@ -748,6 +758,7 @@ pub async fn create(
         delete_on: None,
         created_at: now,
         updated_at: now,
+        images: serde_json::Map::new(),
     };
     commit(scope, None, Some(&r)).await?;
     app.audit()
@@ -843,12 +854,18 @@ pub async fn update(
 pub async fn delete(
     app: &App,
     scope: &TenantScope,
+    tenant: &Tenant,
     actor: &Actor,
     id: &str,
 ) -> Result<(), SaveError> {
     let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
-    let dependents = super::dependents::delete_ops(scope, id).await?;
-    commit_with(scope, Some(&before), None, dependents).await?;
+    let dependents = super::dependents::list(scope, id).await?;
+    let ops = super::dependents::delete_ops(scope, id).await?;
+    commit_with(scope, Some(&before), None, ops).await?;
+    super::images::remove_objects(app, scope, tenant, &before.images).await;
+    for d in &dependents {
+        super::images::remove_objects(app, scope, tenant, &d.images).await;
+    }
     app.audit()
         .record(audit_event(
             scope,

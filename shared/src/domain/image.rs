@@ -97,3 +97,42 @@ mod tests {
         assert_eq!(check(10, b"hello"), Err(ImageError::NotAnImage));
     }
 }
+
+/// The two document images of a person (manual ch.6, 8): 番号確認 and 身元確認.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DocumentKind {
+    /// 番号確認: 個人番号カード裏面、通知カード、番号付き住民票.
+    NumberProof,
+    /// 身元確認: 個人番号カード表面、運転免許証、パスポート等.
+    IdentityProof,
+}
+
+impl DocumentKind {
+    pub const ALL: [DocumentKind; 2] = [DocumentKind::NumberProof, DocumentKind::IdentityProof];
+
+    pub fn code(self) -> &'static str {
+        match self {
+            DocumentKind::NumberProof => "number_proof",
+            DocumentKind::IdentityProof => "identity_proof",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<DocumentKind> {
+        DocumentKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DocumentKind::NumberProof => "番号確認書類",
+            DocumentKind::IdentityProof => "身元確認書類",
+        }
+    }
+
+    /// The documents that serve, as the manual lists them.
+    pub fn accepted(self) -> &'static str {
+        match self {
+            DocumentKind::NumberProof => "個人番号カード裏面、通知カード、もしくは番号付住民票（発行から6ヶ月以内のもの）",
+            DocumentKind::IdentityProof => "身分証明証（個人番号カード表面、運転免許証、パスポート、各種保険証、各種福祉手帳、等）※いずれか1つ",
+        }
+    }
+}

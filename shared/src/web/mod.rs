@@ -58,12 +58,16 @@ async fn security_headers(State(app): State<AppState>, req: Request, next: Next)
     let set = |h: &mut axum::http::HeaderMap, k: &'static str, v: &'static str| {
         h.entry(k).or_insert(HeaderValue::from_static(v));
     };
-    set(
-        h,
-        "content-security-policy",
-        "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; \
-         frame-ancestors 'none'; base-uri 'none'",
-    );
+    if !h.contains_key("content-security-policy") {
+        let csp = format!(
+            "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self' data: blob:; \
+             connect-src {}; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            app.config.connect_src
+        );
+        if let Ok(v) = HeaderValue::from_str(&csp) {
+            h.insert("content-security-policy", v);
+        }
+    }
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
     set(h, "referrer-policy", "no-referrer");
@@ -186,6 +190,28 @@ pub async fn favicon() -> Response {
             (header::CACHE_CONTROL, "public, max-age=86400"),
         ],
         &include_bytes!("../../../templates/static/favicon.png")[..],
+    )
+        .into_response()
+}
+
+/// The upload script, compiled into the binary.
+pub async fn upload_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../templates/static/upload.js"),
+    )
+        .into_response()
+}
+
+/// A JSON response (for the few endpoints the page's script calls).
+pub fn json(status: StatusCode, value: serde_json::Value) -> Response {
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json")],
+        value.to_string(),
     )
         .into_response()
 }

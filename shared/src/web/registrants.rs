@@ -6,7 +6,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
@@ -14,11 +14,14 @@ use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::groups::{self, Group};
+use crate::app::images::{self, ImageFlowError, Owner};
 use crate::app::registrants::{
     self as regs, Actor, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
 };
+use crate::app::uploads::UploadError;
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
+use crate::domain::image::DocumentKind;
 use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
@@ -61,6 +64,19 @@ pub fn router() -> Router<AppState> {
         .route(
             "/registrants/{id}/dependents/{dep}/delete",
             get(dep_delete_form).post(dep_delete_submit),
+        )
+        .route("/registrants/{id}/images/{kind}/ticket", post(image_ticket))
+        .route(
+            "/registrants/{id}/images/{kind}/complete",
+            post(image_complete),
+        )
+        .route(
+            "/registrants/{id}/dependents/{dep}/images/{kind}/ticket",
+            post(dep_image_ticket),
+        )
+        .route(
+            "/registrants/{id}/dependents/{dep}/images/{kind}/complete",
+            post(dep_image_complete),
         )
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
@@ -600,11 +616,50 @@ struct DetailView {
     name: String,
     rows: Vec<(&'static str, String)>,
     dependents: Vec<DepRow>,
+    images: Vec<ImageRow>,
     can_edit: bool,
+}
+
+/// One document image slot with its upload form.
+struct ImageRow {
+    label: &'static str,
+    accepted: &'static str,
+    uploaded: Option<String>,
+    ticket: String,
+    complete: String,
+}
+
+fn image_rows(base: &str, images: &serde_json::Map<String, serde_json::Value>) -> Vec<ImageRow> {
+    DocumentKind::ALL
+        .iter()
+        .map(|k| ImageRow {
+            label: k.label(),
+            accepted: k.accepted(),
+            uploaded: images
+                .get(&format!("{}_at", images::attr(*k)))
+                .and_then(|v| v.as_i64())
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(|t| {
+                    let t = t.to_offset(time::macros::offset!(+9));
+                    format!(
+                        "{}/{:02}/{:02} {:02}:{:02}",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute()
+                    )
+                }),
+            ticket: format!("{base}/images/{}/ticket", k.code()),
+            complete: format!("{base}/images/{}/complete", k.code()),
+        })
+        .collect()
 }
 
 struct DepRow {
     id: String,
+    images: Vec<ImageRow>,
+    images_required: bool,
     status: &'static str,
     status_class: &'static str,
     name: String,
@@ -692,9 +747,12 @@ async fn detail(
                 sex: d.sex.map_or("", Sex::label),
                 kind: d.kind.label(),
                 number: d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+                images: image_rows(&format!("/registrants/{id}/dependents/{}", d.id), &d.images),
+                images_required: d.kind.requires_images(),
                 id: d.id,
             })
             .collect(),
+        images: image_rows(&format!("/registrants/{}", r.id), &r.images),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
     }))
 }
@@ -738,7 +796,7 @@ async fn delete_submit(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    match regs::delete(&app, &authed.scope, &actor(&authed), &id).await {
+    match regs::delete(&app, &authed.scope, &authed.tenant, &actor(&authed), &id).await {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
         Err(SaveError::NotFound) => Err(WebError::NotFound),
         Err(SaveError::Infra(e)) => Err(e.into()),
@@ -1347,7 +1405,16 @@ async fn dep_delete_submit(
     Path((id, dep)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    match deps::delete(&app, &authed.scope, &actor(&authed), &id, &dep).await {
+    match deps::delete(
+        &app,
+        &authed.scope,
+        &authed.tenant,
+        &actor(&authed),
+        &id,
+        &dep,
+    )
+    .await
+    {
         Ok(()) => Ok(
             Redirect::to(&format!("/registrants/{id}?done=dep_deleted#dependents")).into_response(),
         ),
@@ -1355,4 +1422,177 @@ async fn dep_delete_submit(
         Err(SaveError::Infra(e)) => Err(e.into()),
         Err(_) => Err(WebError::Internal),
     }
+}
+
+// ---------------------------------------------------------------- document images
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct TicketForm {
+    content_type: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct CompleteForm {
+    upload: String,
+}
+
+fn image_error(e: ImageFlowError) -> Response {
+    let (status, message) = match e {
+        ImageFlowError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "登録者が見つかりません。".to_string(),
+        ),
+        ImageFlowError::Upload(UploadError::Rejected(r)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
+        }
+        ImageFlowError::Conflict => (StatusCode::CONFLICT, ImageFlowError::Conflict.to_string()),
+        ImageFlowError::Upload(UploadError::Storage(e)) => {
+            tracing::error!(error = %e, "image storage failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "画像を保存できませんでした。しばらくしてからもう一度お試しください。".into(),
+            )
+        }
+        ImageFlowError::Infra(e) => {
+            tracing::error!(error = %e, "image flow failed");
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "処理中にエラーが発生しました。".into(),
+            )
+        }
+    };
+    super::json(status, serde_json::json!({ "error": message }))
+}
+
+async fn ticket_for(
+    app: &App,
+    authed: &Authed,
+    owner: Owner,
+    kind: &str,
+    form: TicketForm,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let kind = DocumentKind::from_code(kind).ok_or(WebError::NotFound)?;
+    match images::start(
+        app,
+        &authed.scope,
+        &authed.tenant,
+        &owner,
+        kind,
+        &form.content_type,
+    )
+    .await
+    {
+        Ok((ticket, upload)) => Ok(super::json(
+            StatusCode::OK,
+            serde_json::json!({ "url": ticket.url, "method": ticket.method, "headers": ticket.headers, "upload": upload }),
+        )),
+        Err(e) => Ok(image_error(e)),
+    }
+}
+
+async fn complete_for(
+    app: &App,
+    authed: &Authed,
+    owner: Owner,
+    kind: &str,
+    form: CompleteForm,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let kind = DocumentKind::from_code(kind).ok_or(WebError::NotFound)?;
+    match images::complete(
+        app,
+        &authed.scope,
+        &authed.tenant,
+        &actor(authed),
+        &owner,
+        kind,
+        &form.upload,
+    )
+    .await
+    {
+        Ok(()) => Ok(super::json(
+            StatusCode::OK,
+            serde_json::json!({ "ok": true }),
+        )),
+        Err(e) => Ok(image_error(e)),
+    }
+}
+
+async fn image_ticket(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, kind)): Path<(String, String)>,
+    Form(f): Form<TicketForm>,
+) -> Result<Response, WebError> {
+    ticket_for(
+        &app,
+        &authed,
+        Owner {
+            registrant_id: id,
+            dependent_id: None,
+        },
+        &kind,
+        f,
+    )
+    .await
+}
+
+async fn image_complete(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, kind)): Path<(String, String)>,
+    Form(f): Form<CompleteForm>,
+) -> Result<Response, WebError> {
+    complete_for(
+        &app,
+        &authed,
+        Owner {
+            registrant_id: id,
+            dependent_id: None,
+        },
+        &kind,
+        f,
+    )
+    .await
+}
+
+async fn dep_image_ticket(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, dep, kind)): Path<(String, String, String)>,
+    Form(f): Form<TicketForm>,
+) -> Result<Response, WebError> {
+    ticket_for(
+        &app,
+        &authed,
+        Owner {
+            registrant_id: id,
+            dependent_id: Some(dep),
+        },
+        &kind,
+        f,
+    )
+    .await
+}
+
+async fn dep_image_complete(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path((id, dep, kind)): Path<(String, String, String)>,
+    Form(f): Form<CompleteForm>,
+) -> Result<Response, WebError> {
+    complete_for(
+        &app,
+        &authed,
+        Owner {
+            registrant_id: id,
+            dependent_id: Some(dep),
+        },
+        &kind,
+        f,
+    )
+    .await
 }

@@ -121,6 +121,11 @@ pub fn lambda_config() -> crate::app::Config {
         secure_cookies: true,
         // API Gateway appends the address it saw to X-Forwarded-For.
         trust_forwarded_for: true,
+        // Browsers PUT document images straight to the bucket (virtual-hosted URL).
+        connect_src: match (std::env::var("MYNA_BUCKET"), std::env::var("AWS_REGION")) {
+            (Ok(b), Ok(r)) => format!("'self' https://{b}.s3.{r}.amazonaws.com"),
+            _ => "'self'".into(),
+        },
         ..crate::app::Config::default()
     }
 }
