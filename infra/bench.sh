@@ -5,6 +5,8 @@
 #   infra/bench.sh          every benchmark
 #   infra/bench.sh build    cold release build of every Lambda function for arm64
 #                           (cargo-lambda + zig, as `sam build` does): time and binary sizes
+#   infra/bench.sh list     the registrant list with 10,000 registrants on the embedded store:
+#                           page latency p50/p99 through the router, Store calls per page
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/perf
@@ -50,6 +52,26 @@ print(json.dumps({"build": {"wall_seconds": secs, "cores": os.cpu_count(),
 PY
 }
 
+bench_list() {
+  local out
+  out="$(cargo bench -p myna-tests --bench registrants_list 2>/dev/null)"
+  printf '%s\n' "$out" > docs/perf/registrants_list.json
+  python3 - <<'PY' > docs/perf/registrants_list.md
+import json
+d = json.load(open("docs/perf/registrants_list.json"))["registrants_list"]
+print("## Registrant list, 10,000 registrants (embedded store)")
+print()
+print("Command: `infra/bench.sh list` (`cargo bench -p myna-tests --bench registrants_list`):")
+print(f"{d['registrants']:,} registrants with {d['dependents_each']} dependent each in {d['groups']} groups,")
+print(f"{d['runs_per_case']} requests per case through the HTTP router (session, role check, page render).")
+print()
+print("| case | p50 | p99 | Store calls for the list | Store calls per request (main table) |")
+print("|---|---|---|---|---|")
+for name, c in d["cases"].items():
+    print(f"| {name} | {c['p50_ms']} ms | {c['p99_ms']} ms | {c['store_calls_for_the_list']} | {c['store_calls_per_request']} |")
+PY
+}
+
 report() {
   { echo "# Performance report"; echo; for f in docs/perf/*.md; do
       [ "$(basename "$f")" = report.md ] && continue; cat "$f"; echo; done; } > docs/perf/report.md
@@ -65,7 +87,9 @@ PY
 }
 
 case "${1:-all}" in
-  all|build) bench_build ;;
-  *) echo "usage: infra/bench.sh [build]" >&2; exit 64 ;;
+  all) bench_list; bench_build ;;
+  build) bench_build ;;
+  list) bench_list ;;
+  *) echo "usage: infra/bench.sh [build|list]" >&2; exit 64 ;;
 esac
 report

@@ -1,0 +1,306 @@
+//! Benchmark: the registrant list on the embedded store with 10,000 registrants (1 dependent
+//! each, 20 groups of 500). Reports page latency p50/p99 through the HTTP router and the Store
+//! calls per page, as JSON on stdout (`infra/bench.sh list` writes it to docs/perf/).
+//!
+//! Run: `cargo bench -p myna-tests --bench registrants_list`
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use async_trait::async_trait;
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use myna::adapters::embedded::Embedded;
+use myna::app::dependents::Dependent;
+use myna::app::groups;
+use myna::app::keys::TenantScope;
+use myna::app::registrants::Registrant;
+use myna::app::tenants::Counters;
+use myna::app::App;
+use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
+use myna::domain::status::Status;
+use myna::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
+use myna::ports::SystemClock;
+use myna_tests::{signup_fields, test_config, Browser, TempDir};
+use tower::ServiceExt;
+
+const REGISTRANTS: usize = 10_000;
+const GROUPS: usize = 20;
+const RUNS: usize = 200;
+
+/// A `Store` that counts the calls made through it.
+struct Counting {
+    inner: Arc<dyn Store>,
+    calls: AtomicUsize,
+}
+
+impl Counting {
+    fn hit(&self) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+#[async_trait]
+impl Store for Counting {
+    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.hit();
+        self.inner.get(key).await
+    }
+    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
+        self.hit();
+        self.inner.batch_get(keys).await
+    }
+    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
+        self.hit();
+        self.inner.put(item, condition).await
+    }
+    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
+        self.hit();
+        self.inner.delete(key, condition).await
+    }
+    async fn add(
+        &self,
+        key: &Key,
+        attr: &str,
+        delta: i64,
+        expires_at: Option<i64>,
+    ) -> Result<i64, StoreError> {
+        self.hit();
+        self.inner.add(key, attr, delta, expires_at).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.hit();
+        self.inner.query(query).await
+    }
+    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.hit();
+        self.inner.transact(ops).await
+    }
+    async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        self.hit();
+        self.inner.batch_write(ops).await
+    }
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn seed(scope: &TenantScope) -> Vec<String> {
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let groups: Vec<_> = (0..GROUPS)
+        .map(|i| groups::new_group(format!("部署{i:02}"), time::OffsetDateTime::now_utc()))
+        .collect();
+    let mut ops: Vec<WriteOp> = groups
+        .iter()
+        .map(|g| WriteOp::put(g.to_item(scope)))
+        .collect();
+    for i in 0..REGISTRANTS {
+        let id = ulid::Ulid::new().to_string();
+        let r = Registrant {
+            id: id.clone(),
+            group_id: Some(groups[i % GROUPS].id.clone()),
+            code: format!("E{i:05}"),
+            family_name: format!("社員{}", i % 97),
+            given_name: "太郎".into(),
+            family_kana: "シャイン".into(),
+            given_kana: "タロウ".into(),
+            attribute: Attribute::ALL[i % 2],
+            email: Some(format!("staff{i}@example.jp")),
+            password_hash: None,
+            login_lock: false,
+            sex: Some(Sex::ALL[i % 2]),
+            birth_date: None,
+            hire_date: None,
+            note: String::new(),
+            number: None,
+            status: Status::Unregistered,
+            dependents: 1,
+            dependents_unregistered: 1,
+            dependents_pending: 0,
+            dependents_status: Some(Status::Unregistered),
+            retired_on: None,
+            delete_on: None,
+            created_at: now,
+            updated_at: now,
+            images: Default::default(),
+        };
+        let d = Dependent {
+            id: ulid::Ulid::new().to_string(),
+            registrant_id: id,
+            family_name: r.family_name.clone(),
+            given_name: "花子".into(),
+            family_kana: String::new(),
+            given_kana: String::new(),
+            relationship: Relationship::ALL[0],
+            kind: DependentKind::ALL[0],
+            sex: None,
+            birth_date: None,
+            number: None,
+            status: Status::Unregistered,
+            created_at: now,
+            updated_at: now,
+            images: Default::default(),
+        };
+        ops.push(WriteOp::put(r.to_item(scope)));
+        ops.push(WriteOp::put(d.to_item(scope)));
+    }
+    scope.batch_write(ops).await.unwrap();
+    let n = REGISTRANTS as i64;
+    let delta = Counters {
+        registrants: n,
+        unregistered: n,
+        dependents: n,
+        dependents_unregistered: n,
+        ..Default::default()
+    };
+    scope
+        .transact(vec![Counters::delta_op(scope, &delta).unwrap()])
+        .await
+        .unwrap();
+    groups.into_iter().map(|g| g.id).collect()
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = TempDir::new("bench");
+    let mut embedded =
+        Embedded::open(dir.path(), "http://127.0.0.1:8080", Arc::new(SystemClock)).unwrap();
+    let counting = Arc::new(Counting {
+        inner: embedded.ports.store.clone(),
+        calls: AtomicUsize::new(0),
+    });
+    embedded.ports.store = counting.clone();
+    let app: Arc<App> = App::new(embedded.ports, test_config());
+    let router = myna::web::all(app.clone());
+
+    let mut b = Browser::new(router.clone(), "203.0.113.1");
+    b.submit(
+        "/signup",
+        "/signup",
+        &signup_fields("株式会社ベンチ", "bench@example.jp", "Sakura-2026x"),
+    )
+    .await;
+    b.submit(
+        "/login",
+        "/login",
+        &[("email", "bench@example.jp"), ("password", "Sakura-2026x")],
+    )
+    .await;
+    let code = {
+        let mail = embedded
+            .outbox
+            .latest_to("bench@example.jp")
+            .unwrap()
+            .unwrap();
+        let line = mail
+            .mail
+            .body
+            .lines()
+            .find(|l| l.starts_with("第二認証コード:"))
+            .unwrap()
+            .to_string();
+        line.trim_start_matches("第二認証コード:")
+            .trim()
+            .to_string()
+    };
+    b.submit("/login/otp", "/login/otp", &[("code", &code)])
+        .await;
+    let cookie = b
+        .cookies
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("; ");
+
+    let page = app
+        .ports
+        .store
+        .query(&Query::partition(myna::app::keys::email_lookup_partition(
+            "bench@example.jp",
+        )))
+        .await
+        .unwrap();
+    let tenant =
+        myna::app::keys::TenantId::parse(page.items[0].key.sk.trim_start_matches("T#")).unwrap();
+    let scope = TenantScope::new(tenant, app.ports.store.clone());
+    let started = Instant::now();
+    let groups = seed(&scope).await;
+    let seed_secs = started.elapsed().as_secs_f64();
+
+    let cases = [
+        (
+            "group filter, page 1 (50 rows)",
+            format!("/registrants?group={}", groups[3]),
+        ),
+        ("no filter, page 1 (50 rows)", "/registrants".to_string()),
+        (
+            "no filter, page 100 (50 rows)",
+            "/registrants?page=100".to_string(),
+        ),
+        (
+            "name search (partial, kana)",
+            "/registrants?name=%E3%81%97%E3%82%83%E3%81%84%E3%82%93".to_string(),
+        ),
+    ];
+    let mut results = BTreeMap::new();
+    for (label, path) in &cases {
+        let mut times = Vec::with_capacity(RUNS);
+        let mut calls_per_page = 0;
+        for run in 0..RUNS + 5 {
+            let before = counting.calls.load(Ordering::Relaxed);
+            let t = Instant::now();
+            let res = router
+                .clone()
+                .oneshot(
+                    Request::get(path.as_str())
+                        .header(header::COOKIE, &cookie)
+                        .body(Body::empty())
+                        .unwrap(),
+                )
+                .await
+                .unwrap();
+            let status = res.status();
+            let _ = axum::body::to_bytes(res.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let ms = t.elapsed().as_secs_f64() * 1000.0;
+            assert_eq!(status, StatusCode::OK, "{path}");
+            calls_per_page = counting.calls.load(Ordering::Relaxed) - before;
+            if run >= 5 {
+                times.push(ms);
+            }
+        }
+        times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        let filter: myna::app::registrants::Filter =
+            serde_urlencoded::from_str(path.split_once('?').map_or("", |(_, q)| q)).unwrap();
+        let list_calls = myna::app::registrants::list(&scope, &filter)
+            .await
+            .unwrap()
+            .store_calls;
+        results.insert(
+            label.to_string(),
+            serde_json::json!({
+                "path": path,
+                "p50_ms": (percentile(&times, 0.5) * 100.0).round() / 100.0,
+                "p99_ms": (percentile(&times, 0.99) * 100.0).round() / 100.0,
+                "store_calls_per_request": calls_per_page,
+                "store_calls_for_the_list": list_calls,
+            }),
+        );
+    }
+    let report = serde_json::json!({
+        "registrants_list": {
+            "registrants": REGISTRANTS,
+            "dependents_each": 1,
+            "groups": GROUPS,
+            "runs_per_case": RUNS,
+            "seed_seconds": (seed_secs * 10.0).round() / 10.0,
+            "cases": results,
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+}
