@@ -1092,3 +1092,72 @@ async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_detail_page() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "rename@example.jp").await;
+    let scope = t.scope_of("rename@example.jp").await;
+    b.submit(
+        "/registrants/groups/new",
+        "/registrants/groups/new",
+        &[("name", "総務部"), ("confirmed", "1")],
+    )
+    .await;
+    let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
+    let path = format!("/registrants/groups/{}/edit", g.id);
+    assert!(b.get(&path).await.body.contains("value=\"総務部\""));
+    let confirm = b.submit(&path, &path, &[("name", "人事総務部")]).await;
+    assert!(confirm.body.contains("以下の内容で登録します") && confirm.body.contains("人事総務部"));
+    assert_eq!(
+        myna::app::groups::list(&scope).await.unwrap()[0].name,
+        "総務部",
+        "nothing saved before 登録"
+    );
+    let done = b
+        .submit(&path, &path, &[("name", "人事総務部"), ("confirmed", "1")])
+        .await;
+    assert_eq!(
+        done.location(),
+        Some("/registrants/groups?done=group_updated")
+    );
+    assert_eq!(
+        myna::app::groups::list(&scope).await.unwrap()[0].name,
+        "人事総務部"
+    );
+    let empty = b.submit(&path, &path, &[("name", "  ")]).await;
+    assert!(empty.body.contains("グループ名を入力してください。"));
+
+    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "R001", ""), &[]).await);
+    add_dependent(
+        &mut b,
+        &id,
+        &dependent(
+            "花子",
+            "spouse",
+            "national_pension_category3",
+            "123456789018",
+        ),
+        &[],
+    )
+    .await;
+    let dep = myna::app::dependents::list(&scope, &id)
+        .await
+        .unwrap()
+        .remove(0);
+    let page = b
+        .get(&format!("/registrants/{id}/dependents/{}", dep.id))
+        .await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "山田 花子",
+        "配偶者",
+        "国民年金の第3号被保険者",
+        "********9018",
+        "承認待",
+        "未アップロード",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    assert!(!page.body.contains("123456789018"));
+}

@@ -78,6 +78,7 @@ pub fn router() -> Router<AppState> {
             "/registrants/{id}/dependents/{dep}/images/{kind}/complete",
             post(dep_image_complete),
         )
+        .route("/registrants/{id}/dependents/{dep}", get(dep_detail))
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
@@ -1595,4 +1596,76 @@ async fn dep_image_complete(
         f,
     )
     .await
+}
+
+#[derive(Template)]
+#[template(path = "dependent_detail.html")]
+struct DepDetailView {
+    chrome: Chrome,
+    registrant_id: String,
+    registrant_name: String,
+    id: String,
+    name: String,
+    rows: Vec<(&'static str, String)>,
+    can_edit: bool,
+}
+
+async fn dep_detail(
+    authed: Authed,
+    Path((id, dep)): Path<(String, String)>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ViewRegistrants)?;
+    let mode = dep_mode(&authed, &id, Some(&dep)).await?;
+    let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
+    let images = |k: DocumentKind| {
+        if d.images.contains_key(&images::attr(k)) {
+            "アップロード済み"
+        } else {
+            "未アップロード"
+        }
+        .to_string()
+    };
+    let rows = vec![
+        ("ステータス", d.status.label().to_string()),
+        ("氏名", d.name()),
+        (
+            "フリガナ",
+            format!("{} {}", d.family_kana, d.given_kana)
+                .trim()
+                .to_string(),
+        ),
+        ("続柄", d.relationship.label().into()),
+        ("属性", d.kind.label().into()),
+        (
+            "性別",
+            d.sex.map_or(String::new(), |s| s.label().to_string()),
+        ),
+        (
+            "生年月日",
+            d.birth_date
+                .map(|b| {
+                    format!(
+                        "{}（{}）",
+                        format_slash(b),
+                        to_wareki(b).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default(),
+        ),
+        (
+            "マイナンバー",
+            d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+        ),
+        ("番号確認書類", images(DocumentKind::NumberProof)),
+        ("身元確認書類", images(DocumentKind::IdentityProof)),
+    ];
+    Ok(render(&DepDetailView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        registrant_id: mode.registrant.id.clone(),
+        registrant_name: mode.registrant.name(),
+        id: d.id.clone(),
+        name: d.name(),
+        rows,
+        can_edit: authed.user.role.allows(Permission::EditRegistrants),
+    }))
 }
