@@ -120,6 +120,10 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
     assert_eq!(confirm.status, StatusCode::OK);
     assert!(confirm.body.contains("入力確認") && confirm.body.contains("********0257"));
     assert!(
+        !confirm.body.contains("0257\"") && !confirm.body.contains("6214"),
+        "the confirm page carries the number sealed, not in digits"
+    );
+    assert!(
         confirm.body.contains("1980/01/01（昭和55年1月1日）"),
         "era date shown"
     );
@@ -1160,4 +1164,52 @@ async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_d
         assert!(page.body.contains(text), "{text}");
     }
     assert!(!page.body.contains("123456789018"));
+}
+
+#[tokio::test]
+async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "draft@example.jp").await;
+    let confirm = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("山田", "太郎", "T001", NUMBER),
+        )
+        .await;
+    let token = confirm
+        .body
+        .split("name=\"number_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    assert!(!token.is_empty());
+    // Same person, new login: the old page's token no longer opens.
+    let mut again = t.login("draft@example.jp", PW, None).await;
+    let csrf = again.get("/registrants/new").await.csrf().unwrap();
+    let mut fields = vec![
+        ("csrf", csrf.as_str()),
+        ("number_token", token.as_str()),
+        ("confirmed", "1"),
+    ];
+    fields.extend(
+        person("山田", "太郎", "T001", "")
+            .into_iter()
+            .filter(|(k, _)| !k.starts_with("number")),
+    );
+    let res = again.post("/registrants/new", &fields).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .body
+        .contains("マイナンバーをもう一度入力してください。"));
+    assert_eq!(
+        tenants::counters(&t.scope_of("draft@example.jp").await)
+            .await
+            .unwrap()
+            .registrants,
+        0
+    );
 }

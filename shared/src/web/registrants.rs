@@ -276,6 +276,8 @@ struct Posted {
     confirmed: String,
     back: String,
     allow_duplicate: String,
+    /// The number typed on the form, sealed for the confirm page (see [`seal_draft`]).
+    number_token: String,
 }
 
 struct Mode {
@@ -411,7 +413,7 @@ fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str
     ]
 }
 
-fn hidden_fields(f: &RegistrantForm) -> Vec<(&'static str, String)> {
+fn hidden_fields(token: &str, f: &RegistrantForm) -> Vec<(&'static str, String)> {
     vec![
         ("group_id", f.group_id.clone()),
         ("code", f.code.clone()),
@@ -427,9 +429,7 @@ fn hidden_fields(f: &RegistrantForm) -> Vec<(&'static str, String)> {
         ("birth_date", f.birth_date.clone()),
         ("hire_date", f.hire_date.clone()),
         ("note", f.note.clone()),
-        ("number1", f.number1.clone()),
-        ("number2", f.number2.clone()),
-        ("number3", f.number3.clone()),
+        ("number_token", token.to_string()),
         ("confirmed", "1".into()),
     ]
 }
@@ -443,6 +443,28 @@ async fn submit(
     authed.require(Permission::EditRegistrants)?;
     if !posted.back.is_empty() {
         return form_page(authed, mode, posted.form, Vec::new(), StatusCode::OK).await;
+    }
+    let mut posted = posted;
+    if let Err(e) = open_draft(
+        app,
+        authed,
+        &posted.number_token,
+        [
+            &mut posted.form.number1,
+            &mut posted.form.number2,
+            &mut posted.form.number3,
+        ],
+    )
+    .await
+    {
+        return form_page(
+            authed,
+            mode,
+            posted.form,
+            vec![("number", e)],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
     }
     let groups = groups::list(&authed.scope).await?;
     let valid = match regs::validate(&posted.form, &groups, regs::today(app.now())) {
@@ -459,13 +481,14 @@ async fn submit(
         }
     };
     let editing = mode.editing;
+    let token = seal_draft(app, authed, valid.number.as_ref()).await?;
     let confirm = |duplicates: Vec<Duplicate>| {
         render(&ConfirmView {
             chrome: Chrome::new(authed, "/registrants"),
             heading: mode.heading,
             action: mode.action.clone(),
             rows: confirm_rows(&valid, &groups, editing),
-            hidden: hidden_fields(&posted.form),
+            hidden: hidden_fields(&token, &posted.form),
             duplicates,
         })
     };
@@ -1093,6 +1116,7 @@ struct DepPosted {
     confirmed: String,
     back: String,
     allow_duplicate: String,
+    number_token: String,
 }
 
 struct DepMode {
@@ -1187,7 +1211,7 @@ fn dep_confirm_rows(v: &ValidDependent, editing: bool) -> Vec<(&'static str, Str
     ]
 }
 
-fn dep_hidden(f: &DependentForm) -> Vec<(&'static str, String)> {
+fn dep_hidden(token: &str, f: &DependentForm) -> Vec<(&'static str, String)> {
     vec![
         ("family_name", f.family_name.clone()),
         ("given_name", f.given_name.clone()),
@@ -1197,9 +1221,7 @@ fn dep_hidden(f: &DependentForm) -> Vec<(&'static str, String)> {
         ("kind", f.kind.clone()),
         ("sex", f.sex.clone()),
         ("birth_date", f.birth_date.clone()),
-        ("number1", f.number1.clone()),
-        ("number2", f.number2.clone()),
-        ("number3", f.number3.clone()),
+        ("number_token", token.to_string()),
         ("confirmed", "1".into()),
     ]
 }
@@ -1220,6 +1242,27 @@ async fn dep_submit(
             StatusCode::OK,
         ));
     }
+    let mut posted = posted;
+    if let Err(e) = open_draft(
+        app,
+        authed,
+        &posted.number_token,
+        [
+            &mut posted.form.number1,
+            &mut posted.form.number2,
+            &mut posted.form.number3,
+        ],
+    )
+    .await
+    {
+        return Ok(dep_form_page(
+            authed,
+            &mode,
+            posted.form,
+            vec![("number", e)],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ));
+    }
     let valid = match deps::validate(&posted.form, regs::today(app.now())) {
         Ok(v) => v,
         Err(errors) => {
@@ -1233,13 +1276,14 @@ async fn dep_submit(
         }
     };
     let editing = mode.current.is_some();
+    let token = seal_draft(app, authed, valid.number.as_ref()).await?;
     let confirm = |duplicates: Vec<Duplicate>| {
         render(&ConfirmView {
             chrome: Chrome::new(authed, "/registrants"),
             heading: mode.heading(),
             action: mode.action(),
             rows: dep_confirm_rows(&valid, editing),
-            hidden: dep_hidden(&posted.form),
+            hidden: dep_hidden(&token, &posted.form),
             duplicates,
         })
     };
@@ -1668,4 +1712,54 @@ async fn dep_detail(
         rows,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
     }))
+}
+
+// ---------------------------------------------------------------- the number on the confirm page
+
+/// Associated data binding a draft number to this user's session: a token copied into another
+/// session or account does not open.
+fn draft_record(authed: &Authed) -> String {
+    format!("draft:{}:{}", authed.user.id, authed.session.csrf)
+}
+
+/// The number typed on the form, sealed under the tenant's data key, so that the 入力確認 page
+/// carries it back without holding the digits.
+async fn seal_draft(
+    app: &App,
+    authed: &Authed,
+    number: Option<&crate::domain::my_number::MyNumber>,
+) -> Result<String, WebError> {
+    Ok(match number {
+        Some(n) => {
+            app.vault
+                .seal_number(&authed.tenant.keys, &draft_record(authed), n)
+                .await?
+        }
+        None => String::new(),
+    })
+}
+
+/// Puts a sealed draft number back into the form's three boxes (in memory only).
+async fn open_draft(
+    app: &App,
+    authed: &Authed,
+    token: &str,
+    boxes: [&mut String; 3],
+) -> Result<(), String> {
+    if token.is_empty() {
+        return Ok(());
+    }
+    let n = app
+        .vault
+        .open_number(&authed.tenant.keys, &draft_record(authed), token)
+        .await
+        .map_err(|_| {
+            "入力内容の有効期限が切れました。マイナンバーをもう一度入力してください。".to_string()
+        })?;
+    let digits = n.expose();
+    let [a, b, c] = boxes;
+    *a = digits[..4].to_string();
+    *b = digits[4..8].to_string();
+    *c = digits[8..].to_string();
+    Ok(())
 }
