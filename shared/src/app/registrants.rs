@@ -1028,6 +1028,43 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
         "none" => Some(GroupFilter::Ungrouped),
         id => Some(GroupFilter::Group(id)),
     };
+    // The list as first opened (no filter, code order, page 1): one index page, not a walk.
+    let plain = filter.code.trim().is_empty()
+        && filter.name.trim().is_empty()
+        && filter.attribute.is_empty()
+        && filter.email.trim().is_empty()
+        && filter.status.is_empty()
+        && filter.retired.is_empty()
+        && filter.retired_month.trim().is_empty()
+        && filter.delete_month.trim().is_empty()
+        && group.is_none()
+        && filter.sort != "name";
+    if plain && filter.page_number() <= 1 && errors.is_empty() {
+        let total =
+            usize::try_from(super::tenants::counters(scope).await?.registrants.max(0)).unwrap_or(0);
+        let page = scope
+            .query(
+                &Query::partition(scope.partition(index::ALL_REGISTRANTS))
+                    .on(Index::Gsi2)
+                    .limit(PAGE_SIZE),
+            )
+            .await?;
+        let rows: Vec<Registrant> = page
+            .items
+            .iter()
+            .filter_map(Registrant::from_item)
+            .collect();
+        let (groups, batch) = group_names(scope, &rows).await?;
+        return Ok(ListPage {
+            total,
+            page: 1,
+            pages: total.div_ceil(PAGE_SIZE).max(1),
+            rows,
+            groups,
+            store_calls: 2 + batch,
+            errors,
+        });
+    }
     let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !groups::is_id(id)) {
         (Vec::new(), 0)
     } else {
@@ -1073,21 +1110,8 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
         .take(PAGE_SIZE)
         .collect();
 
-    // Group names for the page's rows: one batch read.
-    let mut ids: Vec<String> = rows.iter().filter_map(|r| r.group_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut groups = HashMap::new();
-    let mut store_calls = queries;
-    if !ids.is_empty() {
-        let keys: Vec<_> = ids.iter().map(|id| scope.key(&sk::group(id))).collect();
-        for item in scope.batch_get(&keys).await? {
-            if let (Some(id), Some(name)) = (item.key.sk.strip_prefix("GROUP#"), item.str("name")) {
-                groups.insert(id.to_string(), name.to_string());
-            }
-        }
-        store_calls += 1;
-    }
+    let (groups, batch) = group_names(scope, &rows).await?;
+    let store_calls = queries + batch;
     Ok(ListPage {
         rows,
         total,
@@ -1139,4 +1163,25 @@ pub async fn delete_group(
 
 pub fn today(now: OffsetDateTime) -> Date {
     now.to_offset(time::macros::offset!(+9)).date()
+}
+
+/// Names of the groups the rows belong to: one batch read (none if no row has a group).
+async fn group_names(
+    scope: &TenantScope,
+    rows: &[Registrant],
+) -> Result<(HashMap<String, String>, usize), InfraError> {
+    let mut ids: Vec<String> = rows.iter().filter_map(|r| r.group_id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    let mut groups = HashMap::new();
+    if ids.is_empty() {
+        return Ok((groups, 0));
+    }
+    let keys: Vec<_> = ids.iter().map(|id| scope.key(&sk::group(id))).collect();
+    for item in scope.batch_get(&keys).await? {
+        if let (Some(id), Some(name)) = (item.key.sk.strip_prefix("GROUP#"), item.str("name")) {
+            groups.insert(id.to_string(), name.to_string());
+        }
+    }
+    Ok((groups, 1))
 }
