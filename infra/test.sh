@@ -42,7 +42,7 @@ run_unit() {
 
 run_security() {
   say "security suite"
-  cargo test -p myna-tests --test api security::
+  cargo test --workspace --test api security::
 }
 
 run_template() {
@@ -75,9 +75,10 @@ run_emulator() {
     sleep 0.2
   done
   say "emulator suite: AWS adapters through the real SDK"
+  # --workspace keeps the feature set of the unit build, so nothing is compiled twice.
   AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_REGION=us-east-1 \
     AWS_EC2_METADATA_DISABLED=true MYNA_MOTO_ENDPOINT="http://127.0.0.1:$port" \
-    cargo test -p myna-tests --test emulator -- --nocapture
+    cargo test --workspace --test emulator -- --nocapture
   kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
   trap - EXIT
 }
