@@ -460,7 +460,10 @@ async fn the_list_searches_by_name_whatever_the_kana_or_width_and_pages_by_50() 
     assert_eq!(regs::list(&scope, &filter).await.unwrap().store_calls, 2);
     // The list as first opened: the counter, one index page, one batch of group names.
     let first = regs::list(&scope, &regs::Filter::default()).await.unwrap();
-    assert_eq!((first.store_calls, first.total, first.rows.len()), (3, 60, 50));
+    assert_eq!(
+        (first.store_calls, first.total, first.rows.len()),
+        (3, 60, 50)
+    );
     assert_eq!(first.rows[0].code, "L000");
 }
 
