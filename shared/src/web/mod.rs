@@ -6,6 +6,8 @@
 //! extractors, so the same code serves both.
 
 pub mod auth;
+pub mod dependents;
+pub mod groups;
 pub mod home;
 pub mod registrants;
 pub mod session;
