@@ -8,3 +8,4 @@ mod registrants;
 mod security;
 mod signup;
 mod template_routes;
+mod usage;

@@ -17,6 +17,7 @@ pub mod sessions;
 pub mod signup;
 pub mod tenants;
 pub mod uploads;
+pub mod usage;
 pub mod users;
 pub mod vault;
 pub mod worker;

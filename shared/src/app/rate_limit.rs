@@ -89,3 +89,16 @@ pub async fn clear(
     let (key, _) = window_key(rule, subject, now);
     store.delete(&key, crate::ports::Condition::None).await
 }
+
+/// Wrong passwords when re-entering it to see a number (表示) or export, per login user.
+pub const REAUTH_ACCOUNT: Rule = Rule {
+    kind: "reauth-account",
+    limit: 5,
+    window: Duration::minutes(15),
+};
+/// The same, per client address.
+pub const REAUTH_IP: Rule = Rule {
+    kind: "reauth-ip",
+    limit: 20,
+    window: Duration::minutes(15),
+};

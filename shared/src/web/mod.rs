@@ -11,6 +11,7 @@ pub mod groups;
 pub mod home;
 pub mod registrants;
 pub mod session;
+pub mod usage;
 
 use std::sync::Arc;
 

@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(super::groups::routes())
         .merge(super::dependents::routes())
+        .merge(super::usage::routes())
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
@@ -84,6 +85,7 @@ pub(super) struct Flash {
 
 struct Row {
     id: String,
+    has_number: bool,
     status: &'static str,
     status_class: &'static str,
     dep_status: &'static str,
@@ -113,6 +115,7 @@ struct ListView {
     attributes: Vec<(&'static str, &'static str)>,
     statuses: Vec<(&'static str, &'static str)>,
     can_edit: bool,
+    can_reveal: bool,
     first_href: String,
     prev_href: String,
     next_href: String,
@@ -142,6 +145,7 @@ async fn list(
         .iter()
         .map(|r| Row {
             id: r.id.clone(),
+            has_number: r.number.is_some(),
             status: r.status.label(),
             status_class: r.status.colour().css_class(),
             dep_status: r.dependents_status.map_or("", Status::label),
@@ -187,6 +191,7 @@ async fn list(
         attributes: attributes(),
         statuses: Status::ALL.iter().map(|s| (s.code(), s.label())).collect(),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
+        can_reveal: authed.user.role.allows(Permission::RevealNumber),
     }))
 }
 
@@ -644,6 +649,7 @@ pub(super) fn image_rows(
 
 struct DepRow {
     id: String,
+    has_number: bool,
     images: Vec<ImageRow>,
     images_required: bool,
     status: &'static str,
@@ -726,6 +732,7 @@ async fn detail(
             .await?
             .into_iter()
             .map(|d| DepRow {
+                has_number: d.number.is_some(),
                 status: d.status.label(),
                 status_class: d.status.colour().css_class(),
                 name: d.name(),
