@@ -164,7 +164,12 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
 
     let mut matched = Vec::new();
     if found.is_empty() {
-        passwords::verify_dummy(app.config.password_params, input.password.clone()).await;
+        passwords::verify_dummy(
+            &app.dummy_hash,
+            app.config.password_params,
+            input.password.clone(),
+        )
+        .await;
     }
     for user in found.iter() {
         if passwords::verify(user.password_hash.clone(), input.password.clone()).await {

@@ -68,10 +68,7 @@ impl Dependent {
             item = item.with("birth_date", d.to_string());
         }
         if let Some(n) = &self.number {
-            item = item
-                .with("number", n.sealed.as_str())
-                .with("number_fp", n.fingerprint.as_str())
-                .with("number_last4", n.last4.as_str());
+            n.write(&mut item);
         }
         item
     }
@@ -92,14 +89,7 @@ impl Dependent {
             birth_date: item.str("birth_date").and_then(|d| {
                 Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
             }),
-            number: match (s("number"), s("number_fp"), s("number_last4")) {
-                (Some(sealed), Some(fingerprint), Some(last4)) => Some(SealedNumber {
-                    sealed,
-                    fingerprint,
-                    last4,
-                }),
-                _ => None,
-            },
+            number: SealedNumber::read(item),
             status: Status::from_code(item.str("status")?)?,
             created_at: item.i64("created_at").unwrap_or(0),
             updated_at: item.i64("updated_at").unwrap_or(0),
@@ -263,7 +253,7 @@ pub async fn get(
     registrant_id: &str,
     id: &str,
 ) -> Result<Option<Dependent>, InfraError> {
-    if !super::groups::is_id(registrant_id) || !super::groups::is_id(id) {
+    if !super::keys::is_record_id(registrant_id) || !super::keys::is_record_id(id) {
         return Ok(None);
     }
     Ok(scope

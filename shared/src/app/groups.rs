@@ -84,7 +84,7 @@ pub async fn list(scope: &TenantScope) -> Result<Vec<Group>, InfraError> {
 }
 
 pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Group>, InfraError> {
-    if !is_id(id) {
+    if !super::keys::is_record_id(id) {
         return Ok(None);
     }
     Ok(scope
@@ -100,9 +100,4 @@ pub fn new_group(name: String, now: OffsetDateTime) -> Group {
         name,
         created_at: now.unix_timestamp(),
     }
-}
-
-/// Ids in URLs are ULIDs; anything else is not found (and never reaches a key).
-pub fn is_id(id: &str) -> bool {
-    ulid::Ulid::from_string(id).is_ok()
 }

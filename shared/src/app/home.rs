@@ -3,7 +3,7 @@
 
 use super::keys::TenantScope;
 use super::tenants::{self, Counters, Tenant};
-use super::users::{self, User};
+use super::users::User;
 use super::{App, InfraError, Notice};
 
 pub struct Home {
@@ -15,13 +15,14 @@ pub struct Home {
     pub passcode_unset: bool,
 }
 
-pub async fn load(app: &App, scope: &TenantScope, user_id: &str) -> Result<Home, InfraError> {
-    let tenant = tenants::load(scope)
-        .await?
-        .ok_or(InfraError::Corrupt("tenant missing"))?;
-    let user = users::load(scope, user_id)
-        .await?
-        .ok_or(InfraError::Corrupt("user missing"))?;
+/// HOME for a user whose tenant and user records the request already holds: only the
+/// counters are read here.
+pub async fn load(
+    app: &App,
+    scope: &TenantScope,
+    tenant: Tenant,
+    user: User,
+) -> Result<Home, InfraError> {
     let counters = tenants::counters(scope).await?;
     Ok(Home {
         passcode_unset: !tenant.passcode_set,

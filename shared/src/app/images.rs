@@ -68,11 +68,11 @@ pub enum ImageFlowError {
 }
 
 async fn owner_item(scope: &TenantScope, owner: &Owner) -> Result<Item, ImageFlowError> {
-    let ids_ok = super::groups::is_id(&owner.registrant_id)
+    let ids_ok = super::keys::is_record_id(&owner.registrant_id)
         && owner
             .dependent_id
             .as_deref()
-            .is_none_or(super::groups::is_id);
+            .is_none_or(super::keys::is_record_id);
     if !ids_ok {
         return Err(ImageFlowError::NotFound);
     }
@@ -119,7 +119,7 @@ pub async fn complete(
     let prefix = owner.prefix(kind);
     let ok_name = upload
         .strip_prefix(&prefix)
-        .is_some_and(super::groups::is_id);
+        .is_some_and(super::keys::is_record_id);
     if !ok_name {
         return Err(UploadError::Rejected(ImageError::Missing).into());
     }

@@ -43,6 +43,12 @@ impl std::fmt::Display for TenantId {
     }
 }
 
+/// Record ids (registrants, dependents, groups) are ULIDs; an id from a URL that is not one is
+/// simply not found, and never reaches a key.
+pub fn is_record_id(id: &str) -> bool {
+    ulid::Ulid::from_string(id).is_ok()
+}
+
 /// Global look-up: email address → the tenants where it has a login user.
 pub fn email_lookup(email: &str, tenant: &TenantId) -> Key {
     Key::new(format!("EMAIL#{email}"), format!("T#{tenant}"))

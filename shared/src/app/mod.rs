@@ -85,6 +85,8 @@ pub struct App {
     pub config: Config,
     pub audit: audit::ChainedAudit,
     pub vault: vault::Vault,
+    /// A password hash nobody knows, verified against when an address is unknown.
+    pub(crate) dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl App {
@@ -96,6 +98,7 @@ impl App {
             config,
             audit,
             vault,
+            dummy_hash: tokio::sync::OnceCell::new(),
         })
     }
 

@@ -64,11 +64,15 @@ pub async fn verify(stored: String, password: String) -> bool {
     .unwrap_or(false)
 }
 
-/// Burns the same time as a real verification, so an unknown address answers as slowly as a
-/// known one with a wrong password.
-pub async fn verify_dummy(params: Params, password: String) {
-    if let Ok(stored) = hash(params, "dummy-password-for-timing".into()).await {
-        let _ = verify(stored, password).await;
+/// Burns the same time as a real verification (one argon2 run), so an unknown address answers
+/// as fast as a known one with a wrong password. The dummy hash is made once per process and
+/// kept in `cache`; hashing it on every call would make unknown addresses twice as slow.
+pub async fn verify_dummy(cache: &tokio::sync::OnceCell<String>, params: Params, password: String) {
+    if let Ok(stored) = cache
+        .get_or_try_init(|| hash(params, "dummy-password-for-timing".into()))
+        .await
+    {
+        let _ = verify(stored.clone(), password).await;
     }
 }
 

@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
-use super::groups::{self, Group};
-use super::keys::{index, sk, TenantScope};
+use super::groups::Group;
+use super::keys::{self, index, sk, TenantScope};
 use super::tenants::{Counters, Tenant};
 use super::{passwords, App, InfraError};
 use crate::domain::date::{format_slash, parse_date};
@@ -37,6 +37,24 @@ pub struct SealedNumber {
 }
 
 impl SealedNumber {
+    /// The attributes holding a sealed number on a registrant's or dependent's item.
+    pub fn write(&self, item: &mut Item) {
+        item.attrs
+            .insert("number".into(), Value::from(self.sealed.as_str()));
+        item.attrs
+            .insert("number_fp".into(), Value::from(self.fingerprint.as_str()));
+        item.attrs
+            .insert("number_last4".into(), Value::from(self.last4.as_str()));
+    }
+
+    pub fn read(item: &Item) -> Option<SealedNumber> {
+        Some(SealedNumber {
+            sealed: item.str("number")?.to_string(),
+            fingerprint: item.str("number_fp")?.to_string(),
+            last4: item.str("number_last4")?.to_string(),
+        })
+    }
+
     pub fn masked(&self) -> String {
         format!("********{}", self.last4)
     }
@@ -161,9 +179,7 @@ impl Registrant {
             self.dependents_status.map(|s| s.code().to_string()),
         );
         if let Some(n) = &self.number {
-            opt("number", Some(n.sealed.clone()));
-            opt("number_fp", Some(n.fingerprint.clone()));
-            opt("number_last4", Some(n.last4.clone()));
+            n.write(&mut item);
         }
         item
     }
@@ -191,14 +207,7 @@ impl Registrant {
             birth_date: date("birth_date"),
             hire_date: date("hire_date"),
             note: s("note").unwrap_or_default(),
-            number: match (s("number"), s("number_fp"), s("number_last4")) {
-                (Some(sealed), Some(fingerprint), Some(last4)) => Some(SealedNumber {
-                    sealed,
-                    fingerprint,
-                    last4,
-                }),
-                _ => None,
-            },
+            number: SealedNumber::read(item),
             status: Status::from_code(item.str("status")?)?,
             dependents: item.i64("dependents").unwrap_or(0),
             dependents_unregistered: item.i64("dependents_unregistered").unwrap_or(0),
@@ -880,7 +889,7 @@ pub async fn delete(
 }
 
 pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, InfraError> {
-    if !groups::is_id(id) {
+    if !keys::is_record_id(id) {
         return Ok(None);
     }
     Ok(scope
@@ -1065,7 +1074,8 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
             errors,
         });
     }
-    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !groups::is_id(id)) {
+    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !keys::is_record_id(id))
+    {
         (Vec::new(), 0)
     } else {
         load_all(scope, group).await?

@@ -84,14 +84,6 @@ impl Vault {
         self.unwraps.load(Ordering::Relaxed)
     }
 
-    /// Forgets every cached plain key (used after a tenant's key is destroyed).
-    pub fn forget(&self, tenant: &TenantId) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(tenant.as_str());
-    }
-
     async fn data_key(&self, tk: &TenantKeys) -> Result<DataKey, InfraError> {
         let now = self.clock.now();
         {

@@ -66,7 +66,13 @@ struct HomePage {
 }
 
 async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
-    let data = home::load(&app, &authed.scope, &authed.user.id).await?;
+    let data = home::load(
+        &app,
+        &authed.scope,
+        authed.tenant.clone(),
+        authed.user.clone(),
+    )
+    .await?;
     Ok(render(&HomePage {
         chrome: Chrome::new(&authed, "/home"),
         passcode_unset: data.passcode_unset,

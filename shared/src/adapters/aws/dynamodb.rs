@@ -139,6 +139,20 @@ fn condition_expr(condition: &Condition) -> Option<Expr> {
     })
 }
 
+/// Adds a condition's expression, names and values to any request builder that takes them (the
+/// SDK's builders share these methods but no trait).
+macro_rules! with_condition {
+    ($builder:expr, $condition:expr) => {
+        match condition_expr($condition) {
+            None => $builder,
+            Some(e) => $builder
+                .condition_expression(e.text)
+                .set_expression_attribute_names(Some(e.names))
+                .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values)),
+        }
+    };
+}
+
 fn add_expr(deltas: &[(String, i64)], expires_at: Option<i64>) -> Expr {
     let mut names = HashMap::new();
     let mut values = HashMap::new();
@@ -233,18 +247,12 @@ impl Store for DynamoStore {
     }
 
     async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        let expr = condition_expr(&condition);
-        let mut req = self
+        let req = self
             .client
             .put_item()
             .table_name(&self.table)
             .set_item(Some(item_map(&item)));
-        if let Some(e) = expr {
-            req = req
-                .condition_expression(e.text)
-                .set_expression_attribute_names(Some(e.names))
-                .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values));
-        }
+        let req = with_condition!(req, &condition);
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e)
@@ -258,17 +266,12 @@ impl Store for DynamoStore {
     }
 
     async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        let mut req = self
+        let req = self
             .client
             .delete_item()
             .table_name(&self.table)
             .set_key(Some(key_map(key)));
-        if let Some(e) = condition_expr(&condition) {
-            req = req
-                .condition_expression(e.text)
-                .set_expression_attribute_names(Some(e.names))
-                .set_expression_attribute_values((!e.values.is_empty()).then_some(e.values));
-        }
+        let req = with_condition!(req, &condition);
         match req.send().await {
             Ok(_) => Ok(()),
             Err(e)
@@ -394,33 +397,19 @@ impl Store for DynamoStore {
         for op in &ops {
             let item = match op {
                 WriteOp::Put { item, condition } => {
-                    let mut b = Put::builder()
+                    let b = Put::builder()
                         .table_name(&self.table)
                         .set_item(Some(item_map(item)));
-                    if let Some(e) = condition_expr(condition) {
-                        b = b
-                            .condition_expression(e.text)
-                            .set_expression_attribute_names(Some(e.names))
-                            .set_expression_attribute_values(
-                                (!e.values.is_empty()).then_some(e.values),
-                            );
-                    }
+                    let b = with_condition!(b, condition);
                     TransactWriteItem::builder()
                         .put(b.build().map_err(invalid)?)
                         .build()
                 }
                 WriteOp::Delete { key, condition } => {
-                    let mut b = Delete::builder()
+                    let b = Delete::builder()
                         .table_name(&self.table)
                         .set_key(Some(key_map(key)));
-                    if let Some(e) = condition_expr(condition) {
-                        b = b
-                            .condition_expression(e.text)
-                            .set_expression_attribute_names(Some(e.names))
-                            .set_expression_attribute_values(
-                                (!e.values.is_empty()).then_some(e.values),
-                            );
-                    }
+                    let b = with_condition!(b, condition);
                     TransactWriteItem::builder()
                         .delete(b.build().map_err(invalid)?)
                         .build()
