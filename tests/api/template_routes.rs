@@ -91,6 +91,10 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
             "RegistrantsFunction",
             myna::web::group(t.app.clone(), myna::web::registrants::router()),
         ),
+        (
+            "EnrolFunction",
+            myna::web::group(t.app.clone(), myna::web::enrol::router()),
+        ),
     ];
     let routes = template_routes();
     assert!(routes.len() > 10, "no routes parsed from template.yaml");
@@ -125,8 +129,16 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
         "/registrants/new",
         "/registrants/groups",
         "/registrants/groups/new",
+        "/collection/quick",
+        "/collection/send-list",
+        "/collection/blast",
+        "/collection/mail",
+        "/collection/passcode",
     ] {
         pages.push(("RegistrantsFunction", p));
+    }
+    for p in ["/r/me", "/r/me/step1", "/r/me/review"] {
+        pages.push(("EnrolFunction", p));
     }
 
     for (function, path) in pages {
@@ -174,7 +186,7 @@ fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
 
 #[test]
 fn only_functions_that_handle_numbers_may_decrypt_with_tenant_keys() {
-    let handle_numbers = ["RegistrantsFunction"];
+    let handle_numbers = ["RegistrantsFunction", "EnrolFunction"];
     let mut granted = Vec::new();
     for (resource, s) in statements() {
         let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");

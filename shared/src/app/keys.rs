@@ -106,6 +106,42 @@ pub mod sk {
     pub fn fingerprint_prefix(fp: &str) -> String {
         format!("FP#{fp}#")
     }
+
+    /// A registrant's current registration link (holds the hash of its token).
+    pub fn link(registrant_id: &str) -> String {
+        format!("LINK#{registrant_id}")
+    }
+
+    /// A registration link token, by its SHA-256 (current or replaced).
+    pub fn link_token(token_hash: &str) -> String {
+        format!("TOKEN#{token_hash}")
+    }
+
+    /// A registrant's own-entry progress (consent, finish).
+    pub fn enrolment(registrant_id: &str) -> String {
+        format!("ENROL#{registrant_id}")
+    }
+
+    /// A registrant on the 送信リスト (saved by 簡易登録, not yet mailed).
+    pub fn send_list(registrant_id: &str) -> String {
+        format!("SEND#{registrant_id}")
+    }
+
+    pub const SEND_LIST_PREFIX: &str = "SEND#";
+
+    /// A collection-mail blast.
+    pub fn blast(blast_id: &str) -> String {
+        format!("BLAST#{blast_id}")
+    }
+
+    /// One recipient of a blast.
+    pub fn blast_recipient(blast_id: &str, registrant_id: &str) -> String {
+        format!("BLAST#{blast_id}#TO#{registrant_id}")
+    }
+
+    pub fn blast_recipients_prefix(blast_id: &str) -> String {
+        format!("BLAST#{blast_id}#TO#")
+    }
 }
 
 /// Index partitions inside a tenant (the scope adds `T#<tenant>#`).

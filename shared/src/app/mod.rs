@@ -5,7 +5,9 @@
 
 pub mod audit;
 pub mod auth;
+pub mod collection;
 pub mod dependents;
+pub mod enrol;
 pub mod groups;
 pub mod home;
 pub mod images;
@@ -122,6 +124,8 @@ pub enum InfraError {
     Mail(#[from] crate::ports::MailError),
     #[error(transparent)]
     Audit(#[from] crate::ports::AuditError),
+    #[error(transparent)]
+    Events(#[from] crate::ports::events::EventError),
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
     #[error("background task failed")]

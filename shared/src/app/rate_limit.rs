@@ -102,3 +102,16 @@ pub const REAUTH_IP: Rule = Rule {
     limit: 20,
     window: Duration::minutes(15),
 };
+
+/// Wrong passwords or passcodes on one registration link (the registrant's phone login).
+pub const ENROL_LINK: Rule = Rule {
+    kind: "enrol-link",
+    limit: 5,
+    window: Duration::minutes(15),
+};
+/// The same, per client address (many links tried from one place).
+pub const ENROL_IP: Rule = Rule {
+    kind: "enrol-ip",
+    limit: 20,
+    window: Duration::minutes(15),
+};

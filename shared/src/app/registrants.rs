@@ -653,7 +653,7 @@ async fn commit(
 }
 
 /// [`commit`] plus `extra` writes in the same transaction.
-async fn commit_with(
+pub(super) async fn commit_with(
     scope: &TenantScope,
     before: Option<&Registrant>,
     after: Option<&Registrant>,
@@ -869,7 +869,8 @@ pub async fn delete(
 ) -> Result<(), SaveError> {
     let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
     let dependents = super::dependents::list(scope, id).await?;
-    let ops = super::dependents::delete_ops(scope, id).await?;
+    let mut ops = super::dependents::delete_ops(scope, id).await?;
+    ops.extend(super::collection::forget_ops(scope, id));
     commit_with(scope, Some(&before), None, ops).await?;
     super::images::remove_objects(app, scope, tenant, &before.images).await;
     for d in &dependents {
@@ -886,6 +887,40 @@ pub async fn delete(
         .await
         .map_err(InfraError::from)?;
     Ok(())
+}
+
+/// Refuses adding `n` people when the plan cannot take them (before writing anything).
+pub async fn check_plan(scope: &TenantScope, tenant: &Tenant, n: u32) -> Result<(), SaveError> {
+    let (active, retired) = counted_people(&super::tenants::counters(scope).await?);
+    tenant.plan.check_add(active, retired, n)?;
+    Ok(())
+}
+
+/// How many more registrants the plan takes (登録可能人数).
+pub async fn room_left(scope: &TenantScope, tenant: &Tenant) -> Result<u32, InfraError> {
+    let (active, retired) = counted_people(&super::tenants::counters(scope).await?);
+    Ok(tenant.plan.remaining(active, retired))
+}
+
+/// Registrants by id (missing ones left out), in the order asked.
+pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registrant>, InfraError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .filter(|id| keys::is_record_id(id))
+            .map(|id| scope.key(&sk::registrant(id)))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        for item in scope.batch_get(&keys).await? {
+            if let Some(r) = Registrant::from_item(&item) {
+                found.insert(r.id.clone(), r);
+            }
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
 }
 
 pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, InfraError> {

@@ -22,6 +22,8 @@ pub enum Stage {
     Pending,
     /// Fully logged in.
     Active,
+    /// A registrant on their phone (`user_id` is the registrant id); never an administrator.
+    Registrant,
 }
 
 #[derive(Clone, Debug)]
@@ -61,10 +63,10 @@ impl Session {
             .with("user", self.user_id.as_str())
             .with(
                 "stage",
-                if self.stage == Stage::Active {
-                    "active"
-                } else {
-                    "pending"
+                match self.stage {
+                    Stage::Active => "active",
+                    Stage::Pending => "pending",
+                    Stage::Registrant => "registrant",
                 },
             )
             .with("csrf", self.csrf.as_str())
@@ -89,6 +91,7 @@ impl Session {
             stage: match item.str("stage")? {
                 "active" => Stage::Active,
                 "pending" => Stage::Pending,
+                "registrant" => Stage::Registrant,
                 _ => return None,
             },
             csrf: item.str("csrf")?.to_string(),
@@ -103,8 +106,9 @@ impl Session {
     fn expires_at(&self, app: &App) -> i64 {
         match self.stage {
             Stage::Pending => self.otp_expires.unwrap_or(self.created_at),
-            Stage::Active => (self.created_at + app.config.session_absolute.whole_seconds())
-                .min(self.last_seen + app.config.session_idle.whole_seconds()),
+            Stage::Active | Stage::Registrant => (self.created_at
+                + app.config.session_absolute.whole_seconds())
+            .min(self.last_seen + app.config.session_idle.whole_seconds()),
         }
     }
 
@@ -168,13 +172,25 @@ pub async fn activate(app: &App, pending: &Session) -> Result<Option<String>, In
         Err(crate::ports::StoreError::ConditionFailed) => return Ok(None),
         Err(e) => return Err(e.into()),
     }
+    Ok(Some(
+        start(app, &pending.tenant, &pending.user_id, Stage::Active).await?,
+    ))
+}
+
+/// Stores a new logged-in session (administrator or registrant); returns its cookie token.
+async fn start(
+    app: &App,
+    tenant: &TenantId,
+    user_id: &str,
+    stage: Stage,
+) -> Result<String, InfraError> {
     let token = crypto::random_token();
     let now = app.now().unix_timestamp();
     let session = Session {
         id_hash: hash_token(&token),
-        tenant: pending.tenant.clone(),
-        user_id: pending.user_id.clone(),
-        stage: Stage::Active,
+        tenant: tenant.clone(),
+        user_id: user_id.to_string(),
+        stage,
         csrf: crypto::random_token(),
         created_at: now,
         last_seen: now,
@@ -187,7 +203,16 @@ pub async fn activate(app: &App, pending: &Session) -> Result<Option<String>, In
         .sessions
         .put(session.to_item(expires), Condition::NotExists)
         .await?;
-    Ok(Some(token))
+    Ok(token)
+}
+
+/// Starts a registrant's session after their phone login. Returns the cookie token.
+pub async fn start_registrant(
+    app: &App,
+    tenant: &TenantId,
+    registrant_id: &str,
+) -> Result<String, InfraError> {
+    start(app, tenant, registrant_id, Stage::Registrant).await
 }
 
 /// The session behind a cookie token. Expired sessions are deleted and reported as such.
@@ -214,7 +239,7 @@ pub async fn lookup(app: &App, token: &str) -> Result<Lookup, InfraError> {
 /// Marks activity on an active session (at most once a minute).
 pub async fn touch(app: &App, session: &mut Session) -> Result<(), InfraError> {
     let now = app.now().unix_timestamp();
-    if session.stage != Stage::Active || now - session.last_seen < TOUCH_EVERY_SECONDS {
+    if session.stage == Stage::Pending || now - session.last_seen < TOUCH_EVERY_SECONDS {
         return Ok(());
     }
     session.last_seen = now;

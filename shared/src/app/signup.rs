@@ -171,6 +171,7 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
             .date(),
         created_at: now,
         passcode_set: false,
+        passcode_hash: None,
         keys,
     };
 

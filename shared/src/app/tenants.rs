@@ -18,12 +18,14 @@ pub struct Tenant {
     pub trial_ends: Date,
     pub created_at: OffsetDateTime,
     pub passcode_set: bool,
+    /// argon2id hash of the company passcode (企業パスコード) registrants must enter.
+    pub passcode_hash: Option<String>,
     pub keys: TenantKeys,
 }
 
 impl Tenant {
     pub fn to_item(&self, scope: &TenantScope) -> Item {
-        Item::new(scope.key(sk::PROFILE))
+        let item = Item::new(scope.key(sk::PROFILE))
             .with("kind", "tenant")
             .with("customer_number", self.customer_number.as_str())
             .with("company_name", self.company_name.as_str())
@@ -32,7 +34,11 @@ impl Tenant {
             .with("created_at", self.created_at.unix_timestamp())
             .with("passcode_set", self.passcode_set)
             .with("master_key", self.keys.master_key.as_str())
-            .with("wrapped_key", self.keys.wrapped_b64())
+            .with("wrapped_key", self.keys.wrapped_b64());
+        match &self.passcode_hash {
+            Some(h) => item.with("passcode_hash", h.as_str()),
+            None => item,
+        }
     }
 
     fn from_item(scope: &TenantScope, item: &Item) -> Option<Tenant> {
@@ -44,6 +50,7 @@ impl Tenant {
             trial_ends: Date::parse(item.str("trial_ends")?, trial_format).ok()?,
             created_at: OffsetDateTime::from_unix_timestamp(item.i64("created_at")?).ok()?,
             passcode_set: item.bool("passcode_set").unwrap_or(false),
+            passcode_hash: item.str("passcode_hash").map(str::to_string),
             keys: TenantKeys::from_b64(
                 scope.tenant().clone(),
                 item.str("master_key")?.to_string(),
@@ -148,4 +155,25 @@ pub async fn counters(scope: &TenantScope) -> Result<Counters, InfraError> {
         }
     }
     Ok(Counters::from_values(v))
+}
+
+/// Sets (or, with `None`, removes) the company passcode registrants enter on their phones.
+pub async fn set_passcode(
+    app: &super::App,
+    scope: &TenantScope,
+    passcode: Option<&str>,
+) -> Result<(), InfraError> {
+    let mut tenant = load(scope).await?.ok_or(InfraError::Corrupt("tenant"))?;
+    tenant.passcode_hash = match passcode {
+        Some(p) => Some(super::passwords::hash(app.config.password_params, p.to_string()).await?),
+        None => None,
+    };
+    tenant.passcode_set = tenant.passcode_hash.is_some();
+    scope
+        .put(
+            tenant.to_item(scope),
+            crate::ports::store::Condition::Exists,
+        )
+        .await?;
+    Ok(())
 }

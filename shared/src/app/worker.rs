@@ -37,6 +37,7 @@ pub fn mail_event(mail: &Mail) -> Event {
 pub async fn handle(app: &App, event: &Event) -> Result<(), JobError> {
     match event.kind.as_str() {
         MAIL_SEND => send_mail(app, event).await,
+        super::collection::BLAST_JOB => run_blast(app, event).await,
         other => Err(JobError::UnknownKind(other.to_string())),
     }
 }
@@ -86,4 +87,15 @@ async fn send_mail(app: &App, event: &Event) -> Result<(), JobError> {
         return Err(InfraError::from(e).into());
     }
     Ok(())
+}
+
+async fn run_blast(app: &App, event: &Event) -> Result<(), JobError> {
+    let field = |name: &str| event.detail.get(name).and_then(|v| v.as_str());
+    let (Some(tenant), Some(blast)) = (
+        field("tenant").and_then(super::keys::TenantId::parse),
+        field("blast"),
+    ) else {
+        return Err(JobError::Malformed(super::collection::BLAST_JOB));
+    };
+    Ok(super::collection::run_blast(app, &tenant, blast).await?)
 }

@@ -442,17 +442,17 @@ async fn dep_delete_submit(
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct TicketForm {
-    content_type: String,
+pub(super) struct TicketForm {
+    pub(super) content_type: String,
 }
 
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct CompleteForm {
-    upload: String,
+pub(super) struct CompleteForm {
+    pub(super) upload: String,
 }
 
-fn image_error(e: ImageFlowError) -> Response {
+pub(super) fn image_error(e: ImageFlowError) -> Response {
     let (status, message) = match e {
         ImageFlowError::NotFound => (
             StatusCode::NOT_FOUND,

@@ -6,7 +6,9 @@
 //! extractors, so the same code serves both.
 
 pub mod auth;
+pub mod collection;
 pub mod dependents;
+pub mod enrol;
 pub mod groups;
 pub mod home;
 pub mod registrants;
@@ -48,6 +50,7 @@ pub fn routes() -> Router<AppState> {
     auth::router()
         .merge(home::router())
         .merge(registrants::router())
+        .merge(enrol::router())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
@@ -205,6 +208,18 @@ pub async fn upload_script() -> Response {
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
         include_str!("../../../templates/static/upload.js"),
+    )
+        .into_response()
+}
+
+/// The collection pages' script (select all, 一括選択, print), compiled into the binary.
+pub async fn collection_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("../../../templates/static/collection.js"),
     )
         .into_response()
 }

@@ -39,6 +39,7 @@ pub fn router() -> Router<AppState> {
         .merge(super::groups::routes())
         .merge(super::dependents::routes())
         .merge(super::usage::routes())
+        .merge(super::collection::routes())
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))

@@ -27,6 +27,17 @@ use crate::crypto;
 use crate::domain::role::Permission;
 
 pub const SESSION_COOKIE: &str = "myna_sid";
+/// The registrant's session on their phone pages (`/r/…`), apart from any administrator's.
+pub const REGISTRANT_COOKIE: &str = "myna_rsid";
+
+/// Which session cookie a path reads: registrant pages have their own.
+pub fn session_cookie_for(path: &str) -> &'static str {
+    if path.starts_with("/r/") {
+        REGISTRANT_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 pub const CSRF_COOKIE: &str = "myna_csrf";
 
 /// What the middleware learned about a request; handlers read it through [`Ctx`].
@@ -120,10 +131,11 @@ fn is_form(headers: &HeaderMap) -> bool {
 /// The session and CSRF middleware (see the module docs).
 pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let ip = client_ip(&app, &req);
+    let session_cookie = session_cookie_for(req.uri().path());
     let mut clear_session = false;
     let mut session = None;
     let mut session_expired = false;
-    if let Some(token) = cookie(req.headers(), SESSION_COOKIE).filter(|t| !t.is_empty()) {
+    if let Some(token) = cookie(req.headers(), session_cookie).filter(|t| !t.is_empty()) {
         match sessions::lookup(&app, token).await {
             Ok(Lookup::Valid(mut s)) => {
                 if let Err(e) = sessions::touch(&app, &mut s).await {
@@ -197,11 +209,11 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
     if clear_session
         && !res.headers().get_all(header::SET_COOKIE).iter().any(|v| {
             v.to_str()
-                .is_ok_and(|v| v.starts_with(&format!("{SESSION_COOKIE}=")))
+                .is_ok_and(|v| v.starts_with(&format!("{session_cookie}=")))
         })
     {
         res.headers_mut()
-            .append(header::SET_COOKIE, clear_cookie(&app, SESSION_COOKIE));
+            .append(header::SET_COOKIE, clear_cookie(&app, session_cookie));
     }
     res
 }

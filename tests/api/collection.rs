@@ -1,0 +1,670 @@
+//! Collection (manual ch.6–8): 簡易登録, the send list, collection mails run by the worker,
+//! QR codes, and the registrant's own journey on the phone pages.
+
+use axum::http::StatusCode;
+use myna::app::collection::{self as coll, SUBJECT};
+use myna::app::dependents as deps;
+use myna::app::registrants as regs;
+use myna::app::tenants;
+use myna::domain::status::Status;
+use myna_tests::{Browser, Page, TestApp};
+
+const PW: &str = "Sakura-2026x";
+const NUMBER: &str = "621498320257";
+const REG_PW: &str = "Phone-Pass-77";
+
+async fn owner(t: &TestApp, email: &str) -> Browser {
+    t.signup("株式会社コレクト", email, PW).await;
+    t.login(email, PW, None).await
+}
+
+/// Posts the 簡易登録 grid with these (family, given, email) rows.
+async fn quick(b: &mut Browser, rows: &[(&str, &str, &str)], next: &str) -> Page {
+    let names: Vec<[String; 3]> = (0..rows.len())
+        .map(|i| {
+            [
+                format!("family_name_{i}"),
+                format!("given_name_{i}"),
+                format!("email_{i}"),
+            ]
+        })
+        .collect();
+    let mut fields: Vec<(&str, &str)> = vec![("attribute_all", "employee1"), ("next", next)];
+    for (i, (f, g, e)) in rows.iter().enumerate() {
+        fields.push((&names[i][0], f));
+        fields.push((&names[i][1], g));
+        fields.push((&names[i][2], e));
+    }
+    b.submit("/collection/quick", "/collection/quick", &fields)
+        .await
+}
+
+/// The registrant ids on the send list, in order.
+async fn send_list_ids(t: &TestApp, email: &str) -> Vec<String> {
+    let scope = t.scope_of(email).await;
+    coll::send_list(&scope)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.id)
+        .collect()
+}
+
+/// Sends the mail form at `page` to `ids`; returns the blast page it redirects to.
+async fn send(b: &mut Browser, page: &str, ids: &[String], extra: &[(&str, &str)]) -> String {
+    let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("ids", id.as_str())).collect();
+    fields.extend_from_slice(extra);
+    let res = b.submit(page, page, &fields).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    res.location().unwrap().to_string()
+}
+
+/// The registration link (path only) in the newest collection mail to `to`.
+fn link_in_mail(t: &TestApp, to: &str) -> String {
+    let mail = t.outbox.latest_to(to).unwrap().expect("collection mail");
+    assert_eq!(mail.mail.subject, SUBJECT);
+    let url = mail
+        .mail
+        .body
+        .lines()
+        .find(|l| l.contains("/r/"))
+        .expect("link line")
+        .trim()
+        .to_string();
+    url.trim_start_matches("http://127.0.0.1:8080").to_string()
+}
+
+fn mails_to(t: &TestApp, to: &str) -> usize {
+    t.outbox
+        .list()
+        .unwrap()
+        .iter()
+        .filter(|m| m.mail.to == to)
+        .count()
+}
+
+#[tokio::test]
+async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "quick@example.jp").await;
+    let scope = t.scope_of("quick@example.jp").await;
+
+    // One bad row refuses the whole page, keeps what was typed, marks the cell.
+    let res = quick(
+        &mut b,
+        &[
+            ("山田", "花子", "hanako@example.jp"),
+            ("鈴木", "一郎", "not-an-address"),
+        ],
+        "more",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .body
+        .contains("メールアドレスの形式が正しくありません。"));
+    assert!(res.body.contains("value=\"hanako@example.jp\""));
+    assert!(res.body.contains("まだ保存されていません"));
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 0);
+
+    let res = quick(
+        &mut b,
+        &[
+            ("山田", "花子", "hanako@example.jp"),
+            ("鈴木", "一郎", "ichiro@example.jp"),
+            ("佐藤", "", "sato@example.jp"),
+        ],
+        "list",
+    )
+    .await;
+    assert_eq!(res.location(), Some("/collection/send-list?added=3"));
+    let list = b.get("/collection/send-list?added=3").await;
+    assert!(list.body.contains("3件の登録者を追加しました。"));
+    assert!(list.body.contains("対象者: 3名"));
+    assert!(list.body.contains("山田 花子") && list.body.contains("sato@example.jp"));
+    // No passcode yet: the manual's warning, and sending is still offered.
+    assert!(list.body.contains("パスコードが入力されていません。"));
+    assert!(list.body.contains(">送信</button>"));
+    let r = regs::get(&scope, &send_list_ids(&t, "quick@example.jp").await[0])
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (r.status, r.attribute.code()),
+        (Status::Unregistered, "employee1")
+    );
+
+    // The trial plan takes 10: eight more are refused as a whole.
+    let form = b.get("/collection/quick").await;
+    assert!(form.body.contains("登録可能人数: <strong>7</strong>"));
+    let eight: Vec<(String, String)> = (0..8)
+        .map(|i| (format!("追加{i}"), format!("extra{i}@example.jp")))
+        .collect();
+    let rows: Vec<(&str, &str, &str)> = eight
+        .iter()
+        .map(|(n, e)| (n.as_str(), "", e.as_str()))
+        .collect();
+    let res = quick(&mut b, &rows, "more").await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("入力した登録者は保存されていません"));
+    assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 3);
+}
+
+#[tokio::test]
+async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "blast@example.jp").await;
+    let scope = t.scope_of("blast@example.jp").await;
+    quick(
+        &mut b,
+        &[
+            ("山田", "花子", "hanako@example.jp"),
+            ("不達", "太郎", "nobody@mail.invalid"),
+            ("鈴木", "一郎", "ichiro@example.jp"),
+        ],
+        "list",
+    )
+    .await;
+    let ids = send_list_ids(&t, "blast@example.jp").await;
+    let blast = send(
+        &mut b,
+        "/collection/send-list",
+        &ids,
+        &[
+            ("message", "今月末までにご登録ください。"),
+            ("reply_to", "jinji@example.jp"),
+            ("copy", "on"),
+        ],
+    )
+    .await;
+
+    // Before the worker runs: progress, refreshing itself.
+    let progress = b.get(&blast).await;
+    assert!(progress.body.contains("送信しています"));
+    assert_eq!(progress.headers.get("refresh").unwrap(), "2");
+
+    assert_eq!(t.run_jobs().await, 1);
+    let result = b.get(&blast).await;
+    assert!(
+        result.body.contains("<strong>2名</strong>に送信しました"),
+        "{}",
+        result.body
+    );
+    assert!(result.body.contains("送信できなかった対象者"));
+    assert!(result.body.contains("nobody@mail.invalid"));
+    assert!(result.headers.get("refresh").is_none());
+
+    let mail = t.outbox.latest_to("hanako@example.jp").unwrap().unwrap();
+    assert_eq!(mail.mail.reply_to.as_deref(), Some("jinji@example.jp"));
+    assert!(mail.mail.body.contains("山田 花子 様"));
+    assert!(mail.mail.body.contains("今月末までにご登録ください。"));
+    assert!(mail.mail.body.contains("株式会社コレクト"));
+    // The copy to the logged-in user carries no working link.
+    let copy = t.outbox.latest_to("blast@example.jp").unwrap().unwrap();
+    assert!(copy.mail.subject.contains(SUBJECT));
+    assert!(!copy.mail.body.contains("/r/"));
+
+    // Sent people leave the send list; the failed one stays for a retry.
+    let left = send_list_ids(&t, "blast@example.jp").await;
+    assert_eq!(left.len(), 1);
+    let failed = regs::get(&scope, &left[0]).await.unwrap().unwrap();
+    assert_eq!(failed.email.as_deref(), Some("nobody@mail.invalid"));
+
+    // The same event delivered again (EventBridge retries) sends nothing twice.
+    let copies = mails_to(&t, "blast@example.jp");
+    let blast_id = blast.rsplit('/').next().unwrap();
+    t.app
+        .ports
+        .events
+        .publish(vec![coll::blast_event(scope.tenant(), blast_id)])
+        .await
+        .unwrap();
+    coll::run_blast(&t.app, scope.tenant(), blast_id)
+        .await
+        .unwrap();
+    t.run_jobs().await;
+    assert_eq!(mails_to(&t, "hanako@example.jp"), 1);
+    assert_eq!(mails_to(&t, "ichiro@example.jp"), 1);
+    assert_eq!(mails_to(&t, "blast@example.jp"), copies);
+}
+
+#[tokio::test]
+async fn a_send_stuck_mid_way_is_reported_not_repeated() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "stuck@example.jp").await;
+    let scope = t.scope_of("stuck@example.jp").await;
+    quick(&mut b, &[("山田", "花子", "hanako@example.jp")], "list").await;
+    let ids = send_list_ids(&t, "stuck@example.jp").await;
+    let blast = send(&mut b, "/collection/send-list", &ids, &[]).await;
+    let blast_id = blast.rsplit('/').next().unwrap().to_string();
+    // A worker claimed the recipient and crashed before recording the outcome.
+    let key = scope.key(&format!("BLAST#{blast_id}#TO#{}", ids[0]));
+    let mut item = scope.get(&key).await.unwrap().unwrap();
+    item.attrs.insert("state".into(), "sending".into());
+    scope.put(item, myna::ports::Condition::None).await.unwrap();
+    t.run_jobs().await;
+    assert_eq!(
+        mails_to(&t, "hanako@example.jp"),
+        0,
+        "fresh claim: left alone"
+    );
+    t.clock.advance(time::Duration::minutes(11));
+    coll::run_blast(&t.app, scope.tenant(), &blast_id)
+        .await
+        .unwrap();
+    assert_eq!(mails_to(&t, "hanako@example.jp"), 0, "never sent twice");
+    let result = b.get(&blast).await;
+    assert!(result.body.contains("送信されたか確認できません"));
+}
+
+/// Logs the registrant in through the link (first visit sets the password).
+async fn phone_login(t: &TestApp, link: &str, passcode: &str, ip: &str) -> Browser {
+    let mut phone = t.browser(ip);
+    let res = phone
+        .submit(
+            link,
+            link,
+            &[
+                ("password", REG_PW),
+                ("password_confirm", REG_PW),
+                ("passcode", passcode),
+            ],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/r/me"), "{}", res.body);
+    phone
+}
+
+async fn phone_upload(t: &TestApp, phone: &mut Browser, base: &str, kind: &str) {
+    let csrf = phone.get("/r/me/review").await.csrf().unwrap();
+    let res = phone
+        .post(
+            &format!("{base}/images/{kind}/ticket"),
+            &[("csrf", &csrf), ("content_type", "image/jpeg")],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let ticket: serde_json::Value = serde_json::from_str(&res.body).unwrap();
+    let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 2000]].concat();
+    t.files
+        .accept_upload(token, "image/jpeg", jpeg)
+        .await
+        .unwrap();
+    let res = phone
+        .post(
+            &format!("{base}/images/{kind}/complete"),
+            &[
+                ("csrf", &csrf),
+                ("upload", ticket["upload"].as_str().unwrap()),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+}
+
+async fn mailed_registrant(
+    t: &TestApp,
+    b: &mut Browser,
+    owner: &str,
+    email: &str,
+) -> (String, String) {
+    quick(b, &[("山田", "花子", email)], "list").await;
+    let id = send_list_ids(t, owner).await.pop().unwrap();
+    send(
+        b,
+        &format!("/collection/mail?ids={id}"),
+        std::slice::from_ref(&id),
+        &[],
+    )
+    .await;
+    t.run_jobs().await;
+    (id, link_in_mail(t, email))
+}
+
+#[tokio::test]
+async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "journey@example.jp").await;
+    let scope = t.scope_of("journey@example.jp").await;
+    let res = b
+        .submit(
+            "/collection/passcode",
+            "/collection/passcode",
+            &[("passcode", "8315")],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/collection/passcode?done=1"));
+    let (id, link) = mailed_registrant(&t, &mut b, "journey@example.jp", "hanako@example.jp").await;
+
+    // First visit: who, the passcode box, the purposes, the consent button.
+    let mut phone = t.browser("198.51.100.20");
+    let page = phone.get(&link).await;
+    assert_eq!(page.status, StatusCode::OK);
+    for text in [
+        "山田 花子様",
+        "hanako@example.jp",
+        "企業パスコード",
+        "給与所得・退職所得の源泉徴収票作成事務",
+        "下記の利用目的に同意してログイン",
+        "パスワード確認",
+    ] {
+        assert!(page.body.contains(text), "{text}");
+    }
+    assert!(!page.body.contains("ログアウト"), "no administrator chrome");
+    let res = phone
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", REG_PW),
+                ("password_confirm", "Other-Pass-77"),
+                ("passcode", "8315"),
+            ],
+        )
+        .await;
+    assert!(res
+        .body
+        .contains("パスワードとパスワード確認が一致しません。"));
+    let mut phone = phone_login(&t, &link, "8315", "198.51.100.20").await;
+    assert!(phone.cookies.contains_key("myna_rsid"));
+    assert!(!phone.cookies.contains_key("myna_sid"));
+    assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/step1"));
+
+    // ステップ1: check digit refused with the typed values kept; then saved.
+    let step1 = |n: &'static str| {
+        vec![
+            ("sex", "female"),
+            ("birth_year", "1985"),
+            ("birth_month", "2"),
+            ("birth_day", "28"),
+            ("number1", &n[0..4]),
+            ("number2", &n[4..8]),
+            ("number3", &n[8..12]),
+        ]
+    };
+    let res = phone
+        .submit("/r/me/step1", "/r/me/step1", &step1("621498320258"))
+        .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.body.contains("チェックデジット") || res.body.contains("正しくありません"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("<option value=\"1985\" selected>"));
+    let res = phone
+        .submit("/r/me/step1", "/r/me/step1", &step1(NUMBER))
+        .await;
+    assert_eq!(res.location(), Some("/r/me/step2"));
+    // A reload (or a lost connection) loses nothing; the status waits for 登録を終了.
+    assert!(phone.get("/r/me/step1").await.body.contains("********0257"));
+    assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/step2"));
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.status, Status::Unregistered);
+
+    let step2 = phone.get("/r/me/step2").await;
+    assert!(step2
+        .body
+        .contains("個人番号カード裏面、通知カード、番号付き住民票"));
+    assert!(step2.body.contains("写真を撮る/選択") && step2.body.contains("/static/upload.js"));
+    phone_upload(&t, &mut phone, "/r/me", "number_proof").await;
+    phone_upload(&t, &mut phone, "/r/me", "identity_proof").await;
+    assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/review"));
+
+    // A 第3号 dependent goes on to its own photos; finishing without them is refused.
+    let dep = |kind: &'static str, given: &'static str, n: &'static str| {
+        vec![
+            ("family_name", "山田"),
+            ("given_name", given),
+            ("sex", "male"),
+            ("birth_year", "1983"),
+            ("birth_month", "5"),
+            ("birth_day", "1"),
+            ("relationship", "spouse"),
+            ("kind", kind),
+            ("number1", &n[0..4]),
+            ("number2", &n[4..8]),
+            ("number3", &n[8..12]),
+        ]
+    };
+    let res = phone
+        .submit(
+            "/r/me/dependents/new",
+            "/r/me/dependents/new",
+            &dep("national_pension_category3", "太郎", "123456789018"),
+        )
+        .await;
+    let step5 = res.location().unwrap().to_string();
+    assert!(step5.ends_with("/step5"), "{step5}");
+    let dep_base = step5.trim_end_matches("/step5").to_string();
+    let res = phone.submit("/r/me/review", "/r/me/finish", &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res
+        .body
+        .contains("国民年金の第3号被保険者）の番号確認書類の画像がアップロードされていません"));
+    phone_upload(&t, &mut phone, &dep_base, "number_proof").await;
+    phone_upload(&t, &mut phone, &dep_base, "identity_proof").await;
+    let res = phone
+        .submit(
+            "/r/me/dependents/new",
+            "/r/me/dependents/new",
+            &dep("dependent", "次郎", "234567890121"),
+        )
+        .await;
+    assert_eq!(res.location(), Some("/r/me/dependents"), "{}", res.body);
+    let list = phone.get("/r/me/dependents").await;
+    assert!(list.body.contains("山田 太郎") && list.body.contains("山田 次郎"));
+
+    let review = phone.get("/r/me/review").await;
+    assert!(review.body.contains("********0257") && !review.body.contains(NUMBER));
+    let res = phone.submit("/r/me/review", "/r/me/finish", &[]).await;
+    assert_eq!(res.location(), Some("/r/me/done"), "{}", res.body);
+    assert!(phone
+        .get("/r/me/done")
+        .await
+        .body
+        .contains("マイナンバーの登録作業は正常に完了いたしました。"));
+
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.status, Status::Pending);
+    assert!(deps::list(&scope, &id)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.status == Status::Pending));
+    let c = tenants::counters(&scope).await.unwrap();
+    assert_eq!((c.pending, c.unregistered, c.dependents_pending), (1, 0, 2));
+    let tenant = tenants::load(&scope).await.unwrap().unwrap();
+    let sealed = r.number.unwrap().sealed;
+    assert_eq!(
+        t.app
+            .vault
+            .open_number(&tenant.keys, &id, &sealed)
+            .await
+            .unwrap()
+            .expose(),
+        NUMBER
+    );
+    // Finishing ends the session; the same link and the password let them fix things.
+    assert_eq!(phone.get("/r/me").await.status, StatusCode::UNAUTHORIZED);
+    let mut again = t.browser("198.51.100.20");
+    let login = again.get(&link).await;
+    assert!(login.body.contains(">ログイン</button>") && !login.body.contains("パスワード確認"));
+    let res = again
+        .submit(&link, &link, &[("password", REG_PW), ("passcode", "8315")])
+        .await;
+    assert_eq!(res.location(), Some("/r/me"));
+
+    // Approval locks the login: the next request and the link explain the lock.
+    let mut locked = regs::get(&scope, &id).await.unwrap().unwrap();
+    locked.login_lock = true;
+    scope
+        .put(locked.to_item(&scope), myna::ports::Condition::None)
+        .await
+        .unwrap();
+    let res = again.get("/r/me/step1").await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(res.body.contains("ログインロック"));
+    assert!(again.get(&link).await.body.contains("ログインロックを解除"));
+}
+
+#[tokio::test]
+async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "links@example.jp").await;
+    let (id, first) = mailed_registrant(&t, &mut b, "links@example.jp", "hanako@example.jp").await;
+    send(
+        &mut b,
+        &format!("/collection/mail?ids={id}"),
+        std::slice::from_ref(&id),
+        &[],
+    )
+    .await;
+    t.run_jobs().await;
+    let second = link_in_mail(&t, "hanako@example.jp");
+    assert_ne!(first, second);
+
+    let mut phone = t.browser("198.51.100.30");
+    let old = phone.get(&first).await;
+    assert_eq!(old.status, StatusCode::GONE);
+    assert!(old.body.contains("新しい登録用URLが発行された"));
+    assert!(old
+        .body
+        .contains("担当者に、収集メールの再送信を依頼してください"));
+    assert_eq!(phone.get(&second).await.status, StatusCode::OK);
+    let forged = format!("{}x", second);
+    assert_eq!(phone.get(&forged).await.status, StatusCode::NOT_FOUND);
+
+    // The QR code is a new link too: the mailed one stops working.
+    let qr = b
+        .submit(
+            &format!("/registrants/{id}/qr"),
+            &format!("/registrants/{id}/qr"),
+            &[],
+        )
+        .await;
+    assert_eq!(qr.status, StatusCode::OK);
+    assert!(qr.body.contains("<svg") && qr.body.contains("株式会社コレクト"));
+    assert!(qr.body.contains("山田 花子 様"));
+    assert_eq!(phone.get(&second).await.status, StatusCode::GONE);
+
+    t.clock.advance(time::Duration::days(91));
+    let url_line = qr
+        .body
+        .split("QRコードを読み取れない場合のURL: ")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .trim()
+        .trim_start_matches("http://127.0.0.1:8080")
+        .to_string();
+    let expired = phone.get(&url_line).await;
+    assert_eq!(expired.status, StatusCode::GONE);
+    assert!(expired.body.contains("有効期限（90日間）が切れています"));
+}
+
+#[tokio::test]
+async fn wrong_passcodes_lock_the_link_and_the_address_for_a_while() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "guard@example.jp").await;
+    b.submit(
+        "/collection/passcode",
+        "/collection/passcode",
+        &[("passcode", "8315")],
+    )
+    .await;
+    let (_, link) = mailed_registrant(&t, &mut b, "guard@example.jp", "hanako@example.jp").await;
+    let mut phone = t.browser("198.51.100.40");
+    for _ in 0..5 {
+        let res = phone
+            .submit(
+                &link,
+                &link,
+                &[
+                    ("password", REG_PW),
+                    ("password_confirm", REG_PW),
+                    ("passcode", "0000"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(res.body.contains("企業パスコードが正しくありません。"));
+    }
+    // Now even the right passcode is refused on this link, from any address.
+    let mut elsewhere = t.browser("198.51.100.41");
+    let res = elsewhere
+        .submit(
+            &link,
+            &link,
+            &[
+                ("password", REG_PW),
+                ("password_confirm", REG_PW),
+                ("passcode", "8315"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    let scope = t.scope_of("guard@example.jp").await;
+    let id = regs::load_all(&scope, None).await.unwrap().0[0].id.clone();
+    assert!(regs::get(&scope, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .password_hash
+        .is_none());
+    // After the window, the right passcode works.
+    t.clock.advance(time::Duration::minutes(31));
+    phone_login(&t, &link, "8315", "198.51.100.41").await;
+}
+
+#[tokio::test]
+async fn registrant_and_administrator_sessions_never_open_each_others_pages() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "split@example.jp").await;
+    let (_, link_a) = mailed_registrant(&t, &mut b, "split@example.jp", "a@example.jp").await;
+    let (_, link_b) = mailed_registrant(&t, &mut b, "split@example.jp", "b@example.jp").await;
+    let mut a = phone_login(&t, &link_a, "", "198.51.100.50").await;
+    let mut other = phone_login(&t, &link_b, "", "198.51.100.51").await;
+    let res = other
+        .submit(
+            "/r/me/dependents/new",
+            "/r/me/dependents/new",
+            &[
+                ("family_name", "別人"),
+                ("given_name", "家族"),
+                ("sex", "male"),
+                ("birth_year", "2010"),
+                ("birth_month", "1"),
+                ("birth_day", "1"),
+                ("relationship", "child"),
+                ("kind", "dependent"),
+                ("number1", "1234"),
+                ("number2", "5678"),
+                ("number3", "9018"),
+            ],
+        )
+        .await;
+    assert_eq!(res.location(), Some("/r/me/dependents"));
+    let page = other.get("/r/me/dependents").await;
+    let dep_id = page
+        .body
+        .split("/r/me/dependents/")
+        .nth(2)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    // Another registrant's dependent is not found from A's session.
+    assert_eq!(
+        a.get(&format!("/r/me/dependents/{dep_id}")).await.status,
+        StatusCode::NOT_FOUND
+    );
+    // The registrant's session opens no administrator page, and the reverse.
+    assert_eq!(a.get("/registrants").await.location(), Some("/login"));
+    assert_eq!(a.get("/home").await.location(), Some("/login"));
+    assert_eq!(b.get("/r/me").await.status, StatusCode::UNAUTHORIZED);
+}
