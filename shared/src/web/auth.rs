@@ -19,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/app.css", get(super::stylesheet))
         .route("/static/favicon.png", get(super::favicon))
         .route("/static/upload.js", get(super::upload_script))
+        .route("/static/viewer.js", get(super::viewer_script))
         .route("/signup", get(signup_form).post(signup_submit))
         .route("/signup/done", get(signup_done))
         .route("/login", get(login_form).post(login_submit))

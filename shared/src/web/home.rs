@@ -20,7 +20,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/collection/blast", "収集メール一括送信"),
     ("/registrants/csv", "CSVダウンロード"),
     ("/collection/quick", "スマホで収集（簡易登録）"),
-    ("/approval", "マイナンバーの承認（本人確認作業）"),
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),
