@@ -11,12 +11,12 @@ const NUMBER: &str = "621498320257";
 /// Text only the 入力確認 page carries.
 const CONFIRM_PAGE: &str = "以下の内容で登録します。";
 
-async fn owner(t: &TestApp, email: &str) -> Browser {
+pub(crate) async fn owner(t: &TestApp, email: &str) -> Browser {
     t.signup("株式会社レジスト", email, PW).await;
     t.login(email, PW, None).await
 }
 
-fn person<'a>(
+pub(crate) fn person<'a>(
     family: &'a str,
     given: &'a str,
     code: &'a str,
@@ -50,7 +50,7 @@ fn person<'a>(
 }
 
 /// Posts the form (入力確認), then the confirm page's hidden fields (登録).
-async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
+pub(crate) async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
     let confirm = b
         .submit("/registrants/new", "/registrants/new", fields)
         .await;
@@ -60,7 +60,7 @@ async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -
     post_confirm(b, &confirm, "/registrants/new", extra).await
 }
 
-async fn post_confirm(
+pub(crate) async fn post_confirm(
     b: &mut Browser,
     confirm: &Page,
     action: &str,
@@ -95,7 +95,7 @@ fn html_unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn registrant_id(res: &Page) -> String {
+pub(crate) fn registrant_id(res: &Page) -> String {
     let loc = res
         .location()
         .unwrap_or_else(|| panic!("no redirect: {}", res.body));
@@ -597,15 +597,8 @@ async fn a_view_only_user_can_list_but_not_change() {
     let t = TestApp::spawn();
     let mut b = owner(&t, "viewer@example.jp").await;
     let id = registrant_id(&add(&mut b, &person("閲覧", "対象", "V001", ""), &[]).await);
-    // Login users arrive with their own issue; the role is changed directly.
     let scope = t.scope_of("viewer@example.jp").await;
-    let users = scope
-        .query(&Query::partition(scope.pk()).prefix("USER#"))
-        .await
-        .unwrap();
-    let mut user = users.items[0].clone();
-    user.attrs.insert("role".into(), "view_only".into());
-    scope.put(user, Condition::None).await.unwrap();
+    t.set_role(&scope, "view_only").await;
 
     assert!(b.get("/registrants").await.body.contains("閲覧 対象"));
     assert_eq!(
@@ -623,7 +616,7 @@ async fn a_view_only_user_can_list_but_not_change() {
     assert!(regs::get(&scope, &id).await.unwrap().is_some());
 }
 
-fn dependent<'a>(
+pub(crate) fn dependent<'a>(
     given: &'a str,
     relationship: &'a str,
     kind: &'a str,
@@ -652,7 +645,7 @@ fn dependent<'a>(
     ]
 }
 
-async fn add_dependent(
+pub(crate) async fn add_dependent(
     b: &mut Browser,
     registrant: &str,
     fields: &[(&str, &str)],
@@ -868,7 +861,7 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
     );
 }
 
-async fn ticket(
+pub(crate) async fn ticket(
     b: &mut Browser,
     path: &str,
     content_type: &str,
@@ -883,7 +876,11 @@ async fn ticket(
     )
 }
 
-async fn complete(b: &mut Browser, path: &str, upload: &str) -> (StatusCode, serde_json::Value) {
+pub(crate) async fn complete(
+    b: &mut Browser,
+    path: &str,
+    upload: &str,
+) -> (StatusCode, serde_json::Value) {
     let csrf = b.get("/home").await.csrf().unwrap();
     let res = b.post(path, &[("csrf", &csrf), ("upload", upload)]).await;
     (
@@ -893,7 +890,12 @@ async fn complete(b: &mut Browser, path: &str, upload: &str) -> (StatusCode, ser
 }
 
 /// The browser's PUT to the local upload URL.
-async fn put(t: &TestApp, ticket: &serde_json::Value, content_type: &str, body: Vec<u8>) -> bool {
+pub(crate) async fn put(
+    t: &TestApp,
+    ticket: &serde_json::Value,
+    content_type: &str,
+    body: Vec<u8>,
+) -> bool {
     let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
     t.files
         .accept_upload(token, content_type, body)

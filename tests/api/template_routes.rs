@@ -103,6 +103,8 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
         "/",
         "/static/app.css",
         "/static/favicon.png",
+        "/static/upload.js",
+        "/static/viewer.js",
         "/signup",
         "/signup/done",
         "/login",
@@ -125,6 +127,7 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
         ));
     }
     for p in [
+        "/approval",
         "/registrants",
         "/registrants/new",
         "/registrants/groups",

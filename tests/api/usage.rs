@@ -1,7 +1,6 @@
 //! マイナンバーの表示: password and purpose, no caching, audit with the purpose, rate limits.
 
 use axum::http::StatusCode;
-use myna::ports::{Condition, Query};
 use myna_tests::{Browser, TestApp};
 
 const PW: &str = "Sakura-2026x";
@@ -157,13 +156,7 @@ async fn a_view_only_user_may_see_a_number_for_a_purpose_but_another_tenant_may_
     let t = TestApp::spawn();
     let (mut b, id) = setup(&t, "viewonly@example.jp").await;
     let scope = t.scope_of("viewonly@example.jp").await;
-    let users = scope
-        .query(&Query::partition(scope.pk()).prefix("USER#"))
-        .await
-        .unwrap();
-    let mut user = users.items[0].clone();
-    user.attrs.insert("role".into(), "view_only".into());
-    scope.put(user, Condition::None).await.unwrap();
+    t.set_role(&scope, "view_only").await;
     let path = format!("/registrants/{id}/reveal");
     let shown = b
         .submit(

@@ -127,6 +127,7 @@ async fn seed(scope: &TenantScope) -> Vec<String> {
             created_at: now,
             updated_at: now,
             images: Default::default(),
+            review: Default::default(),
         };
         let d = Dependent {
             id: ulid::Ulid::new().to_string(),
@@ -144,6 +145,7 @@ async fn seed(scope: &TenantScope) -> Vec<String> {
             created_at: now,
             updated_at: now,
             images: Default::default(),
+            review: Default::default(),
         };
         ops.push(WriteOp::put(r.to_item(scope)));
         ops.push(WriteOp::put(d.to_item(scope)));

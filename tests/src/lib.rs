@@ -142,6 +142,18 @@ impl TestApp {
         myna::app::keys::TenantScope::new(tenant, self.app.ports.store.clone())
     }
 
+    /// Gives the tenant's first login user `role` (login users arrive with their own issue;
+    /// until then tests change the role directly).
+    pub async fn set_role(&self, scope: &myna::app::keys::TenantScope, role: &str) {
+        let users = scope
+            .query(&myna::ports::Query::partition(scope.pk()).prefix("USER#"))
+            .await
+            .unwrap();
+        let mut user = users.items[0].clone();
+        user.attrs.insert("role".into(), role.into());
+        scope.put(user, myna::ports::Condition::None).await.unwrap();
+    }
+
     /// Signs up a company through the form; returns its customer number (read from the mail).
     pub async fn signup(&self, company: &str, email: &str, password: &str) -> String {
         let mut b = self.browser("198.51.100.7");

@@ -7,10 +7,9 @@
 use serde_json::Value;
 use time::Date;
 
+use super::approval::Review;
 use super::keys::{sk, TenantScope};
-use super::registrants::{
-    self as regs, Actor, Duplicate, FieldErrors, Registrant, SaveError, SealedNumber,
-};
+use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
 use crate::domain::date::format_slash;
@@ -41,6 +40,8 @@ pub struct Dependent {
     /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
     /// stored; `app::images` writes them.
     pub images: serde_json::Map<String, Value>,
+    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
+    pub review: Review,
 }
 
 impl Dependent {
@@ -70,6 +71,7 @@ impl Dependent {
         if let Some(n) = &self.number {
             n.write(&mut item);
         }
+        self.review.write(&mut item);
         item
     }
 
@@ -99,6 +101,7 @@ impl Dependent {
                 .filter(|(k, _)| k.starts_with("image_"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            review: Review::read(item),
         })
     }
 }
@@ -281,8 +284,9 @@ fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
     format!("{}（{}の{}）", d.name(), r.name(), d.relationship.label())
 }
 
-/// Writes the dependent change, the registrant summary, fingerprints and counters at once.
-async fn commit(
+/// Writes the dependent change, the registrant summary, fingerprints and counters at once,
+/// conditional on the registrant and the changed dependent being as read (`updated_at`).
+pub(super) async fn commit(
     scope: &TenantScope,
     registrant: &Registrant,
     before: Option<&Dependent>,
@@ -295,11 +299,19 @@ async fn commit(
         item: summary.to_item(scope),
         condition: Condition::Equals("updated_at".into(), Value::from(registrant.updated_at)),
     }];
+    let as_read = |b: Option<&Dependent>| {
+        b.map_or(Condition::None, |b| {
+            Condition::Equals("updated_at".into(), Value::from(b.updated_at))
+        })
+    };
     match (before, after) {
-        (_, Some(d)) => ops.push(WriteOp::put(d.to_item(scope))),
+        (_, Some(d)) => ops.push(WriteOp::Put {
+            item: d.to_item(scope),
+            condition: as_read(before),
+        }),
         (Some(d), None) => ops.push(WriteOp::Delete {
             key: scope.key(&sk::dependent(&d.registrant_id, &d.id)),
-            condition: Condition::None,
+            condition: as_read(before),
         }),
         (None, None) => {}
     }
@@ -368,13 +380,15 @@ pub async fn save(
     let dep_id = before
         .as_ref()
         .map_or_else(|| ulid::Ulid::new().to_string(), |d| d.id.clone());
-    let number = regs::seal(app, tenant, &dep_id, valid.number.as_ref()).await?;
-    if let (Some(n), false) = (&number, allow_duplicate) {
-        let dups: Vec<Duplicate> = regs::duplicates(scope, &n.fingerprint, Some(&dep_id)).await?;
-        if !dups.is_empty() {
-            return Err(SaveError::Duplicate(dups));
-        }
-    }
+    let number = regs::seal_unique(
+        app,
+        scope,
+        tenant,
+        &dep_id,
+        valid.number.as_ref(),
+        allow_duplicate,
+    )
+    .await?;
     let mut d = before.clone().unwrap_or(Dependent {
         id: dep_id.clone(),
         registrant_id: registrant_id.to_string(),
@@ -391,12 +405,10 @@ pub async fn save(
         created_at: now,
         updated_at: now,
         images: serde_json::Map::new(),
+        review: Review::default(),
     });
     if let Some(n) = number {
-        if d.number.as_ref().map(|o| &o.fingerprint) != Some(&n.fingerprint) {
-            d.status = Status::Pending;
-        }
-        d.number = Some(n);
+        regs::set_number(&mut d.number, &mut d.status, n);
     }
     d.family_name = valid.family_name;
     d.given_name = valid.given_name;
@@ -406,7 +418,7 @@ pub async fn save(
     d.kind = valid.kind;
     d.sex = valid.sex;
     d.birth_date = valid.birth_date;
-    d.updated_at = now;
+    d.updated_at = before.as_ref().map_or(now, |b| now.max(b.updated_at + 1));
     all.retain(|x| x.id != d.id);
     all.push(d.clone());
     commit(scope, &registrant, before.as_ref(), Some(&d), &all, now).await?;

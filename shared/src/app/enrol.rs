@@ -320,13 +320,9 @@ pub async fn save_own(
     let mut r = before.clone();
     r.sex = Some(own.sex);
     r.birth_date = Some(own.birth_date);
-    if let Some(n) = regs::seal(app, tenant, &r.id, own.number.as_ref()).await? {
-        if !regs::duplicates(scope, &n.fingerprint, Some(&r.id))
-            .await?
-            .is_empty()
-        {
-            return Err(SaveError::Duplicate(Vec::new()));
-        }
+    if let Some(n) =
+        regs::seal_unique(app, scope, tenant, &r.id, own.number.as_ref(), false).await?
+    {
         r.number = Some(n);
     }
     r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);

@@ -3,6 +3,7 @@
 //! [`App`] holds the ports and the configuration; the web layer calls its capability modules.
 //! Nothing here knows whether it runs in Lambda or in `myna-local`.
 
+pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod collection;

@@ -12,10 +12,12 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
+use super::approval::Review;
 use super::groups::Group;
 use super::keys::{self, index, sk, TenantScope};
 use super::tenants::{Counters, Tenant};
 use super::{passwords, App, InfraError};
+use crate::domain::approval::after_number_change;
 use crate::domain::date::{format_slash, parse_date};
 use crate::domain::identity::Email;
 use crate::domain::my_number::MyNumber;
@@ -92,6 +94,8 @@ pub struct Registrant {
     /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
     /// stored; `app::images` writes them.
     pub images: serde_json::Map<String, Value>,
+    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
+    pub review: Review,
 }
 
 impl Registrant {
@@ -181,6 +185,7 @@ impl Registrant {
         if let Some(n) = &self.number {
             n.write(&mut item);
         }
+        self.review.write(&mut item);
         item
     }
 
@@ -223,6 +228,7 @@ impl Registrant {
                 .filter(|(k, _)| k.starts_with("image_"))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            review: Review::read(item),
         })
     }
 }
@@ -643,8 +649,9 @@ pub(super) fn counter_delta(before: Option<&Registrant>, after: Option<&Registra
     }
 }
 
-/// Writes `after` (replacing `before`) with its claims and counters in one transaction.
-async fn commit(
+/// Writes `after` (replacing `before`) with its claims and counters in one transaction,
+/// conditional on `before` being what is stored (its `updated_at`).
+pub(super) async fn commit(
     scope: &TenantScope,
     before: Option<&Registrant>,
     after: Option<&Registrant>,
@@ -726,13 +733,15 @@ pub async fn create(
     tenant.plan.check_add(active, retired, 1)?;
     let now = app.now().unix_timestamp();
     let id = ulid::Ulid::new().to_string();
-    let number = seal(app, tenant, &id, valid.number.as_ref()).await?;
-    if let (Some(n), false) = (&number, allow_duplicate) {
-        let dups = duplicates(scope, &n.fingerprint, Some(&id)).await?;
-        if !dups.is_empty() {
-            return Err(SaveError::Duplicate(dups));
-        }
-    }
+    let number = seal_unique(
+        app,
+        scope,
+        tenant,
+        &id,
+        valid.number.as_ref(),
+        allow_duplicate,
+    )
+    .await?;
     let password_hash = match valid.password {
         Some(pw) => Some(passwords::hash(app.config.password_params, pw).await?),
         None => None,
@@ -768,6 +777,7 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         images: serde_json::Map::new(),
+        review: Review::default(),
     };
     commit(scope, None, Some(&r)).await?;
     app.audit()
@@ -797,6 +807,40 @@ pub(super) async fn seal(
     }))
 }
 
+/// [`seal`], refusing a number another record of the tenant already holds unless
+/// `allow_duplicate` (the administrator saw the warning). The one duplicate rule of every flow
+/// that stores a number (add, edit, dependents, マイナンバー編集).
+pub(super) async fn seal_unique(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    record_id: &str,
+    number: Option<&MyNumber>,
+    allow_duplicate: bool,
+) -> Result<Option<SealedNumber>, SaveError> {
+    let sealed = seal(app, tenant, record_id, number).await?;
+    if let (Some(n), false) = (&sealed, allow_duplicate) {
+        let dups = duplicates(scope, &n.fingerprint, Some(record_id)).await?;
+        if !dups.is_empty() {
+            return Err(SaveError::Duplicate(dups));
+        }
+    }
+    Ok(sealed)
+}
+
+/// Stores a new sealed number on a record; a changed number goes back to 承認待
+/// (`domain::approval::after_number_change`). Returns whether it changed.
+pub(super) fn set_number(
+    number: &mut Option<SealedNumber>,
+    status: &mut Status,
+    new: SealedNumber,
+) -> bool {
+    let changed = number.as_ref().map(|o| &o.fingerprint) != Some(&new.fingerprint);
+    *status = after_number_change(*status, changed);
+    *number = Some(new);
+    changed
+}
+
 /// Edits a registrant. An empty number keeps the stored one; a new number goes back to 承認待.
 pub async fn update(
     app: &App,
@@ -809,19 +853,17 @@ pub async fn update(
 ) -> Result<Registrant, SaveError> {
     let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
     let mut r = before.clone();
-    let new_number = seal(app, tenant, id, valid.number.as_ref()).await?;
+    let new_number = seal_unique(
+        app,
+        scope,
+        tenant,
+        id,
+        valid.number.as_ref(),
+        allow_duplicate,
+    )
+    .await?;
     if let Some(n) = &new_number {
-        if !allow_duplicate {
-            let dups = duplicates(scope, &n.fingerprint, Some(id)).await?;
-            if !dups.is_empty() {
-                return Err(SaveError::Duplicate(dups));
-            }
-        }
-        let changed = before.number.as_ref().map(|o| &o.fingerprint) != Some(&n.fingerprint);
-        if changed {
-            r.status = Status::Pending;
-        }
-        r.number = Some(n.clone());
+        set_number(&mut r.number, &mut r.status, n.clone());
     }
     if let Some(pw) = valid.password {
         r.password_hash = Some(passwords::hash(app.config.password_params, pw).await?);

@@ -5,6 +5,7 @@
 //! deterministic and depends only on `std`, `time` and `thiserror`, so it can
 //! be compiled and tested on its own. User-facing error messages are Japanese.
 
+pub mod approval;
 pub mod date;
 pub mod identity;
 pub mod image;

@@ -621,6 +621,8 @@ struct DepDetailView {
     name: String,
     rows: Vec<(&'static str, String)>,
     can_edit: bool,
+    can_approve: bool,
+    pending: bool,
 }
 
 async fn dep_detail(
@@ -671,7 +673,10 @@ async fn dep_detail(
         ),
         ("番号確認書類", images(DocumentKind::NumberProof)),
         ("身元確認書類", images(DocumentKind::IdentityProof)),
-    ];
+    ]
+    .into_iter()
+    .chain(super::approval::review_rows(d.status, &d.review))
+    .collect();
     Ok(render(&DepDetailView {
         chrome: Chrome::new(&authed, "/registrants"),
         registrant_id: mode.registrant.id.clone(),
@@ -680,5 +685,7 @@ async fn dep_detail(
         name: d.name(),
         rows,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
+        can_approve: authed.user.role.allows(Permission::Approve),
+        pending: d.status == crate::domain::status::Status::Pending,
     }))
 }

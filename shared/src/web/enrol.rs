@@ -404,19 +404,10 @@ fn this_year(app: &App) -> i32 {
 }
 
 /// The reason the administrator gave when sending the registration back (差戻し), if any.
-async fn sent_back_reason(me: &Enrollee) -> Result<Option<String>, WebError> {
-    if me.registrant.status != Status::SentBack {
-        return Ok(None);
-    }
-    Ok(me
-        .scope
-        .get(
-            &me.scope
-                .key(&crate::app::keys::sk::registrant(&me.registrant.id)),
-        )
-        .await
-        .map_err(crate::app::InfraError::from)?
-        .and_then(|i| i.str("sent_back_reason").map(str::to_string)))
+fn sent_back_reason(me: &Enrollee) -> Option<String> {
+    (me.registrant.status == Status::SentBack)
+        .then(|| me.registrant.review.sent_back_reason.clone())
+        .flatten()
 }
 
 async fn step1_form(State(app): State<AppState>, me: Enrollee) -> Result<Response, WebError> {
@@ -432,7 +423,7 @@ async fn step1_form(State(app): State<AppState>, me: Enrollee) -> Result<Respons
         number: Default::default(),
         stored: r.number.as_ref().map(|n| n.masked()),
         errors: Vec::new(),
-        sent_back: sent_back_reason(&me).await?,
+        sent_back: sent_back_reason(&me),
     }))
 }
 
@@ -1147,7 +1138,7 @@ async fn review_page(me: &Enrollee, missing: Option<Vec<String>>) -> Result<Resp
             dependents: list.iter().map(dep_rows).collect(),
             missing,
             status: r.status.label(),
-            sent_back: sent_back_reason(me).await?,
+            sent_back: sent_back_reason(me),
         },
     ))
 }

@@ -18,7 +18,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/registrants/bulk", "複数一括登録"),
     ("/registrants/csv-upload", "CSVアップロード"),
     ("/registrants/csv", "CSVダウンロード"),
-    ("/approval", "マイナンバーの承認（本人確認作業）"),
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),

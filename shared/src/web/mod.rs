@@ -5,12 +5,14 @@
 //! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
 //! extractors, so the same code serves both.
 
+pub mod approval;
 pub mod auth;
 pub mod collection;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
 pub mod home;
+pub mod number;
 pub mod registrants;
 pub mod session;
 pub mod usage;
@@ -200,28 +202,31 @@ pub async fn favicon() -> Response {
         .into_response()
 }
 
-/// The upload script, compiled into the binary.
-pub async fn upload_script() -> Response {
+/// A script compiled into the binary (the CSP allows scripts from this origin only).
+fn script(body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        include_str!("../../../templates/static/upload.js"),
+        body,
     )
         .into_response()
 }
 
-/// The collection pages' script (select all, 一括選択, print), compiled into the binary.
+/// The upload script.
+pub async fn upload_script() -> Response {
+    script(include_str!("../../../templates/static/upload.js"))
+}
+
+/// The image viewer of the approval screen (拡大・縮小・回転).
+pub async fn viewer_script() -> Response {
+    script(include_str!("../../../templates/static/viewer.js"))
+}
+
+/// The collection pages' script (select all, 一括選択, print).
 pub async fn collection_script() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
-            (header::CACHE_CONTROL, "public, max-age=3600"),
-        ],
-        include_str!("../../../templates/static/collection.js"),
-    )
-        .into_response()
+    script(include_str!("../../../templates/static/collection.js"))
 }
 
 /// A JSON response (for the few endpoints the page's script calls).

@@ -40,6 +40,8 @@ pub fn router() -> Router<AppState> {
         .merge(super::dependents::routes())
         .merge(super::usage::routes())
         .merge(super::collection::routes())
+        .merge(super::approval::routes())
+        .merge(super::number::routes())
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
@@ -87,6 +89,7 @@ pub(super) struct Flash {
 struct Row {
     id: String,
     has_number: bool,
+    pending: bool,
     status: &'static str,
     status_class: &'static str,
     dep_status: &'static str,
@@ -117,6 +120,7 @@ struct ListView {
     statuses: Vec<(&'static str, &'static str)>,
     can_edit: bool,
     can_reveal: bool,
+    can_approve: bool,
     first_href: String,
     prev_href: String,
     next_href: String,
@@ -147,6 +151,7 @@ async fn list(
         .map(|r| Row {
             id: r.id.clone(),
             has_number: r.number.is_some(),
+            pending: r.status == Status::Pending,
             status: r.status.label(),
             status_class: r.status.colour().css_class(),
             dep_status: r.dependents_status.map_or("", Status::label),
@@ -193,6 +198,7 @@ async fn list(
         statuses: Status::ALL.iter().map(|s| (s.code(), s.label())).collect(),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_reveal: authed.user.role.allows(Permission::RevealNumber),
+        can_approve: authed.user.role.allows(Permission::Approve),
     }))
 }
 
@@ -607,6 +613,8 @@ struct DetailView {
     dependents: Vec<DepRow>,
     images: Vec<ImageRow>,
     can_edit: bool,
+    can_approve: bool,
+    pending: bool,
 }
 
 /// One document image slot with its upload form.
@@ -651,6 +659,7 @@ pub(super) fn image_rows(
 struct DepRow {
     id: String,
     has_number: bool,
+    pending: bool,
     images: Vec<ImageRow>,
     images_required: bool,
     status: &'static str,
@@ -722,7 +731,10 @@ async fn detail(
             r.number.as_ref().map_or("未登録".into(), |n| n.masked()),
         ),
         ("扶養家族", format!("{}人", r.dependents)),
-    ];
+    ]
+    .into_iter()
+    .chain(super::approval::review_rows(r.status, &r.review))
+    .collect();
     Ok(render(&DetailView {
         chrome: Chrome::new(&authed, "/registrants"),
         flash: flash_text(flash.done.as_deref()),
@@ -734,6 +746,7 @@ async fn detail(
             .into_iter()
             .map(|d| DepRow {
                 has_number: d.number.is_some(),
+                pending: d.status == Status::Pending,
                 status: d.status.label(),
                 status_class: d.status.colour().css_class(),
                 name: d.name(),
@@ -748,6 +761,8 @@ async fn detail(
             .collect(),
         images: image_rows(&format!("/registrants/{}", r.id), &r.images),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
+        can_approve: authed.user.role.allows(Permission::Approve),
+        pending: r.status == Status::Pending,
     }))
 }
 

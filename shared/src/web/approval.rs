@@ -1,0 +1,466 @@
+//! マイナンバーの承認（本人確認作業） (manual ch.9): the list of people waiting, the approval
+//! screen of a registrant or dependent (number in clear, both document images with 拡大・縮小・
+//! 回転, a 本人確認 guide) and its 承認 / 差戻し forms, and the images themselves. Served by the
+//! registrants function, the only one that may open numbers. Every route needs
+//! `Permission::Approve`; records are reached only through the session's tenant scope.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::registrants::actor;
+use super::session::{Authed, Chrome};
+use super::{render_status, AppState, WebError};
+use crate::app::approval::{self, ApprovalFlowError, Review, Subject};
+use crate::app::images::Owner;
+use crate::app::App;
+use crate::domain::approval::{ApprovalError, Decision};
+use crate::domain::image::DocumentKind;
+use crate::domain::role::Permission;
+use crate::domain::status::Status;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/approval", get(list))
+        .route("/approval/{id}", get(view))
+        .route("/approval/{id}/approve", post(approve))
+        .route("/approval/{id}/send-back", post(send_back))
+        .route("/approval/{id}/images/{kind}", get(image))
+        .route("/approval/{id}/dependents/{dep}", get(view))
+        .route("/approval/{id}/dependents/{dep}/approve", post(approve))
+        .route("/approval/{id}/dependents/{dep}/send-back", post(send_back))
+        .route("/approval/{id}/dependents/{dep}/images/{kind}", get(image))
+}
+
+/// The record a path names (`{id}` and, under `/dependents/`, `{dep}`), plus `{kind}` if any.
+pub(super) struct Target {
+    pub(super) owner: Owner,
+    kind: Option<String>,
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Target {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Path(mut p) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| WebError::NotFound)?;
+        Ok(Target {
+            owner: Owner {
+                registrant_id: p.remove("id").ok_or(WebError::NotFound)?,
+                dependent_id: p.remove("dep"),
+            },
+            kind: p.remove("kind"),
+        })
+    }
+}
+
+/// Where a record's pages live: `<prefix>/{id}` or `<prefix>/{id}/dependents/{dep}`.
+pub(super) fn path_of(prefix: &str, owner: &Owner) -> String {
+    match &owner.dependent_id {
+        Some(dep) => format!("{prefix}/{}/dependents/{dep}", owner.registrant_id),
+        None => format!("{prefix}/{}", owner.registrant_id),
+    }
+}
+
+/// The rows naming the person, as the manual's approval and edit screens show them.
+pub(super) fn person_rows(s: &Subject) -> Vec<(&'static str, String)> {
+    let r = &s.registrant;
+    let mut rows = vec![("社員コード", r.code.clone())];
+    if let Some(d) = &s.dependent {
+        rows.push(("登録社員", r.name()));
+        rows.push(("氏名", s.name()));
+        rows.push(("フリガナ", s.kana()));
+        rows.push(("続柄", d.relationship.label().into()));
+        rows.push(("属性", d.kind.label().into()));
+    } else {
+        rows.push(("氏名", s.name()));
+        rows.push(("フリガナ", s.kana()));
+    }
+    rows.push(("ステータス", s.status().label().into()));
+    rows
+}
+
+/// The approver's reasons as detail rows: 差戻し理由 while kept (承認 clears it), 拒否理由 while
+/// the status is 拒否.
+pub(super) fn review_rows(status: Status, review: &Review) -> Vec<(&'static str, String)> {
+    let mut rows = Vec::new();
+    if let Some(r) = &review.sent_back_reason {
+        rows.push(("差戻し理由", r.clone()));
+    }
+    if let (Some(r), Status::Refused) = (&review.refused_reason, status) {
+        rows.push(("拒否理由", r.clone()));
+    }
+    rows
+}
+
+/// The link to the collection mail page with the reason as its message.
+fn mail_href(registrant_id: &str, reason: &str) -> String {
+    format!(
+        "/collection/mail?{}",
+        serde_urlencoded::to_string([("ids", registrant_id), ("message", reason)])
+            .unwrap_or_default()
+    )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct Done {
+    done: String,
+    page: String,
+}
+
+// ---------------------------------------------------------------- list
+
+struct ListRow {
+    href: Option<String>,
+    status: &'static str,
+    status_class: &'static str,
+    dep_status: &'static str,
+    dep_status_class: &'static str,
+    code: String,
+    name: String,
+    kana: String,
+    attribute: &'static str,
+    dependents: Vec<ListDep>,
+}
+
+struct ListDep {
+    href: String,
+    name: String,
+    relationship: &'static str,
+    kind: &'static str,
+}
+
+#[derive(Template)]
+#[template(path = "approval_list.html")]
+struct ListView {
+    chrome: Chrome,
+    flash: Option<&'static str>,
+    rows: Vec<ListRow>,
+    total: usize,
+    page: usize,
+    pages: usize,
+    prev_href: String,
+    next_href: String,
+}
+
+async fn list(authed: Authed, Query(q): Query<Done>) -> Result<Response, WebError> {
+    authed.require(Permission::Approve)?;
+    let page = approval::waiting(&authed.scope, q.page.trim().parse().unwrap_or(1)).await?;
+    let rows = page
+        .rows
+        .into_iter()
+        .map(|w| {
+            let r = &w.registrant;
+            ListRow {
+                href: (r.status == Status::Pending).then(|| format!("/approval/{}", r.id)),
+                status: r.status.label(),
+                status_class: r.status.colour().css_class(),
+                dep_status: r.dependents_status.map_or("", Status::label),
+                dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
+                code: r.code.clone(),
+                name: r.name(),
+                kana: r.kana(),
+                attribute: r.attribute.short_label(),
+                dependents: w
+                    .dependents
+                    .iter()
+                    .map(|d| ListDep {
+                        href: format!("/approval/{}/dependents/{}", r.id, d.id),
+                        name: d.name(),
+                        relationship: d.relationship.label(),
+                        kind: d.kind.label(),
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(render_status(
+        StatusCode::OK,
+        &ListView {
+            chrome: Chrome::new(&authed, "/registrants"),
+            flash: match q.done.as_str() {
+                "approved" => Some("承認しました。ステータスが「完了」になり、登録者のログインロックが有効になりました。"),
+                "dep_approved" => Some("扶養家族を承認しました。ステータスが「完了」になりました。"),
+                _ => None,
+            },
+            rows,
+            total: page.total,
+            prev_href: format!("/approval?page={}", page.page.saturating_sub(1).max(1)),
+            next_href: format!("/approval?page={}", (page.page + 1).min(page.pages)),
+            page: page.page,
+            pages: page.pages,
+        },
+    ))
+}
+
+// ---------------------------------------------------------------- the approval screen
+
+struct ViewImage {
+    label: &'static str,
+    accepted: &'static str,
+    src: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "approval_view.html")]
+struct View {
+    chrome: Chrome,
+    heading: &'static str,
+    base: String,
+    rows: Vec<(&'static str, String)>,
+    pending: bool,
+    number: Option<String>,
+    version: i64,
+    images: Vec<ViewImage>,
+    images_required: bool,
+    plain_dependent: bool,
+    edit_href: String,
+    back_href: String,
+    sent_back_reason: Option<String>,
+    refused_reason: Option<String>,
+    mail_href: Option<String>,
+    flash: Option<&'static str>,
+    error: Option<String>,
+    reason: String,
+}
+
+/// Renders the approval screen (opening, and auditing, the number while 承認待).
+async fn view_page(
+    app: &App,
+    authed: &Authed,
+    owner: &Owner,
+    status: StatusCode,
+    flash: Option<&'static str>,
+    error: Option<String>,
+    reason: String,
+) -> Result<Response, WebError> {
+    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), owner)
+        .await
+        .map_err(flow_to_web)?;
+    let s = &viewed.subject;
+    let base = path_of("/approval", owner);
+    let pending = s.status() == Status::Pending;
+    let review = s.review();
+    let sent_back_reason = review.sent_back_reason.clone();
+    let page = View {
+        chrome: Chrome::new(authed, "/registrants"),
+        heading: if s.dependent.is_some() {
+            "扶養家族マイナンバー承認"
+        } else {
+            "マイナンバー承認"
+        },
+        rows: person_rows(s),
+        pending,
+        number: viewed.number.as_ref().map(|n| {
+            let d = n.expose();
+            format!("{} {} {}", &d[..4], &d[4..8], &d[8..])
+        }),
+        version: s.version(),
+        images: DocumentKind::ALL
+            .iter()
+            .map(|k| ViewImage {
+                label: k.label(),
+                accepted: k.accepted(),
+                src: s
+                    .image(*k)
+                    .filter(|_| pending)
+                    .map(|_| format!("{base}/images/{}", k.code())),
+            })
+            .collect(),
+        images_required: s.images_required(),
+        plain_dependent: s.dependent.is_some() && !s.images_required(),
+        edit_href: path_of("/registrants", owner) + "/number",
+        back_href: "/approval".into(),
+        mail_href: sent_back_reason
+            .as_deref()
+            .filter(|_| s.status() == Status::SentBack)
+            .map(|r| mail_href(&s.registrant.id, r)),
+        sent_back_reason,
+        refused_reason: review
+            .refused_reason
+            .clone()
+            .filter(|_| s.status() == Status::Refused),
+        base,
+        flash,
+        error,
+        reason,
+    };
+    Ok(render_status(status, &page))
+}
+
+fn flow_to_web(e: ApprovalFlowError) -> WebError {
+    match e {
+        ApprovalFlowError::NotFound => WebError::NotFound,
+        ApprovalFlowError::Infra(e) => e.into(),
+        // Decisions' own errors are shown on their page, never through here.
+        ApprovalFlowError::Rule(_) | ApprovalFlowError::Conflict => WebError::Internal,
+    }
+}
+
+async fn view(
+    State(app): State<AppState>,
+    authed: Authed,
+    target: Target,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::Approve)?;
+    let flash = match q.done.as_str() {
+        "sent_back" => {
+            Some("差戻ししました。収集メールを再送して、必要な情報の提供を依頼してください。")
+        }
+        _ => None,
+    };
+    view_page(
+        &app,
+        &authed,
+        &target.owner,
+        StatusCode::OK,
+        flash,
+        None,
+        String::new(),
+    )
+    .await
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct DecisionForm {
+    pub(super) reason: String,
+    pub(super) version: String,
+}
+
+/// The status code a refused decision answers with: 422 for the form, 409 for the state.
+pub(super) fn refusal_status(e: &ApprovalFlowError) -> StatusCode {
+    match e {
+        ApprovalFlowError::Rule(
+            ApprovalError::ReasonMissing(_)
+            | ApprovalError::ReasonTooLong(_)
+            | ApprovalError::ReasonControl(_)
+            | ApprovalError::ReasonHoldsNumber(_),
+        ) => StatusCode::UNPROCESSABLE_ENTITY,
+        _ => StatusCode::CONFLICT,
+    }
+}
+
+/// Takes `decision`; `Ok(None)` when it was applied, else the refusal to show on the page.
+pub(super) async fn take(
+    app: &App,
+    authed: &Authed,
+    owner: &Owner,
+    decision: Decision,
+    form: &DecisionForm,
+) -> Result<Option<(StatusCode, String)>, WebError> {
+    authed.require(Permission::Approve)?;
+    let version = form.version.trim().parse().unwrap_or(-1);
+    match approval::decide(
+        app,
+        &authed.scope,
+        &actor(authed),
+        owner,
+        decision,
+        &form.reason,
+        version,
+    )
+    .await
+    {
+        Ok(_) => Ok(None),
+        Err(ApprovalFlowError::NotFound) => Err(WebError::NotFound),
+        Err(ApprovalFlowError::Infra(e)) => Err(e.into()),
+        Err(e) => Ok(Some((refusal_status(&e), e.to_string()))),
+    }
+}
+
+async fn decide(
+    app: AppState,
+    authed: Authed,
+    owner: Owner,
+    decision: Decision,
+    form: DecisionForm,
+) -> Result<Response, WebError> {
+    match take(&app, &authed, &owner, decision, &form).await? {
+        None => {
+            let to = match (decision, &owner.dependent_id) {
+                (Decision::SendBack, _) => {
+                    format!("{}?done=sent_back", path_of("/approval", &owner))
+                }
+                (_, None) => "/approval?done=approved".into(),
+                (_, Some(_)) => "/approval?done=dep_approved".into(),
+            };
+            Ok(Redirect::to(&to).into_response())
+        }
+        Some((status, message)) => {
+            view_page(
+                &app,
+                &authed,
+                &owner,
+                status,
+                None,
+                Some(message),
+                form.reason,
+            )
+            .await
+        }
+    }
+}
+
+async fn approve(
+    State(app): State<AppState>,
+    authed: Authed,
+    target: Target,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, WebError> {
+    decide(app, authed, target.owner, Decision::Approve, form).await
+}
+
+async fn send_back(
+    State(app): State<AppState>,
+    authed: Authed,
+    target: Target,
+    Form(form): Form<DecisionForm>,
+) -> Result<Response, WebError> {
+    decide(app, authed, target.owner, Decision::SendBack, form).await
+}
+
+// ---------------------------------------------------------------- images
+
+/// A document image of a record waiting for approval, typed by its stored bytes, never cached.
+async fn image(
+    State(app): State<AppState>,
+    authed: Authed,
+    target: Target,
+) -> Result<Response, WebError> {
+    authed.require(Permission::Approve)?;
+    let kind = target
+        .kind
+        .as_deref()
+        .and_then(DocumentKind::from_code)
+        .ok_or(WebError::NotFound)?;
+    let (bytes, format) = approval::image(
+        &app,
+        &authed.scope,
+        &authed.tenant,
+        &actor(&authed),
+        &target.owner,
+        kind,
+    )
+    .await
+    .map_err(flow_to_web)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type()),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::CONTENT_DISPOSITION, "inline"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
