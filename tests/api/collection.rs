@@ -496,17 +496,67 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .await;
     assert_eq!(res.location(), Some("/r/me"));
 
-    // Approval locks the login: the next request and the link explain the lock.
-    let mut locked = regs::get(&scope, &id).await.unwrap().unwrap();
-    locked.login_lock = true;
-    scope
-        .put(locked.to_item(&scope), myna::ports::Condition::None)
-        .await
-        .unwrap();
-    let res = again.get("/r/me/step1").await;
+    // 差戻し: the registrant sees the reason on the phone and sends again.
+    let base = format!("/approval/{id}");
+    let res = decide(
+        &mut b,
+        &base,
+        "send-back",
+        "本人確認書類が不鮮明です。撮り直してください。",
+    )
+    .await;
+    assert!(
+        res.status.is_success() || res.status.is_redirection(),
+        "{}",
+        res.body
+    );
+    assert_eq!(
+        regs::get(&scope, &id).await.unwrap().unwrap().status,
+        Status::SentBack
+    );
+    let mail_form = b
+        .get(&format!(
+            "/collection/mail?ids={id}&message=%E6%92%AE%E3%82%8A%E7%9B%B4%E3%81%97"
+        ))
+        .await;
+    assert!(mail_form.body.contains(">撮り直し</textarea>"));
+    let step1 = again.get("/r/me/step1").await;
+    assert!(step1
+        .body
+        .contains("本人確認書類が不鮮明です。撮り直してください。"));
+    let res = again.submit("/r/me/review", "/r/me/finish", &[]).await;
+    assert_eq!(res.location(), Some("/r/me/done"), "{}", res.body);
+    assert_eq!(
+        regs::get(&scope, &id).await.unwrap().unwrap().status,
+        Status::Pending
+    );
+
+    // 承認 locks the login: the next visit and the link explain the lock.
+    let res = decide(&mut b, &base, "approve", "").await;
+    assert!(res.status.is_redirection(), "{}", res.body);
+    let mut later = t.browser("198.51.100.21");
+    let res = later.get(&link).await;
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert!(res.body.contains("ログインロック"));
-    assert!(again.get(&link).await.body.contains("ログインロックを解除"));
+    assert!(later.get(&link).await.body.contains("ログインロックを解除"));
+}
+
+fn hidden(page: &Page, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = page.body.find(&marker).expect("hidden field") + marker.len();
+    page.body[start..].split('"').next().unwrap().to_string()
+}
+
+/// Opens the approval screen at `base` and posts `action` with its version and `reason`.
+async fn decide(b: &mut Browser, base: &str, action: &str, reason: &str) -> Page {
+    let view = b.get(base).await;
+    let version = hidden(&view, "version");
+    b.submit(
+        base,
+        &format!("{base}/{action}"),
+        &[("version", &version), ("reason", reason)],
+    )
+    .await
 }
 
 #[tokio::test]
