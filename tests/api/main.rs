@@ -1,5 +1,6 @@
 //! HTTP-level and contract tests, one module per capability (zero2prod's layout).
 
+mod bulk;
 mod contract_embedded;
 mod home;
 mod lambda_shape;

@@ -264,7 +264,7 @@ pub async fn get(
 }
 
 /// The registrant with its dependents' summary recomputed from `deps`.
-fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Registrant {
+pub(super) fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Registrant {
     let mut after = r.clone();
     after.dependents = deps.len() as i64;
     after.dependents_unregistered = deps
@@ -277,7 +277,7 @@ fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Registrant {
     after
 }
 
-fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
+pub(super) fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
     format!("{}（{}の{}）", d.name(), r.name(), d.relationship.label())
 }
 

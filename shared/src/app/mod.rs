@@ -5,6 +5,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod bulk;
+pub mod csv_io;
 pub mod dependents;
 pub mod groups;
 pub mod home;
@@ -15,6 +17,7 @@ pub mod rate_limit;
 pub mod registrants;
 pub mod sessions;
 pub mod signup;
+pub mod staging;
 pub mod tenants;
 pub mod uploads;
 pub mod usage;

@@ -15,10 +15,7 @@ use crate::app::Notice;
 
 /// Capabilities linked from the menus and HOME that later issues build.
 pub const COMING_SOON: &[(&str, &str)] = &[
-    ("/registrants/bulk", "複数一括登録"),
-    ("/registrants/csv-upload", "CSVアップロード"),
     ("/collection/blast", "収集メール一括送信"),
-    ("/registrants/csv", "CSVダウンロード"),
     ("/collection/quick", "スマホで収集（簡易登録）"),
     ("/approval", "マイナンバーの承認（本人確認作業）"),
     ("/retirement", "退職者の処理"),
