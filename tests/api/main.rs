@@ -1,6 +1,7 @@
 //! HTTP-level and contract tests, one module per capability (zero2prod's layout).
 
 mod approval;
+mod bulk;
 mod collection;
 mod contract_embedded;
 mod home;

@@ -235,6 +235,8 @@ pub struct Page {
     pub status: StatusCode,
     pub headers: axum::http::HeaderMap,
     pub body: String,
+    /// The body as received (a download in another encoding than UTF-8).
+    pub bytes: Vec<u8>,
 }
 
 impl Page {
@@ -296,6 +298,7 @@ impl Browser {
             status: parts.status,
             headers: parts.headers,
             body: String::from_utf8_lossy(&bytes).into_owned(),
+            bytes: bytes.to_vec(),
         };
         for c in page.set_cookies() {
             let first = c.split(';').next().unwrap_or_default();

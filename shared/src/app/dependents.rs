@@ -280,7 +280,7 @@ pub(super) fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Regist
     after
 }
 
-fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
+pub(super) fn fingerprint_label(d: &Dependent, r: &Registrant) -> String {
     format!("{}（{}の{}）", d.name(), r.name(), d.relationship.label())
 }
 

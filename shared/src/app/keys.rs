@@ -142,6 +142,23 @@ pub mod sk {
     pub fn blast_recipients_prefix(blast_id: &str) -> String {
         format!("BLAST#{blast_id}#TO#")
     }
+
+    /// Every fingerprint item of the tenant (a walk, for checking thousands of numbers).
+    pub const FINGERPRINTS: &str = "FP#";
+
+    /// Every registrant and dependent item of the tenant, each registrant followed by its
+    /// dependents (a walk, for exporting thousands).
+    pub const REGISTRANTS_AND_DEPENDENTS: &str = "REG#";
+
+    /// A staged import (CSV アップロード, 複数一括登録): its state and progress.
+    pub fn import(import_id: &str) -> String {
+        format!("IMPORT#{import_id}")
+    }
+
+    /// One chunk of a staged import, in the import's own partition ([`super::index::import`]).
+    pub fn import_chunk(n: usize) -> String {
+        format!("CHUNK#{n:06}")
+    }
 }
 
 /// Index partitions inside a tenant (the scope adds `T#<tenant>#`).
@@ -153,6 +170,11 @@ pub mod index {
 
     /// GSI2: every registrant of the tenant, by 社員コード.
     pub const ALL_REGISTRANTS: &str = "REGISTRANTS";
+
+    /// Not an index: the partition holding a staged import's chunks, out of every list's way.
+    pub fn import(import_id: &str) -> String {
+        format!("IMPORT#{import_id}")
+    }
 }
 
 /// Tenant-bound access to a store: every key starts with this tenant's partition prefix.

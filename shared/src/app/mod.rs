@@ -6,7 +6,9 @@
 pub mod approval;
 pub mod audit;
 pub mod auth;
+pub mod bulk;
 pub mod collection;
+pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
@@ -18,6 +20,7 @@ pub mod rate_limit;
 pub mod registrants;
 pub mod sessions;
 pub mod signup;
+pub mod staging;
 pub mod tenants;
 pub mod uploads;
 pub mod usage;

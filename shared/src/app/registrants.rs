@@ -99,6 +99,46 @@ pub struct Registrant {
 }
 
 impl Registrant {
+    /// A new registrant from a checked form, without dependents.
+    pub fn new(
+        id: String,
+        valid: Valid,
+        number: Option<SealedNumber>,
+        password_hash: Option<String>,
+        status: Status,
+        now: i64,
+    ) -> Registrant {
+        Registrant {
+            id,
+            group_id: valid.group_id,
+            code: valid.code,
+            family_name: valid.family_name,
+            given_name: valid.given_name,
+            family_kana: valid.family_kana,
+            given_kana: valid.given_kana,
+            attribute: valid.attribute,
+            email: valid.email,
+            password_hash,
+            login_lock: valid.login_lock,
+            sex: valid.sex,
+            birth_date: valid.birth_date,
+            hire_date: valid.hire_date,
+            note: valid.note,
+            status,
+            number,
+            dependents: 0,
+            dependents_unregistered: 0,
+            dependents_pending: 0,
+            dependents_status: None,
+            retired_on: None,
+            delete_on: None,
+            created_at: now,
+            updated_at: now,
+            images: serde_json::Map::new(),
+            review: Review::default(),
+        }
+    }
+
     pub fn name(&self) -> String {
         format!("{} {}", self.family_name, self.given_name)
     }
@@ -580,14 +620,14 @@ pub(super) fn audit_event(
     }
 }
 
-fn counted_people(counters: &Counters) -> (u32, u32) {
+pub(super) fn counted_people(counters: &Counters) -> (u32, u32) {
     let retired = u32::try_from(counters.retired.max(0)).unwrap_or(0);
     let active = u32::try_from((counters.registrants - counters.retired).max(0)).unwrap_or(0);
     (active, retired)
 }
 
 /// What a save would write besides the registrant: claims and fingerprint changes.
-fn claim_ops(
+pub(super) fn claim_ops(
     scope: &TenantScope,
     before: Option<&Registrant>,
     after: Option<&Registrant>,
@@ -742,43 +782,16 @@ pub async fn create(
         allow_duplicate,
     )
     .await?;
-    let password_hash = match valid.password {
+    let password_hash = match valid.password.clone() {
         Some(pw) => Some(passwords::hash(app.config.password_params, pw).await?),
         None => None,
     };
-    let r = Registrant {
-        id,
-        group_id: valid.group_id,
-        code: valid.code,
-        family_name: valid.family_name,
-        given_name: valid.given_name,
-        family_kana: valid.family_kana,
-        given_kana: valid.given_kana,
-        attribute: valid.attribute,
-        email: valid.email,
-        password_hash,
-        login_lock: valid.login_lock,
-        sex: valid.sex,
-        birth_date: valid.birth_date,
-        hire_date: valid.hire_date,
-        note: valid.note,
-        status: if number.is_some() {
-            Status::Pending
-        } else {
-            Status::Unregistered
-        },
-        number,
-        dependents: 0,
-        dependents_unregistered: 0,
-        dependents_pending: 0,
-        dependents_status: None,
-        retired_on: None,
-        delete_on: None,
-        created_at: now,
-        updated_at: now,
-        images: serde_json::Map::new(),
-        review: Review::default(),
+    let status = if number.is_some() {
+        Status::Pending
+    } else {
+        Status::Unregistered
     };
+    let r = Registrant::new(id, valid, number, password_hash, status, now);
     commit(scope, None, Some(&r)).await?;
     app.audit()
         .record(audit_event(
@@ -969,11 +982,17 @@ pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, In
     if !keys::is_record_id(id) {
         return Ok(None);
     }
-    Ok(scope
-        .get(&scope.key(&sk::registrant(id)))
+    let Some(item) = scope.get(&scope.key(&sk::registrant(id))).await? else {
+        return Ok(None);
+    };
+    // A row of a CSV import still being committed is not there yet.
+    if !super::staging::visible(scope, vec![item.clone()])
         .await?
-        .as_ref()
-        .and_then(Registrant::from_item))
+        .is_empty()
+    {
+        return Ok(Registrant::from_item(&item));
+    }
+    Ok(None)
 }
 
 /// Moves registrants into a group (only those currently ungrouped), one transaction each.
@@ -1036,7 +1055,8 @@ pub async fn load_all(
             .query(&Query::partition(&pk).on(index).limit(1000).after(cursor))
             .await?;
         queries += 1;
-        out.extend(page.items.iter().filter_map(Registrant::from_item));
+        let items = super::staging::visible(scope, page.items).await?;
+        out.extend(items.iter().filter_map(Registrant::from_item));
         match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok((out, queries)),
@@ -1096,24 +1116,7 @@ fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
 
 /// One page of the registrant list for a filter.
 pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, InfraError> {
-    let mut errors = Vec::new();
-    let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
-        "" => None,
-        m => match crate::domain::date::parse_year_month(m) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                errors.push(format!("{label}: {e}"));
-                None
-            }
-        },
-    };
-    let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
-    let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
-    let group = match filter.group.as_str() {
-        "" => None,
-        "none" => Some(GroupFilter::Ungrouped),
-        id => Some(GroupFilter::Group(id)),
-    };
+    let (group, retired_month, delete_month, errors) = parse_filter(filter);
     // The list as first opened (no filter, code order, page 1): one index page, not a walk.
     let plain = filter.code.trim().is_empty()
         && filter.name.trim().is_empty()
@@ -1135,22 +1138,91 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
                     .limit(PAGE_SIZE),
             )
             .await?;
-        let rows: Vec<Registrant> = page
-            .items
-            .iter()
-            .filter_map(Registrant::from_item)
-            .collect();
-        let (groups, batch) = group_names(scope, &rows).await?;
-        return Ok(ListPage {
-            total,
-            page: 1,
-            pages: total.div_ceil(PAGE_SIZE).max(1),
-            rows,
-            groups,
-            store_calls: 2 + batch,
-            errors,
-        });
+        let read = page.items.len();
+        let items = super::staging::visible(scope, page.items).await?;
+        // While a CSV import commits, its rows are in the index but not yet visible: then the
+        // page is made the long way, so it still holds 50 rows.
+        if items.len() == read {
+            let rows: Vec<Registrant> = items.iter().filter_map(Registrant::from_item).collect();
+            let (groups, batch) = group_names(scope, &rows).await?;
+            return Ok(ListPage {
+                total,
+                page: 1,
+                pages: total.div_ceil(PAGE_SIZE).max(1),
+                rows,
+                groups,
+                store_calls: 2 + batch,
+                errors,
+            });
+        }
     }
+    let (rows, queries) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    let total = rows.len();
+    let pages = total.div_ceil(PAGE_SIZE).max(1);
+    let page = filter.page_number().clamp(1, pages);
+    let rows: Vec<Registrant> = rows
+        .into_iter()
+        .skip((page - 1) * PAGE_SIZE)
+        .take(PAGE_SIZE)
+        .collect();
+
+    let (groups, batch) = group_names(scope, &rows).await?;
+    let store_calls = queries + batch;
+    Ok(ListPage {
+        rows,
+        total,
+        page,
+        pages,
+        groups,
+        store_calls,
+        errors,
+    })
+}
+
+/// Every registrant a filter selects (all pages, in list order), e.g. for the CSV download,
+/// with the filter's input errors (a field in error does not filter).
+pub async fn select(
+    scope: &TenantScope,
+    filter: &Filter,
+) -> Result<(Vec<Registrant>, Vec<String>), InfraError> {
+    let (group, retired_month, delete_month, errors) = parse_filter(filter);
+    let (rows, _) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    Ok((rows, errors))
+}
+
+type Month = Option<(i32, u8)>;
+
+/// The filter's group and month fields, parsed, with the errors of those typed wrong.
+fn parse_filter(filter: &Filter) -> (Option<GroupFilter<'_>>, Month, Month, Vec<String>) {
+    let mut errors = Vec::new();
+    let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
+        "" => None,
+        m => match crate::domain::date::parse_year_month(m) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                errors.push(format!("{label}: {e}"));
+                None
+            }
+        },
+    };
+    let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
+    let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
+    let group = match filter.group.as_str() {
+        "" => None,
+        "none" => Some(GroupFilter::Ungrouped),
+        id => Some(GroupFilter::Group(id)),
+    };
+    (group, retired_month, delete_month, errors)
+}
+
+/// The rows of [`select`], and the index queries it took.
+async fn select_with(
+    scope: &TenantScope,
+    filter: &Filter,
+    group: Option<GroupFilter<'_>>,
+    retired_month: Month,
+    delete_month: Month,
+) -> Result<(Vec<Registrant>, usize), InfraError> {
     let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !keys::is_record_id(id))
     {
         (Vec::new(), 0)
@@ -1188,26 +1260,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
     if filter.sort == "name" {
         rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));
     }
-    let total = rows.len();
-    let pages = total.div_ceil(PAGE_SIZE).max(1);
-    let page = filter.page_number().clamp(1, pages);
-    let rows: Vec<Registrant> = rows
-        .into_iter()
-        .skip((page - 1) * PAGE_SIZE)
-        .take(PAGE_SIZE)
-        .collect();
-
-    let (groups, batch) = group_names(scope, &rows).await?;
-    let store_calls = queries + batch;
-    Ok(ListPage {
-        rows,
-        total,
-        page,
-        pages,
-        groups,
-        store_calls,
-        errors,
-    })
+    Ok((rows, queries))
 }
 
 /// Removes a group; its members become ungrouped (each moved in its own transaction first,

@@ -70,7 +70,7 @@ pub async fn load(scope: &TenantScope) -> Result<Option<Tenant>, InfraError> {
 }
 
 /// The eight registration counts of HOME's 登録状況 block.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Counters {
     pub registrants: i64,
     pub unregistered: i64,

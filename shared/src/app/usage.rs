@@ -75,6 +75,58 @@ pub async fn reveal(
             (d.id.clone(), d.number.clone(), whose)
         }
     };
+    let purpose = match reauthenticate(app, scope, user, actor, password, purpose).await {
+        Err(RevealError::WrongPassword) => {
+            app.audit()
+                .record(regs::audit_event(
+                    scope,
+                    actor,
+                    "number.reveal_denied",
+                    &registrant,
+                    format!("{whose}のマイナンバー表示（パスワード誤り）"),
+                ))
+                .await
+                .map_err(InfraError::from)?;
+            return Err(RevealError::WrongPassword);
+        }
+        other => other?,
+    };
+    let sealed = sealed.ok_or(RevealError::NoNumber)?;
+    let number = app
+        .vault
+        .open_number(&tenant.keys, &record_id, &sealed.sealed)
+        .await?;
+    // Recorded before the page is returned: no audit entry, no number.
+    app.audit()
+        .record(regs::audit_event(
+            scope,
+            actor,
+            "number.reveal",
+            &registrant,
+            format!("{whose}のマイナンバー表示（利用目的: {}）", purpose.label()),
+        ))
+        .await
+        .map_err(InfraError::from)?;
+    Ok(Revealed {
+        number,
+        whose,
+        purpose,
+    })
+}
+
+/// The checks before any number leaves the vault (表示 and CSVダウンロード alike): the user's
+/// password again and one of the legal purposes. Wrong passwords count against the user and
+/// the client address ([`rate_limit::REAUTH_ACCOUNT`], [`rate_limit::REAUTH_IP`]); once either
+/// is used up even the right password waits out the window. The caller audits a refusal
+/// ([`RevealError::WrongPassword`]) in its own words.
+pub async fn reauthenticate(
+    app: &App,
+    scope: &TenantScope,
+    user: &User,
+    actor: &Actor,
+    password: &str,
+    purpose: &str,
+) -> Result<Purpose, RevealError> {
     if password.is_empty() {
         return Err(RevealError::PasswordMissing);
     }
@@ -98,37 +150,7 @@ pub async fn reveal(
         rate_limit::hit(store, &rate_limit::REAUTH_ACCOUNT, &account, now)
             .await
             .map_err(InfraError::from)?;
-        app.audit()
-            .record(regs::audit_event(
-                scope,
-                actor,
-                "number.reveal_denied",
-                &registrant,
-                format!("{whose}のマイナンバー表示（パスワード誤り）"),
-            ))
-            .await
-            .map_err(InfraError::from)?;
         return Err(RevealError::WrongPassword);
     }
-    let sealed = sealed.ok_or(RevealError::NoNumber)?;
-    let number = app
-        .vault
-        .open_number(&tenant.keys, &record_id, &sealed.sealed)
-        .await?;
-    // Recorded before the page is returned: no audit entry, no number.
-    app.audit()
-        .record(regs::audit_event(
-            scope,
-            actor,
-            "number.reveal",
-            &registrant,
-            format!("{whose}のマイナンバー表示（利用目的: {}）", purpose.label()),
-        ))
-        .await
-        .map_err(InfraError::from)?;
-    Ok(Revealed {
-        number,
-        whose,
-        purpose,
-    })
+    Ok(purpose)
 }

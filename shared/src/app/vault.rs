@@ -110,8 +110,13 @@ impl Vault {
         Ok(key)
     }
 
-    fn aad(tk: &TenantKeys, record_id: &str) -> Vec<u8> {
-        format!("myna-number-v1\n{}\n{record_id}", tk.tenant).into_bytes()
+    /// The tenant's cipher, holding its plain data key: for work over many numbers (CSV
+    /// import and export) so that one request unwraps at most once, however long it runs.
+    pub async fn cipher(&self, tk: &TenantKeys) -> Result<TenantCipher, InfraError> {
+        Ok(TenantCipher {
+            tenant: tk.tenant.clone(),
+            key: self.data_key(tk).await?,
+        })
     }
 
     /// Seals a number for one record; base64 text for storage.
@@ -121,12 +126,7 @@ impl Vault {
         record_id: &str,
         number: &MyNumber,
     ) -> Result<String, InfraError> {
-        let key = self.data_key(tk).await?;
-        Ok(STANDARD.encode(crypto::seal(
-            &key.0,
-            number.expose().as_bytes(),
-            &Self::aad(tk, record_id),
-        )))
+        Ok(self.cipher(tk).await?.seal(record_id, number))
     }
 
     /// Opens a number sealed by [`Vault::seal_number`] for the same record.
@@ -136,14 +136,7 @@ impl Vault {
         record_id: &str,
         sealed: &str,
     ) -> Result<MyNumber, InfraError> {
-        let key = self.data_key(tk).await?;
-        let bytes = STANDARD
-            .decode(sealed)
-            .map_err(|_| InfraError::Corrupt("sealed number"))?;
-        let plain = crypto::open(&key.0, &bytes, &Self::aad(tk, record_id))
-            .map_err(|_| InfraError::Corrupt("sealed number"))?;
-        let text = String::from_utf8(plain).map_err(|_| InfraError::Corrupt("sealed number"))?;
-        MyNumber::parse(&text).map_err(|_| InfraError::Corrupt("sealed number"))
+        self.cipher(tk).await?.open(record_id, sealed)
     }
 
     /// Keyed hash of a number, equal for equal numbers within the tenant only.
@@ -152,14 +145,57 @@ impl Vault {
         tk: &TenantKeys,
         number: &MyNumber,
     ) -> Result<String, InfraError> {
-        let key = self.data_key(tk).await?;
+        self.cipher(tk).await?.fingerprint(number)
+    }
+}
+
+/// One tenant's plain data key in hand (see [`Vault::cipher`]). Never stored, never logged.
+pub struct TenantCipher {
+    tenant: TenantId,
+    key: DataKey,
+}
+
+impl TenantCipher {
+    fn aad(&self, record_id: &str) -> Vec<u8> {
+        format!("myna-number-v1\n{}\n{record_id}", self.tenant).into_bytes()
+    }
+
+    /// Seals a number for one record; base64 text for storage.
+    pub fn seal(&self, record_id: &str, number: &MyNumber) -> String {
+        STANDARD.encode(crypto::seal(
+            &self.key.0,
+            number.expose().as_bytes(),
+            &self.aad(record_id),
+        ))
+    }
+
+    /// Opens a number sealed for the same record.
+    pub fn open(&self, record_id: &str, sealed: &str) -> Result<MyNumber, InfraError> {
+        let bytes = STANDARD
+            .decode(sealed)
+            .map_err(|_| InfraError::Corrupt("sealed number"))?;
+        let plain = crypto::open(&self.key.0, &bytes, &self.aad(record_id))
+            .map_err(|_| InfraError::Corrupt("sealed number"))?;
+        let text = String::from_utf8(plain).map_err(|_| InfraError::Corrupt("sealed number"))?;
+        MyNumber::parse(&text).map_err(|_| InfraError::Corrupt("sealed number"))
+    }
+
+    /// The key of [`TenantCipher::fingerprint`], derived once for many numbers.
+    pub fn fingerprint_key(&self) -> Result<[u8; 32], InfraError> {
         let mut mac_key = [0u8; 32];
-        Hkdf::<Sha256>::new(None, &key.0)
+        Hkdf::<Sha256>::new(None, &self.key.0)
             .expand(b"myna-number-fingerprint-v1", &mut mac_key)
             .map_err(|_| InfraError::Task)?;
-        Ok(crypto::hex(&crypto::hmac_sha256(
-            &mac_key,
-            number.expose().as_bytes(),
-        )))
+        Ok(mac_key)
     }
+
+    /// Keyed hash of a number, equal for equal numbers within the tenant only.
+    pub fn fingerprint(&self, number: &MyNumber) -> Result<String, InfraError> {
+        Ok(fingerprint_with(&self.fingerprint_key()?, number))
+    }
+}
+
+/// [`TenantCipher::fingerprint`] with a key from [`TenantCipher::fingerprint_key`].
+pub fn fingerprint_with(mac_key: &[u8; 32], number: &MyNumber) -> String {
+    crypto::hex(&crypto::hmac_sha256(mac_key, number.expose().as_bytes()))
 }

@@ -15,9 +15,6 @@ use crate::app::Notice;
 
 /// Capabilities linked from the menus and HOME that later issues build.
 pub const COMING_SOON: &[(&str, &str)] = &[
-    ("/registrants/bulk", "複数一括登録"),
-    ("/registrants/csv-upload", "CSVアップロード"),
-    ("/registrants/csv", "CSVダウンロード"),
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),

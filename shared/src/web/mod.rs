@@ -7,7 +7,9 @@
 
 pub mod approval;
 pub mod auth;
+pub mod bulk;
 pub mod collection;
+pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
@@ -30,8 +32,25 @@ use crate::app::{App, InfraError};
 
 pub type AppState = Arc<App>;
 
-/// Largest request body any route accepts (forms; files never pass through the API).
+/// Largest request body any route accepts (forms; files never pass through the API), but
+/// [`UPLOAD_PATHS`].
 pub const BODY_LIMIT: usize = 256 * 1024;
+
+/// Largest CSV upload (20 MB: well over 10,000 rows). Behind API Gateway and Lambda the
+/// platform's own limit (6 MB for a Lambda request, some 50,000 rows) comes first.
+pub const UPLOAD_BODY_LIMIT: usize = 20 * 1024 * 1024;
+
+/// The only routes taking a file in the request body.
+pub const UPLOAD_PATHS: [&str; 1] = ["/registrants/csv-upload"];
+
+/// The body limit of a path.
+pub fn body_limit(path: &str) -> usize {
+    if UPLOAD_PATHS.contains(&path) {
+        UPLOAD_BODY_LIMIT
+    } else {
+        BODY_LIMIT
+    }
+}
 
 /// Wraps a group's routes with the shared middleware. Every deployed function and the local
 /// server go through here, so no route can miss the session, CSRF or header layers.

@@ -42,6 +42,8 @@ pub fn router() -> Router<AppState> {
         .merge(super::collection::routes())
         .merge(super::approval::routes())
         .merge(super::number::routes())
+        .merge(super::bulk::routes())
+        .merge(super::csv_io::routes())
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
@@ -74,6 +76,7 @@ pub(super) fn flash_text(code: Option<&str>) -> Option<&'static str> {
         "dep_created" => Some("扶養家族を追加しました。"),
         "dep_updated" => Some("扶養家族を更新しました。"),
         "dep_deleted" => Some("扶養家族を削除しました。"),
+        "bulk" => Some("複数一括登録で登録しました（ステータス: 完了）。"),
         _ => None,
     }
 }
@@ -122,6 +125,8 @@ struct ListView {
     can_reveal: bool,
     can_approve: bool,
     first_href: String,
+    /// CSVダウンロード of what this filter selects (all pages).
+    csv_href: String,
     prev_href: String,
     next_href: String,
     last_href: String,
@@ -186,6 +191,7 @@ async fn list(
         chrome: Chrome::new(&authed, "/registrants"),
         flash: flash_text(flash.done.as_deref()),
         first_href: page_href(&filter, 1),
+        csv_href: page_href(&filter, 1).replacen("/registrants?", "/registrants/csv?", 1),
         prev_href: page_href(&filter, page.page.saturating_sub(1).max(1)),
         next_href: page_href(&filter, (page.page + 1).min(page.pages)),
         last_href: page_href(&filter, page.pages),

@@ -6,18 +6,20 @@
 //! - Every state-changing request (anything but GET/HEAD) must carry a CSRF token, as the form
 //!   field `csrf`, the header `x-csrf-token` or the query parameter `csrf`: the session's token
 //!   when a session exists, otherwise the anonymous double-submit cookie `myna_csrf`. Requests
-//!   without it are refused with 403 before any handler runs.
+//!   without it are refused with 403 before any handler runs. A file upload form
+//!   (`multipart/form-data`) carries it as its `csrf` field too.
 
 use std::net::SocketAddr;
 
+use axum::body::Bytes;
 use axum::body::{to_bytes, Body};
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Multipart, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{AppState, WebError, BODY_LIMIT};
+use super::{body_limit, AppState, WebError};
 use crate::app::keys::TenantScope;
 use crate::app::sessions::{self, Lookup, Session, Stage};
 use crate::app::tenants::{self, Tenant};
@@ -128,6 +130,29 @@ fn is_form(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
 }
 
+fn is_multipart(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"))
+}
+
+/// A text field of a `multipart/form-data` body (a file upload form's `csrf`).
+async fn multipart_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
+    let mut req = Request::new(Body::from(body.clone()));
+    req.headers_mut().insert(
+        header::CONTENT_TYPE,
+        headers.get(header::CONTENT_TYPE)?.clone(),
+    );
+    let mut form = Multipart::from_request(req, &()).await.ok()?;
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some(name) {
+            return field.text().await.ok();
+        }
+    }
+    None
+}
+
 /// The session and CSRF middleware (see the module docs).
 pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let ip = client_ip(&app, &req);
@@ -166,8 +191,12 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
         req
     } else {
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = to_bytes(body, BODY_LIMIT).await else {
+        let Ok(bytes) = to_bytes(body, body_limit(parts.uri.path())).await else {
             return WebError::Csrf.into_response();
+        };
+        let multipart_csrf = match is_multipart(&parts.headers) {
+            true => multipart_field(&parts.headers, &bytes, "csrf").await,
+            false => None,
         };
         let provided = parts
             .headers
@@ -179,6 +208,7 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
                     .then(|| form_field(&bytes, "csrf"))
                     .flatten()
             })
+            .or(multipart_csrf)
             .or_else(|| {
                 parts
                     .uri

@@ -1,0 +1,383 @@
+//! CSVダウンロード (manual ch.10) and CSVアップロード (manual ch.6) pages; the file format and
+//! the rules are `app::csv_io`, the all-or-nothing commit `app::staging`. Served by the
+//! registrants function.
+//!
+//! The upload's commit runs in slices of a few seconds: the 登録 button starts it, and the
+//! status page continues it each time it is shown (it reloads itself every second until the
+//! import is over). Loading the status page only ever continues an import its owner already
+//! confirmed with a CSRF-checked POST, so it is safe as a GET; an import left half-way (browser
+//! closed, process stopped) shows nothing until it is continued, and completes when it is.
+
+use std::time::{Duration, Instant};
+
+use askama::Template;
+use axum::body::Body;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use futures_util::StreamExt;
+use serde::Deserialize;
+
+use super::registrants::actor;
+use super::session::{Authed, Chrome};
+use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT};
+use crate::app::bulk;
+use crate::app::csv_io::{self, Encoding, ExportError, ExportRequest, LineError, Uploaded};
+use crate::app::registrants::Filter;
+use crate::app::staging::{self, Budget, Import, State as ImportState};
+use crate::app::usage::RevealError;
+use crate::domain::purpose::Purpose;
+use crate::domain::role::Permission;
+
+/// How long one request may spend committing an import before showing its progress.
+const SLICE: Duration = Duration::from_secs(3);
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/registrants/csv", get(download_form).post(download))
+        .route(
+            "/registrants/csv-upload",
+            get(upload_page)
+                .post(upload)
+                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
+        )
+        .route("/registrants/csv-upload/template.csv", get(template))
+        .route("/registrants/csv-upload/{id}", get(status))
+        .route("/registrants/csv-upload/{id}/commit", post(commit))
+        .route("/registrants/csv-upload/{id}/discard", post(discard))
+}
+
+// ---------------------------------------------------------------- download
+
+#[derive(Template)]
+#[template(path = "csv_download.html")]
+struct DownloadView {
+    chrome: Chrome,
+    purposes: Vec<(&'static str, &'static str)>,
+    purpose: String,
+    encoding: &'static str,
+    hidden: Vec<(String, String)>,
+    back_href: String,
+    count: usize,
+    filtered: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct DownloadPosted {
+    #[serde(flatten)]
+    filter: Filter,
+    password: String,
+    purpose: String,
+    encoding: String,
+}
+
+/// The list's filter as hidden fields and as the way back to the list.
+fn filter_fields(filter: &Filter) -> (Vec<(String, String)>, String, bool) {
+    let mut f = filter.clone();
+    f.page = String::new();
+    let query = serde_urlencoded::to_string(&f).unwrap_or_default();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(_, v)| !v.is_empty()).collect();
+    let filtered = pairs.iter().any(|(k, _)| k != "sort");
+    let back = if pairs.is_empty() {
+        "/registrants".to_string()
+    } else {
+        format!(
+            "/registrants?{}",
+            serde_urlencoded::to_string(&pairs).unwrap_or_default()
+        )
+    };
+    (pairs, back, filtered)
+}
+
+async fn download_page(
+    authed: &Authed,
+    filter: &Filter,
+    purpose: String,
+    encoding: Encoding,
+    error: Option<(StatusCode, String)>,
+) -> Result<Response, WebError> {
+    let (hidden, back_href, filtered) = filter_fields(filter);
+    let (status, error) = match error {
+        Some((s, e)) => (s, Some(e)),
+        None => (StatusCode::OK, None),
+    };
+    Ok(render_status(
+        status,
+        &DownloadView {
+            chrome: Chrome::new(authed, "/registrants"),
+            purposes: Purpose::ALL.iter().map(|p| (p.code(), p.label())).collect(),
+            purpose,
+            encoding: if encoding == Encoding::Utf8Bom {
+                "utf8"
+            } else {
+                "cp932"
+            },
+            hidden,
+            back_href,
+            count: csv_io::count(&authed.scope, filter).await?,
+            filtered,
+            error,
+        },
+    ))
+}
+
+async fn download_form(authed: Authed, Query(filter): Query<Filter>) -> Result<Response, WebError> {
+    authed.require(Permission::ExportCsv)?;
+    download_page(&authed, &filter, String::new(), Encoding::Cp932, None).await
+}
+
+async fn download(
+    State(app): State<AppState>,
+    authed: Authed,
+    Form(posted): Form<DownloadPosted>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ExportCsv)?;
+    let encoding = Encoding::from_code(&posted.encoding);
+    let req = ExportRequest {
+        filter: &posted.filter,
+        password: &posted.password,
+        purpose: &posted.purpose,
+        encoding,
+    };
+    let refused = match csv_io::export(
+        &app,
+        &authed.scope,
+        &authed.tenant,
+        &authed.user,
+        &actor(&authed),
+        req,
+    )
+    .await?
+    {
+        Ok(export) => {
+            let body = export.body.map(|piece| {
+                piece.inspect_err(|e| tracing::error!(error = %e, "CSV download stopped"))
+            });
+            return Ok((
+                [
+                    (header::CONTENT_TYPE, export.content_type.to_string()),
+                    (
+                        header::CONTENT_DISPOSITION,
+                        format!("attachment; filename=\"{}\"", export.filename),
+                    ),
+                    (header::CACHE_CONTROL, "no-store".to_string()),
+                ],
+                Body::from_stream(body),
+            )
+                .into_response());
+        }
+        Err(e) => e,
+    };
+    let status = match &refused {
+        ExportError::Reauth(RevealError::Locked) => StatusCode::TOO_MANY_REQUESTS,
+        _ => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    download_page(
+        &authed,
+        &posted.filter,
+        posted.purpose.clone(),
+        encoding,
+        Some((status, refused.to_string())),
+    )
+    .await
+}
+
+// ---------------------------------------------------------------- upload
+
+#[derive(Template)]
+#[template(path = "csv_upload.html")]
+struct UploadView {
+    chrome: Chrome,
+    columns: &'static [csv_io::Column],
+    remaining: u32,
+    errors: Vec<LineError>,
+    flash: Option<&'static str>,
+}
+
+async fn upload_view(
+    authed: &Authed,
+    errors: Vec<LineError>,
+    flash: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    Ok(render_status(
+        status,
+        &UploadView {
+            chrome: Chrome::new(authed, "/registrants"),
+            columns: &csv_io::COLUMNS,
+            remaining: bulk::remaining(&authed.scope, &authed.tenant).await?,
+            errors,
+            flash,
+        },
+    ))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct UploadFlash {
+    done: String,
+}
+
+async fn upload_page(authed: Authed, Query(q): Query<UploadFlash>) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    let flash =
+        (q.done == "discarded").then_some("アップロードしたファイルの登録を取り消しました。");
+    upload_view(&authed, Vec::new(), flash).await
+}
+
+async fn template(authed: Authed) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=Shift_JIS"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"mynumber_sample.csv\"",
+            ),
+        ],
+        csv_io::template(),
+    )
+        .into_response())
+}
+
+/// The uploaded file's bytes (the form's `file` field).
+async fn file_of(mut form: Multipart) -> Option<Vec<u8>> {
+    while let Ok(Some(field)) = form.next_field().await {
+        if field.name() == Some("file") {
+            return field.bytes().await.ok().map(|b| b.to_vec());
+        }
+    }
+    None
+}
+
+async fn upload(
+    State(app): State<AppState>,
+    authed: Authed,
+    form: Multipart,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    let bytes = file_of(form).await.unwrap_or_default();
+    if bytes.is_empty() {
+        let e = LineError {
+            line: 0,
+            column: "",
+            message: "CSVファイルを選択してください。".into(),
+        };
+        return upload_view(&authed, vec![e], None).await;
+    }
+    let actor = actor(&authed);
+    match csv_io::upload(&app, &authed.scope, &authed.tenant, &actor, &bytes).await? {
+        Uploaded::Refused(errors) => upload_view(&authed, errors, None).await,
+        Uploaded::Staged { import, encoding } => {
+            status_page(&authed, &import, Some(encoding)).await
+        }
+    }
+}
+
+// ---------------------------------------------------------------- confirm, progress
+
+#[derive(Template)]
+#[template(path = "csv_upload_status.html")]
+struct StatusView {
+    chrome: Chrome,
+    id: String,
+    state: &'static str,
+    registrants: usize,
+    dependents: usize,
+    people: usize,
+    committed: usize,
+    remaining: u32,
+    encoding: &'static str,
+    error: Option<String>,
+}
+
+async fn status_page(
+    authed: &Authed,
+    import: &Import,
+    encoding: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let state = match import.state {
+        ImportState::Staged => "staged",
+        ImportState::Committing => "committing",
+        ImportState::Done | ImportState::Finished => "done",
+        ImportState::Failed => "failed",
+        ImportState::Discarded => "discarded",
+    };
+    Ok(render(&StatusView {
+        chrome: Chrome::new(authed, "/registrants"),
+        id: import.id.clone(),
+        state,
+        registrants: import.registrants,
+        dependents: import.dependents,
+        people: import.people(),
+        committed: import.committed_people,
+        remaining: bulk::remaining(&authed.scope, &authed.tenant).await?,
+        encoding: encoding.unwrap_or(""),
+        error: import.error.clone(),
+    }))
+}
+
+async fn load(authed: &Authed, id: &str) -> Result<Import, WebError> {
+    staging::load(&authed.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
+
+/// Continues an import for one slice of time (see the module docs).
+async fn advance(app: &AppState, authed: &Authed, import: Import) -> Result<Import, WebError> {
+    if !matches!(
+        import.state,
+        ImportState::Committing | ImportState::Done | ImportState::Failed
+    ) {
+        return Ok(import);
+    }
+    let budget = Budget {
+        steps: None,
+        until: Some(Instant::now() + SLICE),
+    };
+    Ok(staging::run(app, &authed.scope, &authed.tenant, &import.id, budget).await?)
+}
+
+async fn status(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    let import = load(&authed, &id).await?;
+    let import = advance(&app, &authed, import).await?;
+    status_page(&authed, &import, None).await
+}
+
+async fn commit(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    let import = load(&authed, &id).await?;
+    staging::start(&authed.scope, &import).await?;
+    let import = load(&authed, &id).await?;
+    advance(&app, &authed, import).await?;
+    Ok(Redirect::to(&format!("/registrants/csv-upload/{id}")).into_response())
+}
+
+async fn discard(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    authed.require(Permission::ImportCsv)?;
+    let import = load(&authed, &id).await?;
+    staging::discard(&authed.scope, &import).await?;
+    Ok(match import.state {
+        ImportState::Staged => Redirect::to("/registrants/csv-upload?done=discarded"),
+        _ => Redirect::to(&format!("/registrants/csv-upload/{id}")),
+    }
+    .into_response())
+}
