@@ -7,6 +7,10 @@
 #                           (cargo-lambda + zig, as `sam build` does): time and binary sizes
 #   infra/bench.sh list     the registrant list with 10,000 registrants on the embedded store:
 #                           page latency p50/p99 through the router, Store calls per page
+#   infra/bench.sh bulk     CSVアップロード of a 10,000-row file and CSVダウンロード of 10,000
+#                           registrants on the embedded store: rows/s, peak heap, data-key
+#                           unwraps per download, the download against a bare decrypt-and-write
+#                           loop
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mkdir -p docs/perf
@@ -72,6 +76,39 @@ for name, c in d["cases"].items():
 PY
 }
 
+bench_bulk() {
+  local out
+  out="$(cargo bench -p myna-tests --bench bulk_csv 2>/dev/null)"
+  printf '%s\n' "$out" > docs/perf/bulk_csv.json
+  python3 - "$(nproc)" "$(date -u +%Y-%m-%d)" <<'PY' > docs/perf/bulk_csv.md
+import json, sys
+cores, day = sys.argv[1], sys.argv[2]
+d = json.load(open("docs/perf/bulk_csv.json"))["bulk_csv"]
+i, e, b, m = d["import"], d["export"], d["bare_loop"], d["vm_hwm_mib"]
+print("## CSV upload and download (embedded store)")
+print()
+print("Command: `infra/bench.sh bulk` (`cargo bench -p myna-tests --bench bulk_csv`, profile bench),")
+print(f"on {cores} cores, {day}. Through the HTTP router (session, CSRF, role check, pages).")
+print()
+print("| | |")
+print("|---|---|")
+print(f"| upload: {i['rows']:,}-row CP932 file ({i['registrants']:,} registrants with {i['dependents_each']} dependents each, {i['file_bytes']:,} bytes): read, check, seal, stage | {i['upload_check_stage_seconds']} s |")
+print(f"| commit: chunks, flip, tidy ({i['status_page_requests']} status-page requests) | {i['commit_seconds']} s |")
+print(f"| import, rows per second (upload + commit) | {i['rows_per_second']:,.0f} |")
+print(f"| import, heap peak above start | {i['heap_peak_mib']} MiB |")
+print(f"| download: {e['registrants']:,} registrants with numbers, {e['encoding']}, {e['bytes']:,} bytes | {e['seconds']} s |")
+print(f"| download, rows per second | {e['rows_per_second']:,.0f} |")
+print(f"| of the download, reading the 10,000 rows from the store (`registrants::select`, the list's walk) | {e['of_which_reading_the_rows_seconds']} s |")
+print(f"| download, data-key unwraps (cold cache) | {e['data_key_unwraps']} |")
+print(f"| download, heap peak above start | {e['heap_peak_mib']} MiB |")
+print(f"| bare loop over the same sealed values (open, write the row, encode CP932) | {b['seconds']} s ({b['rows_per_second']:,.0f} rows/s, heap peak {b['heap_peak_mib']} MiB) |")
+print(f"| download time / bare loop time | {b['export_to_bare_time_ratio']} |")
+rest = (e['seconds'] - e['of_which_reading_the_rows_seconds']) / b['seconds']
+print(f"| download time without reading the rows / bare loop time | {rest:.2f} |")
+print(f"| process VmHWM after import / after download | {m['after_import']} / {m['after_export']} MiB |")
+PY
+}
+
 report() {
   { echo "# Performance report"; echo; for f in docs/perf/*.md; do
       [ "$(basename "$f")" = report.md ] && continue; cat "$f"; echo; done; } > docs/perf/report.md
@@ -87,9 +124,10 @@ PY
 }
 
 case "${1:-all}" in
-  all) bench_list; bench_build ;;
+  all) bench_list; bench_bulk; bench_build ;;
   build) bench_build ;;
   list) bench_list ;;
-  *) echo "usage: infra/bench.sh [build|list]" >&2; exit 64 ;;
+  bulk) bench_bulk ;;
+  *) echo "usage: infra/bench.sh [build|list|bulk]" >&2; exit 64 ;;
 esac
 report

@@ -2,8 +2,7 @@
 //! every bad row reported, encodings, the download's password/purpose/audit, one data-key
 //! unwrap per download, and a staged import that stops half-way.
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use myna::app::keys::TenantScope;
 use myna::app::registrants::{self as regs, Filter};
 use myna::app::staging::{self, Budget, State};
@@ -77,34 +76,8 @@ async fn set_plan(t: &TestApp, email: &str, size: u16) {
 
 /// Posts a file to the upload form as a browser would (multipart, the form's CSRF field).
 async fn upload(b: &mut Browser, bytes: &[u8]) -> Page {
-    let form = b.get("/registrants/csv-upload").await;
-    upload_with(b, bytes, Some(&form.csrf().unwrap())).await
-}
-
-async fn upload_with(b: &mut Browser, bytes: &[u8], csrf: Option<&str>) -> Page {
-    let boundary = "----mynaboundary7MA4YWxkTrZu0gW";
-    let mut body = Vec::new();
-    if let Some(token) = csrf {
-        body.extend(
-            format!(
-                "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n"
-            )
-            .bytes(),
-        );
-    }
-    body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"staff.csv\"\r\nContent-Type: text/csv\r\n\r\n").bytes());
-    body.extend_from_slice(bytes);
-    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
-    b.send(
-        Request::post("/registrants/csv-upload")
-            .header(
-                header::CONTENT_TYPE,
-                format!("multipart/form-data; boundary={boundary}"),
-            )
-            .body(Body::from(body))
-            .unwrap(),
-    )
-    .await
+    let page = "/registrants/csv-upload";
+    b.upload(page, page, bytes, true).await
 }
 
 /// The import id on a confirm (入力確認) page.
@@ -247,7 +220,14 @@ async fn a_file_over_the_plan_or_in_an_unknown_encoding_imports_nothing() {
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("文字コードを判別できません"));
 
-    let no_token = upload_with(&mut b, csv(&rows[..1]).as_bytes(), None).await;
+    let no_token = b
+        .upload(
+            "/registrants/csv-upload",
+            "/registrants/csv-upload",
+            csv(&rows[..1]).as_bytes(),
+            false,
+        )
+        .await;
     assert_eq!(
         no_token.status,
         StatusCode::FORBIDDEN,
@@ -1011,4 +991,27 @@ async fn a_grid_over_the_plan_limit_saves_nothing() {
         res.body
     );
     assert_eq!(count(&b.get("/home").await, "count-registrants"), 9);
+}
+
+#[tokio::test]
+async fn a_large_file_passes_the_csrf_check_and_is_refused_past_the_row_limit() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "large@example.jp").await;
+    let row = reg("E1", "山田", "太郎", "1980/1/1", "") + &"備考".repeat(30);
+    let text = csv(&vec![row; 20_001]);
+    assert!(
+        text.len() > 2 * 1024 * 1024,
+        "larger than axum's default limit"
+    );
+    let res = upload(&mut b, text.as_bytes()).await;
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        &res.body[..500]
+    );
+    assert!(res
+        .body
+        .contains("1つのファイルで登録できるのは20000行までです。"));
+    assert_eq!(count(&b.get("/home").await, "count-registrants"), 0);
 }

@@ -23,7 +23,7 @@ use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use myna::domain::status::Status;
 use myna::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
 use myna::ports::SystemClock;
-use myna_tests::{signup_fields, test_config, Browser, TempDir};
+use myna_tests::{signed_up, test_config, TempDir};
 use tower::ServiceExt;
 
 const REGISTRANTS: usize = 10_000;
@@ -179,38 +179,14 @@ async fn main() {
     let app: Arc<App> = App::new(embedded.ports, test_config());
     let router = myna::web::all(app.clone());
 
-    let mut b = Browser::new(router.clone(), "203.0.113.1");
-    b.submit(
-        "/signup",
-        "/signup",
-        &signup_fields("株式会社ベンチ", "bench@example.jp", "Sakura-2026x"),
+    let (b, scope) = signed_up(
+        &app,
+        router.clone(),
+        &embedded.outbox,
+        "bench@example.jp",
+        "Sakura-2026x",
     )
     .await;
-    b.submit(
-        "/login",
-        "/login",
-        &[("email", "bench@example.jp"), ("password", "Sakura-2026x")],
-    )
-    .await;
-    let code = {
-        let mail = embedded
-            .outbox
-            .latest_to("bench@example.jp")
-            .unwrap()
-            .unwrap();
-        let line = mail
-            .mail
-            .body
-            .lines()
-            .find(|l| l.starts_with("第二認証コード:"))
-            .unwrap()
-            .to_string();
-        line.trim_start_matches("第二認証コード:")
-            .trim()
-            .to_string()
-    };
-    b.submit("/login/otp", "/login/otp", &[("code", &code)])
-        .await;
     let cookie = b
         .cookies
         .iter()
@@ -218,17 +194,6 @@ async fn main() {
         .collect::<Vec<_>>()
         .join("; ");
 
-    let page = app
-        .ports
-        .store
-        .query(&Query::partition(myna::app::keys::email_lookup_partition(
-            "bench@example.jp",
-        )))
-        .await
-        .unwrap();
-    let tenant =
-        myna::app::keys::TenantId::parse(page.items[0].key.sk.trim_start_matches("T#")).unwrap();
-    let scope = TenantScope::new(tenant, app.ports.store.clone());
     let started = Instant::now();
     let groups = seed(&scope).await;
     let seed_secs = started.elapsed().as_secs_f64();

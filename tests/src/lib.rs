@@ -215,6 +215,56 @@ impl TestApp {
     }
 }
 
+/// A company signed up and its owner logged in, on any router built on embedded adapters (the
+/// benchmarks, which measure their own `App`): the owner's browser and the tenant's scope.
+pub async fn signed_up(
+    app: &App,
+    router: Router,
+    outbox: &Outbox,
+    email: &str,
+    password: &str,
+) -> (Browser, myna::app::keys::TenantScope) {
+    let mut b = Browser::new(router, "203.0.113.1");
+    b.submit(
+        "/signup",
+        "/signup",
+        &signup_fields("株式会社ベンチ", email, password),
+    )
+    .await;
+    b.submit(
+        "/login",
+        "/login",
+        &[("email", email), ("password", password)],
+    )
+    .await;
+    let mail = outbox.latest_to(email).unwrap().expect("otp mail");
+    let code = mail
+        .mail
+        .body
+        .lines()
+        .find(|l| l.starts_with("第二認証コード:"))
+        .expect("otp line")
+        .trim_start_matches("第二認証コード:")
+        .trim()
+        .to_string();
+    b.submit("/login/otp", "/login/otp", &[("code", &code)])
+        .await;
+    let page = app
+        .ports
+        .store
+        .query(&myna::ports::Query::partition(
+            myna::app::keys::email_lookup_partition(email),
+        ))
+        .await
+        .unwrap();
+    let tenant = page.items[0].key.sk.trim_start_matches("T#");
+    let tenant = myna::app::keys::TenantId::parse(tenant).unwrap();
+    (
+        b,
+        myna::app::keys::TenantScope::new(tenant, app.ports.store.clone()),
+    )
+}
+
 pub fn signup_fields<'a>(
     company: &'a str,
     email: &'a str,
@@ -324,6 +374,40 @@ impl Browser {
         self.send(
             Request::post(path)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+                .body(Body::from(body))
+                .unwrap(),
+        )
+        .await
+    }
+
+    /// Opens `form_page`, takes its CSRF token, and uploads `bytes` as the file field `file`
+    /// of a multipart form to `action` (the token first, as the page's form sends it), or
+    /// without any token when `with_csrf` is false.
+    pub async fn upload(
+        &mut self,
+        form_page: &str,
+        action: &str,
+        bytes: &[u8],
+        with_csrf: bool,
+    ) -> Page {
+        let token = self.get(form_page).await.csrf().unwrap_or_default();
+        let boundary = "----mynaboundary7MA4YWxkTrZu0gW";
+        let mut body = Vec::new();
+        if with_csrf {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{token}\r\n")
+                    .bytes(),
+            );
+        }
+        body.extend(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"staff.csv\"\r\nContent-Type: text/csv\r\n\r\n").bytes());
+        body.extend_from_slice(bytes);
+        body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+        self.send(
+            Request::post(action)
+                .header(
+                    header::CONTENT_TYPE,
+                    format!("multipart/form-data; boundary={boundary}"),
+                )
                 .body(Body::from(body))
                 .unwrap(),
         )

@@ -969,7 +969,8 @@ pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registr
         if keys.is_empty() {
             continue;
         }
-        for item in scope.batch_get(&keys).await? {
+        let items = super::staging::visible(scope, scope.batch_get(&keys).await?).await?;
+        for item in items {
             if let Some(r) = Registrant::from_item(&item) {
                 found.insert(r.id.clone(), r);
             }

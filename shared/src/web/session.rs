@@ -137,9 +137,11 @@ fn is_multipart(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.starts_with("multipart/form-data"))
 }
 
-/// A text field of a `multipart/form-data` body (a file upload form's `csrf`).
+/// A text field among the first 64 KiB of a `multipart/form-data` body (a file upload form
+/// puts its `csrf` field before the file, so the file itself is never parsed here).
 async fn multipart_field(headers: &HeaderMap, body: &Bytes, name: &str) -> Option<String> {
-    let mut req = Request::new(Body::from(body.clone()));
+    let head = body.slice(..body.len().min(64 * 1024));
+    let mut req = Request::new(Body::from(head));
     req.headers_mut().insert(
         header::CONTENT_TYPE,
         headers.get(header::CONTENT_TYPE)?.clone(),
