@@ -414,9 +414,3 @@ async fn commit(
     staging::start(scope, import).await?;
     staging::run(app, scope, tenant, &import.id, Budget::unlimited()).await
 }
-
-/// How many more registrants the plan allows (登録可能人数).
-pub async fn remaining(scope: &TenantScope, tenant: &Tenant) -> Result<u32, InfraError> {
-    let (active, retired) = regs::counted_people(&tenants::counters(scope).await?);
-    Ok(tenant.plan.remaining(active, retired))
-}

@@ -733,9 +733,13 @@ pub async fn run_blast(app: &App, tenant_id: &TenantId, blast_id: &str) -> Resul
     }
     let now = app.now().unix_timestamp();
     let ttl = now + BLAST_KEPT.whole_seconds();
+    // Whether a recipient is still in another run's hands (then that run finishes the blast).
+    let mut left = false;
     for r in list {
         match r.state {
-            RecipientState::Queued => send_one(app, &scope, &tenant, &blast, r, ttl).await?,
+            RecipientState::Queued => {
+                left |= !send_one(app, &scope, &tenant, &blast, r, ttl).await?;
+            }
             RecipientState::Sending => {
                 let key = scope.key(&sk::blast_recipient(blast_id, &r.registrant_id));
                 let changed = scope
@@ -746,14 +750,20 @@ pub async fn run_blast(app: &App, tenant_id: &TenantId, blast_id: &str) -> Resul
                 if now - changed >= STALE_SENDING {
                     let reason = "送信処理が中断されたため、送信されたか確認できません。届いていない場合は再送信してください。";
                     finish_one(&scope, &blast, &r, RecipientState::Failed, reason, ttl).await?;
+                } else {
+                    left = true;
                 }
             }
             RecipientState::Sent | RecipientState::Failed => {}
         }
     }
+    if left {
+        return Ok(());
+    }
     complete(app, &scope, &tenant, &blast).await
 }
 
+/// Sends to one queued recipient; `false` when another run claimed it first.
 async fn send_one(
     app: &App,
     scope: &TenantScope,
@@ -761,7 +771,7 @@ async fn send_one(
     blast: &Blast,
     mut r: Recipient,
     ttl: i64,
-) -> Result<(), InfraError> {
+) -> Result<bool, InfraError> {
     let now = app.now().unix_timestamp();
     r.state = RecipientState::Sending;
     let claimed = scope
@@ -772,7 +782,7 @@ async fn send_one(
         .await;
     match claimed {
         Ok(()) => {}
-        Err(StoreError::ConditionFailed) => return Ok(()), // another run has it
+        Err(StoreError::ConditionFailed) => return Ok(false),
         Err(e) => return Err(e.into()),
     }
     let Some(registrant) = regs::get(scope, &r.registrant_id).await? else {
@@ -784,7 +794,8 @@ async fn send_one(
             "登録者が削除されています。",
             ttl,
         )
-        .await;
+        .await
+        .map(|()| true);
     };
     let (_, link) = prepare_link(app, scope, &registrant.id).await?;
     let mut mail = Mail::new(
@@ -799,7 +810,8 @@ async fn send_one(
             scope
                 .delete(&scope.key(&sk::send_list(&registrant.id)), Condition::None)
                 .await?;
-            finish_one(scope, blast, &r, RecipientState::Sent, "", ttl).await
+            finish_one(scope, blast, &r, RecipientState::Sent, "", ttl).await?;
+            Ok(true)
         }
         Err(e) => {
             discard(scope, &link).await?;
@@ -810,7 +822,8 @@ async fn send_one(
                         .to_string()
                 }
             };
-            finish_one(scope, blast, &r, RecipientState::Failed, &reason, ttl).await
+            finish_one(scope, blast, &r, RecipientState::Failed, &reason, ttl).await?;
+            Ok(true)
         }
     }
 }
@@ -849,20 +862,13 @@ async fn finish_one(
     }
 }
 
-/// Marks the blast done once nobody is left to send to, and sends the requested copy once.
+/// Marks the blast done (the caller saw nobody left to send to) and sends the copy, once.
 async fn complete(
     app: &App,
     scope: &TenantScope,
     tenant: &Tenant,
     blast: &Blast,
 ) -> Result<(), InfraError> {
-    let left = recipients(scope, &blast.id)
-        .await?
-        .into_iter()
-        .any(|r| matches!(r.state, RecipientState::Queued | RecipientState::Sending));
-    if left {
-        return Ok(());
-    }
     let Some(mut item) = scope.get(&scope.key(&sk::blast(&blast.id))).await? else {
         return Ok(());
     };

@@ -124,7 +124,8 @@ pub const COLUMNS: [Column; 15] = [
         label: "マイナンバー",
         required: "任意",
         format: "12桁の数字（Excelで開く場合は列の書式を「文字列」に）",
-        example: "123456789018",
+        // Never a number in a sample file: one imported unedited must not store a fake one.
+        example: "",
     },
     Column {
         label: "続柄",

@@ -17,8 +17,8 @@ use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::bulk::{self, At, NewPerson, RowError, Saved, GRID_ROWS};
 use crate::app::dependents::DependentForm;
-use crate::app::registrants::RegistrantForm;
-use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
+use crate::app::registrants::{self as regs, RegistrantForm};
+use crate::domain::person::{Attribute, DependentKind};
 use crate::domain::role::Permission;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -140,17 +140,16 @@ async fn show(
     general: Vec<String>,
     saved: Vec<SavedRow>,
 ) -> Result<Response, WebError> {
-    let pairs = |all: &[(&'static str, &'static str)]| all.to_vec();
     Ok(render_status(
         status,
         &GridView {
             chrome: Chrome::new(authed, "/registrants"),
             attribute_all,
-            attributes: pairs(&Attribute::ALL.map(|a| (a.code(), a.short_label()))),
-            sexes: pairs(&Sex::ALL.map(|s| (s.code(), s.label()))),
-            relationships: pairs(&Relationship::ALL.map(|r| (r.code(), r.label()))),
-            kinds: pairs(&DependentKind::ALL.map(|k| (k.code(), k.label()))),
-            remaining: bulk::remaining(&authed.scope, &authed.tenant).await?,
+            attributes: Attribute::ALL.map(|a| (a.code(), a.short_label())).to_vec(),
+            sexes: super::choices::sexes(),
+            relationships: super::choices::relationships(),
+            kinds: super::choices::dependent_kinds(),
+            remaining: regs::room_left(&authed.scope, &authed.tenant).await?,
             has_errors: rows
                 .iter()
                 .any(|r| r.cells.has_errors() || r.deps.iter().any(Cells::has_errors)),

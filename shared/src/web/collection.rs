@@ -18,7 +18,6 @@ use crate::app::collection::{self as coll, Blast, QuickRow, Recipient, QUICK_ROW
 use crate::app::groups;
 use crate::app::registrants::{self as regs, Registrant, SaveError};
 use crate::app::tenants;
-use crate::domain::person::Attribute;
 use crate::domain::role::Permission;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -36,13 +35,6 @@ pub(super) fn routes() -> Router<AppState> {
             get(passcode_form).post(passcode_submit),
         )
         .route("/registrants/{id}/qr", get(qr_confirm).post(qr_page))
-}
-
-fn attributes() -> Vec<(&'static str, &'static str)> {
-    Attribute::ALL
-        .iter()
-        .map(|a| (a.code(), a.label()))
-        .collect()
 }
 
 /// Pairs from a urlencoded body (repeated names kept).
@@ -108,7 +100,7 @@ async fn quick_page(
             error,
             room,
             bulk_attribute,
-            attributes: attributes(),
+            attributes: super::choices::attributes(),
             rows,
         },
     ))

@@ -23,7 +23,6 @@ use serde::Deserialize;
 use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT};
-use crate::app::bulk;
 use crate::app::csv_io::{self, Encoding, ExportError, ExportRequest, LineError, Uploaded};
 use crate::app::registrants::Filter;
 use crate::app::staging::{self, Budget, Import, State as ImportState};
@@ -214,7 +213,7 @@ async fn upload_view(
         &UploadView {
             chrome: Chrome::new(authed, "/registrants"),
             columns: &csv_io::COLUMNS,
-            remaining: bulk::remaining(&authed.scope, &authed.tenant).await?,
+            remaining: crate::app::registrants::room_left(&authed.scope, &authed.tenant).await?,
             errors,
             flash,
         },
@@ -320,7 +319,7 @@ async fn status_page(
         dependents: import.dependents,
         people: import.people(),
         committed: import.committed_people,
-        remaining: bulk::remaining(&authed.scope, &authed.tenant).await?,
+        remaining: crate::app::registrants::room_left(&authed.scope, &authed.tenant).await?,
         encoding: encoding.unwrap_or(""),
         error: import.error.clone(),
     }))

@@ -22,7 +22,7 @@ use crate::app::uploads::UploadError;
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::image::DocumentKind;
-use crate::domain::person::{DependentKind, Relationship, Sex};
+use crate::domain::person::DependentKind;
 use crate::domain::role::Permission;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -133,15 +133,9 @@ fn dep_form_page(
                 .as_ref()
                 .and_then(|d| d.number.as_ref().map(|n| n.masked())),
             form,
-            relationships: Relationship::ALL
-                .iter()
-                .map(|r| (r.code(), r.label()))
-                .collect(),
-            kinds: DependentKind::ALL
-                .iter()
-                .map(|k| (k.code(), k.label()))
-                .collect(),
-            sexes: Sex::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+            relationships: super::choices::relationships(),
+            kinds: super::choices::dependent_kinds(),
+            sexes: super::choices::sexes(),
             errors,
         },
     )

@@ -25,7 +25,7 @@ use crate::app::sessions::{self, Session, Stage};
 use crate::app::tenants::{self, Tenant};
 use crate::app::App;
 use crate::domain::image::DocumentKind;
-use crate::domain::person::{DependentKind, Relationship, Sex};
+use crate::domain::person::{DependentKind, Sex};
 use crate::domain::purpose::Purpose;
 use crate::domain::status::Status;
 
@@ -395,10 +395,6 @@ impl Step1View {
     }
 }
 
-fn sexes() -> Vec<(&'static str, &'static str)> {
-    Sex::ALL.iter().map(|s| (s.code(), s.label())).collect()
-}
-
 fn this_year(app: &App) -> i32 {
     today(app.now()).year()
 }
@@ -416,7 +412,7 @@ async fn step1_form(State(app): State<AppState>, me: Enrollee) -> Result<Respons
         who: me.who(),
         csrf: me.csrf(),
         sex: r.sex.map(|s| s.code().to_string()).unwrap_or_default(),
-        sexes: sexes(),
+        sexes: super::choices::sexes(),
         date: DateSelects::of(r.birth_date, this_year(&app)),
         months: (1..=12).collect(),
         days: (1..=31).collect(),
@@ -437,7 +433,7 @@ async fn step1_submit(
         who: me.who(),
         csrf: me.csrf(),
         sex: form.sex.clone(),
-        sexes: sexes(),
+        sexes: super::choices::sexes(),
         date: DateSelects::new(
             &form.birth_year,
             &form.birth_month,
@@ -747,15 +743,9 @@ fn dep_view(
         form,
         months: (1..=12).collect(),
         days: (1..=31).collect(),
-        sexes: sexes(),
-        relationships: Relationship::ALL
-            .iter()
-            .map(|r| (r.code(), r.label()))
-            .collect(),
-        kinds: DependentKind::ALL
-            .iter()
-            .map(|k| (k.code(), k.label()))
-            .collect(),
+        sexes: super::choices::sexes(),
+        relationships: super::choices::relationships(),
+        kinds: super::choices::dependent_kinds(),
         stored,
         errors,
     }

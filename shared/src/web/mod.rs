@@ -248,6 +248,27 @@ pub async fn collection_script() -> Response {
     script(include_str!("../../../templates/static/collection.js"))
 }
 
+/// `(code, label)` lists for the forms' selects and radio buttons.
+pub(super) mod choices {
+    use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
+
+    pub fn attributes() -> Vec<(&'static str, &'static str)> {
+        Attribute::ALL.map(|a| (a.code(), a.label())).to_vec()
+    }
+
+    pub fn sexes() -> Vec<(&'static str, &'static str)> {
+        Sex::ALL.map(|s| (s.code(), s.label())).to_vec()
+    }
+
+    pub fn relationships() -> Vec<(&'static str, &'static str)> {
+        Relationship::ALL.map(|r| (r.code(), r.label())).to_vec()
+    }
+
+    pub fn dependent_kinds() -> Vec<(&'static str, &'static str)> {
+        DependentKind::ALL.map(|k| (k.code(), k.label())).to_vec()
+    }
+}
+
 /// A JSON response (for the few endpoints the page's script calls).
 pub fn json(status: StatusCode, value: serde_json::Value) -> Response {
     (

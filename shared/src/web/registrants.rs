@@ -57,13 +57,6 @@ pub(super) fn actor(a: &Authed) -> Actor {
     }
 }
 
-fn attributes() -> Vec<(&'static str, &'static str)> {
-    Attribute::ALL
-        .iter()
-        .map(|a| (a.code(), a.label()))
-        .collect()
-}
-
 pub(super) fn flash_text(code: Option<&str>) -> Option<&'static str> {
     match code? {
         "created" => Some("登録者を追加しました。"),
@@ -200,7 +193,7 @@ async fn list(
         page,
         groups,
         filter,
-        attributes: attributes(),
+        attributes: super::choices::attributes(),
         statuses: Status::ALL.iter().map(|s| (s.code(), s.label())).collect(),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_reveal: authed.user.role.allows(Permission::RevealNumber),
@@ -308,8 +301,8 @@ async fn form_page(
                 .and_then(|r| r.number.as_ref().map(|n| n.masked())),
             form,
             groups: groups::list(&authed.scope).await?,
-            attributes: attributes(),
-            sexes: Sex::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+            attributes: super::choices::attributes(),
+            sexes: super::choices::sexes(),
             errors,
         },
     ))
