@@ -31,9 +31,9 @@ async fn mailed(t: &TestApp) -> (Browser, String) {
 }
 
 /// A registrant logged in on the phone with one 第3号 dependent: the phone, every page path
-/// behind the registrant's session, and the link they logged in with.
-async fn logged_in_with_a_dependent(t: &TestApp) -> (Browser, Vec<String>, String) {
-    let (_, link) = mailed(t).await;
+/// behind the registrant's session, and the administrator's browser.
+async fn logged_in_with_a_dependent(t: &TestApp) -> (Browser, Vec<String>, Browser) {
+    let (admin, link) = mailed(t).await;
     let mut phone = phone_login(t, &link, PASSCODE, "198.51.100.30").await;
     let res = phone
         .submit(
@@ -73,7 +73,7 @@ async fn logged_in_with_a_dependent(t: &TestApp) -> (Browser, Vec<String>, Strin
             .map(|tail| format!("{dep}{tail}")),
     )
     .collect();
-    (phone, pages, link)
+    (phone, pages, admin)
 }
 
 /// The first-visit login form sent through the link (password set twice, passcode).
@@ -473,8 +473,9 @@ async fn phone_pages_fit_a_320_px_screen_in_chromium() {
     };
     // Arrange: the product on a real socket; the phone's session cookie handed to Chromium.
     let t = TestApp::spawn();
-    let (phone, mut pages, link) = logged_in_with_a_dependent(&t).await;
-    pages.insert(0, link);
+    let (phone, mut pages, mut admin) = logged_in_with_a_dependent(&t).await;
+    let (_, link) = mailed_registrant(&t, &mut admin, OWNER, "jiro@example.jp").await;
+    pages.insert(0, link); // the first visit: set a password, passcode, consent
     let cookie = format!("myna_rsid={}", phone.cookies["myna_rsid"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -511,6 +512,22 @@ async fn phone_pages_fit_a_320_px_screen_in_chromium() {
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
     assert_eq!(lines.len(), 3 * 13, "{stdout}");
+    let number_pages = lines.iter().filter(|p| p.get("numberBoxes").is_some());
+    assert_eq!(number_pages.count(), 3 * 3, "step1, new and edit dependent");
+    for page in &lines {
+        let Some(boxes) = page.get("numberBoxes") else {
+            continue;
+        };
+        let expect = |what: &str, values: [&str; 3], focused: u64| {
+            let seen = &boxes[what];
+            assert_eq!(seen["values"], serde_json::json!(values), "{what}: {page}");
+            assert_eq!(seen["focused"], focused, "{what}: {page}");
+        };
+        expect("pasted", ["6214", "9832", "0257"], 2);
+        expect("pastedTooLong", ["6214", "9832", "02571"], 2);
+        expect("typed", ["6214", "9", ""], 1);
+        expect("backspaced", ["6214", "", ""], 0);
+    }
     for page in lines {
         let (scroll, screen) = (&page["scrollWidth"], &page["screenWidth"]);
         assert!(

@@ -2,7 +2,8 @@
 // protocol (the command-line --window-size cannot go below 500 px). For each width and path
 // it prints one JSON line: the page's scroll width against the screen (the layout viewport), the elements sticking
 // out on the right, and the visible tap targets lower than 44 px (a radio button counts by its label). With SHOTS=<dir> it also
-// saves a full-page screenshot per page and width.
+// saves a full-page screenshot per page and width. On pages with the three number boxes it
+// also types, pastes and deletes in them and reports what they hold (enrol.js at work).
 //
 // node tests/browser/phone_layout.mjs <chromium> <base-url> <cookie name=value|-> <w1,w2,…> <path>…
 // Needs Node 18+ and nothing else: Chromium is driven over --remote-debugging-pipe.
@@ -75,6 +76,41 @@ const probe = `(() => {
   return JSON.stringify({ scrollWidth: document.documentElement.scrollWidth, screenWidth: screen, wide, small });
 })()`;
 
+const evaluate = async (expression, sessionId) =>
+  (await send('Runtime.evaluate', { expression, returnByValue: true }, sessionId)).result.value;
+
+// On a page with the three number boxes: what typing, pasting and Backspace do to them
+// (real key and text input through the protocol; a paste is a ClipboardEvent with its data).
+async function numberBoxes(sessionId) {
+  const state = `JSON.stringify({ values: [...document.querySelectorAll('.number-boxes input')].map((b) => b.value),
+    focused: [...document.querySelectorAll('.number-boxes input')].indexOf(document.activeElement) })`;
+  const reset = `document.querySelectorAll('.number-boxes input').forEach((b) => { b.value = ''; });`;
+  const paste = (box, text) => `(() => { const b = document.querySelectorAll('.number-boxes input')[${box}];
+    b.focus(); const data = new DataTransfer(); data.setData('text/plain', ${JSON.stringify(text)});
+    b.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true })); })()`;
+  const focus = (box) => `document.querySelectorAll('.number-boxes input')[${box}].focus()`;
+  const key = async (k, code) => {
+    for (const type of ['rawKeyDown', 'keyUp']) {
+      await send('Input.dispatchKeyEvent', { type, key: k, code: k, windowsVirtualKeyCode: code }, sessionId);
+    }
+  };
+  const out = {};
+  await evaluate(reset, sessionId);
+  await evaluate(paste(1, '6214 9832 0257'), sessionId);
+  out.pasted = JSON.parse(await evaluate(state, sessionId));
+  await evaluate(reset, sessionId);
+  await evaluate(paste(0, '6214983202571'), sessionId);
+  out.pastedTooLong = JSON.parse(await evaluate(state, sessionId));
+  await evaluate(reset, sessionId);
+  await evaluate(focus(0), sessionId);
+  for (const c of '62149') { await send('Input.insertText', { text: c }, sessionId); }
+  out.typed = JSON.parse(await evaluate(state, sessionId));
+  await key('Backspace', 8);
+  await key('Backspace', 8);
+  out.backspaced = JSON.parse(await evaluate(state, sessionId));
+  return out;
+}
+
 async function main() {
   const { targetId } = await send('Target.createTarget', { url: 'about:blank' });
   const { sessionId } = await send('Target.attachToTarget', { targetId, flatten: true });
@@ -91,21 +127,29 @@ async function main() {
       const loaded = once('Page.loadEventFired', sessionId);
       await send('Page.navigate', { url: base + path }, sessionId);
       await loaded;
-      const { result } = await send('Runtime.evaluate', { expression: probe, returnByValue: true }, sessionId);
-      const measured = JSON.parse(result.value);
+      const measured = JSON.parse(await evaluate(probe, sessionId));
       if (process.env.SHOTS) {
         const shot = await send('Page.captureScreenshot', { format: 'png', captureBeyondViewport: true }, sessionId);
         const file = join(process.env.SHOTS, `${width}${path.replace(/[^a-z0-9]+/gi, '_')}.png`);
         writeFileSync(file, Buffer.from(shot.data, 'base64'));
+      }
+      if (await evaluate('document.querySelectorAll(".number-boxes input").length === 3', sessionId)) {
+        measured.numberBoxes = await numberBoxes(sessionId);
       }
       console.log(JSON.stringify({ path, width, ...measured }));
     }
   }
 }
 
-const deadline = setTimeout(() => { console.error('timed out'); browser.kill(); process.exit(2); }, 120000);
+const deadline = setTimeout(() => { console.error('timed out'); browser.kill(); process.exit(2); }, 240000);
+// Chromium's helper processes may still write to the profile for a moment after it exits.
+function removeProfile() {
+  try { rmSync(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 }); } catch (e) { /* tmp */ }
+}
+toBrowser.on('error', () => {}); // the pipe closes when Chromium does
 main().then(() => 0, (e) => { console.error(String(e)); return 1; }).then((code) => {
   clearTimeout(deadline);
-  browser.kill();
-  browser.on('exit', () => { rmSync(profile, { recursive: true, force: true }); process.exit(code); });
+  browser.on('exit', () => { removeProfile(); process.exit(code); });
+  send('Browser.close').catch(() => {});
+  setTimeout(() => browser.kill(), 5000).unref();
 });
