@@ -10,10 +10,10 @@ use myna::domain::status::Status;
 use myna_tests::{Browser, Page, TestApp};
 
 const PW: &str = "Sakura-2026x";
-const NUMBER: &str = "621498320257";
-const REG_PW: &str = "Phone-Pass-77";
+pub(crate) const NUMBER: &str = "621498320257";
+pub(crate) const REG_PW: &str = "Phone-Pass-77";
 
-async fn owner(t: &TestApp, email: &str) -> Browser {
+pub(crate) async fn owner(t: &TestApp, email: &str) -> Browser {
     t.signup("株式会社コレクト", email, PW).await;
     t.login(email, PW, None).await
 }
@@ -258,7 +258,7 @@ async fn a_send_stuck_mid_way_is_reported_not_repeated() {
 }
 
 /// Logs the registrant in through the link (first visit sets the password).
-async fn phone_login(t: &TestApp, link: &str, passcode: &str, ip: &str) -> Browser {
+pub(crate) async fn phone_login(t: &TestApp, link: &str, passcode: &str, ip: &str) -> Browser {
     let mut phone = t.browser(ip);
     let res = phone
         .submit(
@@ -275,7 +275,7 @@ async fn phone_login(t: &TestApp, link: &str, passcode: &str, ip: &str) -> Brows
     phone
 }
 
-async fn phone_upload(t: &TestApp, phone: &mut Browser, base: &str, kind: &str) {
+pub(crate) async fn phone_upload(t: &TestApp, phone: &mut Browser, base: &str, kind: &str) {
     let csrf = phone.get("/r/me/review").await.csrf().unwrap();
     let res = phone
         .post(
@@ -303,7 +303,7 @@ async fn phone_upload(t: &TestApp, phone: &mut Browser, base: &str, kind: &str) 
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
 }
 
-async fn mailed_registrant(
+pub(crate) async fn mailed_registrant(
     t: &TestApp,
     b: &mut Browser,
     owner: &str,

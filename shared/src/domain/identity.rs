@@ -155,6 +155,19 @@ impl std::fmt::Display for Email {
     }
 }
 
+/// The part of an e-mail address a password must not contain (its local part, lower-cased),
+/// or `None` when it is shorter than 3 characters and the rule does not apply. Forms state
+/// the rule with it before the user types.
+pub fn password_forbidden_part(email: &str) -> Option<String> {
+    let local = email
+        .trim()
+        .split('@')
+        .next()
+        .unwrap_or_default()
+        .to_lowercase();
+    (local.chars().count() >= 3).then_some(local)
+}
+
 /// Checks a new password against the policy. On failure returns one Japanese
 /// message per failing rule, in a fixed order (length, character classes,
 /// e-mail local part, common password).
@@ -185,14 +198,8 @@ pub fn check_password_strength(password: &str, email: Option<&str>) -> Result<()
         );
     }
     let lowered = password.to_lowercase();
-    if let Some(email) = email {
-        let local = email
-            .trim()
-            .split('@')
-            .next()
-            .unwrap_or_default()
-            .to_lowercase();
-        if local.chars().count() >= 3 && lowered.contains(&local) {
+    if let Some(local) = email.and_then(password_forbidden_part) {
+        if lowered.contains(&local) {
             errors.push("パスワードにメールアドレスの一部を含めないでください。".to_owned());
         }
     }

@@ -21,6 +21,7 @@ pub fn router() -> Router<AppState> {
         .route("/static/upload.js", get(super::upload_script))
         .route("/static/collection.js", get(super::collection_script))
         .route("/static/viewer.js", get(super::viewer_script))
+        .route("/static/enrol.js", get(super::enrol_script))
         .route("/signup", get(signup_form).post(signup_submit))
         .route("/signup/done", get(signup_done))
         .route("/login", get(login_form).post(login_submit))

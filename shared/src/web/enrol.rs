@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::dependents::{image_error, CompleteForm, TicketForm};
 use super::registrants::{image_rows, ImageRow};
-use super::session::{set_cookie, Ctx, RequestContext, REGISTRANT_COOKIE};
+use super::session::{clear_cookie, set_cookie, Ctx, RequestContext, REGISTRANT_COOKIE};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, Dependent, DependentForm};
 use crate::app::enrol::{self, Entry, FinishError, LoginError, LoginForm, Opened, OwnForm};
@@ -24,6 +24,7 @@ use crate::app::registrants::{self as regs, today, Registrant, SaveError};
 use crate::app::sessions::{self, Session, Stage};
 use crate::app::tenants::{self, Tenant};
 use crate::app::App;
+use crate::domain::identity::password_forbidden_part;
 use crate::domain::image::DocumentKind;
 use crate::domain::person::{DependentKind, Sex};
 use crate::domain::purpose::Purpose;
@@ -62,22 +63,28 @@ pub fn router() -> Router<AppState> {
         .route("/r/me/review", get(review))
         .route("/r/me/finish", post(finish))
         .route("/r/me/done", get(done))
+        .route("/r/me/logout", post(logout))
+        .route("/r/logged-out", get(logged_out))
         .route("/r/{tenant}/{token}", get(entry).post(entry_submit))
 }
 
-/// Header of every phone page: who is registering, for which company.
+/// Header of every phone page: who is registering, for which company, and (behind the
+/// registrant's session) the ログアウト form with the session's CSRF token.
 struct Who {
     company: String,
     name: String,
     email: String,
+    logout: Option<String>,
 }
 
 impl Who {
+    /// The header of the link's login page: nobody is logged in yet.
     fn of(tenant: &Tenant, r: &Registrant) -> Who {
         Who {
             company: tenant.company_name.clone(),
             name: r.name(),
             email: r.email.clone().unwrap_or_default(),
+            logout: None,
         }
     }
 }
@@ -127,7 +134,10 @@ pub struct Enrollee {
 
 impl Enrollee {
     fn who(&self) -> Who {
-        Who::of(&self.tenant, &self.registrant)
+        Who {
+            logout: Some(self.csrf()),
+            ..Who::of(&self.tenant, &self.registrant)
+        }
     }
 
     fn actor(&self) -> regs::Actor {
@@ -201,6 +211,8 @@ struct LoginView {
     error: Option<String>,
     purposes: Vec<&'static str>,
     qr: String,
+    /// What a new password must not contain (the mail address's local part), said up front.
+    forbidden_part: Option<String>,
 }
 
 fn link_page(app: &App, entry: &Entry, tenant: &str, token: &str, csrf: &str) -> LoginView {
@@ -214,6 +226,11 @@ fn link_page(app: &App, entry: &Entry, tenant: &str, token: &str, csrf: &str) ->
         error: None,
         purposes: Purpose::ALL.iter().map(|p| p.label()).collect(),
         qr: super::collection::qr_svg(&url).unwrap_or_default(),
+        forbidden_part: entry
+            .registrant
+            .email
+            .as_deref()
+            .and_then(password_forbidden_part),
     }
 }
 
@@ -1149,6 +1166,25 @@ async fn finish(State(app): State<AppState>, me: Enrollee) -> Result<Response, W
         }
         Err(FinishError::Infra(e)) => Err(e.into()),
     }
+}
+
+/// ログアウト: ends the registrant's session on the server (a copied cookie is worthless
+/// afterwards) and on the phone. The link stays valid: it is how they come back.
+async fn logout(State(app): State<AppState>, me: Enrollee) -> Result<Response, WebError> {
+    sessions::end(&app, &me.session).await?;
+    let mut res = Redirect::to("/r/logged-out").into_response();
+    res.headers_mut()
+        .append(header::SET_COOKIE, clear_cookie(&app, REGISTRANT_COOKIE));
+    Ok(res)
+}
+
+async fn logged_out() -> Response {
+    message(
+        StatusCode::OK,
+        "ログアウトしました",
+        "マイナンバー登録画面からログアウトしました。ここまでに「決定」した内容は保存されています。",
+        Some("続きを登録するときは、メールに記載されたURL（またはQRコード）をもう一度開き、設定したパスワードでログインしてください。"),
+    )
 }
 
 async fn done() -> Response {

@@ -248,6 +248,11 @@ pub async fn collection_script() -> Response {
     script(include_str!("../../../templates/static/collection.js"))
 }
 
+/// The phone pages' script (the three number boxes).
+pub async fn enrol_script() -> Response {
+    script(include_str!("../../../templates/static/enrol.js"))
+}
+
 /// `(code, label)` lists for the forms' selects and radio buttons.
 pub(super) mod choices {
     use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
