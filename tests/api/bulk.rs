@@ -634,7 +634,13 @@ async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offer
     )
     .await;
     assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(refused.body.contains("3行目（𠮷田 花子）の「氏名（姓）」に、Shift_JIS（CP932）で表せない文字「𠮷」があります。"), "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            "<td class=\"num\">3行目</td><td>𠮷田 花子</td><td>氏名（姓）</td><td>「𠮷」</td>"
+        ),
+        "{}",
+        refused.body
+    );
     assert!(refused.body.contains("UTF-8（BOM付き）") && !refused.body.contains(&number(1)));
     let file = download_utf8(&mut b, "").await;
     assert!(file.body.contains("𠮷田"));
@@ -1014,4 +1020,362 @@ async fn a_large_file_passes_the_csrf_check_and_is_refused_past_the_row_limit() 
         .body
         .contains("1つのファイルで登録できるのは20000行までです。"));
     assert_eq!(count(&b.get("/home").await, "count-registrants"), 0);
+}
+
+// ------------------------------------------------ issue 16: lines, numbers, CP932, sizes, dates
+
+/// Whether the error table lists `reason` on the row of `line`.
+fn listed(page: &Page, line: usize, reason: &str) -> bool {
+    listed_in(page, line, "", reason)
+}
+
+/// Same, in the column `column` (any column when empty).
+fn listed_in(page: &Page, line: usize, column: &str, reason: &str) -> bool {
+    let column = format!("<td>{column}</td>");
+    page.body
+        .split("<tr>")
+        .filter(|r| r.contains(&format!(">{line}行目<")))
+        .any(|r| r.contains(reason) && (column == "<td></td>" || r.contains(&column)))
+}
+
+#[tokio::test]
+async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_quoted_breaks() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "lines@example.jp").await;
+    for (ending, name) in [("\n", "LF"), ("\r\n", "CRLF"), ("\r", "CR")] {
+        for quoted in [false, true] {
+            let note = match quoted {
+                true => format!("\"一行目{ending}二行目\""),
+                false => "備考".to_string(),
+            };
+            let text = [
+                HEADER.to_string(),
+                reg("L1", "山田", "太郎", "1980/1/1", &number(1)) + &note,
+                reg("L2", "佐藤", "次郎", "1981/2/2", &bad_check(2)) + &note,
+                "登録者,L3,社長,鈴木,三郎,,,1982/3/3,男性,,,,,,".to_string(),
+            ]
+            .join(ending)
+                + ending;
+            // Act
+            let res = upload(&mut b, text.as_bytes()).await;
+            // Assert: each row starts one line later per quoted break above it.
+            let (check, attribute) = if quoted { (4, 6) } else { (3, 4) };
+            let case = format!("{name}, quoted break: {quoted}");
+            assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{case}");
+            assert!(
+                listed(&res, check, "チェックデジットが一致しません"),
+                "{case}: {}",
+                res.body
+            );
+            assert!(
+                listed(&res, attribute, "属性「社長」は使えません"),
+                "{case}: {}",
+                res.body
+            );
+        }
+    }
+    assert!(all(&t.scope_of("lines@example.jp").await).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_13_digit_number_in_the_grid_is_refused_with_the_length_message_and_nothing_is_stored() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "digits@example.jp").await;
+    let typed = format!("{}3", number(1));
+    // Act
+    let res = post_grid(
+        &mut b,
+        "save_next",
+        &row(1, "山田", "太郎", "1980/1/1", "D1", &typed),
+    )
+    .await;
+    // Assert
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        res.body
+            .contains("マイナンバーは12桁で入力してください（入力は13桁）。"),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body.contains(&format!("value=\"{typed}\"")),
+        "kept as typed"
+    );
+    let scope = t.scope_of("digits@example.jp").await;
+    assert!(all(&scope).await.is_empty(), "nothing stored");
+
+    // Separators and full-width digits are what was typed too.
+    let n = number(2);
+    let wide: String = n[8..]
+        .chars()
+        .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
+        .collect();
+    let spaced = format!("{}-{} {}", &n[..4], &n[4..8], wide);
+    let res = post_grid(
+        &mut b,
+        "save_next",
+        &row(1, "山田", "太郎", "1980/1/1", "D1", &spaced),
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
+    let saved = all(&scope).await;
+    assert_eq!(saved[0].number.as_ref().unwrap().last4, n[8..]);
+}
+
+#[test]
+fn no_my_number_input_has_a_maxlength_that_could_cut_what_is_typed() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../templates");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "html") {
+            continue;
+        }
+        let html = std::fs::read_to_string(&path).unwrap();
+        for tag in html.split("<input").skip(1) {
+            let tag = &tag[..tag.find('>').unwrap_or(tag.len())];
+            if !tag.contains("number") || tag.contains("customer_number") {
+                continue;
+            }
+            checked += 1;
+            assert!(
+                !tag.contains("maxlength"),
+                "{}: a number input cuts what is typed: <input{tag}>",
+                path.display()
+            );
+        }
+    }
+    // The grid, the registrant and dependent forms, マイナンバー編集 and the phone's step 1.
+    assert!(checked >= 13, "only {checked} number inputs found");
+}
+
+#[tokio::test]
+async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_tildes() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "alike@example.jp").await;
+    let text = csv(&[reg("A1", "山田", "太郎", "1980/1/1", &number(1)) + "9時〜17時 − — ‖ ¢ £ ¬"]);
+    import(&mut b, &text).await;
+    // Act
+    let file = download(
+        &mut b,
+        "",
+        &[("password", PW), ("purpose", "salary_withholding")],
+    )
+    .await;
+    // Assert
+    assert_eq!(file.status, StatusCode::OK, "{}", file.body);
+    assert_eq!(file.headers["content-type"], "text/csv; charset=Shift_JIS");
+    let (text, _, bad) = encoding_rs::SHIFT_JIS.decode(&file.bytes);
+    assert!(!bad);
+    assert!(text.contains("9時～17時 － ― ∥ ￠ ￡ ￢"), "{text}");
+}
+
+#[tokio::test]
+async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "cells@example.jp").await;
+    import(
+        &mut b,
+        &csv(&[
+            reg("C1", "𠮷田", "花子", "1980/1/1", &number(1)),
+            reg("C2", "山田", "太郎", "1981/1/1", &number(2)),
+            reg("C3", "佐藤", "𩸽子", "1982/1/1", &number(3)) + "𠮷野家にて",
+        ]),
+    )
+    .await;
+    // Act
+    let refused = download(
+        &mut b,
+        "",
+        &[("password", PW), ("purpose", "salary_withholding")],
+    )
+    .await;
+    // Assert
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused
+        .body
+        .contains("Shift_JIS（CP932）で表せない文字が3か所にあります。"));
+    let start = refused.body.find("id=\"unwritable\"").expect("a list");
+    let end = refused.body[start..].find("</table>").unwrap() + start;
+    let table = &refused.body[start..end];
+    for (line, name, column, chars) in [
+        ("2行目", "𠮷田 花子", "氏名（姓）", "「𠮷」"),
+        ("4行目", "佐藤 𩸽子", "氏名（名）", "「𩸽」"),
+        ("4行目", "佐藤 𩸽子", "備考", "「𠮷」"),
+    ] {
+        let row = format!(
+            "<td class=\"num\">{line}</td><td>{name}</td><td>{column}</td><td>{chars}</td>"
+        );
+        assert!(table.contains(&row), "{row} missing: {table}");
+    }
+    assert!(
+        !table.contains("山田"),
+        "the row CP932 can hold is not listed"
+    );
+}
+
+#[tokio::test]
+async fn an_upload_with_gaiji_is_refused_naming_the_line_and_the_column() {
+    // Arrange: CP932 bytes F040 (the first user-defined character) in a name.
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "gaiji@example.jp").await;
+    let text = csv(&[
+        reg("G1", "山田", "太郎", "1980/1/1", &number(1)),
+        reg("G2", "髙橋", "GAIJI", "1981/1/1", &number(2)),
+    ]);
+    let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
+    assert!(!bad);
+    let at = bytes.windows(5).position(|w| w == b"GAIJI").unwrap();
+    let mut bytes = bytes.into_owned();
+    bytes.splice(at..at + 5, [0xF0, 0x40, 0x88, 0xEA]);
+    // Act
+    let res = upload(&mut b, &bytes).await;
+    // Assert
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(listed_in(&res, 3, "氏名（名）", "外字"), "{}", res.body);
+    assert!(all(&t.scope_of("gaiji@example.jp").await).await.is_empty());
+}
+
+#[tokio::test]
+async fn an_upload_over_the_size_limit_says_the_file_is_too_large() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "huge@example.jp").await;
+    let bytes = vec![b'a'; myna::web::UPLOAD_BODY_LIMIT + 1];
+    // Act
+    let res = upload(&mut b, &bytes).await;
+    // Assert
+    assert_eq!(res.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(
+        res.body.contains("ファイルが大きすぎます（上限 20MB）"),
+        "{}",
+        res.body
+    );
+    assert!(!res.body.contains("フォームの有効期限が切れた"));
+    assert!(
+        res.body.contains("action=\"/registrants/csv-upload\""),
+        "the form to try again"
+    );
+}
+
+#[tokio::test]
+async fn an_empty_file_and_an_unclosed_quote_each_get_their_own_message() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "quote@example.jp").await;
+    let unclosed = csv(&[
+        reg("Q1", "山田", "太郎", "1980/1/1", &number(1)),
+        reg("Q2", "佐藤", "次郎", "1981/1/1", &number(2)) + "\"閉じていない引用",
+        reg("Q3", "鈴木", "三郎", "1982/1/1", &number(3)),
+    ]);
+    // Act
+    let empty = upload(&mut b, b"").await;
+    let quote = upload(&mut b, unclosed.as_bytes()).await;
+    // Assert
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        empty.body.contains("選択したファイルは空です"),
+        "{}",
+        empty.body
+    );
+    assert_eq!(
+        quote.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        quote.body
+    );
+    assert!(
+        listed_in(
+            &quote,
+            3,
+            "備考",
+            "この項目の引用符「&#34;」が閉じられていません"
+        ),
+        "{}",
+        quote.body
+    );
+    assert!(all(&t.scope_of("quote@example.jp").await).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_the_csv() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "hire@example.jp").await;
+    let message = "入社日が生年月日より前になっています。";
+    // Act: the registrant form
+    let mut fields = crate::registrants::person("山田", "太郎", "H1", "");
+    fields[8] = ("birth_date", "2001/4/2");
+    fields[9] = ("hire_date", "2001/4/1");
+    let form = b
+        .submit("/registrants/new", "/registrants/new", &fields)
+        .await;
+    // Act: the grid (hire date 2020/4/1)
+    let grid = post_grid(
+        &mut b,
+        "save_next",
+        &row(1, "山田", "太郎", "2021/5/1", "H2", &number(2)),
+    )
+    .await;
+    // Act: the CSV
+    let file = upload(
+        &mut b,
+        csv(&[reg("H3", "山田", "太郎", "2021/5/1", &number(3))]).as_bytes(),
+    )
+    .await;
+    // Assert
+    assert_eq!(form.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(form.body.contains(message), "{}", form.body);
+    assert_eq!(grid.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let at = grid.body.find("name=\"r1_hire_date\"").unwrap();
+    let cell = &grid.body[at..at + grid.body[at..].find("</td>").unwrap()];
+    assert!(cell.contains(message), "{cell}");
+    assert!(listed_in(&file, 2, "入社日", message), "{}", file.body);
+    assert!(all(&t.scope_of("hire@example.jp").await).await.is_empty());
+
+    // The first day of 昭和 written in 大正, as old documents do, is a birth date.
+    let old = post_grid(
+        &mut b,
+        "save_next",
+        &row(1, "明治", "生", "大正15年12月25日", "H4", &number(4)),
+    )
+    .await;
+    assert_eq!(old.status, StatusCode::OK, "{}", old.body);
+}
+
+#[tokio::test]
+async fn the_bulk_grid_fits_1280_px_with_every_column_visible() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "wide@example.jp").await;
+    // Act
+    let page = b.get("/registrants/bulk").await;
+    let css = b.get("/static/app.css").await.body;
+    // Assert: one fixed-width column per header cell...
+    let head = &page.body[page.body.find("<thead>").unwrap()..page.body.find("</thead>").unwrap()];
+    let cols: Vec<&str> = page
+        .body
+        .split("<col class=\"")
+        .skip(1)
+        .map(|c| c.split('"').next().unwrap())
+        .collect();
+    assert_eq!(cols.len(), head.matches("</th>").count(), "{head}");
+    assert!(css.contains("table.grid { table-layout: fixed; }"));
+    // ...adding up to less than the content width at 1280 px: .app-main is 1100 px wide with
+    // 1 rem padding, the card 1.2 rem padding and a 1 px border each side.
+    let width = |class: &str| -> f64 {
+        let rule = format!("table.grid col.{class} {{ width: ");
+        let at = css
+            .find(&rule)
+            .unwrap_or_else(|| panic!("no width for {class}"))
+            + rule.len();
+        css[at..].split("rem").next().unwrap().parse().unwrap()
+    };
+    let total: f64 = cols.iter().map(|c| width(c) * 16.0).sum();
+    let content = 1100.0 - 2.0 * 16.0 - 2.0 * 1.2 * 16.0 - 2.0;
+    assert!(total <= content, "{total}px of columns in {content}px");
 }

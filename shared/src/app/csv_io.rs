@@ -6,15 +6,19 @@
 //! the code left blank, to the nearest 登録者 row above it (the download writes each registrant
 //! followed by its dependents). Dates in Western or era form, the number as 12 digits.
 //!
-//! Reading: UTF-8 with or without BOM, or Shift_JIS (CP932), CRLF or LF, quoted fields. A file
-//! that is not valid UTF-8 and does not decode as CP932 without a single replacement is refused
-//! ("文字コードを判別できません"). Every bad row is reported (line, column, reason), and then
+//! Reading: UTF-8 with or without BOM, or Shift_JIS (CP932), CRLF, LF or CR, quoted fields.
+//! Lines are reported as an editor numbers them (a quoted line break starts a new line too). A
+//! file that is not valid UTF-8 and does not decode as CP932 without a single replacement is
+//! refused ("文字コードを判別できません"); so are an empty file, an unclosed quote and 外字
+//! (the user-defined area of CP932, which shows differently on every other computer). Every bad row is reported (line, column, reason), and then
 //! nothing is imported; a good file is staged and committed by `app::staging`. Imported
 //! records with a number are 承認待 (as from 新規追加: no document was checked).
 //!
-//! Writing: CP932 by default (Excel), or UTF-8 with BOM. A name that CP932 cannot hold (e.g.
-//! 𠮷) refuses the CP932 download, naming the line, the column and the character, and offers
-//! UTF-8 instead: a silently replaced character would be a wrong name on a legal form. Cells
+//! Writing: CP932 by default (Excel), or UTF-8 with BOM. The usual Unicode look-alikes are
+//! written as Windows writes them (〜 → ～, − → －, — → ―, ‖ → ∥, ¢ £ ¬ → ￠ ￡ ￢). A name that
+//! CP932 still cannot hold (e.g. 𠮷) refuses the CP932 download, listing every such cell (line,
+//! column, characters), and offers UTF-8 instead: a silently replaced character would be a
+//! wrong name on a legal form. Cells
 //! that Excel would run as a formula (`= + - @` first) get a leading `'`, which reading
 //! removes again. The download streams: numbers are opened page by page with one data key.
 
@@ -165,26 +169,34 @@ const DEPENDENT_ROW: &str = "扶養家族";
 /// Most data rows one file may hold.
 pub const MAX_ROWS: usize = 20_000;
 
+/// The form field each column fills (`app::bulk`'s field names), in file order.
+const FIELDS: [&str; 15] = [
+    "row_type",
+    "code",
+    "attribute",
+    "family_name",
+    "given_name",
+    "family_kana",
+    "given_kana",
+    "birth_date",
+    "sex",
+    "number",
+    "relationship",
+    "hire_date",
+    "email",
+    "group_id",
+    "note",
+];
+
 /// The column a form field is shown in.
 fn column_of(field: &str, dependent: bool) -> &'static str {
     let i = match field {
         "kind" if dependent => ATTRIBUTE,
-        "row_type" | "dependents" => KIND,
-        "code" => CODE,
-        "attribute" => ATTRIBUTE,
-        "family_name" => FAMILY,
-        "given_name" => GIVEN,
-        "family_kana" => FAMILY_KANA,
-        "given_kana" => GIVEN_KANA,
-        "birth_date" => BIRTH,
-        "sex" => SEX,
-        "number" => NUMBER,
-        "relationship" => RELATIONSHIP,
-        "hire_date" => HIRE,
-        "email" => EMAIL,
-        "group_id" => GROUP,
-        "note" => NOTE,
-        _ => return "",
+        "dependents" => KIND,
+        _ => match FIELDS.iter().position(|f| *f == field) {
+            Some(i) => i,
+            None => return "",
+        },
     };
     COLUMNS[i].label
 }
@@ -236,6 +248,87 @@ pub fn decode(bytes: &[u8]) -> Result<(String, &'static str), LineError> {
         })
 }
 
+/// Whether a file holds nothing at all (0 bytes, or only a BOM and blank space).
+pub fn is_empty_file(bytes: &[u8]) -> bool {
+    bytes
+        .strip_prefix(b"\xEF\xBB\xBF")
+        .unwrap_or(bytes)
+        .iter()
+        .all(u8::is_ascii_whitespace)
+}
+
+/// Physical lines of a text, as an editor numbers them: a line ends at CRLF, LF or a lone CR
+/// (Excel on Windows, Unix tools, old Mac files), also inside a quoted cell.
+struct Lines(Vec<usize>);
+
+impl Lines {
+    fn of(text: &str) -> Lines {
+        let bytes = text.as_bytes();
+        let mut starts = vec![0];
+        for (i, &b) in bytes.iter().enumerate() {
+            let ends = match b {
+                b'\n' => true,
+                b'\r' => bytes.get(i + 1) != Some(&b'\n'),
+                _ => false,
+            };
+            if ends {
+                starts.push(i + 1);
+            }
+        }
+        Lines(starts)
+    }
+
+    /// The line (from 1) of a record starting at byte `at`. The reader may place a record just
+    /// before the line break that ended the previous one, so breaks are skipped first.
+    fn of_record(&self, text: &str, at: usize) -> usize {
+        let at = text
+            .get(at..)
+            .and_then(|rest| rest.find(|c| c != '\r' && c != '\n'))
+            .map_or(at, |skip| at + skip);
+        self.0.partition_point(|&start| start <= at)
+    }
+}
+
+/// An opening quote that is never closed: the csv reader would take the rest of the file as
+/// one cell. Returns the byte of the quote and the column (from 0) it opens.
+fn unclosed_quote(text: &str) -> Option<(usize, usize)> {
+    let bytes = text.as_bytes();
+    let mut open: Option<(usize, usize)> = None;
+    let mut field_start = true;
+    let mut column = 0;
+    let mut i = 0;
+    while let Some(&b) = bytes.get(i) {
+        match open {
+            Some(_) if b == b'"' && bytes.get(i + 1) == Some(&b'"') => i += 1,
+            Some(_) if b == b'"' => {
+                open = None;
+                field_start = false;
+            }
+            Some(_) => {}
+            None => match b {
+                b'"' if field_start => open = Some((i, column)),
+                b',' => {
+                    field_start = true;
+                    column += 1;
+                }
+                b'\r' | b'\n' => {
+                    field_start = true;
+                    column = 0;
+                }
+                _ => field_start = false,
+            },
+        }
+        i += 1;
+    }
+    open
+}
+
+/// A character of the private use area: 外字 (CP932 bytes F040–F9FC decode to U+E000–U+E757),
+/// which shows as a different character, or none, on every other computer.
+fn is_gaiji(c: char) -> bool {
+    ('\u{E000}'..='\u{F8FF}').contains(&c)
+}
+
 /// A cell as written for Excel, back to what it says.
 fn unescape(cell: &str) -> &str {
     match cell.strip_prefix('\'') {
@@ -259,6 +352,16 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
     let mut people: Vec<NewPerson> = Vec::new();
     let mut errors = Vec::new();
     let mut by_code: HashMap<String, usize> = HashMap::new();
+    let lines = Lines::of(text);
+    if let Some((at, column)) = unclosed_quote(text) {
+        let line = lines.of_record(text, at);
+        errors.push(RowError {
+            at: At { row: line, dependent: None },
+            field: FIELDS.get(column).copied().unwrap_or(""),
+            message: "この項目の引用符「\"」が閉じられていません。引用符で始めた項目は引用符で閉じてください（項目の中の「\"」は「\"\"」と2つ重ねます）。この行から後は読めませんでした。".into(),
+        });
+        return (people, errors);
+    }
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -268,7 +371,9 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
         let record = match record {
             Ok(r) => r,
             Err(e) => {
-                let line = e.position().map_or(0, |p| p.line() as usize);
+                let line = e
+                    .position()
+                    .map_or(0, |p| lines.of_record(text, p.byte() as usize));
                 errors.push(RowError {
                     at: At { row: line, dependent: None },
                     field: "",
@@ -277,7 +382,9 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
                 break;
             }
         };
-        let line = record.position().map_or(n + 1, |p| p.line() as usize);
+        let line = record
+            .position()
+            .map_or(n + 1, |p| lines.of_record(text, p.byte() as usize));
         let cells: Vec<&str> = record.iter().map(|c| unescape(c.trim())).collect();
         let at = At {
             row: line,
@@ -311,6 +418,15 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
                 ),
             );
             break;
+        }
+        for (i, cell) in cells.iter().enumerate() {
+            if cell.chars().any(is_gaiji) {
+                refuse(
+                    &mut errors,
+                    FIELDS.get(i).copied().unwrap_or(""),
+                    "外字（利用者が作成した文字）が含まれています。ほかのパソコンでは別の文字に見えるため登録できません。通常の文字に置き換えてください。".into(),
+                );
+            }
         }
         if cells.len() != COLUMNS.len() {
             refuse(
@@ -540,6 +656,11 @@ pub async fn upload(
     actor: &Actor,
     bytes: &[u8],
 ) -> Result<Uploaded, InfraError> {
+    if is_empty_file(bytes) {
+        return Ok(Uploaded::Refused(vec![LineError::file(
+            "選択したファイルは空です（中身がありません）。見出し行と登録する行を入力したCSVファイルを選んでください。",
+        )]));
+    }
     let (text, encoding) = match decode(bytes) {
         Ok(decoded) => decoded,
         Err(e) => return Ok(Uploaded::Refused(vec![e])),
@@ -604,7 +725,7 @@ pub fn template() -> Vec<u8> {
         let _ = w.write_record(row);
     }
     let text = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-    encoding_rs::SHIFT_JIS.encode(&text).0.into_owned()
+    encode_cp932(&text).unwrap_or_default()
 }
 
 // ---------------------------------------------------------------- writing
@@ -698,18 +819,69 @@ fn person_rows(
     Ok(rows)
 }
 
-/// The first character CP932 cannot hold in a row's cells, with its column.
-fn unrepresentable(row: &[String; 15]) -> Option<(&'static str, char)> {
-    row.iter().enumerate().find_map(|(i, cell)| {
-        let (_, _, bad) = encoding_rs::SHIFT_JIS.encode(cell);
-        if !bad {
-            return None;
-        }
-        let c = cell
-            .chars()
-            .find(|c| encoding_rs::SHIFT_JIS.encode(&c.to_string()).2)?;
-        Some((COLUMNS[i].label, c))
-    })
+/// Characters CP932 has no code for, but a look-alike Windows writes in their place (what
+/// Excel and Windows' own conversion do): 〜 − — ‖ ¢ £ ¬ become ～ － ― ∥ ￠ ￡ ￢.
+const CP932_LOOKALIKES: [(char, char); 7] = [
+    ('\u{301C}', '\u{FF5E}'),
+    ('\u{2212}', '\u{FF0D}'),
+    ('\u{2014}', '\u{2015}'),
+    ('\u{2016}', '\u{2225}'),
+    ('\u{00A2}', '\u{FFE0}'),
+    ('\u{00A3}', '\u{FFE1}'),
+    ('\u{00AC}', '\u{FFE2}'),
+];
+
+/// A text with the look-alikes of [`CP932_LOOKALIKES`] swapped in, ready for CP932.
+pub fn cp932_lookalikes(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            CP932_LOOKALIKES
+                .iter()
+                .find(|(from, _)| *from == c)
+                .map_or(c, |(_, to)| *to)
+        })
+        .collect()
+}
+
+/// Text in CP932, look-alikes swapped in; `None` if a character still has no code.
+pub fn encode_cp932(text: &str) -> Option<Vec<u8>> {
+    let text = cp932_lookalikes(text);
+    let (out, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
+    (!bad).then(|| out.into_owned())
+}
+
+/// A cell a CP932 download cannot hold.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unwritable {
+    /// Line in the file (1 = the header).
+    pub line: usize,
+    /// Whose row it is (姓 名).
+    pub name: String,
+    pub column: &'static str,
+    /// The characters without a code, each once.
+    pub chars: String,
+}
+
+/// The cells of a row CP932 cannot hold, with their characters.
+fn unrepresentable(line: usize, row: &[String; 15]) -> Vec<Unwritable> {
+    row.iter()
+        .enumerate()
+        .filter(|(_, cell)| encode_cp932(cell).is_none())
+        .map(|(i, cell)| {
+            let mut chars = String::new();
+            for c in cell.chars() {
+                if encode_cp932(c.encode_utf8(&mut [0; 4])).is_none() && !chars.contains(c) {
+                    chars.push(c);
+                }
+            }
+            Unwritable {
+                line,
+                name: format!("{} {}", row[FAMILY], row[GIVEN]),
+                column: COLUMNS[i].label,
+                chars,
+            }
+        })
+        .collect()
 }
 
 /// Registrants, each with its dependents, ready to write.
@@ -765,8 +937,8 @@ async fn with_dependents(
 pub enum ExportError {
     #[error(transparent)]
     Reauth(#[from] RevealError),
-    #[error("{0}")]
-    Unrepresentable(String),
+    #[error("Shift_JIS（CP932）で表せない文字が{}か所にあります。文字コードで「UTF-8（BOM付き）」を選んでダウンロードするか、下記の文字を直してください。", .0.len())]
+    Unrepresentable(Vec<Unwritable>),
     #[error("該当する登録者がいません。検索条件をご確認ください。")]
     Empty,
 }
@@ -833,16 +1005,15 @@ pub async fn export(
         .collect();
     if req.encoding == Encoding::Cp932 {
         let mut line = 1;
+        let mut unwritable = Vec::new();
         for (r, d) in &people {
             for row in person_rows(r, d, &groups, None)? {
                 line += 1;
-                if let Some((column, c)) = unrepresentable(&row) {
-                    return Ok(Err(ExportError::Unrepresentable(format!(
-                        "{line}行目（{} {}）の「{column}」に、Shift_JIS（CP932）で表せない文字「{c}」があります。文字コードで「UTF-8（BOM付き）」を選んでダウンロードしてください。",
-                        row[FAMILY], row[GIVEN]
-                    ))));
-                }
+                unwritable.extend(unrepresentable(line, &row));
             }
+        }
+        if !unwritable.is_empty() {
+            return Ok(Err(ExportError::Unrepresentable(unwritable)));
         }
     }
     let dependents: usize = people.iter().map(|(_, d)| d.len()).sum();
@@ -939,11 +1110,7 @@ fn write_piece(
         Encoding::Utf8Bom => bytes,
         Encoding::Cp932 => {
             let text = String::from_utf8(bytes).map_err(|_| InfraError::Task)?;
-            let (out, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
-            if bad {
-                return Err(InfraError::Corrupt("text not representable in CP932"));
-            }
-            out.into_owned()
+            encode_cp932(&text).ok_or(InfraError::Corrupt("text not representable in CP932"))?
         }
     })
 }

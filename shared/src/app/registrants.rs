@@ -503,6 +503,14 @@ pub fn validate(
         ));
     }
     let hire_date = optional_date(&mut e, "hire_date", "入社日", &form.hire_date);
+    if let (Some(birth), Some(hire)) = (birth_date, hire_date) {
+        if hire < birth {
+            e.push((
+                "hire_date",
+                "入社日が生年月日より前になっています。入社日と生年月日をご確認ください。".into(),
+            ));
+        }
+    }
     let note = text(&mut e, "note", "備考", &form.note, 500, false);
     let number = match form.number_input().as_str() {
         "" => None,

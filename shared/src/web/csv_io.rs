@@ -7,12 +7,17 @@
 //! import is over). Loading the status page only ever continues an import its owner already
 //! confirmed with a CSRF-checked POST, so it is safe as a GET; an import left half-way (browser
 //! closed, process stopped) shows nothing until it is continued, and completes when it is.
+//!
+//! A file over [`UPLOAD_BODY_LIMIT`] never reaches the upload handler: the session layer cannot
+//! read it (nor its CSRF field), and hands it to [`unread_body`], which renders the upload page
+//! with 「ファイルが大きすぎます」 rather than the expired-form page.
 
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
+use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -21,9 +26,11 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::registrants::actor;
-use super::session::{Authed, Chrome};
-use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT};
-use crate::app::csv_io::{self, Encoding, ExportError, ExportRequest, LineError, Uploaded};
+use super::session::{Authed, Chrome, RequestContext};
+use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT, UPLOAD_PATHS};
+use crate::app::csv_io::{
+    self, Encoding, ExportError, ExportRequest, LineError, Unwritable, Uploaded,
+};
 use crate::app::registrants::Filter;
 use crate::app::staging::{self, Budget, Import, State as ImportState};
 use crate::app::usage::RevealError;
@@ -62,6 +69,8 @@ struct DownloadView {
     count: usize,
     filtered: bool,
     error: Option<String>,
+    /// Every cell a Shift_JIS download cannot hold.
+    unwritable: Vec<Unwritable>,
 }
 
 #[derive(Deserialize, Default)]
@@ -99,6 +108,7 @@ async fn download_page(
     purpose: String,
     encoding: Encoding,
     error: Option<(StatusCode, String)>,
+    unwritable: Vec<Unwritable>,
 ) -> Result<Response, WebError> {
     let (hidden, back_href, filtered) = filter_fields(filter);
     let (status, error) = match error {
@@ -121,13 +131,22 @@ async fn download_page(
             count: csv_io::count(&authed.scope, filter).await?,
             filtered,
             error,
+            unwritable,
         },
     ))
 }
 
 async fn download_form(authed: Authed, Query(filter): Query<Filter>) -> Result<Response, WebError> {
     authed.require(Permission::ExportCsv)?;
-    download_page(&authed, &filter, String::new(), Encoding::Cp932, None).await
+    download_page(
+        &authed,
+        &filter,
+        String::new(),
+        Encoding::Cp932,
+        None,
+        Vec::new(),
+    )
+    .await
 }
 
 async fn download(
@@ -176,12 +195,18 @@ async fn download(
         ExportError::Reauth(RevealError::Locked) => StatusCode::TOO_MANY_REQUESTS,
         _ => StatusCode::UNPROCESSABLE_ENTITY,
     };
+    let message = refused.to_string();
+    let unwritable = match refused {
+        ExportError::Unrepresentable(cells) => cells,
+        _ => Vec::new(),
+    };
     download_page(
         &authed,
         &posted.filter,
         posted.purpose.clone(),
         encoding,
-        Some((status, refused.to_string())),
+        Some((status, message)),
+        unwritable,
     )
     .await
 }
@@ -196,6 +221,46 @@ struct UploadView {
     remaining: u32,
     errors: Vec<LineError>,
     flash: Option<&'static str>,
+    limit_mb: usize,
+}
+
+/// What the session layer does with a request body it could not read. An upload over the
+/// limit is answered with the upload page and its own message instead of the expired-form
+/// page; no handler runs (the CSRF field was never read), the page is only rendered. Anything
+/// else is refused as a form without its token, as before.
+pub async fn unread_body(
+    app: &AppState,
+    err: &axum::Error,
+    mut parts: Parts,
+    ctx: RequestContext,
+) -> Response {
+    let over_limit =
+        std::error::Error::source(err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
+    if !over_limit || !UPLOAD_PATHS.contains(&parts.uri.path()) {
+        return WebError::Csrf.into_response();
+    }
+    parts.extensions.insert(ctx);
+    let page = async {
+        let authed = Authed::from_request_parts(&mut parts, app).await?;
+        authed.require(Permission::ImportCsv)?;
+        let e = LineError {
+            line: 0,
+            column: "",
+            message: format!(
+                "ファイルが大きすぎます（上限 {}MB）。ファイルを分けてアップロードしてください。",
+                limit_mb()
+            ),
+        };
+        let mut res = upload_view(&authed, vec![e], None).await?;
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        Ok::<_, WebError>(res)
+    };
+    page.await.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The upload limit in whole megabytes, as the page and its messages state it.
+fn limit_mb() -> usize {
+    UPLOAD_BODY_LIMIT / (1024 * 1024)
 }
 
 async fn upload_view(
@@ -216,6 +281,7 @@ async fn upload_view(
             remaining: crate::app::registrants::room_left(&authed.scope, &authed.tenant).await?,
             errors,
             flash,
+            limit_mb: limit_mb(),
         },
     ))
 }
@@ -248,11 +314,14 @@ async fn template(authed: Authed) -> Result<Response, WebError> {
         .into_response())
 }
 
-/// The uploaded file's bytes (the form's `file` field).
+/// The uploaded file's bytes (the form's `file` field), or `None` when no file was chosen (a
+/// browser then sends the field with no name and no content).
 async fn file_of(mut form: Multipart) -> Option<Vec<u8>> {
     while let Ok(Some(field)) = form.next_field().await {
         if field.name() == Some("file") {
-            return field.bytes().await.ok().map(|b| b.to_vec());
+            let named = field.file_name().is_some_and(|n| !n.is_empty());
+            let bytes = field.bytes().await.ok()?.to_vec();
+            return (named || !bytes.is_empty()).then_some(bytes);
         }
     }
     None
@@ -264,15 +333,14 @@ async fn upload(
     form: Multipart,
 ) -> Result<Response, WebError> {
     authed.require(Permission::ImportCsv)?;
-    let bytes = file_of(form).await.unwrap_or_default();
-    if bytes.is_empty() {
+    let Some(bytes) = file_of(form).await else {
         let e = LineError {
             line: 0,
             column: "",
             message: "CSVファイルを選択してください。".into(),
         };
         return upload_view(&authed, vec![e], None).await;
-    }
+    };
     let actor = actor(&authed);
     match csv_io::upload(&app, &authed.scope, &authed.tenant, &actor, &bytes).await? {
         Uploaded::Refused(errors) => upload_view(&authed, errors, None).await,

@@ -193,8 +193,9 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
         req
     } else {
         let (parts, body) = req.into_parts();
-        let Ok(bytes) = to_bytes(body, body_limit(parts.uri.path())).await else {
-            return WebError::Csrf.into_response();
+        let bytes = match to_bytes(body, body_limit(parts.uri.path())).await {
+            Ok(bytes) => bytes,
+            Err(e) => return super::csv_io::unread_body(&app, &e, parts, ctx).await,
         };
         let multipart_csrf = match is_multipart(&parts.headers) {
             true => multipart_field(&parts.headers, &bytes, "csrf").await,
