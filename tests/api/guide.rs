@@ -190,4 +190,7 @@ async fn the_approval_screen_and_the_guide_list_the_current_identity_documents()
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(!detail.body.contains("各種保険証"));
     assert!(detail.body.contains("資格確認書"));
+    assert!(detail.body.contains(
+        "通知カード（氏名・住所などの記載事項が現在の住民票と一致している場合に限ります）"
+    ));
 }

@@ -179,7 +179,7 @@ async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
     // THEN it shows the account's own dated notices: the welcome and the trial's end
     assert!(home.body.contains("<time datetime="), "{}", home.body);
     assert!(home.body.contains(&today));
-    assert!(home.body.contains("id=\"notice-welcome\""));
+    assert!(home.body.contains("id=\"notice-getting-started\""));
     assert!(home.body.contains("id=\"notice-trial\""));
     assert!(home.body.contains("無料お試し期間は"));
     assert!(
@@ -203,13 +203,13 @@ async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
 
     // WHEN the user closes the welcome notice
     let res = b
-        .submit("/home", "/home/notices/welcome/dismiss", &[])
+        .submit("/home", "/home/notices/getting-started/dismiss", &[])
         .await;
     assert_eq!(res.location(), Some("/home"));
 
     // THEN it is gone for this user and stays gone; the others remain
     let home = b.get("/home").await;
-    assert!(!home.body.contains("id=\"notice-welcome\""));
+    assert!(!home.body.contains("id=\"notice-getting-started\""));
     assert!(home.body.contains("id=\"notice-trial\""));
     assert!(home.body.contains("登録可能人数の上限に近づいています。"));
     // AND a dismissal cannot be forged without the page's token

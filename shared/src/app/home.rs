@@ -111,7 +111,7 @@ fn first_notices(tenant: &Tenant) -> Vec<Notice> {
         .date();
     vec![
         Notice {
-            id: "welcome".into(),
+            id: "getting-started".into(),
             date: created,
             text: "マイナクラウドをご利用いただきありがとうございます。収集・承認・利用・廃棄の流れは「操作ガイド」でご覧いただけます。".into(),
             link: Some(("/guide".into(), "操作ガイドを見る".into())),

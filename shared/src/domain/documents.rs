@@ -86,6 +86,18 @@ pub fn names(list: &[Document]) -> String {
     list.iter().map(|d| d.name).collect::<Vec<_>>().join("、")
 }
 
+/// The documents of a list with their conditions, in one line (where a condition decides
+/// whether the document serves at all, as for 通知カード).
+pub fn names_with_conditions(list: &[Document]) -> String {
+    list.iter()
+        .map(|d| match d.condition {
+            "" => d.name.to_string(),
+            c => format!("{}（{c}）", d.name),
+        })
+        .collect::<Vec<_>>()
+        .join("、")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

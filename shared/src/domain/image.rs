@@ -133,7 +133,7 @@ impl DocumentKind {
         static NUMBER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
             format!(
                 "{}のいずれか1点（個人番号通知書は使えません）",
-                super::documents::names(super::documents::NUMBER_PROOF)
+                super::documents::names_with_conditions(super::documents::NUMBER_PROOF)
             )
         });
         static IDENTITY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {

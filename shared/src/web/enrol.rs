@@ -502,7 +502,7 @@ impl ImageView {
 fn image_intro(kind: DocumentKind) -> &'static str {
     match kind {
         DocumentKind::NumberProof => "次の書類の中からいずれか1つお選びください。個人番号の記載されている面の画像を選んでください。",
-        DocumentKind::IdentityProof => "次の書類で、あなたご本人であることを確認します。顔写真のない書類の場合は、2点を並べて1枚の写真に撮影してください。資格確認書は、保険者番号と被保険者等記号・番号を隠して撮影してください。",
+        DocumentKind::IdentityProof => "次の書類で、あなたご本人であることを確認します。顔写真のない書類の場合は、2点を並べて1枚の写真に撮影してください。",
     }
 }
 
