@@ -11,7 +11,7 @@ use time::{Date, OffsetDateTime};
 use super::keys::TenantScope;
 use super::tenants::{self, Counters, Tenant};
 use super::users::User;
-use super::{App, InfraError};
+use super::InfraError;
 use crate::domain::date::format_slash;
 use crate::ports::{Condition, Item, Query, StoreError};
 
@@ -191,12 +191,7 @@ pub async fn dismiss(
 }
 
 /// HOME for a user whose tenant and user records the request already holds.
-pub async fn load(
-    _app: &App,
-    scope: &TenantScope,
-    tenant: Tenant,
-    user: User,
-) -> Result<Home, InfraError> {
+pub async fn load(scope: &TenantScope, tenant: Tenant, user: User) -> Result<Home, InfraError> {
     let counters = tenants::counters(scope).await?;
     let notices = notices(scope, &tenant, &user).await?;
     Ok(Home {

@@ -60,14 +60,8 @@ struct HomePage {
     counters: Counters,
 }
 
-async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
-    let data = home::load(
-        &app,
-        &authed.scope,
-        authed.tenant.clone(),
-        authed.user.clone(),
-    )
-    .await?;
+async fn home_page(authed: Authed) -> Result<Response, WebError> {
+    let data = home::load(&authed.scope, authed.tenant.clone(), authed.user.clone()).await?;
     Ok(render(&HomePage {
         chrome: Chrome::new(&authed, "/home"),
         passcode_unset: data.passcode_unset,
