@@ -120,7 +120,9 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
     assert_eq!(res.location(), Some("/collection/send-list?added=3"));
     let list = b.get("/collection/send-list?added=3").await;
     assert!(list.body.contains("3件の登録者を追加しました。"));
-    assert!(list.body.contains("対象者: 3名"));
+    assert!(list
+        .body
+        .contains("対象者: <span id=\"target-count\">3</span>名"));
     assert!(list.body.contains("山田 花子") && list.body.contains("sato@example.jp"));
     // No passcode yet: the manual's warning, and sending is still offered.
     assert!(list.body.contains("パスコードが入力されていません。"));
@@ -406,7 +408,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     let step2 = phone.get("/r/me/step2").await;
     assert!(step2
         .body
-        .contains("個人番号カード裏面、通知カード、番号付き住民票"));
+        .contains("個人番号カード（マイナンバーカード）の裏面"));
     assert!(step2.body.contains("写真を撮る/選択") && step2.body.contains("/static/upload.js"));
     phone_upload(&t, &mut phone, "/r/me", "number_proof").await;
     phone_upload(&t, &mut phone, "/r/me", "identity_proof").await;
@@ -717,4 +719,113 @@ async fn registrant_and_administrator_sessions_never_open_each_others_pages() {
     assert_eq!(a.get("/registrants").await.location(), Some("/login"));
     assert_eq!(a.get("/home").await.location(), Some("/login"));
     assert_eq!(b.get("/r/me").await.status, StatusCode::UNAUTHORIZED);
+}
+
+/// The `<tr>` of the send table that carries `name`.
+fn send_row<'a>(page: &'a Page, name: &str) -> Option<&'a str> {
+    page.body
+        .split("<tr>")
+        .find(|row| row.contains(&format!("<td>{name}</td>")))
+}
+
+#[tokio::test]
+async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_back_ticked() {
+    // GIVEN one registrant in each status, and a retired one
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "everyone@example.jp").await;
+    let scope = t.scope_of("everyone@example.jp").await;
+    quick(
+        &mut b,
+        &[
+            ("未登", "録子", "a@example.jp"),
+            ("承認", "待子", "b@example.jp"),
+            ("差戻", "し子", "c@example.jp"),
+            ("完了", "済子", "d@example.jp"),
+            ("拒否", "済子", "e@example.jp"),
+            ("退職", "済子", "f@example.jp"),
+        ],
+        "list",
+    )
+    .await;
+    let mut completed_id = String::new();
+    for id in send_list_ids(&t, "everyone@example.jp").await {
+        let mut r = regs::get(&scope, &id).await.unwrap().unwrap();
+        match r.name().as_str() {
+            "承認 待子" => r.status = Status::Pending,
+            "差戻 し子" => r.status = Status::SentBack,
+            "完了 済子" => {
+                r.status = Status::Completed;
+                completed_id = id.clone();
+            }
+            "拒否 済子" => r.status = Status::Refused,
+            "退職 済子" => r.retired_on = Some(time::macros::date!(2026 - 03 - 31)),
+            _ => continue,
+        }
+        scope
+            .put(r.to_item(&scope), myna::ports::Condition::None)
+            .await
+            .unwrap();
+    }
+
+    // WHEN the administrator opens 収集メール一括送信
+    let page = b.get("/collection/blast").await;
+
+    // THEN every status is listed, the retiree is not, and only 未登録 and 差戻し are ticked
+    assert_eq!(page.status, StatusCode::OK);
+    for (name, ticked) in [
+        ("未登 録子", true),
+        ("承認 待子", false),
+        ("差戻 し子", true),
+        ("完了 済子", false),
+        ("拒否 済子", false),
+    ] {
+        let row = send_row(&page, name).unwrap_or_else(|| panic!("{name} missing: {}", page.body));
+        assert_eq!(row.contains(" checked"), ticked, "{name}: {row}");
+    }
+    assert!(send_row(&page, "退職 済子").is_none(), "retiree listed");
+    // 対象者 counts the ticked rows, and the page's script keeps it in step with the ticks.
+    assert!(
+        page.body
+            .contains("対象者: <span id=\"target-count\">2</span>名"),
+        "{}",
+        page.body
+    );
+    let script = b.get("/static/collection.js").await;
+    assert!(script.body.contains("target-count"));
+
+    // AND a ticked 完了 registrant can be sent to deliberately
+    let blast = send(
+        &mut b,
+        "/collection/blast",
+        std::slice::from_ref(&completed_id),
+        &[],
+    )
+    .await;
+    t.run_jobs().await;
+    assert!(b
+        .get(&blast)
+        .await
+        .body
+        .contains("<strong>1名</strong>に送信しました"));
+    assert_eq!(mails_to(&t, "d@example.jp"), 1);
+}
+
+#[tokio::test]
+async fn the_phone_document_steps_list_the_current_documents() {
+    // GIVEN a registrant logged in on the phone from the collection mail
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "phonedocs@example.jp").await;
+    let (_, link) = mailed_registrant(&t, &mut b, "phonedocs@example.jp", "pd@example.jp").await;
+    let mut phone = phone_login(&t, &link, "", "198.51.100.61").await;
+
+    // WHEN ステップ2 (番号確認) and ステップ3 (身元確認) are opened
+    let step2 = phone.get("/r/me/step2").await;
+    let step3 = phone.get("/r/me/step3").await;
+
+    // THEN they list the documents valid today, from the same lists as the approval screen
+    assert_eq!(step2.status, StatusCode::OK, "{}", step2.body);
+    crate::guide::assert_number_documents_current(&step2.body, "step2");
+    assert_eq!(step3.status, StatusCode::OK, "{}", step3.body);
+    crate::guide::assert_identity_documents_current(&step3.body, "step3");
+    assert!(!step3.body.contains("健康保険証の場合"));
 }

@@ -3,14 +3,18 @@
 use axum::http::StatusCode;
 use myna::app::tenants::{self, Counters};
 use myna::web::home::COMING_SOON;
-use myna_tests::TestApp;
+use myna_tests::{Browser, TestApp};
+
+/// A signed-up company's owner, logged in.
+async fn owner(t: &TestApp, company: &str, email: &str) -> Browser {
+    t.signup(company, email, "Sakura-2026x").await;
+    t.login(email, "Sakura-2026x", None).await
+}
 
 #[tokio::test]
 async fn home_shows_company_user_plan_menus_and_passcode_warning() {
     let t = TestApp::spawn();
-    t.signup("株式会社ホーム", "home@example.jp", "Sakura-2026x")
-        .await;
-    let mut b = t.login("home@example.jp", "Sakura-2026x", None).await;
+    let mut b = owner(&t, "株式会社ホーム", "home@example.jp").await;
     let page = b.get("/home").await;
     assert_eq!(page.status, StatusCode::OK);
     for text in [
@@ -25,7 +29,6 @@ async fn home_shows_company_user_plan_menus_and_passcode_warning() {
         "契約プラン",
         "お知らせ",
         "プラン10",
-        "プラン変更へ",
         "かんたんマイナンバー入力",
         "スマホで収集（簡易登録）",
         "マイナンバーの承認（本人確認作業）",
@@ -41,9 +44,7 @@ async fn home_shows_company_user_plan_menus_and_passcode_warning() {
 #[tokio::test]
 async fn home_counts_follow_the_counters_maintained_on_write() {
     let t = TestApp::spawn();
-    t.signup("株式会社カウント", "count@example.jp", "Sakura-2026x")
-        .await;
-    let mut b = t.login("count@example.jp", "Sakura-2026x", None).await;
+    let mut b = owner(&t, "株式会社カウント", "count@example.jp").await;
     let page = b.get("/home").await;
     assert!(page
         .body
@@ -87,9 +88,7 @@ async fn home_counts_follow_the_counters_maintained_on_write() {
 #[tokio::test]
 async fn every_linked_capability_answers_with_a_coming_soon_page() {
     let t = TestApp::spawn();
-    t.signup("株式会社リンク", "links@example.jp", "Sakura-2026x")
-        .await;
-    let mut b = t.login("links@example.jp", "Sakura-2026x", None).await;
+    let mut b = owner(&t, "株式会社リンク", "links@example.jp").await;
     let home = b.get("/home").await;
     for (path, title) in COMING_SOON {
         let page = b.get(path).await;
@@ -120,4 +119,117 @@ async fn every_linked_capability_answers_with_a_coming_soon_page() {
         Some("/login")
     );
     assert_eq!(stranger.get("/home").await.location(), Some("/login"));
+}
+
+/// オプションログイン of the owner of "option@example.jp" with the right password.
+async fn option_login(b: &mut Browser, customer_number: &str) -> myna_tests::Page {
+    let fields = [
+        ("email", "option@example.jp"),
+        ("password", "Sakura-2026x"),
+        ("customer_number", customer_number),
+    ];
+    b.submit("/login", "/login", &fields).await
+}
+
+#[tokio::test]
+async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
+    // GIVEN a company whose owner knows the address and password
+    let t = TestApp::spawn();
+    let customer = t
+        .signup("株式会社オプション", "option@example.jp", "Sakura-2026x")
+        .await;
+    let wrong = if customer == "1234567" {
+        "7654321"
+    } else {
+        "1234567"
+    };
+    let mut b = t.browser("203.0.113.44");
+
+    // WHEN オプションログイン is tried with a well-formed but wrong お客様番号
+    let res = option_login(&mut b, wrong).await;
+
+    // THEN the message names the customer number among what may be wrong, and keeps it typed
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(
+        res.body
+            .contains("メールアドレス、パスワードまたはお客様番号が正しくありません。"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains(&format!("value=\"{wrong}\"")));
+
+    // AND a malformed one is told its rule
+    let res = option_login(&mut b, "12-34").await;
+    assert!(res
+        .body
+        .contains("お客様番号は7桁の数字で入力してください。"));
+}
+
+#[tokio::test]
+async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
+    // GIVEN a new account
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "株式会社お知らせ", "notice@example.jp").await;
+    let scope = t.scope_of("notice@example.jp").await;
+    let today = myna::domain::format_slash(t.clock_today());
+
+    // WHEN HOME is opened the first time
+    let home = b.get("/home").await;
+
+    // THEN it shows the account's own dated notices: the welcome and the trial's end
+    assert!(home.body.contains("<time datetime="), "{}", home.body);
+    assert!(home.body.contains(&today));
+    assert!(home.body.contains("id=\"notice-getting-started\""));
+    assert!(home.body.contains("id=\"notice-trial\""));
+    assert!(home.body.contains("無料お試し期間は"));
+    assert!(
+        !home.body.contains("2026/11/24"),
+        "the old fixed text is gone"
+    );
+
+    // AND a notice written later (another capability's) shows too
+    let notice = myna::app::home::Notice {
+        id: "plan-limit".into(),
+        date: t.clock_today(),
+        text: "登録可能人数の上限に近づいています。".into(),
+        link: Some(("/registrants".into(), "登録者を確認する".into())),
+    };
+    myna::app::home::post(&scope, &notice).await.unwrap();
+    let home = b.get("/home").await;
+    assert!(home.body.contains("登録可能人数の上限に近づいています。"));
+    assert!(home
+        .body
+        .contains("<a href=\"/registrants\">登録者を確認する</a>"));
+
+    // WHEN the user closes the welcome notice
+    let res = b
+        .submit("/home", "/home/notices/getting-started/dismiss", &[])
+        .await;
+    assert_eq!(res.location(), Some("/home"));
+
+    // THEN it is gone for this user and stays gone; the others remain
+    let home = b.get("/home").await;
+    assert!(!home.body.contains("id=\"notice-getting-started\""));
+    assert!(home.body.contains("id=\"notice-trial\""));
+    assert!(home.body.contains("登録可能人数の上限に近づいています。"));
+    // AND a dismissal cannot be forged without the page's token
+    let res = b.post("/home/notices/trial/dismiss", &[]).await;
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(b.get("/home").await.body.contains("id=\"notice-trial\""));
+}
+
+#[tokio::test]
+async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "株式会社リンク先", "targets@example.jp").await;
+    let home = b.get("/home").await;
+    let main = home.body.split("<main class=\"app-main\">").nth(1).unwrap();
+    let main = main.split("</main>").next().unwrap();
+    assert!(!main.contains("準備中"), "{main}");
+    assert!(
+        !main.contains("プロフィール"),
+        "there is no プロフィール screen"
+    );
+    let seen = crate::guide::assert_links_lead_to_working_screens(&mut b, main, "HOME").await;
+    assert!(seen >= 10, "HOME's links were not read");
 }

@@ -4,6 +4,7 @@ mod approval;
 mod bulk;
 mod collection;
 mod contract_embedded;
+mod guide;
 mod home;
 mod lambda_shape;
 mod login;

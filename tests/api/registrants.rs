@@ -1231,3 +1231,149 @@ async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() 
         0
     );
 }
+
+#[tokio::test]
+async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_under_registrant_info()
+{
+    // GIVEN a registrant
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "numedit@example.jp").await;
+    let id = registrant_id(&add(&mut b, &person("編集", "花子", "E001", ""), &[]).await);
+
+    // WHEN the list is opened
+    let list = b.get("/registrants").await;
+
+    // THEN 登録者情報 has its own 編集 (登録者編集), after the name as in the manual
+    assert!(
+        list.body.contains("<th colspan=\"6\">登録者情報</th>"),
+        "{}",
+        list.body
+    );
+    assert!(list
+        .body
+        .contains("<th>登録者名</th><th>編集</th><th>属性</th>"));
+    assert!(list.body.contains(&format!(
+        "<a href=\"/registrants/{id}/edit\" aria-label=\"編集 花子の登録者情報を編集\">編集</a>"
+    )));
+    // AND マイナンバー操作「編集」 opens マイナンバー編集, the screen with 拒否
+    let number_href = format!("/registrants/{id}/number");
+    assert!(list.body.contains(&format!(
+        "<a href=\"{number_href}\" aria-label=\"編集 花子のマイナンバーを編集\">編集</a>"
+    )));
+    let number = b.get(&number_href).await;
+    assert_eq!(number.status, StatusCode::OK);
+    assert!(number
+        .body
+        .contains("<h1 class=\"page-title\">マイナンバー編集</h1>"));
+    assert!(number.body.contains("マイナンバー登録拒否"));
+}
+
+#[tokio::test]
+async fn the_search_panel_starts_folded_when_the_list_has_rows_and_no_search_is_active() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "fold@example.jp").await;
+    let open = "<details class=\"card search\" open>";
+    let folded = "<details class=\"card search\">";
+    // An empty list: the panel is open (there is nothing else to look at).
+    assert!(b.get("/registrants").await.body.contains(open));
+
+    add(&mut b, &person("検索", "太郎", "S001", ""), &[]).await;
+    // Rows and no search: folded, so the list starts near the top of the page.
+    let list = b.get("/registrants").await;
+    assert!(list.body.contains(folded), "{}", list.body);
+    // An active search keeps the panel open, showing the conditions in use.
+    let searched = b.get("/registrants?code=S001").await;
+    assert!(searched.body.contains(open));
+    assert!(searched.body.contains("1件"));
+}
+
+#[tokio::test]
+async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_is_ticked() {
+    // GIVEN a group and an ungrouped registrant
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "nomember@example.jp").await;
+    let scope = t.scope_of("nomember@example.jp").await;
+    b.submit(
+        "/registrants/groups/new",
+        "/registrants/groups/new",
+        &[("name", "経理部"), ("confirmed", "1")],
+    )
+    .await;
+    let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
+    let id = registrant_id(&add(&mut b, &person("未選", "択", "M001", ""), &[]).await);
+    let path = format!("/registrants/groups/{}/members", g.id);
+
+    // WHEN 登録 is pressed with no box ticked
+    let res = b.submit(&path, &path, &[]).await;
+
+    // THEN the page says so, offers the registrant again, and nobody joined
+    assert_eq!(
+        res.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{:?}",
+        res.location()
+    );
+    assert!(res
+        .body
+        .contains("メンバーに登録する登録者が選択されていません。"));
+    assert!(!res.body.contains("登録しました"));
+    assert!(res.body.contains("未選 択"));
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(r.group_id, None);
+}
+
+#[tokio::test]
+async fn adding_past_the_plan_limit_is_refused_before_the_confirm_page() {
+    // GIVEN a plan 10 account already holding 10 registrants
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "planfirst@example.jp").await;
+    let scope = t.scope_of("planfirst@example.jp").await;
+    let full = tenants::Counters {
+        registrants: 10,
+        unregistered: 10,
+        ..Default::default()
+    };
+    scope
+        .transact(vec![tenants::Counters::delta_op(&scope, &full).unwrap()])
+        .await
+        .unwrap();
+
+    // WHEN 入力確認 is pressed on 新規追加
+    let res = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("上限", "超過", "X001", ""),
+        )
+        .await;
+
+    // THEN the form itself says the plan is full, keeps the input, and shows no confirm page
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(!res.body.contains(CONFIRM_PAGE), "{}", res.body);
+    assert!(res
+        .body
+        .contains("ご契約のプラン（プラン10）の登録可能人数（10人）を超えるため登録できません。"));
+    assert!(res.body.contains("value=\"超過\""));
+}
+
+#[tokio::test]
+async fn the_add_form_says_where_document_images_are_uploaded_instead_of_coming_soon() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "docnote@example.jp").await;
+    let form = b.get("/registrants/new").await;
+    assert!(!form.body.contains("準備中"), "{}", form.body);
+    assert!(form
+        .body
+        .contains("「登録者詳細」画面の「本人確認書類のアップロード」からアップロードできます"));
+    // The edit form links to the very section of the detail page.
+    let id = registrant_id(&add(&mut b, &person("画像", "案内", "D001", ""), &[]).await);
+    let edit = b.get(&format!("/registrants/{id}/edit")).await;
+    assert!(edit.body.contains(&format!(
+        "<a href=\"/registrants/{id}#images\">「登録者詳細」画面</a>"
+    )));
+    assert!(b
+        .get(&format!("/registrants/{id}"))
+        .await
+        .body
+        .contains("<section class=\"card\" id=\"images\">"));
+}

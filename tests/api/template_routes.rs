@@ -116,6 +116,11 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
     .map(|p| ("AuthFunction", p))
     .collect();
     pages.push(("HomeFunction", "/home"));
+    // 閉じる on a HOME notice (POST; a GET answers 405, not 404, when routed).
+    pages.push(("HomeFunction", "/home/notices/welcome/dismiss"));
+    for (p, _) in myna::web::guide::PAGES {
+        pages.push(("HomeFunction", p));
+    }
     for (p, _) in myna::web::home::COMING_SOON {
         pages.push((
             if p.starts_with("/registrants/") {

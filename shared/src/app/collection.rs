@@ -380,13 +380,18 @@ pub async fn send_list(scope: &TenantScope) -> Result<Vec<Registrant>, InfraErro
     regs::get_many(scope, &ids).await
 }
 
-/// Registrants 収集メール一括送信 offers: not retired, still to enter or fix their number.
+/// Registrants 収集メール一括送信 lists: everyone not retired (manual ch.7: 退職者 are not
+/// shown). Whom the page ticks at first is [`ticked_for_blast`]'s rule.
 pub async fn blast_candidates(scope: &TenantScope) -> Result<Vec<Registrant>, InfraError> {
     let (all, _) = regs::load_all(scope, None).await?;
-    Ok(all
-        .into_iter()
-        .filter(|r| !r.is_retired() && matches!(r.status, Status::Unregistered | Status::SentBack))
-        .collect())
+    Ok(all.into_iter().filter(|r| !r.is_retired()).collect())
+}
+
+/// Whether 収集メール一括送信 ticks `r` before the user changes anything: those who still have
+/// to enter (未登録) or fix (差戻し) their number. The others stay listed so that a mail can be
+/// sent to them deliberately (a 拒否 re-opened, a 完了 asked again).
+pub fn ticked_for_blast(r: &Registrant) -> bool {
+    matches!(r.status, Status::Unregistered | Status::SentBack)
 }
 
 // ---------------------------------------------------------------- blasts

@@ -35,13 +35,6 @@ use time::Duration;
 pub use crate::ports::Ports;
 use crate::ports::{Audit, StoreError};
 
-/// A notice shown on HOME (お知らせ).
-#[derive(Clone, Debug)]
-pub struct Notice {
-    pub date: String,
-    pub text: String,
-}
-
 /// Operator settings. Defaults are the secure production values.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -61,7 +54,6 @@ pub struct Config {
     pub session_absolute: Duration,
     pub otp_validity: Duration,
     pub trial_days: i64,
-    pub notices: Vec<Notice>,
 }
 
 impl Default for Config {
@@ -77,10 +69,6 @@ impl Default for Config {
             session_absolute: Duration::hours(12),
             otp_validity: Duration::minutes(10),
             trial_days: 30,
-            notices: vec![Notice {
-                date: "2026/11/24".into(),
-                text: "マイナクラウドをご利用いただきありがとうございます。はじめに「契約者情報」からパスコードを設定してください。".into(),
-            }],
         }
     }
 }

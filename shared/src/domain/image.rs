@@ -101,9 +101,9 @@ mod tests {
 /// The two document images of a person (manual ch.6, 8): 番号確認 and 身元確認.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DocumentKind {
-    /// 番号確認: 個人番号カード裏面、通知カード、番号付き住民票.
+    /// 番号確認 (`documents::NUMBER_PROOF`).
     NumberProof,
-    /// 身元確認: 個人番号カード表面、運転免許証、パスポート等.
+    /// 身元確認 (`documents::IDENTITY_PHOTO`, `IDENTITY_NO_PHOTO`).
     IdentityProof,
 }
 
@@ -128,11 +128,24 @@ impl DocumentKind {
         }
     }
 
-    /// The documents that serve, as the manual lists them.
+    /// The documents that serve, in one line (from [`super::documents`], the lists' one place).
     pub fn accepted(self) -> &'static str {
+        static NUMBER: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "{}のいずれか1点（個人番号通知書は使えません）",
+                super::documents::names_with_conditions(super::documents::NUMBER_PROOF)
+            )
+        });
+        static IDENTITY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "顔写真付きの{}のいずれか1点、または{}のうち2点",
+                super::documents::names(super::documents::IDENTITY_PHOTO),
+                super::documents::names(super::documents::IDENTITY_NO_PHOTO)
+            )
+        });
         match self {
-            DocumentKind::NumberProof => "個人番号カード裏面、通知カード、もしくは番号付住民票（発行から6ヶ月以内のもの）",
-            DocumentKind::IdentityProof => "身分証明証（個人番号カード表面、運転免許証、パスポート、各種保険証、各種福祉手帳、等）※いずれか1つ",
+            DocumentKind::NumberProof => NUMBER.as_str(),
+            DocumentKind::IdentityProof => IDENTITY.as_str(),
         }
     }
 }

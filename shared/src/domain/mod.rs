@@ -7,6 +7,7 @@
 
 pub mod approval;
 pub mod date;
+pub mod documents;
 pub mod identity;
 pub mod image;
 pub mod my_number;

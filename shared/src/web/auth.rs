@@ -12,6 +12,7 @@ use super::session::{clear_cookie, set_cookie, Ctx, PendingLogin, SESSION_COOKIE
 use super::{render, render_status, AppState, MessagePage, WebError};
 use crate::app::auth::{self as login, LoginError, LoginInput, OtpError};
 use crate::app::signup::{self, FieldErrors, SignupError, SignupInput};
+use crate::domain::identity::CustomerNumber;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -210,10 +211,25 @@ async fn login_submit(
                 || !form.customer_number.is_empty(),
             customer_number: form.customer_number.trim(),
             notice: None,
-            error: Some(error.to_string()),
+            error: Some(login_error_text(&error, &form.customer_number)),
             signup_open: app.config.signup_open,
         },
     ))
+}
+
+/// The login page's message. With a customer number typed (オプションログイン), a refusal names
+/// it: a malformed one by its rule, a well-formed one among the three things that can be wrong
+/// (naming it alone would tell a stranger which numbers exist or that the password was right).
+fn login_error_text(error: &LoginError, customer_number: &str) -> String {
+    match error {
+        LoginError::Invalid if !customer_number.trim().is_empty() => {
+            match CustomerNumber::parse(customer_number) {
+                Err(e) => e.to_string(),
+                Ok(_) => "メールアドレス、パスワードまたはお客様番号が正しくありません。お客様番号は、お申し込み完了時のメールに記載された7桁の番号です。".into(),
+            }
+        }
+        other => other.to_string(),
+    }
 }
 
 #[derive(Template)]

@@ -258,6 +258,8 @@ struct SendView {
     copy: bool,
     rows: Vec<TargetRow>,
     locked: usize,
+    /// Rows ticked as the page is served (対象者 N名; the page's script follows the ticks).
+    ticked: usize,
     empty_text: &'static str,
 }
 
@@ -271,7 +273,7 @@ impl SendView {
 }
 
 /// Which mail screen: the manual has three with the same form.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Screen {
     SendList,
     Blast,
@@ -289,7 +291,7 @@ impl Screen {
     fn empty_text(self) -> &'static str {
         match self {
             Screen::SendList => "送信リストに登録者はいません。「スマホで収集（簡易登録）」から登録者を追加してください。",
-            Screen::Blast => "収集メールを送る対象者（未登録・差戻しの在職者）はいません。",
+            Screen::Blast => "収集メールを送る対象者（退職者を除く登録者）はいません。",
             Screen::One => "送信する登録者が見つかりません。",
         }
     }
@@ -330,10 +332,10 @@ async fn send_page(
             attribute: r.attribute.label(),
             email: r.email.clone().unwrap_or_default(),
             login_lock: r.login_lock,
-            checked: typed
-                .selected
-                .as_ref()
-                .is_none_or(|s| s.iter().any(|id| id == &r.id)),
+            checked: match &typed.selected {
+                Some(s) => s.iter().any(|id| id == &r.id),
+                None => screen != Screen::Blast || coll::ticked_for_blast(r),
+            },
         })
         .collect();
     let status = if errors.is_empty() {
@@ -354,6 +356,7 @@ async fn send_page(
             reply_to: typed.reply_to,
             copy: typed.copy,
             locked: rows.iter().filter(|r| r.login_lock).count(),
+            ticked: rows.iter().filter(|r| r.checked).count(),
             rows,
             empty_text: screen.empty_text(),
         },

@@ -514,11 +514,12 @@ impl ImageView {
     }
 }
 
-/// The manual's wording for each document step.
+/// The wording of each document step; the documents themselves are listed below it from
+/// `domain::documents` (the one place they are kept).
 fn image_intro(kind: DocumentKind) -> &'static str {
     match kind {
-        DocumentKind::NumberProof => "個人番号確認書類（個人番号カード裏面、通知カード、番号付き住民票）の中からいずれか1つお選びください。個人番号の記載されている面の画像を選んでください。",
-        DocumentKind::IdentityProof => "個人番号カード表面、運転免許証、パスポート、在留カード、特別永住者証明書、各種保険証、各種福祉手帳、印鑑登録証明書（発行から6ヶ月以内）の中からいずれか1つお選びください。健康保険証の場合は、保険者番号と被保険者等記号・番号を隠して撮影してください。",
+        DocumentKind::NumberProof => "次の書類の中からいずれか1つお選びください。個人番号の記載されている面の画像を選んでください。",
+        DocumentKind::IdentityProof => "次の書類で、あなたご本人であることを確認します。顔写真のない書類の場合は、2点を並べて1枚の写真に撮影してください。",
     }
 }
 

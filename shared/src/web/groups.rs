@@ -250,28 +250,46 @@ struct MembersView {
     group_name: String,
     /// (id, code, name, attribute)
     candidates: Vec<(String, String, String, &'static str)>,
+    error: Option<&'static str>,
+}
+
+async fn members_page(
+    authed: &Authed,
+    g: Group,
+    error: Option<&'static str>,
+) -> Result<Response, WebError> {
+    let (ungrouped, _) = regs::load_all(&authed.scope, Some(regs::GroupFilter::Ungrouped)).await?;
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok(render_status(
+        status,
+        &MembersView {
+            chrome: Chrome::new(authed, "/registrants"),
+            group_id: g.id,
+            group_name: g.name,
+            candidates: ungrouped
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.clone(),
+                        r.code.clone(),
+                        r.name(),
+                        r.attribute.short_label(),
+                    )
+                })
+                .collect(),
+            error,
+        },
+    ))
 }
 
 async fn group_members_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
-    let (ungrouped, _) = regs::load_all(&authed.scope, Some(regs::GroupFilter::Ungrouped)).await?;
-    Ok(render(&MembersView {
-        chrome: Chrome::new(&authed, "/registrants"),
-        group_id: g.id,
-        group_name: g.name,
-        candidates: ungrouped
-            .iter()
-            .map(|r| {
-                (
-                    r.id.clone(),
-                    r.code.clone(),
-                    r.name(),
-                    r.attribute.short_label(),
-                )
-            })
-            .collect(),
-    }))
+    members_page(&authed, g, None).await
 }
 
 async fn group_members_submit(
@@ -288,7 +306,16 @@ async fn group_members_submit(
         .filter(|(k, _)| k == "member")
         .map(|(_, v)| v)
         .collect();
+    if ids.is_empty() {
+        let error = "メンバーに登録する登録者が選択されていません。登録する登録者にチェックを入れてください。";
+        return members_page(&authed, g, Some(error)).await;
+    }
     match regs::join_group(&app, &authed.scope, &actor(&authed), &g, &ids).await {
+        Ok(0) => {
+            // Everyone ticked joined a group (or was deleted) since the page was served.
+            let error = "選択した登録者は、すでに他のグループに登録されているか削除されています。一覧を確認してください。";
+            members_page(&authed, g, Some(error)).await
+        }
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=members").into_response()),
         Err(SaveError::Infra(e)) => Err(e.into()),
         Err(_) => Err(WebError::Internal),

@@ -1,17 +1,17 @@
-//! HOME (manual ch.3) and the places of capabilities still to come, which answer with a plain
-//! 準備中 page instead of a broken link.
+//! HOME (manual ch.3) with its お知らせ (dismissed per user), and the places of capabilities
+//! still to come, which answer with a plain 準備中 page instead of a broken link (the menus
+//! link them; HOME's own texts point only to screens that exist).
 
 use askama::Template;
-use axum::extract::State;
-use axum::response::Response;
-use axum::routing::get;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
 use axum::Router;
 
 use super::session::{Authed, Chrome};
 use super::{render, AppState, WebError};
-use crate::app::home;
+use crate::app::home::{self, Notice};
 use crate::app::tenants::Counters;
-use crate::app::Notice;
 
 /// Capabilities linked from the menus and HOME that later issues build.
 pub const COMING_SOON: &[(&str, &str)] = &[
@@ -19,7 +19,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),
     ("/audit-log", "操作履歴"),
-    ("/guide", "操作ガイド"),
     ("/contractor", "契約者情報"),
     ("/contractor/edit", "契約者情報編集"),
     ("/security", "セキュリティ"),
@@ -30,6 +29,8 @@ pub const COMING_SOON: &[(&str, &str)] = &[
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/home", get(home_page))
+        .route("/home/notices/{id}/dismiss", post(dismiss_notice))
+        .merge(super::guide::router())
         .merge(coming_soon_routes(|p| !p.starts_with("/registrants/")))
 }
 
@@ -59,14 +60,8 @@ struct HomePage {
     counters: Counters,
 }
 
-async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
-    let data = home::load(
-        &app,
-        &authed.scope,
-        authed.tenant.clone(),
-        authed.user.clone(),
-    )
-    .await?;
+async fn home_page(authed: Authed) -> Result<Response, WebError> {
+    let data = home::load(&authed.scope, authed.tenant.clone(), authed.user.clone()).await?;
     Ok(render(&HomePage {
         chrome: Chrome::new(&authed, "/home"),
         passcode_unset: data.passcode_unset,
@@ -76,6 +71,16 @@ async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Respon
         trial_ends: crate::domain::date::format_slash(data.tenant.trial_ends),
         counters: data.counters,
     }))
+}
+
+/// 閉じる on a notice: hidden for this user from now on.
+async fn dismiss_notice(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
+    home::dismiss(&authed.scope, &authed.user, &id, app.now()).await?;
+    Ok(Redirect::to("/home").into_response())
 }
 
 #[derive(Template)]

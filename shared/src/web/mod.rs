@@ -13,6 +13,7 @@ pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
+pub mod guide;
 pub mod home;
 pub mod number;
 pub mod registrants;

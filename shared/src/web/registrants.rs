@@ -109,6 +109,7 @@ struct ListView {
     flash: Option<&'static str>,
     filter: Filter,
     filtered: bool,
+    search_open: bool,
     page: ListPage,
     rows: Vec<Row>,
     groups: Vec<Group>,
@@ -182,6 +183,9 @@ async fn list(
         && filter.delete_month.is_empty());
     Ok(render(&ListView {
         chrome: Chrome::new(&authed, "/registrants"),
+        // Folded once there are rows to look at; open while it is the page's only content or
+        // shows the conditions in use.
+        search_open: filtered || page.rows.is_empty(),
         flash: flash_text(flash.done.as_deref()),
         first_href: page_href(&filter, 1),
         csv_href: page_href(&filter, 1).replacen("/registrants?", "/registrants/csv?", 1),
@@ -450,6 +454,13 @@ async fn submit(
             .await
         }
     };
+    // A new registrant the plan cannot take is refused before 入力確認 suggests that 登録 will
+    // work (the save checks again: another user may have added someone meanwhile).
+    if posted.confirmed.is_empty() && mode.current.is_none() {
+        if let Err(e) = regs::check_plan(&authed.scope, &authed.tenant, 1).await {
+            return refused(authed, mode, posted.form, e).await;
+        }
+    }
     let editing = mode.editing;
     let token = seal_draft(app, authed, valid.number.as_ref()).await?;
     let confirm = |duplicates: Vec<Duplicate>| {
@@ -513,49 +524,37 @@ async fn submit(
         ))
         .into_response()),
         Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
-        Err(SaveError::Invalid(errors)) => {
-            form_page(
-                authed,
-                mode,
-                posted.form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(SaveError::PlanLimit(e)) => {
-            form_page(
-                authed,
-                mode,
-                posted.form,
-                vec![("plan", e.to_string())],
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(SaveError::CodeTaken) => {
-            form_page(
-                authed,
-                mode,
-                posted.form,
-                vec![("code", SaveError::CodeTaken.to_string())],
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-        Err(SaveError::Conflict) => {
-            form_page(
-                authed,
-                mode,
-                posted.form,
-                vec![("form", SaveError::Conflict.to_string())],
-                StatusCode::CONFLICT,
-            )
-            .await
-        }
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
+        Err(e) => refused(authed, mode, posted.form, e).await,
     }
+}
+
+/// The form again, saying why the save was refused (a duplicate number is the confirm page's
+/// business, not this one's).
+async fn refused(
+    authed: &Authed,
+    mode: Mode,
+    form: RegistrantForm,
+    e: SaveError,
+) -> Result<Response, WebError> {
+    let (errors, status) = match e {
+        SaveError::Invalid(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
+        SaveError::PlanLimit(e) => (
+            vec![("plan", e.to_string())],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        SaveError::CodeTaken => (
+            vec![("code", SaveError::CodeTaken.to_string())],
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        SaveError::Conflict => (
+            vec![("form", SaveError::Conflict.to_string())],
+            StatusCode::CONFLICT,
+        ),
+        SaveError::Duplicate(_) => return Err(WebError::Internal),
+        SaveError::NotFound => return Err(WebError::NotFound),
+        SaveError::Infra(e) => return Err(e.into()),
+    };
+    form_page(authed, mode, form, errors, status).await
 }
 
 async fn new_form(authed: Authed) -> Result<Response, WebError> {
