@@ -792,9 +792,9 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
                 .fingerprint,
             None
         )
-            .await
-            .unwrap()
-            .is_empty(),
+        .await
+        .unwrap()
+        .is_empty(),
         "fingerprints removed"
     );
 }
