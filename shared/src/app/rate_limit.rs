@@ -73,11 +73,11 @@ impl Verdict {
     }
 }
 
-/// A wait in words for a refusal message: 「45秒」, 「約3分」.
+/// A wait in words for a refusal message: 「45秒」, 「3分」 (whole minutes, rounded up).
 pub fn wait_text(seconds: i64) -> String {
     match seconds {
         s if s < 60 => format!("{}秒", s.max(1)),
-        s => format!("約{}分", (s + 59) / 60),
+        s => format!("{}分", (s + 59) / 60),
     }
 }
 
@@ -316,6 +316,21 @@ mod tests {
         let delays: Vec<i64> = (8..=18).map(|n| c.delay(n)).collect();
         assert_eq!(delays, [0, 0, 1, 2, 4, 8, 16, 32, 60, 60, 60]);
         assert_eq!(c.delay(i64::MAX), 60);
+    }
+
+    #[test]
+    fn waits_read_as_seconds_then_whole_minutes_rounded_up() {
+        let cases = [
+            (0, "1秒"),
+            (1, "1秒"),
+            (59, "59秒"),
+            (60, "1分"),
+            (61, "2分"),
+            (3599, "60分"),
+        ];
+        for (seconds, text) in cases {
+            assert_eq!(wait_text(seconds), text, "{seconds}");
+        }
     }
 
     #[test]
