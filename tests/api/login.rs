@@ -167,36 +167,192 @@ async fn five_wrong_codes_void_the_pending_login() {
     assert_eq!(b.get("/login/otp").await.location(), Some("/login"));
 }
 
+/// One login attempt from `ip`; returns the page it answers with.
+async fn attempt(t: &TestApp, ip: &str, password: &str) -> myna_tests::Page {
+    let mut b = t.browser(ip);
+    b.submit(
+        "/login",
+        "/login",
+        &[("email", "login@example.jp"), ("password", password)],
+    )
+    .await
+}
+
+/// Moves the test clock to the start of the next hour, so hour-long windows hold a test.
+fn to_next_hour(t: &TestApp) {
+    use myna::ports::Clock;
+    let into = t.clock.now().unix_timestamp().rem_euclid(3600);
+    t.clock.advance(Duration::seconds(3600 - into));
+}
+
 #[tokio::test]
-async fn repeated_wrong_passwords_lock_the_account_even_for_the_right_password() {
+async fn login_is_refused_from_one_address_after_five_wrong_passwords_there() {
+    // Arrange
     let t = with_owner().await;
-    for i in 0..5 {
-        // Different addresses each time: the account limit, not the IP limit, must trigger.
-        let mut b = t.browser(&format!("203.0.113.{}", 20 + i));
+    for _ in 0..5 {
+        let res = attempt(&t, "203.0.113.20", "Wrong-pass-1").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    }
+
+    // Act: the right password, from the address that guessed.
+    let res = attempt(&t, "203.0.113.20", PW).await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.body.contains("一時的にログインを制限しています"));
+    assert!(res.headers.get("retry-after").is_some());
+    assert!(t.latest_otp("login@example.jp").is_none());
+    // The window passes; the right password works again from there.
+    t.clock.advance(Duration::minutes(16));
+    assert_eq!(
+        attempt(&t, "203.0.113.20", PW).await.location(),
+        Some("/login/otp")
+    );
+}
+
+#[tokio::test]
+async fn owner_logs_in_from_another_address_when_a_stranger_failed_five_times_elsewhere() {
+    // Arrange: a stranger who knows the address uses up its own tries.
+    let t = with_owner().await;
+    for _ in 0..5 {
+        attempt(&t, "192.0.2.66", "Wrong-pass-1").await;
+    }
+    assert_eq!(
+        attempt(&t, "192.0.2.66", "Wrong-pass-1").await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // Act + Assert: the owner, elsewhere, with the right password, gets in (both factors).
+    let mut owner = t.login("login@example.jp", PW, None).await;
+    assert_eq!(owner.get("/home").await.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn login_waits_grow_when_wrong_passwords_come_from_many_addresses() {
+    // Arrange: ten wrong passwords, each from its own address, are free.
+    let t = with_owner().await;
+    to_next_hour(&t);
+    for i in 0..10 {
+        let res = attempt(&t, &format!("198.18.0.{i}"), "Wrong-pass-1").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+
+    // Act: the next attempt at once, from a fresh address, with the right password.
+    let early = attempt(&t, "198.18.1.1", PW).await;
+
+    // Assert: refused with the time to wait, not slept on.
+    assert_eq!(early.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(early.body.contains("しばらく待ってから"), "{}", early.body);
+    assert!(early.body.contains("あと1秒"), "{}", early.body);
+    assert_eq!(early.headers.get("retry-after").unwrap(), "1");
+    // After the wait a try is counted again, and the next wait is longer.
+    t.clock.advance(Duration::seconds(1));
+    assert_eq!(
+        attempt(&t, "198.18.1.2", "Wrong-pass-1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    let early = attempt(&t, "198.18.1.3", PW).await;
+    assert_eq!(early.headers.get("retry-after").unwrap(), "2");
+    t.clock.advance(Duration::seconds(2));
+    assert_eq!(
+        attempt(&t, "198.18.1.4", PW).await.location(),
+        Some("/login/otp")
+    );
+}
+
+#[tokio::test]
+async fn account_ceiling_closes_login_everywhere_and_mails_the_owner_once() {
+    // Arrange: fifty wrong passwords within the hour, from fifty addresses, each after its wait.
+    let t = with_owner().await;
+    to_next_hour(&t);
+    let subject = "【マイナンバー管理】ログインを一時的に制限しました";
+    let notices = |t: &TestApp| {
+        t.outbox
+            .list()
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.mail.to == "login@example.jp" && m.mail.subject == subject)
+            .collect::<Vec<_>>()
+    };
+    for i in 0..50 {
+        let res = attempt(&t, &format!("198.18.2.{i}"), "Wrong-pass-1").await;
+        assert_eq!(res.status, StatusCode::UNAUTHORIZED, "attempt {i}");
+        t.clock.advance(Duration::seconds(61));
+    }
+
+    // Act: the owner, from an address that never failed, with the right password.
+    let res = attempt(&t, "203.0.113.99", PW).await;
+    attempt(&t, "198.18.3.1", "Wrong-pass-1").await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(res.body.contains("一時的にログインを制限しています"));
+    let mails = notices(&t);
+    assert_eq!(mails.len(), 1, "one notice a window");
+    let body = &mails[0].mail.body;
+    assert!(body.contains("山田 太郎 様"), "{body}");
+    assert!(body.contains("パスワードの誤りが"));
+    assert!(body.contains("お心当たりがない場合"));
+    assert!(body.contains("アカウントは安全です"));
+    assert!(!body.contains("Wrong-pass-1") && !body.contains("198.18."));
+    // The hour ends: the owner gets in again.
+    t.clock.advance(Duration::hours(1));
+    t.login("login@example.jp", PW, None).await;
+}
+
+#[tokio::test]
+async fn wrong_customer_number_with_the_right_password_says_so_and_locks_nothing() {
+    // Arrange
+    let t = with_owner().await;
+    let mut b = t.browser("203.0.113.30");
+    for _ in 0..6 {
+        // Act
         let res = b
             .submit(
                 "/login",
                 "/login",
-                &[("email", "login@example.jp"), ("password", "Wrong-pass-1")],
+                &[
+                    ("email", "login@example.jp"),
+                    ("password", PW),
+                    ("customer_number", "1234567"),
+                ],
             )
             .await;
+
+        // Assert
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            res.body.contains("お客様番号が正しくありません"),
+            "{}",
+            res.body
+        );
+        assert!(res.body.contains("value=\"1234567\""), "kept in the form");
     }
-    let mut b = t.browser("203.0.113.99");
+    assert_eq!(
+        attempt(&t, "203.0.113.30", PW).await.location(),
+        Some("/login/otp")
+    );
+}
+
+#[tokio::test]
+async fn wrong_customer_number_with_a_wrong_password_is_a_wrong_password() {
+    let t = with_owner().await;
+    let mut b = t.browser("203.0.113.31");
     let res = b
         .submit(
             "/login",
             "/login",
-            &[("email", "login@example.jp"), ("password", PW)],
+            &[
+                ("email", "login@example.jp"),
+                ("password", "Wrong-pass-1"),
+                ("customer_number", "1234567"),
+            ],
         )
         .await;
-    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
-    assert!(res.body.contains("一時的にログインを制限しています"));
-    assert!(t.latest_otp("login@example.jp").is_none());
-
-    // The window passes; the right password works again.
-    t.clock.advance(Duration::minutes(31));
-    t.login("login@example.jp", PW, None).await;
+    assert_eq!(res.status, StatusCode::UNAUTHORIZED);
+    assert!(res
+        .body
+        .contains("メールアドレスまたはパスワードが正しくありません。"));
 }
 
 #[tokio::test]

@@ -324,3 +324,162 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     }
     assert!(!format!("{number:?} {number}").contains(TEST_NUMBER));
 }
+
+/// Log lines written while the returned guard lives (this test's thread only), as text.
+fn capture_logs() -> (
+    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
+    tracing::subscriber::DefaultGuard,
+) {
+    #[derive(Clone)]
+    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Sink(buf.clone());
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .with_max_level(tracing::Level::TRACE)
+        .finish();
+    (buf, tracing::subscriber::set_default(subscriber))
+}
+
+#[tokio::test]
+async fn csrf_refusal_log_line_names_no_registration_link_token_or_upload_ticket() {
+    // Arrange
+    let t = TestApp::spawn();
+    let (logs, _guard) = capture_logs();
+    let mut phone = t.browser("198.51.100.9");
+    let token = "LinkTokenSecret0123456789abcdefXYZ";
+
+    // Act: posts without a CSRF token to a registration link and an upload-looking path.
+    let res = phone
+        .post(&format!("/r/01JZZZZZZZZZZZZZZZZZZZZZZZ/{token}"), &[])
+        .await;
+    phone.post(&format!("/uploads/{token}"), &[]).await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    assert!(text.contains("CSRF"), "the refusal is logged: {text}");
+    assert!(text.contains("/r/…"), "{text}");
+    assert!(!text.contains(token), "bearer secret in the log: {text}");
+}
+
+#[tokio::test]
+async fn not_found_pages_carry_the_security_headers() {
+    let t = TestApp::spawn();
+    let mut b = t.browser("203.0.113.5");
+    for page in [b.get("/no-such-page").await, b.get("/r").await] {
+        assert_eq!(page.status, StatusCode::NOT_FOUND);
+        assert!(page.body.contains("ページが見つかりません"));
+        let h = |name: &str| page.headers.get(name).and_then(|v| v.to_str().ok());
+        assert_eq!(h("x-content-type-options"), Some("nosniff"));
+        assert_eq!(h("x-frame-options"), Some("DENY"));
+        assert_eq!(h("cache-control"), Some("no-store"));
+        assert!(h("content-security-policy").is_some_and(|v| v.contains("default-src 'none'")));
+    }
+}
+
+#[tokio::test]
+async fn csrf_token_in_the_url_query_is_refused() {
+    // Arrange
+    let t = TestApp::spawn();
+    t.signup("株式会社クエリ", "query@example.jp", PW).await;
+    let mut b = t.login("query@example.jp", PW, None).await;
+    let token = b.get("/home").await.csrf().unwrap();
+
+    // Act: the session's own token, but in the URL instead of the body or a header.
+    let res = b.post(&format!("/logout?csrf={token}"), &[]).await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.get("/home").await.status,
+        StatusCode::OK,
+        "still logged in"
+    );
+    // The same token in the body works.
+    let res = b.post("/logout", &[("csrf", &token)]).await;
+    assert_eq!(res.location(), Some("/login?logout=1"));
+}
+
+#[tokio::test]
+async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_seal() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = crate::registrants::owner(&t, "sealpw@example.jp").await;
+    let secret = "Phone-Pass-77";
+    let mut fields = crate::registrants::person("山田", "花子", "S-1", "");
+    fields.retain(|(k, _)| *k != "email");
+    fields.push(("email", "hanako@example.jp"));
+    fields.push(("password", secret));
+
+    // Act: 入力確認
+    let confirm = b
+        .submit("/registrants/new", "/registrants/new", &fields)
+        .await;
+
+    // Assert: the page says a password will be set, but holds it nowhere.
+    assert!(
+        confirm.body.contains("以下の内容で登録します。"),
+        "{}",
+        confirm.body
+    );
+    assert!(confirm.body.contains("設定する"));
+    assert!(
+        !confirm.body.contains(secret),
+        "password echoed on 入力確認"
+    );
+    assert!(!confirm.body.contains("name=\"password\""));
+
+    // Act: 登録, from the sealed fields only.
+    let saved = crate::registrants::post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+
+    // Assert: the password typed is the one stored.
+    let id = crate::registrants::registrant_id(&saved);
+    let scope = t.scope_of("sealpw@example.jp").await;
+    let r = myna::app::registrants::get(&scope, &id)
+        .await
+        .unwrap()
+        .unwrap();
+    let hash = r.password_hash.expect("password set");
+    assert!(myna::app::passwords::verify(hash, secret.to_string()).await);
+}
+
+#[tokio::test]
+async fn a_sealed_password_does_not_open_in_another_session() {
+    // Arrange: 入力確認 in one session...
+    let t = TestApp::spawn();
+    let mut b = crate::registrants::owner(&t, "sealpw2@example.jp").await;
+    let mut fields = crate::registrants::person("山田", "花子", "S-2", "");
+    fields.retain(|(k, _)| *k != "email");
+    fields.push(("email", "hanako2@example.jp"));
+    fields.push(("password", "Phone-Pass-77"));
+    let confirm = b
+        .submit("/registrants/new", "/registrants/new", &fields)
+        .await;
+
+    // Act: ...replayed from another session of the same user.
+    let mut other = t.login("sealpw2@example.jp", PW, None).await;
+    let token = other.get("/registrants/new").await.csrf().unwrap();
+    let replayed = confirm.body.replace(&confirm.csrf().unwrap(), &token);
+    let page = myna_tests::Page {
+        body: replayed,
+        ..confirm
+    };
+    let res = crate::registrants::post_confirm(&mut other, &page, "/registrants/new", &[]).await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res
+        .body
+        .contains("ログインパスワードをもう一度入力してください"));
+}

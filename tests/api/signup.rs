@@ -149,3 +149,62 @@ async fn customer_numbers_are_unique_across_tenants() {
         assert!(seen.insert(n));
     }
 }
+
+#[tokio::test]
+async fn signup_is_refused_after_five_from_one_address_with_the_form_kept() {
+    // Arrange: five companies from one address within the hour.
+    let t = TestApp::spawn();
+    let mut b = t.browser("198.51.100.50");
+    for i in 0..5 {
+        let email = format!("many{i}@example.jp");
+        let res = b
+            .submit(
+                "/signup",
+                "/signup",
+                &signup_fields("株式会社多数", &email, "Sakura-2026x"),
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    }
+
+    // Act
+    let res = b
+        .submit(
+            "/signup",
+            "/signup",
+            &signup_fields("株式会社六番目", "sixth@example.jp", "Sakura-2026x"),
+        )
+        .await;
+
+    // Assert
+    assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
+    assert!(
+        res.body
+            .contains("お申し込みの受付を一時的に制限しています"),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("value=\"株式会社六番目\""), "form kept");
+    assert!(res.headers.get("retry-after").is_some());
+    t.run_jobs().await;
+    assert!(t.outbox.latest_to("sixth@example.jp").unwrap().is_none());
+    // Another address is not held up, and the hour passes.
+    let mut other = t.browser("198.51.100.51");
+    let res = other
+        .submit(
+            "/signup",
+            "/signup",
+            &signup_fields("株式会社別", "other@example.jp", "Sakura-2026x"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+    t.clock.advance(time::Duration::hours(1));
+    let res = b
+        .submit(
+            "/signup",
+            "/signup",
+            &signup_fields("株式会社六番目", "sixth@example.jp", "Sakura-2026x"),
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER);
+}

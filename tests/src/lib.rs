@@ -156,7 +156,10 @@ impl TestApp {
 
     /// Signs up a company through the form; returns its customer number (read from the mail).
     pub async fn signup(&self, company: &str, email: &str, password: &str) -> String {
-        let mut b = self.browser("198.51.100.7");
+        // Each sign-up from its own address: sign-ups are limited per address (SIGNUP_IP).
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut b = self.browser(&format!("198.51.{}.{}", 100 + n / 250 % 100, n % 250 + 1));
         let res = b
             .submit(
                 "/signup",

@@ -142,11 +142,11 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
         }
     });
     // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
-    let router = myna::web::group(
+    let router = myna::web::group_with(
         app.clone(),
         myna::web::routes().merge(outbox_page::router(embedded.outbox)),
-    )
-    .merge(uploads::router(embedded.files));
+        uploads::router(embedded.files),
+    );
     println!(
         "マイナクラウド (local) on http://{addr}  data: {}  mail: http://{addr}/dev/outbox",
         data_dir.display()

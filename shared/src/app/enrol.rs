@@ -2,8 +2,10 @@
 //! password (first visit) or log in, enter the company passcode, consent to the purposes,
 //! then enter their number, photos and dependents, and finish (登録を終了 → 承認待).
 //!
-//! Every wrong password or passcode counts against the link and the client address
-//! (`rate_limit::ENROL_*`); a locked registrant (approved, ログインロック) cannot log in.
+//! Every wrong password or passcode counts against the pair of link and client address, the
+//! client address, and (with a higher ceiling and growing delays) the link from everywhere
+//! (`rate_limit::ENROL_*`), so whoever else holds the link cannot lock its owner out from
+//! another address; a locked registrant (approved, ログインロック) cannot log in.
 //! Each step is saved as it is submitted, so a reload or a lost connection loses nothing.
 
 use serde_json::Value;
@@ -12,7 +14,7 @@ use time::Date;
 use super::collection::{self, LinkState};
 use super::dependents::{self as deps, Dependent};
 use super::keys::{sk, TenantId, TenantScope};
-use super::rate_limit::{self, ENROL_IP, ENROL_LINK};
+use super::rate_limit::{self, ENROL_IP, ENROL_LINK, ENROL_PAIR};
 use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError};
 use super::tenants::{self, Counters, Tenant};
 use super::{passwords, sessions, App, InfraError};
@@ -86,8 +88,8 @@ pub struct LoginForm {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("入力の誤りが続いたため、しばらくログインできません。15分ほど待ってからもう一度お試しください。")]
-    Blocked,
+    #[error("入力の誤りが続いたため、しばらくログインできません。{}ほど待ってからもう一度お試しください。", rate_limit::wait_text(*.seconds))]
+    Blocked { seconds: i64 },
     #[error("ログインロックが有効になっています。")]
     Locked,
     #[error("企業パスコードが正しくありません。ご不明な場合は、所属会社のマイナンバー担当者にお問い合わせください。")]
@@ -153,18 +155,24 @@ pub async fn login(
     let store = app.ports.sessions.as_ref();
     let now = app.now().unix_timestamp();
     let link = &entry.token_hash;
-    if rate_limit::is_blocked(store, &ENROL_LINK, link, now).await?
-        || rate_limit::is_blocked(store, &ENROL_IP, ip, now).await?
-    {
-        return Err(LoginError::Blocked);
+    let pair = rate_limit::pair(link, ip);
+    let limits = rate_limit::check(store, &ENROL_IP, ip, now)
+        .await?
+        .and(rate_limit::check(store, &ENROL_PAIR, &pair, now).await?)
+        .and(ENROL_LINK.check(store, link, now).await?);
+    if !limits.is_open() {
+        return Err(LoginError::Blocked {
+            seconds: limits.retry_after(),
+        });
     }
     let r = &entry.registrant;
     if r.login_lock {
         return Err(LoginError::Locked);
     }
     let fail = |e: LoginError, what: &'static str| async move {
-        rate_limit::hit(store, &ENROL_LINK, link, now).await?;
         rate_limit::hit(store, &ENROL_IP, ip, now).await?;
+        rate_limit::hit(store, &ENROL_PAIR, &rate_limit::pair(link, ip), now).await?;
+        ENROL_LINK.hit(store, link, now).await?;
         audit(
             app,
             &entry.scope,
@@ -196,7 +204,7 @@ pub async fn login(
             set_password(app, entry, &form.password).await?;
         }
     }
-    rate_limit::clear(store, &ENROL_LINK, link, now).await?;
+    rate_limit::clear(store, &ENROL_PAIR, &pair, now).await?;
     let token = sessions::start_registrant(app, entry.scope.tenant(), &r.id).await?;
     let detail = if entry.first_visit() {
         "登録者のスマホログイン（パスワード設定・利用目的に同意）"

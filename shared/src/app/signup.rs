@@ -1,13 +1,14 @@
 //! Sign-up (お申し込み): creates a tenant with a unique 7-digit customer number (お客様番号),
 //! the applicant as its 最高権限 login user, plan 10 and a 30-day trial, its own master key
-//! and data key, and mails the 本人確認 message carrying the customer number.
+//! and data key, and mails the 本人確認 message carrying the customer number. A few sign-ups
+//! per client address and hour ([`rate_limit::SIGNUP_IP`]).
 
 use time::Duration;
 
 use super::keys::{self as k, TenantId, TenantScope};
 use super::tenants::{Counters, Tenant};
 use super::users::User;
-use super::{passwords, App, InfraError};
+use super::{passwords, rate_limit, App, InfraError};
 use crate::crypto;
 use crate::domain::identity::{check_password_strength, Email};
 use crate::domain::plan::Plan;
@@ -35,6 +36,8 @@ pub enum SignupError {
     Closed,
     #[error("invalid input")]
     Invalid(FieldErrors),
+    #[error("同じ接続元からのお申し込みが続いたため、お申し込みの受付を一時的に制限しています。{}ほど時間をおいてから再度お試しください。", rate_limit::wait_text(*.seconds))]
+    TooMany { seconds: i64 },
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -146,6 +149,21 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
         return Err(SignupError::Closed);
     }
     let (company, family, given, email) = validate(&input).map_err(SignupError::Invalid)?;
+    // Each sign-up costs a master key and a mail: a few per address and hour (a correct form
+    // counts; a form with mistakes is corrected and sent again freely).
+    let store = app.ports.sessions.as_ref();
+    let now_ts = app.now().unix_timestamp();
+    let limit = rate_limit::check(store, &rate_limit::SIGNUP_IP, ip, now_ts)
+        .await
+        .map_err(InfraError::from)?;
+    if !limit.is_open() {
+        return Err(SignupError::TooMany {
+            seconds: limit.retry_after(),
+        });
+    }
+    rate_limit::hit(store, &rate_limit::SIGNUP_IP, ip, now_ts)
+        .await
+        .map_err(InfraError::from)?;
     let password_hash = passwords::hash(app.config.password_params, input.password).await?;
 
     let tenant_id = TenantId::new();

@@ -162,22 +162,33 @@ impl TenantCipher {
 
     /// Seals a number for one record; base64 text for storage.
     pub fn seal(&self, record_id: &str, number: &MyNumber) -> String {
-        STANDARD.encode(crypto::seal(
-            &self.key.0,
-            number.expose().as_bytes(),
-            &self.aad(record_id),
-        ))
+        self.seal_text(record_id, number.expose())
     }
 
     /// Opens a number sealed for the same record.
     pub fn open(&self, record_id: &str, sealed: &str) -> Result<MyNumber, InfraError> {
+        let text = self.open_text(record_id, sealed)?;
+        MyNumber::parse(&text).map_err(|_| InfraError::Corrupt("sealed number"))
+    }
+
+    /// Seals any short secret for one record (a number, or a password carried by a confirm
+    /// page); base64 text. The record id is bound in, so the text opens for that record only.
+    pub fn seal_text(&self, record_id: &str, text: &str) -> String {
+        STANDARD.encode(crypto::seal(
+            &self.key.0,
+            text.as_bytes(),
+            &self.aad(record_id),
+        ))
+    }
+
+    /// Opens a text sealed by [`TenantCipher::seal_text`] for the same record.
+    pub fn open_text(&self, record_id: &str, sealed: &str) -> Result<String, InfraError> {
         let bytes = STANDARD
             .decode(sealed)
             .map_err(|_| InfraError::Corrupt("sealed number"))?;
         let plain = crypto::open(&self.key.0, &bytes, &self.aad(record_id))
             .map_err(|_| InfraError::Corrupt("sealed number"))?;
-        let text = String::from_utf8(plain).map_err(|_| InfraError::Corrupt("sealed number"))?;
-        MyNumber::parse(&text).map_err(|_| InfraError::Corrupt("sealed number"))
+        String::from_utf8(plain).map_err(|_| InfraError::Corrupt("sealed number"))
     }
 
     /// The key of [`TenantCipher::fingerprint`], derived once for many numbers.

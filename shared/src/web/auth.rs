@@ -58,6 +58,8 @@ struct SignupPage<'a> {
     csrf: &'a str,
     form: &'a SignupForm,
     errors: FieldErrors,
+    /// Why the form was not accepted at all (too many sign-ups from this address).
+    refused: Option<String>,
 }
 
 impl SignupPage<'_> {
@@ -82,6 +84,7 @@ async fn signup_form(State(app): State<AppState>, Ctx(ctx): Ctx) -> Response {
         csrf: ctx.csrf(),
         form: &SignupForm::default(),
         errors: Vec::new(),
+        refused: None,
     })
 }
 
@@ -101,21 +104,37 @@ async fn signup_submit(
     match signup::signup(&app, input, &ctx.ip).await {
         Ok(_) => Ok(Redirect::to("/signup/done").into_response()),
         Err(SignupError::Closed) => Ok(render_status(StatusCode::FORBIDDEN, &SignupClosedPage)),
-        Err(SignupError::Invalid(errors)) => {
+        Err(e @ (SignupError::Invalid(_) | SignupError::TooMany { .. })) => {
             // The form comes back filled, except for the passwords.
             let kept = SignupForm {
                 password: String::new(),
                 password_confirm: String::new(),
                 ..form
             };
-            Ok(render_status(
-                StatusCode::UNPROCESSABLE_ENTITY,
+            let message = e.to_string();
+            let (status, errors, refused, retry_after) = match e {
+                SignupError::TooMany { seconds } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Vec::new(),
+                    Some(message),
+                    Some(seconds),
+                ),
+                SignupError::Invalid(errors) => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, errors, None, None)
+                }
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, Vec::new(), None, None),
+            };
+            let mut res = render_status(
+                status,
                 &SignupPage {
                     csrf: ctx.csrf(),
                     form: &kept,
                     errors,
+                    refused,
                 },
-            ))
+            );
+            with_retry_after(&mut res, retry_after);
+            Ok(res)
         }
         Err(SignupError::Infra(e)) => Err(e.into()),
     }
@@ -198,11 +217,12 @@ async fn login_submit(
             return Ok(res);
         }
         Err(LoginError::Infra(e)) => return Err(e.into()),
-        Err(LoginError::Locked) => (StatusCode::TOO_MANY_REQUESTS, LoginError::Locked),
+        Err(other) if other.retry_after().is_some() => (StatusCode::TOO_MANY_REQUESTS, other),
         Err(other) => (StatusCode::UNAUTHORIZED, other),
     };
     let (code, error) = status;
-    Ok(render_status(
+    let retry_after = error.retry_after();
+    let mut res = render_status(
         code,
         &LoginPage {
             csrf: ctx.csrf(),
@@ -214,7 +234,16 @@ async fn login_submit(
             error: Some(login_error_text(&error, &form.customer_number)),
             signup_open: app.config.signup_open,
         },
-    ))
+    );
+    with_retry_after(&mut res, retry_after);
+    Ok(res)
+}
+
+/// Adds `Retry-After` to a refusal by the rate limits (scripts and API clients read it).
+pub(super) fn with_retry_after(res: &mut Response, seconds: Option<i64>) {
+    if let Some(v) = seconds.and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok()) {
+        res.headers_mut().insert(header::RETRY_AFTER, v);
+    }
 }
 
 /// The login page's message. With a customer number typed (オプションログイン), a refusal names

@@ -312,14 +312,18 @@ async fn entry_submit(
         Err(LoginError::Locked) => Ok(locked_page()),
         Err(LoginError::Infra(e)) => Err(e.into()),
         Err(e) => {
-            let status = match e {
-                LoginError::Blocked => StatusCode::TOO_MANY_REQUESTS,
-                LoginError::WrongPassword | LoginError::WrongPasscode => StatusCode::UNAUTHORIZED,
-                _ => StatusCode::UNPROCESSABLE_ENTITY,
+            let (status, retry_after) = match e {
+                LoginError::Blocked { seconds } => (StatusCode::TOO_MANY_REQUESTS, Some(seconds)),
+                LoginError::WrongPassword | LoginError::WrongPasscode => {
+                    (StatusCode::UNAUTHORIZED, None)
+                }
+                _ => (StatusCode::UNPROCESSABLE_ENTITY, None),
             };
             let mut view = link_page(&app, &entry, &tenant, &token, ctx.csrf());
             view.error = Some(e.to_string());
-            Ok(render_status(status, &view))
+            let mut res = render_status(status, &view);
+            super::auth::with_retry_after(&mut res, retry_after);
+            Ok(res)
         }
     }
 }

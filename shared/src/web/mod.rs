@@ -20,6 +20,27 @@ pub mod registrants;
 pub mod session;
 pub mod usage;
 
+#[cfg(test)]
+mod tests {
+    use super::loggable_path;
+
+    #[test]
+    fn loggable_path_hides_link_tokens_and_upload_tickets_only() {
+        let cases = [
+            ("/r/01JTENANT/SeCrEtToKeN", "/r/…"),
+            ("/r/01JTENANT/SeCrEtToKeN/qr", "/r/…"),
+            ("/uploads/TiCkEt.sig", "/uploads/…"),
+            ("/r/me", "/r/me"),
+            ("/r/me/step1", "/r/me/step1"),
+            ("/r/meSeCrEt", "/r/…"),
+            ("/registrants/01JX/edit", "/registrants/01JX/edit"),
+        ];
+        for (path, want) in cases {
+            assert_eq!(loggable_path(path), want, "{path}");
+        }
+    }
+}
+
 use std::sync::Arc;
 
 use askama::Template;
@@ -56,15 +77,21 @@ pub fn body_limit(path: &str) -> usize {
 /// Wraps a group's routes with the shared middleware. Every deployed function and the local
 /// server go through here, so no route can miss the session, CSRF or header layers.
 pub fn group(app: AppState, routes: Router<AppState>) -> Router {
+    group_with(app, routes, Router::new())
+}
+
+/// [`group`], plus `sessionless` routes that stand outside the session and CSRF layer (the
+/// local server's stand-in for S3 pre-signed uploads) yet still inside the header layer.
+/// The header layer is the outermost one and wraps the 404 fallback too: every response the
+/// product sends carries the security headers.
+pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) -> Router {
     routes
-        .layer(middleware::from_fn_with_state(app.clone(), session::layer))
-        .layer(middleware::from_fn_with_state(
-            app.clone(),
-            security_headers,
-        ))
-        .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .fallback(not_found)
-        .with_state(app)
+        .layer(middleware::from_fn_with_state(app.clone(), session::layer))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .with_state(app.clone())
+        .merge(sessionless)
+        .layer(middleware::from_fn_with_state(app, security_headers))
 }
 
 /// Every group's routes merged (the local server adds its dev pages before [`group`]).
@@ -115,6 +142,23 @@ async fn security_headers(State(app): State<AppState>, req: Request, next: Next)
         );
     }
     res
+}
+
+/// A request path fit for a log line: the bearer secrets some paths carry (the registration
+/// link `/r/<tenant>/<token>…`, the upload ticket `/uploads/<ticket>`) are replaced by `…`.
+/// Every log line that names a path goes through here.
+pub fn loggable_path(path: &str) -> String {
+    const SECRET_BEARING: [&str; 2] = ["/r/", "/uploads/"];
+    for prefix in SECRET_BEARING {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            // The registrant's own pages (`/r/me…`) carry no secret: their session is a cookie.
+            if prefix == "/r/" && (rest == "me" || rest.starts_with("me/")) {
+                return path.to_string();
+            }
+            return format!("{prefix}…");
+        }
+    }
+    path.to_string()
 }
 
 /// Renders an askama template into a response.

@@ -252,6 +252,8 @@ struct Posted {
     allow_duplicate: String,
     /// The number typed on the form, sealed for the confirm page (see [`seal_draft`]).
     number_token: String,
+    /// The login password typed on the form, sealed the same way (see [`seal_secret`]).
+    password_token: String,
 }
 
 struct Mode {
@@ -387,7 +389,11 @@ fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str
     ]
 }
 
-fn hidden_fields(token: &str, f: &RegistrantForm) -> Vec<(&'static str, String)> {
+fn hidden_fields(
+    token: &str,
+    password_token: &str,
+    f: &RegistrantForm,
+) -> Vec<(&'static str, String)> {
     vec![
         ("group_id", f.group_id.clone()),
         ("code", f.code.clone()),
@@ -397,7 +403,7 @@ fn hidden_fields(token: &str, f: &RegistrantForm) -> Vec<(&'static str, String)>
         ("given_kana", f.given_kana.clone()),
         ("attribute", f.attribute.clone()),
         ("email", f.email.clone()),
-        ("password", f.password.clone()),
+        ("password_token", password_token.to_string()),
         ("login_lock", f.login_lock.clone()),
         ("sex", f.sex.clone()),
         ("birth_date", f.birth_date.clone()),
@@ -440,6 +446,25 @@ async fn submit(
         )
         .await;
     }
+    if posted.form.password.is_empty() {
+        match open_secret(app, authed, "password", &posted.password_token).await? {
+            Some(password) => posted.form.password = password,
+            None => {
+                return form_page(
+                    authed,
+                    mode,
+                    posted.form,
+                    vec![(
+                        "password",
+                        "入力内容の有効期限が切れました。ログインパスワードをもう一度入力してください。"
+                            .into(),
+                    )],
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                )
+                .await
+            }
+        }
+    }
     let groups = groups::list(&authed.scope).await?;
     let valid = match regs::validate(&posted.form, &groups, regs::today(app.now())) {
         Ok(v) => v,
@@ -463,13 +488,14 @@ async fn submit(
     }
     let editing = mode.editing;
     let token = seal_draft(app, authed, valid.number.as_ref()).await?;
+    let password_token = seal_secret(app, authed, "password", &posted.form.password).await?;
     let confirm = |duplicates: Vec<Duplicate>| {
         render(&ConfirmView {
             chrome: Chrome::new(authed, "/registrants"),
             heading: mode.heading,
             action: mode.action.clone(),
             rows: confirm_rows(&valid, &groups, editing),
-            hidden: hidden_fields(&token, &posted.form),
+            hidden: hidden_fields(&token, &password_token, &posted.form),
             duplicates,
         })
     };
@@ -813,27 +839,53 @@ async fn delete_submit(
 
 // ---------------------------------------------------------------- the number on the confirm page
 
-/// Associated data binding a draft number to this user's session: a token copied into another
-/// session or account does not open.
-fn draft_record(authed: &Authed) -> String {
-    format!("draft:{}:{}", authed.user.id, authed.session.csrf)
+/// Associated data binding a draft secret (`what`: the number, the login password) to this
+/// user's session: a token copied into another session, account or field does not open.
+fn draft_record(authed: &Authed, what: &str) -> String {
+    match what {
+        // The number's record as it always was (tokens on pages open across an upgrade).
+        "number" => format!("draft:{}:{}", authed.user.id, authed.session.csrf),
+        other => format!("draft:{other}:{}:{}", authed.user.id, authed.session.csrf),
+    }
 }
 
-/// The number typed on the form, sealed under the tenant's data key, so that the 入力確認 page
-/// carries it back without holding the digits.
+/// A secret typed on a form, sealed under the tenant's data key, so that the 入力確認 page
+/// carries it back without holding it: the number and the login password alike.
+async fn seal_secret(
+    app: &App,
+    authed: &Authed,
+    what: &str,
+    text: &str,
+) -> Result<String, WebError> {
+    if text.is_empty() {
+        return Ok(String::new());
+    }
+    let cipher = app.vault.cipher(&authed.tenant.keys).await?;
+    Ok(cipher.seal_text(&draft_record(authed, what), text))
+}
+
+/// Opens a secret sealed by [`seal_secret`]: empty for an empty token, `None` for a token
+/// that does not open here (another session, user or field; the session was renewed).
+async fn open_secret(
+    app: &App,
+    authed: &Authed,
+    what: &str,
+    token: &str,
+) -> Result<Option<String>, WebError> {
+    if token.is_empty() {
+        return Ok(Some(String::new()));
+    }
+    let cipher = app.vault.cipher(&authed.tenant.keys).await?;
+    Ok(cipher.open_text(&draft_record(authed, what), token).ok())
+}
+
+/// The number typed on the form, sealed for the 入力確認 page (see [`seal_secret`]).
 pub(super) async fn seal_draft(
     app: &App,
     authed: &Authed,
     number: Option<&crate::domain::my_number::MyNumber>,
 ) -> Result<String, WebError> {
-    Ok(match number {
-        Some(n) => {
-            app.vault
-                .seal_number(&authed.tenant.keys, &draft_record(authed), n)
-                .await?
-        }
-        None => String::new(),
-    })
+    seal_secret(app, authed, "number", number.map_or("", |n| n.expose())).await
 }
 
 /// Puts a sealed draft number back into the form's three boxes (in memory only).
@@ -843,16 +895,17 @@ pub(super) async fn open_draft(
     token: &str,
     boxes: [&mut String; 3],
 ) -> Result<(), String> {
-    if token.is_empty() {
+    let expired =
+        || "入力内容の有効期限が切れました。マイナンバーをもう一度入力してください。".to_string();
+    let digits = open_secret(app, authed, "number", token)
+        .await
+        .ok()
+        .flatten()
+        .ok_or_else(expired)?;
+    if digits.is_empty() {
         return Ok(());
     }
-    let n = app
-        .vault
-        .open_number(&authed.tenant.keys, &draft_record(authed), token)
-        .await
-        .map_err(|_| {
-            "入力内容の有効期限が切れました。マイナンバーをもう一度入力してください。".to_string()
-        })?;
+    let n = crate::domain::my_number::MyNumber::parse(&digits).map_err(|_| expired())?;
     let digits = n.expose();
     let [a, b, c] = boxes;
     *a = digits[..4].to_string();

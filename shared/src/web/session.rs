@@ -4,7 +4,8 @@
 //! - The session cookie (`myna_sid`) is HttpOnly, SameSite=Strict, Secure unless the operator
 //!   runs plain-http localhost, and holds only a random token; the store keeps its SHA-256.
 //! - Every state-changing request (anything but GET/HEAD) must carry a CSRF token, as the form
-//!   field `csrf`, the header `x-csrf-token` or the query parameter `csrf`: the session's token
+//!   field `csrf` or the header `x-csrf-token` (never the URL, which reaches logs, history and
+//!   the Referer of other sites): the session's token
 //!   when a session exists, otherwise the anonymous double-submit cookie `myna_csrf`. Requests
 //!   without it are refused with 403 before any handler runs. A file upload form
 //!   (`multipart/form-data`) carries it as its `csrf` field too.
@@ -211,20 +212,14 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
                     .then(|| form_field(&bytes, "csrf"))
                     .flatten()
             })
-            .or(multipart_csrf)
-            .or_else(|| {
-                parts
-                    .uri
-                    .query()
-                    .and_then(|q| form_field(q.as_bytes(), "csrf"))
-            });
+            .or(multipart_csrf);
         let expected = match &ctx.session {
             Some(s) => Some(s.csrf.as_str()),
             None => anon_cookie.as_deref(),
         };
         let ok = matches!((provided.as_deref(), expected), (Some(p), Some(e)) if crypto::ct_eq(p.as_bytes(), e.as_bytes()));
         if !ok {
-            tracing::warn!(path = %parts.uri.path(), "request refused: CSRF token missing or wrong");
+            tracing::warn!(path = %super::loggable_path(parts.uri.path()), "request refused: CSRF token missing or wrong");
             return WebError::Csrf.into_response();
         }
         Request::from_parts(parts, Body::from(bytes))
