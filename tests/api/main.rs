@@ -11,4 +11,5 @@ mod registrants;
 mod security;
 mod signup;
 mod template_routes;
+mod uploads;
 mod usage;
