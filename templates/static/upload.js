@@ -33,7 +33,12 @@
     var canvas = document.createElement('canvas');
     canvas.width = Math.round(bitmap.width * scale);
     canvas.height = Math.round(bitmap.height * scale);
-    canvas.getContext('2d').drawImage(bitmap, 0, 0, canvas.width, canvas.height);
+    var ctx = canvas.getContext('2d');
+    // JPEG has no transparency: a transparent PNG's see-through pixels would come out black
+    // (unreadable text on a scanned card), so the image is painted on white paper.
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
     for (var q = 0.9; q >= 0.4; q -= 0.1) {
       var blob = await toBlob(canvas, q);
       if (blob && blob.size <= MAX) { return blob; }

@@ -111,7 +111,7 @@ async fn upload(t: &TestApp, b: &mut Browser, base: &str, kind: &str, bytes: Vec
     assert_eq!(status, StatusCode::OK, "{done}");
 }
 
-fn png() -> Vec<u8> {
+pub(crate) fn png() -> Vec<u8> {
     [
         &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
         &[7u8; 200],
@@ -119,7 +119,7 @@ fn png() -> Vec<u8> {
     .concat()
 }
 
-fn jpeg() -> Vec<u8> {
+pub(crate) fn jpeg() -> Vec<u8> {
     [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 300]].concat()
 }
 
@@ -736,4 +736,68 @@ async fn a_decision_applies_only_to_the_version_the_approver_saw() {
         regs::get(&scope, &id).await.unwrap().unwrap().review,
         Review::default()
     );
+}
+
+/// Free text (備考, names, group names, reasons) is stored and shown in clear: a My Number
+/// typed into any of it is refused on the field, and the form keeps what was typed.
+#[tokio::test]
+async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "freetext@example.jp").await;
+    let scope = t.scope_of("freetext@example.jp").await;
+    let says = crate::collection::holds_number_message;
+    let spelled = "番号は６２１４ ９８３２ ０２５７です";
+
+    // 備考 of a registrant.
+    let mut fields = person("備考", "太郎", "F001", "");
+    fields.push(("note", spelled));
+    let res = add(&mut b, &fields, &[]).await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains(&says("備考")), "{}", res.body);
+    assert!(res.body.contains(spelled));
+    assert!(regs::load_all(&scope, None).await.unwrap().0.is_empty());
+
+    // A dependent's name.
+    let id = registrant(&mut b, "扶養", "F002", "").await;
+    let res = add_dependent(
+        &mut b,
+        &id,
+        &dependent("621498320257", "spouse", "dependent", ""),
+        &[],
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
+    assert!(res.body.contains(&says("氏名（名）")), "{}", res.body);
+    assert!(deps::list(&scope, &id).await.unwrap().is_empty());
+
+    // A group name.
+    let res = b
+        .submit(
+            "/registrants/groups/new",
+            "/registrants/groups/new",
+            &[("name", "621498320257")],
+        )
+        .await;
+    assert!(res.body.contains(&says("グループ名")), "{}", res.body);
+    assert!(res.body.contains("value=\"621498320257\""));
+    assert!(myna::app::groups::list(&scope).await.unwrap().is_empty());
+
+    // A 差戻し reason, in the spaced spelling.
+    let waiting = registrant(&mut b, "理由", "F003", NUMBER).await;
+    let res = decide(
+        &mut b,
+        &format!("/approval/{waiting}"),
+        "send-back",
+        "6214 9832 0257 ではありません",
+    )
+    .await;
+    assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(res.body.contains("理由にマイナンバー"));
+    assert_eq!(status_of(&scope, &waiting).await, Status::Pending);
+
+    // Ordinary numbers still pass: a phone number and a wrong check digit.
+    let mut fields = person("備考", "花子", "F004", "");
+    fields.push(("note", "連絡先 03-1234-5678、社員番号 621498320258"));
+    let res = add(&mut b, &fields, &[]).await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }

@@ -589,14 +589,7 @@ async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator()
     assert_eq!(phone.get(&forged).await.status, StatusCode::NOT_FOUND);
 
     // The QR code is a new link too: the mailed one stops working.
-    let qr = b
-        .submit(
-            &format!("/registrants/{id}/qr"),
-            &format!("/registrants/{id}/qr"),
-            &[],
-        )
-        .await;
-    assert_eq!(qr.status, StatusCode::OK);
+    let qr = show_qr(&mut b, &id).await;
     assert!(qr.body.contains("<svg") && qr.body.contains("株式会社コレクト"));
     assert!(qr.body.contains("山田 花子 様"));
     assert_eq!(phone.get(&second).await.status, StatusCode::GONE);
@@ -852,4 +845,218 @@ async fn the_phone_document_steps_list_the_current_documents() {
     assert_eq!(step3.status, StatusCode::OK, "{}", step3.body);
     crate::guide::assert_identity_documents_current(&step3.body, "step3");
     assert!(!step3.body.contains("健康保険証の場合"));
+}
+
+/// The administrator issues a QR code (a new link) for `id`; the QR page.
+async fn show_qr(b: &mut Browser, id: &str) -> Page {
+    let page = format!("/registrants/{id}/qr");
+    let qr = b.submit(&page, &page, &[]).await;
+    assert_eq!(qr.status, StatusCode::OK);
+    qr
+}
+
+/// The administrator mails the collection mail to `id` again; the new link (path only).
+async fn mail_again(t: &TestApp, b: &mut Browser, id: &str, to: &str) -> String {
+    send(
+        b,
+        &format!("/collection/mail?ids={id}"),
+        &[id.to_string()],
+        &[],
+    )
+    .await;
+    t.run_jobs().await;
+    link_in_mail(t, to)
+}
+
+/// ステップ1 with the test number, posted with the CSRF token `csrf` of an open page.
+async fn post_step1(phone: &mut Browser, csrf: &str) -> Page {
+    phone
+        .post(
+            "/r/me/step1",
+            &[
+                ("csrf", csrf),
+                ("sex", "female"),
+                ("birth_year", "1985"),
+                ("birth_month", "2"),
+                ("birth_day", "28"),
+                ("number1", &NUMBER[0..4]),
+                ("number2", &NUMBER[4..8]),
+                ("number3", &NUMBER[8..12]),
+            ],
+        )
+        .await
+}
+
+/// The message of the page a phone session lands on once its link no longer works.
+async fn phone_refused(phone: &mut Browser, path: &str) -> Page {
+    let res = phone.get(path).await;
+    assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
+    res
+}
+
+#[tokio::test]
+async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_code() {
+    // Arrange: the registrant is logged in on the phone through the mailed link.
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "reissue@example.jp").await;
+    let scope = t.scope_of("reissue@example.jp").await;
+    let (id, first) =
+        mailed_registrant(&t, &mut b, "reissue@example.jp", "hanako@example.jp").await;
+    let mut phone = phone_login(&t, &first, "", "198.51.100.60").await;
+    let open = phone.get("/r/me/step1").await;
+    assert_eq!(open.status, StatusCode::OK);
+    let csrf = open.csrf().unwrap();
+
+    // Act: the administrator mails the collection mail again.
+    let second = mail_again(&t, &mut b, &id, "hanako@example.jp").await;
+
+    // Assert: the old session's next request is sent to the "link replaced" page, saving
+    // nothing, and the session is gone for good.
+    let res = post_step1(&mut phone, &csrf).await;
+    assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
+    assert!(
+        res.body.contains("新しい登録用URLが発行された"),
+        "{}",
+        res.body
+    );
+    assert!(regs::get(&scope, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .number
+        .is_none());
+    assert_eq!(
+        phone.get("/r/me/step1").await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // The new link works; a QR code issued afterwards ends that session too.
+    let mut phone = phone_login(&t, &second, "", "198.51.100.60").await;
+    assert_eq!(phone.get("/r/me/step1").await.status, StatusCode::OK);
+    show_qr(&mut b, &id).await;
+    let page = phone_refused(&mut phone, "/r/me/step1").await;
+    assert!(page.body.contains("新しい登録用URLが発行された"));
+}
+
+#[tokio::test]
+async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_reopens_collection() {
+    // Arrange: a registrant logged in on the phone.
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "refused@example.jp").await;
+    let scope = t.scope_of("refused@example.jp").await;
+    let (id, link) = mailed_registrant(&t, &mut b, "refused@example.jp", "hanako@example.jp").await;
+    let mut phone = phone_login(&t, &link, "", "198.51.100.70").await;
+    let csrf = phone.get("/r/me/step1").await.csrf().unwrap();
+    let mut fresh = t.browser("198.51.100.71");
+    let login_csrf = fresh.get(&link).await.csrf().unwrap();
+
+    // Act: the administrator marks them 拒否 on マイナンバー編集.
+    let page = format!("/registrants/{id}/number");
+    let form = b.get(&page).await;
+    let res = b
+        .submit(
+            &page,
+            &format!("{page}/refuse"),
+            &[
+                ("version", &hidden(&form, "version")),
+                ("reason", "本人が提供を拒否（法律上の義務を説明済み）"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // Assert: the open session can save nothing and says collection ended; so does the link.
+    let res = post_step1(&mut phone, &csrf).await;
+    assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
+    assert!(res.body.contains("登録の受付が終了しました"));
+    let r = regs::get(&scope, &id).await.unwrap().unwrap();
+    assert!(r.number.is_none());
+    assert_eq!(r.status, Status::Refused);
+    let res = phone_refused(&mut fresh, &link).await;
+    assert!(
+        res.body.contains("登録の受付が終了しました"),
+        "{}",
+        res.body
+    );
+    let res = fresh
+        .post(
+            &link,
+            &[
+                ("csrf", &login_csrf),
+                ("password", REG_PW),
+                ("passcode", ""),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
+
+    // A new collection mail re-opens collection; a number saved then goes to 承認待.
+    let again = mail_again(&t, &mut b, &id, "hanako@example.jp").await;
+    let mut phone = phone_login(&t, &again, "", "198.51.100.72").await;
+    assert_eq!(
+        status_of_registrant(&scope, &id).await,
+        Status::Refused,
+        "re-opening alone changes nothing"
+    );
+    let csrf = phone.get("/r/me/step1").await.csrf().unwrap();
+    let res = post_step1(&mut phone, &csrf).await;
+    assert_eq!(res.location(), Some("/r/me/step2"), "{}", res.body);
+    assert_eq!(status_of_registrant(&scope, &id).await, Status::Pending);
+}
+
+async fn status_of_registrant(scope: &myna::app::keys::TenantScope, id: &str) -> Status {
+    regs::get(scope, id).await.unwrap().unwrap().status
+}
+
+/// What the free-text check says for a field labelled `label`.
+pub(crate) fn holds_number_message(label: &str) -> String {
+    format!("{label}にマイナンバー（12桁の個人番号）が含まれています。")
+}
+
+#[tokio::test]
+async fn a_collection_mail_is_not_sent_when_its_message_holds_a_my_number() {
+    // Arrange
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "message@example.jp").await;
+    quick(&mut b, &[("山田", "花子", "hanako@example.jp")], "list").await;
+    let id = send_list_ids(&t, "message@example.jp").await.pop().unwrap();
+    let page = format!("/collection/mail?ids={id}");
+    let message = "お疲れさまです。先日伺った番号 6214-9832-0257 で登録をお願いします。";
+
+    // Act
+    let res = b
+        .submit(&page, &page, &[("ids", &id), ("message", message)])
+        .await;
+
+    // Assert: refused on the field, the message kept, nothing queued or mailed.
+    assert!(
+        res.body
+            .contains(&holds_number_message("ご担当者からのメッセージ")),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains(message));
+    assert_eq!(t.run_jobs().await, 0);
+    assert_eq!(mails_to(&t, "hanako@example.jp"), 0);
+}
+
+#[tokio::test]
+async fn quick_registration_refuses_a_name_when_it_holds_a_my_number() {
+    let t = TestApp::spawn();
+    let mut b = owner(&t, "quickname@example.jp").await;
+
+    let res = quick(
+        &mut b,
+        &[("山田", "621498320257", "hanako@example.jp")],
+        "list",
+    )
+    .await;
+
+    assert!(
+        res.body.contains(&holds_number_message("登録者名（名前）")),
+        "{}",
+        res.body
+    );
+    assert!(res.body.contains("hanako@example.jp"));
+    assert!(send_list_ids(&t, "quickname@example.jp").await.is_empty());
 }

@@ -148,11 +148,10 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
     // WHEN オプションログイン is tried with a well-formed but wrong お客様番号
     let res = option_login(&mut b, wrong).await;
 
-    // THEN the message names the customer number among what may be wrong, and keeps it typed
+    // THEN (the password being right) the message says the customer number is wrong, and keeps it
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(
-        res.body
-            .contains("メールアドレス、パスワードまたはお客様番号が正しくありません。"),
+        res.body.contains("お客様番号が正しくありません。"),
         "{}",
         res.body
     );

@@ -335,7 +335,7 @@ async fn wrong_customer_number_with_the_right_password_says_so_and_locks_nothing
 }
 
 #[tokio::test]
-async fn wrong_customer_number_with_a_wrong_password_is_a_wrong_password() {
+async fn wrong_customer_number_with_a_wrong_password_names_all_three_without_saying_which() {
     let t = with_owner().await;
     let mut b = t.browser("203.0.113.31");
     let res = b
@@ -352,7 +352,7 @@ async fn wrong_customer_number_with_a_wrong_password_is_a_wrong_password() {
     assert_eq!(res.status, StatusCode::UNAUTHORIZED);
     assert!(res
         .body
-        .contains("メールアドレスまたはパスワードが正しくありません。"));
+        .contains("メールアドレス、パスワードまたはお客様番号が正しくありません。"));
 }
 
 #[tokio::test]

@@ -13,4 +13,5 @@ mod registrants;
 mod security;
 mod signup;
 mod template_routes;
+mod uploads;
 mod usage;

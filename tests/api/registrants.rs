@@ -942,7 +942,11 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(detail.body.contains("番号確認書類: アップロード済み"));
     assert!(detail.body.contains("/static/upload.js"));
-    let first_name = first["upload"].as_str().unwrap().to_string();
+    // The record names the verified copy: the upload's name outside the upload area.
+    let verified = |upload: &serde_json::Value| {
+        upload["upload"].as_str().unwrap()["incoming/".len()..].to_string()
+    };
+    let first_name = verified(&first);
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
     let bs = myna::app::images::blob_scope(&tenant, &scope);
 
@@ -1041,7 +1045,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .await;
     post_confirm(&mut b, &confirm, &edit, &[]).await;
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.images["image_number_proof"], third["upload"]);
+    assert_eq!(r.images["image_number_proof"], verified(&third).as_str());
     b.submit(
         &format!("/registrants/{id}/delete"),
         &format!("/registrants/{id}/delete"),
@@ -1052,7 +1056,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .app
         .ports
         .blobs
-        .head(&bs, third["upload"].as_str().unwrap())
+        .head(&bs, &verified(&third))
         .await
         .unwrap()
         .is_none());

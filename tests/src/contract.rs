@@ -543,8 +543,24 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, destruc
         .unwrap();
     assert_eq!(
         blobs.get(&scope, name).await.unwrap(),
-        Some((png, "image/png".to_string()))
+        Some((png.clone(), "image/png".to_string()))
     );
+
+    // copy: the same bytes and type under the new name, sealed for it; the source stays.
+    let copied = "registrants/01J/copy/number-proof.jpg";
+    assert!(blobs.copy(&scope, name, copied).await.unwrap());
+    assert_eq!(
+        blobs.get(&scope, copied).await.unwrap(),
+        Some((png.clone(), "image/png".to_string()))
+    );
+    assert!(blobs.get(&scope, name).await.unwrap().is_some());
+    assert!(!blobs.copy(&scope, missing, copied).await.unwrap());
+    assert!(!blobs.copy(&other, name, copied).await.unwrap());
+    assert!(matches!(
+        blobs.copy(&scope, name, "../escape").await,
+        Err(BlobError::InvalidName)
+    ));
+    blobs.delete(&scope, copied).await.unwrap();
 
     for bad in ["../escape", "/abs", "a//b", "a/../b", ""] {
         assert!(
@@ -609,6 +625,12 @@ pub async fn run_upload_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, upload
         Err(UploadError::Rejected(ImageError::NotAnImage))
     ));
 
+    // Tickets exist only for the upload area.
+    assert!(matches!(
+        uploads::ticket(b, &scope, "images/good", "image/png").await,
+        Err(UploadError::Storage(BlobError::InvalidName))
+    ));
+
     let ticket = uploads::ticket(b, &scope, "incoming/good", "image/png")
         .await
         .unwrap();
@@ -618,15 +640,35 @@ pub async fn run_upload_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, upload
         "upload refused"
     );
     assert_eq!(
-        uploads::verify(b, &scope, "incoming/good").await.unwrap(),
+        uploads::accept(b, &scope, "incoming/good", "images/good")
+            .await
+            .unwrap(),
         ImageKind::Png
     );
     assert_eq!(
-        blobs.get(&scope, "incoming/good").await.unwrap().unwrap().0,
+        blobs.get(&scope, "images/good").await.unwrap().unwrap().0,
         png
     );
+    assert_eq!(blobs.head(&scope, "incoming/good").await.unwrap(), None);
 
-    // A PDF announced as PNG: verification deletes it.
+    // The same ticket replayed after acceptance (replacing or emptying the file) reaches
+    // neither the verified image nor, through a second accept, anything else.
+    for replay in [vec![0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3], Vec::new()] {
+        if uploader.upload(&ticket, "image/png", replay).await {
+            assert!(matches!(
+                uploads::accept(b, &scope, "incoming/good", "images/good").await,
+                Err(UploadError::Rejected(ImageError::Missing))
+            ));
+        }
+        assert_eq!(
+            blobs.get(&scope, "images/good").await.unwrap().unwrap().0,
+            png,
+            "a replayed ticket changed the verified image"
+        );
+        assert_eq!(blobs.head(&scope, "incoming/good").await.unwrap(), None);
+    }
+
+    // A PDF announced as PNG: verification deletes it, upload and copy.
     let ticket = uploads::ticket(b, &scope, "incoming/fake", "image/png")
         .await
         .unwrap();
@@ -636,14 +678,16 @@ pub async fn run_upload_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, upload
             .await
     );
     assert!(matches!(
-        uploads::verify(b, &scope, "incoming/fake").await,
+        uploads::accept(b, &scope, "incoming/fake", "images/fake").await,
         Err(UploadError::Rejected(ImageError::NotAnImage))
     ));
-    assert_eq!(
-        blobs.head(&scope, "incoming/fake").await.unwrap(),
-        None,
-        "rejected upload kept"
-    );
+    for name in ["incoming/fake", "images/fake"] {
+        assert_eq!(
+            blobs.head(&scope, name).await.unwrap(),
+            None,
+            "rejected upload kept"
+        );
+    }
 
     // Over 4 MB: refused at upload or deleted by verification; nothing stays.
     let big = [&png[..], &vec![0u8; 4 * 1024 * 1024]].concat();
@@ -652,16 +696,22 @@ pub async fn run_upload_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, upload
         .unwrap();
     if uploader.upload(&ticket, "image/png", big).await {
         assert!(matches!(
-            uploads::verify(b, &scope, "incoming/big").await,
+            uploads::accept(b, &scope, "incoming/big", "images/big").await,
             Err(UploadError::Rejected(ImageError::TooLarge))
         ));
     }
-    assert_eq!(
-        blobs.head(&scope, "incoming/big").await.unwrap(),
-        None,
-        "oversized upload kept"
-    );
+    for name in ["incoming/big", "images/big"] {
+        assert_eq!(
+            blobs.head(&scope, name).await.unwrap(),
+            None,
+            "oversized upload kept"
+        );
+    }
 
+    assert!(matches!(
+        uploads::accept(b, &scope, "incoming/never-sent", "images/never-sent").await,
+        Err(UploadError::Rejected(ImageError::Missing))
+    ));
     assert!(matches!(
         uploads::verify(b, &scope, "incoming/never-sent").await,
         Err(UploadError::Rejected(ImageError::Missing))

@@ -369,7 +369,8 @@ pub async fn image(
 
 /// Takes a decision on the version of the record the approver saw. 承認 also sets the
 /// registrant's ログインロック (so the registrant can no longer change the approved data) and
-/// clears the reasons; 差戻し and 拒否 keep their reason on the record.
+/// clears the reasons; 差戻し and 拒否 keep their reason on the record. 拒否 of a registrant
+/// also voids their registration link (`collection::revoke_link`).
 pub async fn decide(
     app: &App,
     scope: &TenantScope,
@@ -407,6 +408,11 @@ pub async fn decide(
         after.registrant.login_lock = true;
     }
     save(app, scope, &before, &mut after).await?;
+    if decision == Decision::Refuse && after.dependent.is_none() {
+        // 拒否 ends collection: the link and every session opened with it stop working, so
+        // nothing can be saved under a 拒否 status. A new collection mail re-opens it.
+        super::collection::revoke_link(scope, &after.registrant.id).await?;
+    }
     let why = reason.map_or(String::new(), |r| {
         format!("、{}理由{}文字", decision.label(), r.chars().count())
     });

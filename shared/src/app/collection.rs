@@ -5,6 +5,10 @@
 //!   SHA-256 is stored (`TOKEN#<hash>`), valid 90 days. Issuing a new link for a registrant
 //!   marks the previous token `replaced` (kept until its expiry so its page can say why it no
 //!   longer works) and points `LINK#<registrant>` at the new one, in one transaction.
+//!   拒否 marks the current token `revoked` and removes `LINK#<registrant>`. A registrant's
+//!   phone session records the hash of the link it was opened with and checks it on every
+//!   request (`resolve_hash`), so a new link (mail or QR code) or 拒否 ends every session of
+//!   the old one.
 //! - A blast is a `BLAST#<id>` item with its counters plus one `BLAST#<id>#TO#<registrant>`
 //!   item per recipient. The worker claims each recipient (`queued` → `sending`, conditional),
 //!   sends, then records `sent` or `failed` with the counters in one transaction. A re-run
@@ -23,6 +27,7 @@ use crate::crypto;
 use crate::domain::identity::Email;
 use crate::domain::person::Attribute;
 use crate::domain::status::Status;
+use crate::domain::text::refuse_my_number;
 use crate::ports::audit::AuditEvent;
 use crate::ports::events::Event;
 use crate::ports::mailer::{Mail, MailError};
@@ -71,6 +76,8 @@ pub enum LinkState {
     Expired,
     /// A newer link was issued for the same person.
     Replaced,
+    /// The person was marked 拒否: collection through this link ended.
+    Revoked,
     Unknown,
 }
 
@@ -173,13 +180,22 @@ pub async fn issue_link(
     Ok(link)
 }
 
-/// Looks a token up. Never distinguishes more than the four states the page explains.
+/// Looks a token up. Never distinguishes more than the states the page explains.
 pub async fn resolve(app: &App, scope: &TenantScope, token: &str) -> Result<LinkState, InfraError> {
     if token.len() < 20 || token.len() > 100 {
         return Ok(LinkState::Unknown);
     }
-    let hash = token_hash(token);
-    let Some(item) = scope.get(&scope.key(&sk::link_token(&hash))).await? else {
+    resolve_hash(app, scope, &token_hash(token)).await
+}
+
+/// The state of the link whose token hashes to `hash`: what a registrant's session checks on
+/// every request, so a session lasts only while the link it was opened with is current.
+pub async fn resolve_hash(
+    app: &App,
+    scope: &TenantScope,
+    hash: &str,
+) -> Result<LinkState, InfraError> {
+    let Some(item) = scope.get(&scope.key(&sk::link_token(hash))).await? else {
         return Ok(LinkState::Unknown);
     };
     let Some(registrant_id) = item.str("registrant_id").map(str::to_string) else {
@@ -187,15 +203,42 @@ pub async fn resolve(app: &App, scope: &TenantScope, token: &str) -> Result<Link
     };
     Ok(match item.str("state") {
         Some("replaced") => LinkState::Replaced,
+        Some("revoked") => LinkState::Revoked,
         Some("current") if item.i64("expires_at").unwrap_or(0) <= app.now().unix_timestamp() => {
             LinkState::Expired
         }
         Some("current") => LinkState::Valid {
             registrant_id,
-            token_hash: hash,
+            token_hash: hash.to_string(),
         },
         _ => LinkState::Unknown,
     })
+}
+
+/// Ends collection through the registrant's current link (拒否): the link stops working, and
+/// with it every session opened through it. A new link (mail or QR code) re-opens collection.
+pub async fn revoke_link(scope: &TenantScope, registrant_id: &str) -> Result<(), InfraError> {
+    let Some(current) = scope.get(&scope.key(&sk::link(registrant_id))).await? else {
+        return Ok(());
+    };
+    let mut ops = vec![WriteOp::Delete {
+        key: scope.key(&sk::link(registrant_id)),
+        condition: Condition::None,
+    }];
+    if let Some(hash) = current.str("token_hash") {
+        let mut token = Item::new(scope.key(&sk::link_token(hash)))
+            .with("registrant_id", registrant_id)
+            .with("state", "revoked");
+        if let Some(ttl) = current
+            .i64("expires_at")
+            .map(|e| e + Duration::days(30).whole_seconds())
+        {
+            token = token.with("ttl", ttl);
+        }
+        ops.push(WriteOp::put(token));
+    }
+    scope.transact(ops).await?;
+    Ok(())
 }
 
 /// When the registrant's current link stops working, if they have one.
@@ -277,10 +320,14 @@ pub fn validate_quick(
             ));
         } else if family.chars().count() > 50 {
             errors.push((i, "family_name", "50文字以内で入力してください。".into()));
+        } else if let Err(e) = refuse_my_number("登録者名（苗字）", family) {
+            errors.push((i, "family_name", e.to_string()));
         }
         let given = row.given_name.trim();
         if given.chars().count() > 50 {
             errors.push((i, "given_name", "50文字以内で入力してください。".into()));
+        } else if let Err(e) = refuse_my_number("登録者名（名前）", given) {
+            errors.push((i, "given_name", e.to_string()));
         }
         let email = match Email::parse(row.email.trim()) {
             Ok(e) => Some(e.as_str().to_string()),
@@ -418,6 +465,9 @@ pub fn validate_mail_options(
             "message",
             "ご担当者からのメッセージは1000文字以内で入力してください。".to_string(),
         ));
+    }
+    if let Err(e) = refuse_my_number("ご担当者からのメッセージ", &message) {
+        errors.push(("message", e.to_string()));
     }
     let reply_to = match reply_to.trim() {
         "" => None,

@@ -46,6 +46,7 @@ pub enum Opened {
     Ready(Box<Entry>),
     Expired,
     Replaced,
+    Revoked,
     Unknown,
 }
 
@@ -65,6 +66,7 @@ pub async fn open(app: &App, tenant: &str, token: &str) -> Result<Opened, InfraE
         } => (registrant_id, token_hash),
         LinkState::Expired => return Ok(Opened::Expired),
         LinkState::Replaced => return Ok(Opened::Replaced),
+        LinkState::Revoked => return Ok(Opened::Revoked),
         LinkState::Unknown => return Ok(Opened::Unknown),
     };
     let Some(registrant) = regs::get(&scope, &registrant_id).await? else {
@@ -76,6 +78,30 @@ pub async fn open(app: &App, tenant: &str, token: &str) -> Result<Opened, InfraE
         registrant,
         token_hash,
     })))
+}
+
+/// Why a registrant's session ends before its time: the link it was opened with (`link`, its
+/// hash) is no longer the registrant's working link (a new link was mailed or shown as a QR
+/// code, the registrant was marked 拒否, or the link expired). `None` while it still is.
+pub async fn link_ended(
+    app: &App,
+    scope: &TenantScope,
+    registrant_id: &str,
+    link: Option<&str>,
+) -> Result<Option<Opened>, InfraError> {
+    let Some(hash) = link else {
+        return Ok(Some(Opened::Unknown));
+    };
+    Ok(match collection::resolve_hash(app, scope, hash).await? {
+        LinkState::Valid {
+            registrant_id: owner,
+            ..
+        } if owner == registrant_id => None,
+        LinkState::Valid { .. } | LinkState::Unknown => Some(Opened::Unknown),
+        LinkState::Expired => Some(Opened::Expired),
+        LinkState::Replaced => Some(Opened::Replaced),
+        LinkState::Revoked => Some(Opened::Revoked),
+    })
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -205,7 +231,8 @@ pub async fn login(
         }
     }
     rate_limit::clear(store, &ENROL_PAIR, &pair, now).await?;
-    let token = sessions::start_registrant(app, entry.scope.tenant(), &r.id).await?;
+    let token =
+        sessions::start_registrant(app, entry.scope.tenant(), &r.id, &entry.token_hash).await?;
     let detail = if entry.first_visit() {
         "登録者のスマホログイン（パスワード設定・利用目的に同意）"
     } else {
@@ -316,7 +343,9 @@ pub fn validate_own(form: &OwnForm, today: Date, has_number: bool) -> Result<Own
     }
 }
 
-/// Saves ステップ1. The status stays as it is until 登録を終了.
+/// Saves ステップ1. The status stays as it is until 登録を終了, except 拒否: a registrant who
+/// was marked 拒否 and, given a new link, now saves a number has provided it after all, so the
+/// record goes to 承認待 at once rather than showing 拒否 over a stored number.
 pub async fn save_own(
     app: &App,
     scope: &TenantScope,
@@ -332,6 +361,9 @@ pub async fn save_own(
         regs::seal_unique(app, scope, tenant, &r.id, own.number.as_ref(), false).await?
     {
         r.number = Some(n);
+        if r.status == Status::Refused {
+            r.status = Status::Pending;
+        }
     }
     r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
     regs::commit_with(scope, Some(before), Some(&r), Vec::new()).await?;

@@ -51,6 +51,7 @@ pub fn validate_name(
     if name.chars().any(char::is_control) {
         return Err("グループ名に使用できない文字が含まれています。".into());
     }
+    crate::domain::text::refuse_my_number("グループ名", &name).map_err(|e| e.to_string())?;
     if existing
         .iter()
         .any(|g| g.name == name && Some(g.id.as_str()) != except)

@@ -1,9 +1,12 @@
 //! Document images of registrants and dependents (番号確認・身元確認), uploaded by the browser
 //! straight to storage with a signed ticket, never through the API.
 //!
-//! Each upload goes to a fresh object name; only after it passes verification (<= 4 MB,
-//! JPEG/PNG/GIF by content) does the record point at it and the previous image get deleted. A
-//! refused upload is deleted and the record keeps its previous image.
+//! Each upload goes to a fresh object name in the upload area (`incoming/<owner>/<kind>/<id>`);
+//! `complete` copies it to `<owner>/<kind>/<id>`, a name no ticket can write, and only after
+//! that copy passes verification (<= 4 MB, JPEG/PNG/GIF by content) does the record point at
+//! it and the previous image get deleted. A refused upload is deleted and the record keeps its
+//! previous image; a ticket replayed after `complete` writes only to the upload area, which
+//! no record reads.
 
 use serde_json::Value;
 
@@ -13,7 +16,7 @@ use super::tenants::Tenant;
 use super::uploads::{self, UploadError};
 use super::{App, InfraError};
 use crate::domain::image::{DocumentKind, ImageError};
-use crate::ports::blobs::{BlobScope, UploadTicket};
+use crate::ports::blobs::{BlobScope, UploadTicket, UPLOAD_PREFIX};
 use crate::ports::store::{Condition, Item, StoreError};
 
 /// Whose image: a registrant, or one of its dependents.
@@ -93,7 +96,7 @@ pub async fn start(
     content_type: &str,
 ) -> Result<(UploadTicket, String), ImageFlowError> {
     owner_item(scope, owner).await?;
-    let name = format!("{}{}", owner.prefix(kind), ulid::Ulid::new());
+    let name = format!("{UPLOAD_PREFIX}{}{}", owner.prefix(kind), ulid::Ulid::new());
     let ticket = uploads::ticket(
         app.ports.blobs.as_ref(),
         &blob_scope(tenant, scope),
@@ -115,21 +118,21 @@ pub async fn complete(
     upload: &str,
 ) -> Result<(), ImageFlowError> {
     owner_item(scope, owner).await?;
-    // Only names this flow hands out for this owner and kind.
+    // Only names this flow hands out for this owner and kind; the image keeps the upload's id.
     let prefix = owner.prefix(kind);
-    let ok_name = upload
-        .strip_prefix(&prefix)
-        .is_some_and(super::keys::is_record_id);
-    if !ok_name {
+    let Some(verified) = upload.strip_prefix(UPLOAD_PREFIX).filter(|n| {
+        n.strip_prefix(&prefix)
+            .is_some_and(super::keys::is_record_id)
+    }) else {
         return Err(UploadError::Rejected(ImageError::Missing).into());
-    }
+    };
     let blobs = app.ports.blobs.as_ref();
     let bs = blob_scope(tenant, scope);
-    uploads::verify(blobs, &bs, upload).await?;
+    uploads::accept(blobs, &bs, upload, verified).await?;
     let mut item = owner_item(scope, owner).await?;
     let updated_at = item.i64("updated_at").unwrap_or(0);
     let previous = item.str(&attr(kind)).map(str::to_string);
-    item.attrs.insert(attr(kind), Value::from(upload));
+    item.attrs.insert(attr(kind), Value::from(verified));
     item.attrs.insert(
         format!("{}_at", attr(kind)),
         Value::from(app.now().unix_timestamp()),
@@ -147,12 +150,15 @@ pub async fn complete(
     {
         Ok(()) => {}
         Err(StoreError::ConditionFailed) => {
-            blobs.delete(&bs, upload).await.map_err(UploadError::from)?;
+            blobs
+                .delete(&bs, verified)
+                .await
+                .map_err(UploadError::from)?;
             return Err(ImageFlowError::Conflict);
         }
         Err(e) => return Err(InfraError::from(e).into()),
     }
-    if let Some(old) = previous.filter(|o| o != upload) {
+    if let Some(old) = previous.filter(|o| o != verified) {
         blobs.delete(&bs, &old).await.map_err(UploadError::from)?;
     }
     let registrant = regs::get(scope, &owner.registrant_id)

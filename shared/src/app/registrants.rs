@@ -355,7 +355,10 @@ pub struct Valid {
     pub number: Option<MyNumber>,
 }
 
-pub(super) fn text(
+/// A short typed value: trimmed, required or not, at most `max` characters, no control
+/// characters. 社員コード is one: an employer's own 12-digit codes must stay possible, and
+/// its format (ASCII letters, digits, `-`, `_`) is checked on its own.
+fn identifier(
     errors: &mut FieldErrors,
     field: &'static str,
     label: &str,
@@ -373,6 +376,26 @@ pub(super) fn text(
             field,
             format!("{label}に使用できない文字が含まれています。"),
         ));
+    }
+    v
+}
+
+/// A free-text field: [`identifier`]'s checks, and no My Number in it (free text is shown
+/// and exported in clear).
+pub(super) fn text(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let before = errors.len();
+    let v = identifier(errors, field, label, raw, max, required);
+    if errors.len() == before {
+        if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
+            errors.push((field, e.to_string()));
+        }
     }
     v
 }
@@ -411,7 +434,7 @@ pub fn validate(
             None
         }
     };
-    let code = text(&mut e, "code", "社員コード", &form.code, 20, false);
+    let code = identifier(&mut e, "code", "社員コード", &form.code, 20, false);
     if !code
         .chars()
         .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')

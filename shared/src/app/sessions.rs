@@ -38,6 +38,9 @@ pub struct Session {
     pub otp_hash: Option<String>,
     pub otp_expires: Option<i64>,
     pub otp_attempts: i64,
+    /// A registrant's session: the hash of the registration link it was opened with; the
+    /// session lasts only while that link is the registrant's current one.
+    pub link: Option<String>,
 }
 
 /// What a cookie's token turned out to be.
@@ -80,6 +83,9 @@ impl Session {
         if let Some(e) = self.otp_expires {
             item = item.with("otp_expires", e);
         }
+        if let Some(l) = &self.link {
+            item = item.with("link", l.as_str());
+        }
         item
     }
 
@@ -100,6 +106,7 @@ impl Session {
             otp_hash: item.str("otp_hash").map(str::to_string),
             otp_expires: item.i64("otp_expires"),
             otp_attempts: item.i64("otp_attempts").unwrap_or(0),
+            link: item.str("link").map(str::to_string),
         })
     }
 
@@ -143,6 +150,7 @@ pub async fn start_pending(
         created_at: now,
         last_seen: now,
         otp_attempts: 0,
+        link: None,
     };
     let expires = session.expires_at(app);
     app.ports
@@ -173,7 +181,7 @@ pub async fn activate(app: &App, pending: &Session) -> Result<Option<String>, In
         Err(e) => return Err(e.into()),
     }
     Ok(Some(
-        start(app, &pending.tenant, &pending.user_id, Stage::Active).await?,
+        start(app, &pending.tenant, &pending.user_id, Stage::Active, None).await?,
     ))
 }
 
@@ -183,6 +191,7 @@ async fn start(
     tenant: &TenantId,
     user_id: &str,
     stage: Stage,
+    link: Option<String>,
 ) -> Result<String, InfraError> {
     let token = crypto::random_token();
     let now = app.now().unix_timestamp();
@@ -197,6 +206,7 @@ async fn start(
         otp_hash: None,
         otp_expires: None,
         otp_attempts: 0,
+        link,
     };
     let expires = session.expires_at(app);
     app.ports
@@ -206,13 +216,22 @@ async fn start(
     Ok(token)
 }
 
-/// Starts a registrant's session after their phone login. Returns the cookie token.
+/// Starts a registrant's session after their phone login through the link whose hash is
+/// `link_hash`. Returns the cookie token.
 pub async fn start_registrant(
     app: &App,
     tenant: &TenantId,
     registrant_id: &str,
+    link_hash: &str,
 ) -> Result<String, InfraError> {
-    start(app, tenant, registrant_id, Stage::Registrant).await
+    start(
+        app,
+        tenant,
+        registrant_id,
+        Stage::Registrant,
+        Some(link_hash.to_string()),
+    )
+    .await
 }
 
 /// The session behind a cookie token. Expired sessions are deleted and reported as such.

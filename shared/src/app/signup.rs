@@ -65,6 +65,8 @@ fn required(errors: &mut FieldErrors, field: &'static str, label: &str, value: &
             field,
             format!("{label}に使用できない文字が含まれています。"),
         ));
+    } else if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
+        errors.push((field, e.to_string()));
     }
     v
 }

@@ -1,11 +1,14 @@
-//! Browser uploads of document images: hand out a signed upload ticket, then verify what
-//! arrived (size <= 4 MB, JPEG/PNG/GIF by magic bytes) and delete it if it fails, so storage
-//! never keeps an unchecked file. Written once on the `Blobs` port for S3 and local files.
+//! Browser uploads of document images: hand out a signed upload ticket for a name in the
+//! upload area (`UPLOAD_PREFIX`), then copy what arrived out of it and verify the copy (size
+//! <= 4 MB, JPEG/PNG/GIF by magic bytes), deleting what fails, so storage never keeps an
+//! unchecked file. A ticket can be used again until it expires; since no ticket can write the
+//! copy, a replayed upload never reaches a verified image. Written once on the `Blobs` port
+//! for S3 and local files.
 
 use time::Duration;
 
 use crate::domain::image::{self, ImageError, ImageKind, SNIFF_BYTES};
-use crate::ports::blobs::{BlobError, BlobScope, Blobs, UploadTicket};
+use crate::ports::blobs::{BlobError, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX};
 
 /// How long an upload ticket is valid.
 pub const TICKET_LIFETIME: Duration = Duration::minutes(5);
@@ -29,6 +32,32 @@ pub async fn ticket(
     Ok(blobs
         .presign_upload(scope, name, content_type, TICKET_LIFETIME)
         .await?)
+}
+
+/// Takes the upload `upload` (a name under `UPLOAD_PREFIX`) as the object `verified`: copies it
+/// there, removes the upload and checks the copy (deleting it if it is not an acceptable
+/// image). Checking the copy, not the upload, is what makes a write through the ticket racing
+/// this call harmless: only what was copied is checked and kept. An upload is accepted once:
+/// if `verified` exists already, whatever now sits at `upload` came through a replayed
+/// ticket, and it is deleted unread.
+pub async fn accept(
+    blobs: &dyn Blobs,
+    scope: &BlobScope,
+    upload: &str,
+    verified: &str,
+) -> Result<ImageKind, UploadError> {
+    if !upload.starts_with(UPLOAD_PREFIX) || verified.starts_with(UPLOAD_PREFIX) {
+        return Err(BlobError::InvalidName.into());
+    }
+    if blobs.head(scope, verified).await?.is_some() {
+        blobs.delete(scope, upload).await?;
+        return Err(ImageError::Missing.into());
+    }
+    if !blobs.copy(scope, upload, verified).await? {
+        return Err(ImageError::Missing.into());
+    }
+    blobs.delete(scope, upload).await?;
+    verify(blobs, scope, verified).await
 }
 
 /// Checks an uploaded object; deletes it and says why if it is not an acceptable image.

@@ -18,7 +18,7 @@ pub mod role;
 pub mod search;
 pub mod status;
 
-mod text;
+pub mod text;
 
 pub use date::{format_slash, parse_date, parse_year_month, to_wareki, DateError, Era};
 pub use identity::{

@@ -4,6 +4,11 @@
 //! tenant's KMS key; sealed files in embedded mode), so destroying that key voids every copy.
 //! Object names are relative to the tenant; the adapter prefixes the tenant id itself, so no
 //! caller can reach another tenant's objects.
+//!
+//! Browser uploads write only names under [`UPLOAD_PREFIX`]; a record only ever points at a
+//! name outside it, copied there after verification (`app::uploads::accept`). A ticket stays
+//! valid for its whole lifetime, so this split is what keeps a replayed ticket from reaching
+//! a verified image.
 
 use async_trait::async_trait;
 use time::Duration;
@@ -41,6 +46,9 @@ pub struct UploadTicket {
     pub headers: Vec<(String, String)>,
 }
 
+/// The only names an upload ticket can be issued for.
+pub const UPLOAD_PREFIX: &str = "incoming/";
+
 /// Object names: ASCII letters, digits, `-`, `_`, `.` and `/`, no `..`, no leading `/`.
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
@@ -72,6 +80,12 @@ pub trait Blobs: Send + Sync {
         name: &str,
     ) -> Result<Option<(Vec<u8>, String)>, BlobError>;
 
+    /// Copies the object `from` to `to` inside the scope (server-side, sealed under the scope's
+    /// master key), replacing `to` only once fully written. `Ok(false)` if `from` is absent.
+    /// What is copied is one consistent version of `from`: a write to `from` racing the copy
+    /// ends up either wholly in `to` or not at all.
+    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError>;
+
     /// Deletes the object; deleting a missing object succeeds.
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError>;
 
@@ -87,8 +101,10 @@ pub trait Blobs: Send + Sync {
     ) -> Result<Option<Vec<u8>>, BlobError>;
 
     /// A ticket letting a browser PUT the object directly, encrypted under the scope's master
-    /// key, with `content_type`, for `expires_in`. Nothing is checked at upload time: callers
-    /// verify the object afterwards (`app::uploads::verify`).
+    /// key, with `content_type`, for `expires_in`. Only for names under [`UPLOAD_PREFIX`]
+    /// (`InvalidName` otherwise). Nothing is checked at upload time, and the ticket can be used
+    /// again until it expires: callers copy the object out of the upload area and verify the
+    /// copy (`app::uploads::accept`).
     async fn presign_upload(
         &self,
         scope: &BlobScope,

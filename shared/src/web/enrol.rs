@@ -188,6 +188,13 @@ impl FromRequestParts<AppState> for Enrollee {
             sessions::end(app, &session).await.map_err(fail)?;
             return Err(locked_page());
         }
+        let ended = enrol::link_ended(app, &scope, &registrant.id, session.link.as_deref())
+            .await
+            .map_err(fail)?;
+        if let Some(ended) = ended {
+            sessions::end(app, &session).await.map_err(fail)?;
+            return Err(link_problem(&ended).unwrap_or_else(gone));
+        }
         Ok(Enrollee {
             ctx,
             session,
@@ -250,6 +257,12 @@ fn link_problem(opened: &Opened) -> Option<Response> {
             "このURLは使えません",
             "このURLの後に新しい登録用URLが発行されたため、このURLは使えなくなりました。最新のメール（またはQRコード）のURLを開いてください。",
             Some(ask),
+        )),
+        Opened::Revoked => Some(message(
+            StatusCode::GONE,
+            "このURLは使えません",
+            "所属会社のマイナンバー担当者により、このURLでのマイナンバー登録の受付が終了しました。",
+            Some("ご不明な点は、所属会社のマイナンバー担当者にお問い合わせください。"),
         )),
         Opened::Unknown => Some(message(
             StatusCode::NOT_FOUND,

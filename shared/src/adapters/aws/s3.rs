@@ -2,9 +2,11 @@
 //! tenant's own KMS key (bucket key on), so destroying that key voids every copy, versions
 //! and backups included. Browsers upload straight to S3 with a pre-signed PUT whose signature
 //! binds the content type and the SSE headers; the server verifies the object afterwards
-//! (`app::uploads::verify`).
+//! (`app::uploads::verify`). Tickets are signed only for keys under `UPLOAD_PREFIX`; a verified
+//! image is a server-side copy (CopyObject) outside it, which no ticket can overwrite.
 
 use async_trait::async_trait;
+use aws_sdk_s3::error::ProvideErrorMetadata;
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::ServerSideEncryption;
@@ -12,7 +14,9 @@ use aws_sdk_s3::Client;
 use time::Duration;
 
 use super::describe;
-use crate::ports::blobs::{valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
+use crate::ports::blobs::{
+    valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
+};
 
 pub struct S3Blobs {
     client: Client,
@@ -103,6 +107,27 @@ impl Blobs for S3Blobs {
         Ok(Some((bytes.to_vec(), content_type)))
     }
 
+    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError> {
+        // Object names are plain ASCII (`valid_name`), so the copy source needs no escaping.
+        let source = format!("{}/{}", self.bucket, Self::object_key(scope, from)?);
+        match self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(Self::object_key(scope, to)?)
+            .copy_source(source)
+            .server_side_encryption(ServerSideEncryption::AwsKms)
+            .ssekms_key_id(&scope.master_key)
+            .bucket_key_enabled(true)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchKey") => Ok(false),
+            Err(e) => Err(read_error(&e)),
+        }
+    }
+
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
         self.client
             .delete_object()
@@ -178,6 +203,9 @@ impl Blobs for S3Blobs {
         content_type: &str,
         expires_in: Duration,
     ) -> Result<UploadTicket, BlobError> {
+        if !name.starts_with(UPLOAD_PREFIX) {
+            return Err(BlobError::InvalidName);
+        }
         let lifetime =
             std::time::Duration::from_secs(u64::try_from(expires_in.whole_seconds()).unwrap_or(60));
         let config = PresigningConfig::expires_in(lifetime)

@@ -2,7 +2,8 @@
 //! key generated under the tenant's master key (through the `Keys` port); the file holds the
 //! wrapped key, then the AES-256-GCM sealed content type and bytes, bound to the tenant and
 //! object name. Writes go to a temporary file renamed into place, so a failed write leaves the
-//! previous object.
+//! previous object. Upload tickets write only under `UPLOAD_PREFIX`; `copy` re-seals an
+//! object under its new name (the name is bound into the seal).
 //!
 //! File layout: `MYNB1` | u16 wrapped-key length | wrapped key | sealed(u16 type length | type | bytes)
 
@@ -17,7 +18,9 @@ use time::Duration;
 
 use crate::crypto;
 use crate::domain::image::MAX_IMAGE_BYTES;
-use crate::ports::blobs::{valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
+use crate::ports::blobs::{
+    valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
+};
 use crate::ports::keys::{EncryptionContext, KeyError, Keys, WrappedKey};
 
 const MAGIC: &[u8] = b"MYNB1";
@@ -84,7 +87,11 @@ impl FileBlobs {
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(BlobError::InvalidName)?;
         let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        if now > grant.exp || grant.ct != content_type || body.len() as u64 > MAX_IMAGE_BYTES {
+        if now > grant.exp
+            || grant.ct != content_type
+            || body.len() as u64 > MAX_IMAGE_BYTES
+            || !grant.n.starts_with(UPLOAD_PREFIX)
+        {
             return Err(BlobError::InvalidName);
         }
         let scope = BlobScope {
@@ -232,6 +239,9 @@ impl Blobs for FileBlobs {
         expires_in: Duration,
     ) -> Result<UploadTicket, BlobError> {
         self.path(scope, name)?;
+        if !name.starts_with(UPLOAD_PREFIX) {
+            return Err(BlobError::InvalidName);
+        }
         let grant = Grant {
             t: scope.tenant_id.clone(),
             mk: scope.master_key.clone(),
@@ -247,6 +257,17 @@ impl Blobs for FileBlobs {
             method: "PUT".into(),
             headers: vec![("content-type".into(), content_type.to_string())],
         })
+    }
+
+    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError> {
+        self.path(scope, to)?;
+        // One read of the source file: an upload renamed over it meanwhile is either the
+        // version read here or not copied at all.
+        let Some((bytes, content_type)) = self.get(scope, from).await? else {
+            return Ok(false);
+        };
+        self.put(scope, to, bytes, &content_type).await?;
+        Ok(true)
     }
 
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
