@@ -250,14 +250,14 @@ pub(super) fn with_retry_after(res: &mut Response, seconds: Option<i64>) {
 /// it: a malformed one by its rule, a well-formed one among the three things that can be wrong
 /// (naming it alone would tell a stranger which numbers exist or that the password was right).
 fn login_error_text(error: &LoginError, customer_number: &str) -> String {
-    match error {
-        LoginError::Invalid if !customer_number.trim().is_empty() => {
-            match CustomerNumber::parse(customer_number) {
-                Err(e) => e.to_string(),
-                Ok(_) => "メールアドレス、パスワードまたはお客様番号が正しくありません。お客様番号は、お申し込み完了時のメールに記載された7桁の番号です。".into(),
-            }
-        }
-        other => other.to_string(),
+    let typed = !customer_number.trim().is_empty();
+    match (error, CustomerNumber::parse(customer_number)) {
+        // A malformed お客様番号 is told its rule, whatever else was wrong.
+        (LoginError::Invalid | LoginError::WrongCustomerNumber, Err(e)) if typed => e.to_string(),
+        // A wrong password with a number typed: any of the three may be wrong; say which only
+        // when the password was right (WrongCustomerNumber), so strangers learn nothing.
+        (LoginError::Invalid, Ok(_)) if typed => "メールアドレス、パスワードまたはお客様番号が正しくありません。お客様番号は、お申し込み完了時のメールに記載された7桁の番号です。".into(),
+        (other, _) => other.to_string(),
     }
 }
 
