@@ -7,6 +7,7 @@ mod contract_embedded;
 mod home;
 mod lambda_shape;
 mod login;
+mod mail;
 mod registrants;
 mod security;
 mod signup;
