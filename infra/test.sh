@@ -7,6 +7,8 @@
 #   infra/test.sh template   cfn-lint, sam validate and the function/crate check (offline)
 #   infra/test.sh emulator   the AWS adapters against a moto server started here
 #   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
+#   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
+#                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -96,6 +98,7 @@ case "$suite" in
   template) run_template ;;
   emulator) run_emulator ;;
   browser)  not_yet browser "it arrives with the real-browser journeys" ;;
-  *) echo "usage: infra/test.sh [unit|security|template|emulator|browser]" >&2; exit 64 ;;
+  deploy)   infra/deploy.sh check ;;
+  *) echo "usage: infra/test.sh [unit|security|template|emulator|browser|deploy]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"

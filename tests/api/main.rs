@@ -8,6 +8,7 @@ mod guide;
 mod home;
 mod lambda_shape;
 mod login;
+mod mail;
 mod phone;
 mod registrants;
 mod security;

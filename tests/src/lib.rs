@@ -5,6 +5,7 @@
 pub mod contract;
 pub mod emulator;
 pub mod http;
+pub mod smtp;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;

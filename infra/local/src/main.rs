@@ -6,6 +6,10 @@
 //! ```
 //! `MYNA_LISTEN` / `MYNA_DATA_DIR` do the same; `MYNA_SIGNUP=closed` closes sign-up;
 //! `MYNA_BASE_URL` sets the origin written into mails.
+//!
+//! Mail: with `--smtp-host` (`MYNA_SMTP_HOST`) mail is really sent over SMTP (mail.rs); without
+//! it, mail goes to the outbox under the data directory, and `/dev/outbox` shows it only on a
+//! loopback listener and only with the random token printed at start-up (outbox_page.rs).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,23 +20,37 @@ use myna::adapters::embedded::Embedded;
 use myna::app::{App, Config};
 use myna::ports::SystemClock;
 
+mod mail;
 mod outbox_page;
 mod uploads;
 
-const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR]
+const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR] [--smtp-host HOST ...]
   --listen ADDR    address to serve on (default 127.0.0.1:8080, env MYNA_LISTEN)
   --data-dir DIR   where data is kept (default ./data, env MYNA_DATA_DIR)
+mail (without --smtp-host, mail goes to the outbox: /dev/outbox?token=... printed at start-up,
+loopback listeners only):
+  --smtp-host HOST           SMTP server; sends real mail (env MYNA_SMTP_HOST)
+  --smtp-port PORT           default 587 (env MYNA_SMTP_PORT)
+  --smtp-tls MODE            starttls (default, required) | none (loopback servers only)
+                             (env MYNA_SMTP_TLS)
+  --smtp-user USER           login user; the password comes from MYNA_SMTP_PASSWORD or
+                             --smtp-password-file, never the command line (env MYNA_SMTP_USER)
+  --smtp-password-file FILE  file holding the password (env MYNA_SMTP_PASSWORD_FILE)
+  --smtp-from ADDRESS        sender, e.g. 'マイナクラウド <no-reply@example.jp>' (env MYNA_SMTP_FROM)
+  --smtp-ca-file FILE        extra trusted CA (PEM) beside the system's (env MYNA_SMTP_CA_FILE)
 environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)";
 
 struct Options {
     listen: String,
     data_dir: PathBuf,
+    smtp: mail::SmtpOptions,
 }
 
 fn options() -> Result<Options, String> {
     let mut listen = std::env::var("MYNA_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut data_dir =
         PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut smtp = mail::SmtpOptions::from_env();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let (name, inline) = match arg.split_once('=') {
@@ -48,11 +66,23 @@ fn options() -> Result<Options, String> {
         match name.as_str() {
             "--listen" => listen = value()?,
             "--data-dir" => data_dir = PathBuf::from(value()?),
+            "--smtp-password" => {
+                return Err(
+                    "--smtp-password: a password on the command line is visible to every user \
+                     (ps); set MYNA_SMTP_PASSWORD or use --smtp-password-file FILE"
+                        .into(),
+                )
+            }
             "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with("--smtp-") => smtp.set(flag, value()?)?,
             other => return Err(format!("unknown argument: {other}")),
         }
     }
-    Ok(Options { listen, data_dir })
+    Ok(Options {
+        listen,
+        data_dir,
+        smtp,
+    })
 }
 
 fn fail(message: &str) -> ExitCode {
@@ -96,7 +126,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(serve(addr, opts.data_dir))
+    runtime.block_on(serve(addr, opts.data_dir, opts.smtp))
 }
 
 fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
@@ -106,9 +136,14 @@ fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
-async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
+async fn serve(addr: SocketAddr, data_dir: PathBuf, smtp: mail::SmtpOptions) -> ExitCode {
     let origin = std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| format!("http://{addr}"));
-    let embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
+    // Bad mail settings stop the start, before any data is touched.
+    let smtp = match smtp.mailer() {
+        Ok(m) => m,
+        Err(e) => return fail(&e),
+    };
+    let mut embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
         Ok(e) => e,
         Err(e) => return fail(&e.to_string()),
     };
@@ -130,6 +165,10 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
         secure_cookies: !addr.ip().is_loopback(),
         ..Config::default()
     };
+    let mail_mode = mail::Mode::choose(smtp, embedded.outbox.clone(), addr.ip().is_loopback());
+    if let Some(mailer) = mail_mode.mailer() {
+        embedded.ports.mailer = mailer;
+    }
     let app = App::new(embedded.ports, config);
     // Background work runs in process, one event at a time, as the worker function would.
     let worker_app = app.clone();
@@ -144,13 +183,14 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf) -> ExitCode {
     // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
     let router = myna::web::group_with(
         app.clone(),
-        myna::web::routes().merge(outbox_page::router(embedded.outbox)),
+        myna::web::routes().merge(mail_mode.routes()),
         uploads::router(embedded.files),
     );
     println!(
-        "マイナクラウド (local) on http://{addr}  data: {}  mail: http://{addr}/dev/outbox",
+        "マイナクラウド (local) on http://{addr}  data: {}",
         data_dir.display()
     );
+    mail_mode.announce(addr, &data_dir).await;
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

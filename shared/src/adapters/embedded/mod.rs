@@ -4,19 +4,25 @@
 //! <data>/myna.sqlite3        all tables (main, audit, sessions) in one SQLite file
 //! <data>/keys/<id>.key       one master key per tenant, mode 0600
 //! <data>/blobs/<tenant>/...  objects sealed with AES-256-GCM under per-object data keys
-//! <data>/outbox/<ulid>.json  every mail "sent"
+//! <data>/outbox/<ulid>.json  every mail "sent" (unless SMTP is configured)
 //! ```
+//!
+//! With the `smtp` feature, `SmtpMailer` sends real mail instead of the outbox.
 
 mod blobs;
 mod events;
 mod keys;
 mod outbox;
+#[cfg(feature = "smtp")]
+mod smtp;
 mod sqlite;
 
 pub use blobs::FileBlobs;
 pub use events::{channel as event_channel, EventQueue, InProcessEvents};
 pub use keys::FileKeys;
 pub use outbox::{Outbox, SentMail};
+#[cfg(feature = "smtp")]
+pub use smtp::{is_loopback_host, SmtpConfigError, SmtpMailer, SmtpSettings, SmtpTls};
 pub use sqlite::{SqliteDb, SqliteStore};
 
 use std::path::Path;
