@@ -33,7 +33,21 @@ ensure_toolchain() {
   cargo clippy --version >/dev/null 2>&1 || rustup component add clippy
 }
 
+ensure_browser() {
+  # The phone layout test drives Debian's Chromium through node; Japanese text needs a CJK font
+  # to be measured as a phone would show it. With these installed, a skip becomes a failure.
+  need_apt chromium chromium
+  need_apt node nodejs
+  if ! fc-list 2>/dev/null | grep -qi "noto sans cjk"; then
+    local sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    say "installing fonts-noto-cjk (Japanese glyphs for the layout checks)"
+    $sudo apt-get install -y -qq fonts-noto-cjk
+  fi
+  export MYNA_REQUIRE_BROWSER=1
+}
+
 run_unit() {
+  ensure_browser
   say "cargo fmt --check"
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"

@@ -466,6 +466,10 @@ fn browser_tools() -> Result<(String, String), String> {
 async fn phone_pages_fit_a_320_px_screen_in_chromium() {
     let (chromium, node) = match browser_tools() {
         Ok(tools) => tools,
+        // infra/test.sh installs both and sets MYNA_REQUIRE_BROWSER: there, a skip is a failure.
+        Err(reason) if std::env::var_os("MYNA_REQUIRE_BROWSER").is_some() => {
+            panic!("MYNA_REQUIRE_BROWSER is set but {reason}")
+        }
         Err(reason) => {
             eprintln!("SKIPPED phone_pages_fit_a_320_px_screen_in_chromium: {reason}");
             return;
