@@ -70,7 +70,9 @@ check() {
   build
   say "every function has an arm64 bootstrap"
   local ids
-  mapfile -t ids < <(sed -n 's/^  \([A-Za-z]*Function\):$/\1/p' template.yaml)
+  # Logical ids of the resources typed AWS::Serverless::Function (not Globals' `Function:`).
+  mapfile -t ids < <(awk '/^  [A-Za-z0-9]+:$/ { id = substr($1, 1, length($1) - 1) }
+    /^    Type: AWS::Serverless::Function$/ { print id }' template.yaml)
   [ "${#ids[@]}" -gt 0 ] || { echo "no functions found in template.yaml" >&2; exit 1; }
   local id boot
   for id in "${ids[@]}"; do
