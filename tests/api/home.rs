@@ -5,16 +5,11 @@ use myna::app::tenants::{self, Counters};
 use myna::web::home::COMING_SOON;
 use myna_tests::{Browser, TestApp};
 
-/// A signed-up company's owner, logged in.
-async fn owner(t: &TestApp, company: &str, email: &str) -> Browser {
-    t.signup(company, email, "Sakura-2026x").await;
-    t.login(email, "Sakura-2026x", None).await
-}
-
 #[tokio::test]
 async fn home_shows_company_user_plan_menus_and_passcode_warning() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社ホーム", "home@example.jp").await;
+    let (_t, mut b) = TestApp::spawn()
+        .with_owner("株式会社ホーム", "home@example.jp")
+        .await;
     let page = b.get("/home").await;
     assert_eq!(page.status, StatusCode::OK);
     for text in [
@@ -43,8 +38,9 @@ async fn home_shows_company_user_plan_menus_and_passcode_warning() {
 
 #[tokio::test]
 async fn home_counts_follow_the_counters_maintained_on_write() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社カウント", "count@example.jp").await;
+    let (t, mut b) = TestApp::spawn()
+        .with_owner("株式会社カウント", "count@example.jp")
+        .await;
     let page = b.get("/home").await;
     assert!(page
         .body
@@ -87,8 +83,9 @@ async fn home_counts_follow_the_counters_maintained_on_write() {
 
 #[tokio::test]
 async fn every_linked_capability_answers_with_a_coming_soon_page() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社リンク", "links@example.jp").await;
+    let (t, mut b) = TestApp::spawn()
+        .with_owner("株式会社リンク", "links@example.jp")
+        .await;
     let home = b.get("/home").await;
     for (path, title) in COMING_SOON {
         let page = b.get(path).await;
@@ -167,8 +164,9 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
 #[tokio::test]
 async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
     // GIVEN a new account
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社お知らせ", "notice@example.jp").await;
+    let (t, mut b) = TestApp::spawn()
+        .with_owner("株式会社お知らせ", "notice@example.jp")
+        .await;
     let scope = t.scope_of("notice@example.jp").await;
     let today = myna::domain::format_slash(t.clock_today());
 
@@ -219,8 +217,9 @@ async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
 
 #[tokio::test]
 async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社リンク先", "targets@example.jp").await;
+    let (_t, mut b) = TestApp::spawn()
+        .with_owner("株式会社リンク先", "targets@example.jp")
+        .await;
     let home = b.get("/home").await;
     let main = home.body.split("<main class=\"app-main\">").nth(1).unwrap();
     let main = main.split("</main>").next().unwrap();
@@ -229,6 +228,6 @@ async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
         !main.contains("プロフィール"),
         "there is no プロフィール screen"
     );
-    let seen = crate::guide::assert_links_lead_to_working_screens(&mut b, main, "HOME").await;
+    let seen = b.assert_links_lead_to_working_screens(main, "HOME").await;
     assert!(seen >= 10, "HOME's links were not read");
 }

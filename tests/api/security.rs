@@ -6,9 +6,12 @@ use myna::app::keys::TenantScope;
 use myna::app::tenants;
 use myna::domain::my_number::MyNumber;
 use myna::ports::{BlobScope, Condition, Item};
+use myna_tests::fixtures::*;
 use myna_tests::{signup_fields, test_config, TestApp};
 
-const PW: &str = "Sakura-2026x";
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社レジスト";
+
 /// The test vector sealed and then searched for on disk.
 const TEST_NUMBER: &str = "621498320257";
 
@@ -414,10 +417,11 @@ async fn csrf_token_in_the_url_query_is_refused() {
 #[tokio::test]
 async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_seal() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = crate::registrants::owner(&t, "sealpw@example.jp").await;
+    let (t, mut b) = TestApp::spawn()
+        .with_owner(COMPANY, "sealpw@example.jp")
+        .await;
     let secret = "Phone-Pass-77";
-    let mut fields = crate::registrants::person("山田", "花子", "S-1", "");
+    let mut fields = person("山田", "花子", "S-1", "");
     fields.retain(|(k, _)| *k != "email");
     fields.push(("email", "hanako@example.jp"));
     fields.push(("password", secret));
@@ -441,10 +445,10 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
     assert!(!confirm.body.contains("name=\"password\""));
 
     // Act: 登録, from the sealed fields only.
-    let saved = crate::registrants::post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+    let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
 
     // Assert: the password typed is the one stored.
-    let id = crate::registrants::registrant_id(&saved);
+    let id = registrant_id(&saved);
     let scope = t.scope_of("sealpw@example.jp").await;
     let r = myna::app::registrants::get(&scope, &id)
         .await
@@ -457,9 +461,10 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
 #[tokio::test]
 async fn a_sealed_password_does_not_open_in_another_session() {
     // Arrange: 入力確認 in one session...
-    let t = TestApp::spawn();
-    let mut b = crate::registrants::owner(&t, "sealpw2@example.jp").await;
-    let mut fields = crate::registrants::person("山田", "花子", "S-2", "");
+    let (t, mut b) = TestApp::spawn()
+        .with_owner(COMPANY, "sealpw2@example.jp")
+        .await;
+    let mut fields = person("山田", "花子", "S-2", "");
     fields.retain(|(k, _)| *k != "email");
     fields.push(("email", "hanako2@example.jp"));
     fields.push(("password", "Phone-Pass-77"));
@@ -475,7 +480,7 @@ async fn a_sealed_password_does_not_open_in_another_session() {
         body: replayed,
         ..confirm
     };
-    let res = crate::registrants::post_confirm(&mut other, &page, "/registrants/new", &[]).await;
+    let res = other.post_confirm(&page, "/registrants/new", &[]).await;
 
     // Assert
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);

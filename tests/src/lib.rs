@@ -4,6 +4,7 @@
 
 pub mod contract;
 pub mod emulator;
+pub mod fixtures;
 pub mod http;
 pub mod smtp;
 
