@@ -205,6 +205,7 @@ async fn a_send_stuck_mid_way_is_reported_not_repeated() {
 
 #[tokio::test]
 async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
+    // GIVEN a company with a passcode and one registrant mailed a registration link.
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "journey@example.jp")
         .await;
@@ -221,7 +222,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .mailed_registrant(&mut b, "journey@example.jp", "hanako@example.jp")
         .await;
 
-    // First visit: who, the passcode box, the purposes, the consent button.
+    // WHEN the registrant opens the link THEN the first visit shows who, the passcode box, the
+    // purposes, the consent button.
     let mut phone = t.browser("198.51.100.20");
     let page = phone.get(&link).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -255,7 +257,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     assert!(!phone.cookies.contains_key("myna_sid"));
     assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/step1"));
 
-    // ステップ1: check digit refused with the typed values kept; then saved.
+    // WHEN ステップ1 is sent THEN a bad check digit is refused with the typed values kept; then saved.
     let step1 = |n: &'static str| {
         vec![
             ("sex", "female"),
@@ -296,7 +298,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     t.phone_upload(&mut phone, "/r/me", "identity_proof").await;
     assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/review"));
 
-    // A 第3号 dependent goes on to its own photos; finishing without them is refused.
+    // WHEN a 第3号 dependent is added THEN it goes on to its own photos; finishing without them is
+    // refused.
     let dep = |kind: &'static str, given: &'static str, n: &'static str| {
         vec![
             ("family_name", "山田"),
@@ -371,7 +374,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
             .expose(),
         NUMBER
     );
-    // Finishing ends the session; the same link and the password let them fix things.
+    // WHEN 登録を終了 THEN finishing ends the session; the same link and the password let them fix
+    // things.
     assert_eq!(phone.get("/r/me").await.status, StatusCode::UNAUTHORIZED);
     let mut again = t.browser("198.51.100.20");
     let login = again.get(&link).await;
@@ -381,7 +385,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .await;
     assert_eq!(res.location(), Some("/r/me"));
 
-    // 差戻し: the registrant sees the reason on the phone and sends again.
+    // WHEN the administrator sends it back (差戻し) THEN the registrant sees the reason on the phone
+    // and sends again.
     let base = format!("/approval/{id}");
     let res = b
         .decide(
@@ -416,7 +421,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         Status::Pending
     );
 
-    // 承認 locks the login: the next visit and the link explain the lock.
+    // WHEN the administrator approves (承認) THEN the login is locked: the next visit and the link
+    // explain the lock.
     let res = b.decide(&base, "approve", "").await;
     assert!(res.status.is_redirection(), "{}", res.body);
     let mut later = t.browser("198.51.100.21");

@@ -548,6 +548,7 @@ async fn a_view_only_user_can_list_but_not_change() {
 
 #[tokio::test]
 async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
+    // GIVEN a registrant with a number.
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "family@example.jp")
         .await;
@@ -557,7 +558,8 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
             .await,
     );
 
-    // A spouse with a number (承認待) and a child without (未登録): the lowest, 未登録, shows.
+    // WHEN a spouse with a number (承認待) and a child without (未登録) are added THEN the
+    // lowest, 未登録, shows.
     let res = b
         .add_dependent(
             &id,
@@ -611,7 +613,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
         "aggregate shown in the 扶養 column"
     );
 
-    // The child's number arrives: both dependents 承認待, the aggregate follows.
+    // WHEN the child's number arrives THEN both dependents 承認待, the aggregate follows.
     let deps = myna::app::dependents::list(&scope, &id).await.unwrap();
     let child = deps.iter().find(|d| d.given_name == "一郎").unwrap();
     let edit = format!("/registrants/{id}/dependents/{}/edit", child.id);
@@ -633,7 +635,8 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
         0
     );
 
-    // A dependent's number already held by another record is named before saving.
+    // WHEN a dependent's number is already held by another record THEN it is named before
+    // saving.
     let confirm = b
         .submit(
             &format!("/registrants/{id}/dependents/new"),
@@ -648,7 +651,8 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
             && confirm.body.contains("山田 太郎")
     );
 
-    // Deleting a dependent asks first; deleting the registrant takes the rest with it.
+    // WHEN a dependent is deleted THEN it asks first; deleting the registrant takes the rest with
+    // it.
     let del = format!("/registrants/{id}/dependents/{}/delete", child.id);
     assert!(b.get(&del).await.body.contains("元に戻せません"));
     b.submit(&del, &del, &[]).await;
@@ -758,6 +762,7 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
 
 #[tokio::test]
 async fn document_images_go_straight_to_storage_and_only_verified_images_replace_the_old_one() {
+    // GIVEN a registrant without images.
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "images@example.jp")
         .await;
@@ -769,6 +774,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
     let base = format!("/registrants/{id}/images/number_proof");
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 3000]].concat();
 
+    // WHEN a ticket is asked for a PDF THEN it is refused with the formats allowed.
     let (status, err) = b.ticket(&format!("{base}/ticket"), "application/pdf").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
@@ -776,6 +782,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         "画像の形式に対応していません（JPEG・PNG・GIFのみ）。"
     );
 
+    // WHEN a JPEG goes to storage and is completed THEN the detail page shows it uploaded.
     let (status, first) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["method"], "PUT");
@@ -790,7 +797,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(detail.body.contains("番号確認書類: アップロード済み"));
     assert!(detail.body.contains("/static/upload.js"));
-    // The record names the verified copy: the upload's name outside the upload area.
+    // THEN the record names the verified copy: the upload's name outside the upload area.
     let verified = |upload: &serde_json::Value| {
         upload["upload"].as_str().unwrap()["incoming/".len()..].to_string()
     };
@@ -798,7 +805,8 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
     let bs = myna::app::images::blob_scope(&tenant, &scope);
 
-    // A PDF sent as a JPEG: refused with the reason, deleted, and the first image stays.
+    // WHEN a PDF is sent as a JPEG THEN it is refused with the reason, deleted, and the first image
+    // stays.
     let (_, second) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
     assert!(
         t.put(&second, "image/jpeg", b"%PDF-1.7 pretending".to_vec())
@@ -837,7 +845,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         jpeg
     );
 
-    // Over 4 MB: storage refuses it; completing says the image is missing.
+    // WHEN it is over 4 MB THEN storage refuses it; completing says the image is missing.
     let (_, big) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
     assert!(
         !t.put(
@@ -856,7 +864,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .unwrap()
         .contains("画像が見つかりません"));
 
-    // A good replacement becomes current and the old object is deleted.
+    // WHEN a good replacement is completed THEN it becomes current and the old object is deleted.
     let png = [
         &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
         &[1u8; 100],
@@ -884,7 +892,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         "old image removed"
     );
 
-    // Editing the registrant keeps the image; deleting the registrant deletes it.
+    // WHEN the registrant is edited THEN the image is kept; deleting the registrant deletes it.
     let edit = format!("/registrants/{id}/edit");
     let confirm = b
         .submit(&edit, &edit, &person("画像", "次郎", "I001", ""))
