@@ -2,6 +2,9 @@
 //! share (the owner builder, forms, the 入力確認 step, images, page checks) lives in
 //! `myna_tests::fixtures`; no module here imports another.
 
+// Tests and their helpers: a failed `unwrap` is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod approval;
 mod bulk;
 mod collection;

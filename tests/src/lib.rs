@@ -1,6 +1,10 @@
 //! Test support: a real product instance on the embedded adapters in a temporary directory,
 //! driven through its router without a socket (zero2prod's `TestApp`, axum's `oneshot`), and
 //! the port contract suites that every adapter set must pass.
+//!
+//! All of it is test support: a failed `unwrap` here is a failed test, so it is allowed.
+
+#![allow(clippy::unwrap_used)]
 
 pub mod contract;
 pub mod emulator;
