@@ -127,8 +127,8 @@ impl TestApp {
         scope_of(&self.app, email).await
     }
 
-    /// Gives the tenant's first login user `role` (login users arrive with their own issue;
-    /// until then tests change the role directly).
+    /// Gives the tenant's first login user `role` (the ログインユーザ screens are still 準備中;
+    /// until they exist, tests change the role directly).
     pub async fn set_role(&self, scope: &myna::app::keys::TenantScope, role: &str) {
         let users = scope
             .query(&myna::ports::Query::partition(scope.pk()).prefix("USER#"))
