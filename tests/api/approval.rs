@@ -19,10 +19,9 @@ const OTHER_NUMBER: &str = "123456789018";
 
 /// A registrant added through the form: with a number it is 承認待, without 未登録.
 async fn registrant(b: &mut Browser, family: &str, code: &str, number: &str) -> String {
-    registrant_id(
-        &b.add_registrant(&person(family, "太郎", code, number), &[])
-            .await,
-    )
+    b.add_registrant(&person(family, "太郎", code, number), &[])
+        .await
+        .registrant_id()
 }
 
 /// A dependent added through the form, and its id.
@@ -52,10 +51,6 @@ async fn home_count(b: &mut Browser, id: &str) -> String {
     let marker = format!("<span id=\"{id}\">");
     let start = home.body.find(&marker).unwrap() + marker.len();
     home.body[start..].split('<').next().unwrap().to_string()
-}
-
-async fn status_of(scope: &TenantScope, id: &str) -> Status {
-    regs::get(scope, id).await.unwrap().unwrap().status
 }
 
 async fn audit(t: &TestApp, scope: &TenantScope) -> Vec<myna::app::audit::Entry> {

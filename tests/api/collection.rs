@@ -885,18 +885,14 @@ async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_re
     let again = mail_again(&t, &mut b, &id, "hanako@example.jp").await;
     let mut phone = t.phone_login(&again, "", "198.51.100.72").await;
     assert_eq!(
-        status_of_registrant(&scope, &id).await,
+        status_of(&scope, &id).await,
         Status::Refused,
         "re-opening alone changes nothing"
     );
     let csrf = phone.get("/r/me/step1").await.csrf().unwrap();
     let res = post_step1(&mut phone, &csrf).await;
     assert_eq!(res.location(), Some("/r/me/step2"), "{}", res.body);
-    assert_eq!(status_of_registrant(&scope, &id).await, Status::Pending);
-}
-
-async fn status_of_registrant(scope: &myna::app::keys::TenantScope, id: &str) -> Status {
-    regs::get(scope, id).await.unwrap().unwrap().status
+    assert_eq!(status_of(&scope, &id).await, Status::Pending);
 }
 
 #[tokio::test]

@@ -79,7 +79,7 @@ async fn the_approval_screen_and_the_guide_list_the_current_identity_documents()
     let res = b
         .add_registrant(&person("書類", "確認", "K001", "621498320257"), &[])
         .await;
-    let id = registrant_id(&res);
+    let id = res.registrant_id();
 
     // WHEN the approval screen and the guide's approval page are opened
     let approval = b.get(&format!("/approval/{id}")).await;

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use myna::app::tenants::{self, Counters};
 use myna::web::home::COMING_SOON;
+use myna_tests::fixtures::PW;
 use myna_tests::{Browser, TestApp};
 
 #[tokio::test]
@@ -122,7 +123,7 @@ async fn every_linked_capability_answers_with_a_coming_soon_page() {
 async fn option_login(b: &mut Browser, customer_number: &str) -> myna_tests::Page {
     let fields = [
         ("email", "option@example.jp"),
-        ("password", "Sakura-2026x"),
+        ("password", PW),
         ("customer_number", customer_number),
     ];
     b.submit("/login", "/login", &fields).await
@@ -133,7 +134,7 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
     // GIVEN a company whose owner knows the address and password
     let t = TestApp::spawn();
     let customer = t
-        .signup("株式会社オプション", "option@example.jp", "Sakura-2026x")
+        .signup("株式会社オプション", "option@example.jp", PW)
         .await;
     let wrong = if customer == "1234567" {
         "7654321"

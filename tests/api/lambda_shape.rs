@@ -7,6 +7,7 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use myna::app::Config;
+use myna_tests::fixtures::PW;
 use myna_tests::{csrf_in, test_config, TestApp};
 use serde_json::{json, Value};
 
@@ -109,8 +110,8 @@ async fn signup_login_and_home_work_through_http_api_events() {
         ("family_name", "山田"),
         ("given_name", "太郎"),
         ("email", "lambda@example.jp"),
-        ("password", "Sakura-2026x"),
-        ("password_confirm", "Sakura-2026x"),
+        ("password", PW),
+        ("password_confirm", PW),
     ]);
     let done = invoke(&auth, event("POST", "/signup", &jar, Some(&signup))).await;
     assert_eq!(done["statusCode"], 303, "{done}");
@@ -119,7 +120,7 @@ async fn signup_login_and_home_work_through_http_api_events() {
     let login = form(&[
         ("csrf", &token),
         ("email", "lambda@example.jp"),
-        ("password", "Sakura-2026x"),
+        ("password", PW),
     ]);
     let res = invoke(&auth, event("POST", "/login", &jar, Some(&login))).await;
     assert_eq!(res["headers"]["location"], "/login/otp", "{res}");

@@ -1,10 +1,9 @@
 //! Login with a second factor (manual ch.2), sessions and logout.
 
 use axum::http::StatusCode;
+use myna_tests::fixtures::PW;
 use myna_tests::TestApp;
 use time::Duration;
-
-const PW: &str = "Sakura-2026x";
 
 async fn company_signed_up() -> TestApp {
     let t = TestApp::spawn();

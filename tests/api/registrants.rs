@@ -36,7 +36,7 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
     );
 
     let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
-    let id = registrant_id(&saved);
+    let id = saved.registrant_id();
     let detail = b.get(saved.location().unwrap()).await;
     assert!(detail.body.contains("登録者を追加しました。"));
     assert!(
@@ -156,7 +156,7 @@ async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save
     let first = b
         .add_registrant(&person("山田", "太郎", "D001", NUMBER), &[])
         .await;
-    let first_id = registrant_id(&first);
+    let first_id = first.registrant_id();
 
     let confirm = b
         .submit(
@@ -206,10 +206,10 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "edit@example.jp")
         .await;
-    let id = registrant_id(
-        &b.add_registrant(&person("山田", "太郎", "X001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("山田", "太郎", "X001", ""), &[])
+        .await
+        .registrant_id();
     let scope = t.scope_of("edit@example.jp").await;
     assert_eq!(tenants::counters(&scope).await.unwrap().unregistered, 1);
 
@@ -410,14 +410,14 @@ async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
         .contains("「営業部」というグループはすでに登録されています。"));
     let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
 
-    let a = registrant_id(
-        &b.add_registrant(&person("青木", "一", "G001", ""), &[])
-            .await,
-    );
-    let c = registrant_id(
-        &b.add_registrant(&person("千葉", "三", "G002", ""), &[])
-            .await,
-    );
+    let a = b
+        .add_registrant(&person("青木", "一", "G001", ""), &[])
+        .await
+        .registrant_id();
+    let c = b
+        .add_registrant(&person("千葉", "三", "G002", ""), &[])
+        .await
+        .registrant_id();
     let members_path = format!("/registrants/groups/{}/members", g.id);
     let form = b.get(&members_path).await;
     assert!(form.body.contains("青木 一") && form.body.contains("千葉 三"));
@@ -475,10 +475,10 @@ async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
     let (t, mut a) = TestApp::spawn()
         .with_owner(COMPANY, "tenant-a@example.jp")
         .await;
-    let id = registrant_id(
-        &a.add_registrant(&person("秘密", "太郎", "S001", NUMBER), &[])
-            .await,
-    );
+    let id = a
+        .add_registrant(&person("秘密", "太郎", "S001", NUMBER), &[])
+        .await
+        .registrant_id();
     t.signup("株式会社ビー", "tenant-b@example.jp", PW).await;
     let mut b = t.login("tenant-b@example.jp", PW, None).await;
 
@@ -523,10 +523,10 @@ async fn a_view_only_user_can_list_but_not_change() {
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "viewer@example.jp")
         .await;
-    let id = registrant_id(
-        &b.add_registrant(&person("閲覧", "対象", "V001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("閲覧", "対象", "V001", ""), &[])
+        .await
+        .registrant_id();
     let scope = t.scope_of("viewer@example.jp").await;
     t.set_role(&scope, "view_only").await;
 
@@ -553,10 +553,10 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
         .with_owner(COMPANY, "family@example.jp")
         .await;
     let scope = t.scope_of("family@example.jp").await;
-    let id = registrant_id(
-        &b.add_registrant(&person("山田", "太郎", "F001", NUMBER), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("山田", "太郎", "F001", NUMBER), &[])
+        .await
+        .registrant_id();
 
     // WHEN a spouse with a number (承認待) and a child without (未登録) are added THEN the
     // lowest, 未登録, shows.
@@ -694,10 +694,10 @@ async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "depform@example.jp")
         .await;
-    let id = registrant_id(
-        &b.add_registrant(&person("山田", "太郎", "F002", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("山田", "太郎", "F002", ""), &[])
+        .await
+        .registrant_id();
     let res = b
         .add_dependent(&id, &dependent("花子", "", "", "12345678901"), &[])
         .await;
@@ -723,10 +723,10 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
     let (t, mut a) = TestApp::spawn()
         .with_owner(COMPANY, "dep-a@example.jp")
         .await;
-    let id = registrant_id(
-        &a.add_registrant(&person("山田", "太郎", "F003", ""), &[])
-            .await,
-    );
+    let id = a
+        .add_registrant(&person("山田", "太郎", "F003", ""), &[])
+        .await
+        .registrant_id();
     a.add_dependent(&id, &dependent("花子", "spouse", "dependent", ""), &[])
         .await;
     let scope_a = t.scope_of("dep-a@example.jp").await;
@@ -767,10 +767,10 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .with_owner(COMPANY, "images@example.jp")
         .await;
     let scope = t.scope_of("images@example.jp").await;
-    let id = registrant_id(
-        &b.add_registrant(&person("画像", "太郎", "I001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("画像", "太郎", "I001", ""), &[])
+        .await
+        .registrant_id();
     let base = format!("/registrants/{id}/images/number_proof");
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 3000]].concat();
 
@@ -938,14 +938,14 @@ async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
     let (t, mut a) = TestApp::spawn()
         .with_owner(COMPANY, "img-a@example.jp")
         .await;
-    let one = registrant_id(
-        &a.add_registrant(&person("一", "太郎", "J001", ""), &[])
-            .await,
-    );
-    let two = registrant_id(
-        &a.add_registrant(&person("二", "太郎", "J002", ""), &[])
-            .await,
-    );
+    let one = a
+        .add_registrant(&person("一", "太郎", "J001", ""), &[])
+        .await
+        .registrant_id();
+    let two = a
+        .add_registrant(&person("二", "太郎", "J002", ""), &[])
+        .await
+        .registrant_id();
     let (_, tk) = a
         .ticket(
             &format!("/registrants/{one}/images/identity_proof/ticket"),
@@ -1019,10 +1019,10 @@ async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_d
     let empty = b.submit(&path, &path, &[("name", "  ")]).await;
     assert!(empty.body.contains("グループ名を入力してください。"));
 
-    let id = registrant_id(
-        &b.add_registrant(&person("山田", "太郎", "R001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("山田", "太郎", "R001", ""), &[])
+        .await
+        .registrant_id();
     b.add_dependent(
         &id,
         &dependent(
@@ -1111,10 +1111,10 @@ async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_und
     let (_t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "numedit@example.jp")
         .await;
-    let id = registrant_id(
-        &b.add_registrant(&person("編集", "花子", "E001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("編集", "花子", "E001", ""), &[])
+        .await
+        .registrant_id();
 
     // WHEN the list is opened
     let list = b.get("/registrants").await;
@@ -1179,10 +1179,10 @@ async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_
     )
     .await;
     let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
-    let id = registrant_id(
-        &b.add_registrant(&person("未選", "択", "M001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("未選", "択", "M001", ""), &[])
+        .await
+        .registrant_id();
     let path = format!("/registrants/groups/{}/members", g.id);
 
     // WHEN 登録 is pressed with no box ticked
@@ -1250,10 +1250,10 @@ async fn the_add_form_says_where_document_images_are_uploaded_instead_of_coming_
         .body
         .contains("「登録者詳細」画面の「本人確認書類のアップロード」からアップロードできます"));
     // The edit form links to the very section of the detail page.
-    let id = registrant_id(
-        &b.add_registrant(&person("画像", "案内", "D001", ""), &[])
-            .await,
-    );
+    let id = b
+        .add_registrant(&person("画像", "案内", "D001", ""), &[])
+        .await
+        .registrant_id();
     let edit = b.get(&format!("/registrants/{id}/edit")).await;
     assert!(edit.body.contains(&format!(
         "<a href=\"/registrants/{id}#images\">「登録者詳細」画面</a>"

@@ -12,9 +12,6 @@ use myna_tests::{signup_fields, test_config, TestApp};
 /// The company every owner here signs up.
 const COMPANY: &str = "株式会社レジスト";
 
-/// The test vector sealed and then searched for on disk.
-const TEST_NUMBER: &str = "621498320257";
-
 #[tokio::test]
 async fn state_changing_requests_without_csrf_token_are_forbidden() {
     let t = TestApp::spawn();
@@ -238,7 +235,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     t.signup("株式会社暗号", "vault@example.jp", PW).await;
     let scope: TenantScope = t.scope_of("vault@example.jp").await;
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
-    let number = MyNumber::parse(TEST_NUMBER).unwrap();
+    let number = MyNumber::parse(NUMBER).unwrap();
 
     // A number sealed into the store, its fingerprint beside it, and an "image" holding it.
     let sealed = t
@@ -266,8 +263,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
         tenant_id: scope.tenant().to_string(),
         master_key: tenant.keys.master_key.clone(),
     };
-    let image =
-        format!("\u{89}PNG fake image with the number {TEST_NUMBER} drawn in it").into_bytes();
+    let image = format!("\u{89}PNG fake image with the number {NUMBER} drawn in it").into_bytes();
     t.app
         .ports
         .blobs
@@ -288,7 +284,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
             .await
             .unwrap()
             .expose(),
-        TEST_NUMBER
+        NUMBER
     );
     assert!(
         t.app
@@ -318,14 +314,12 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
-            !bytes
-                .windows(TEST_NUMBER.len())
-                .any(|w| w == TEST_NUMBER.as_bytes()),
+            !bytes.windows(NUMBER.len()).any(|w| w == NUMBER.as_bytes()),
             "{} contains the plaintext number",
             file.display()
         );
     }
-    assert!(!format!("{number:?} {number}").contains(TEST_NUMBER));
+    assert!(!format!("{number:?} {number}").contains(NUMBER));
 }
 
 /// Log lines written while the returned guard lives (this test's thread only), as text.
@@ -448,7 +442,7 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
     let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
 
     // Assert: the password typed is the one stored.
-    let id = registrant_id(&saved);
+    let id = saved.registrant_id();
     let scope = t.scope_of("sealpw@example.jp").await;
     let r = myna::app::registrants::get(&scope, &id)
         .await

@@ -12,10 +12,9 @@ const COMPANY: &str = "株式会社レジスト";
 
 /// A registrant waiting for approval (so the approval screen serves its images), and its id.
 async fn waiting_registrant(b: &mut Browser) -> String {
-    registrant_id(
-        &b.add_registrant(&person("画像", "太郎", "U001", NUMBER), &[])
-            .await,
-    )
+    b.add_registrant(&person("画像", "太郎", "U001", NUMBER), &[])
+        .await
+        .registrant_id()
 }
 
 /// The bytes the approval screen serves for the registrant's 番号確認書類.

@@ -162,11 +162,6 @@ impl Page {
     }
 }
 
-/// The registrant id `res` redirects to.
-pub fn registrant_id(res: &Page) -> String {
-    res.registrant_id()
-}
-
 impl TestApp {
     /// Signs `company` up with `email` as its owner and logs the owner in.
     pub async fn owner(&self, company: &str, email: &str) -> Browser {
@@ -484,4 +479,16 @@ pub fn assert_identity_documents_current(body: &str, page: &str) {
         "{page}: 基礎年金番号通知書 missing"
     );
     assert!(!body.contains("各種保険証"), "{page}: 各種保険証");
+}
+
+/// The status of registrant `id`, read from the store.
+pub async fn status_of(
+    scope: &myna::app::keys::TenantScope,
+    id: &str,
+) -> myna::domain::status::Status {
+    myna::app::registrants::get(scope, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
 }
