@@ -343,6 +343,7 @@ async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_re
 
 #[tokio::test]
 async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one_directly() {
+    // GIVEN a registrant with a 第3号 spouse and a child, both with numbers (承認待).
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "dep-approve@example.jp")
         .await;
@@ -374,6 +375,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
     let list = b.get("/approval").await;
     assert!(list.body.contains("扶養家族 山田 花子") && list.body.contains("扶養家族 山田 一郎"));
 
+    // WHEN the spouse is approved without images THEN it is refused and the reason given.
     let base = format!("/approval/{id}/dependents/{spouse}");
     let view = b.get(&base).await;
     assert!(view.body.contains("扶養家族マイナンバー承認") && view.body.contains("1234 5678 9018"));
@@ -382,6 +384,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.body.contains("画像が両方そろうまで承認できません"));
 
+    // WHEN one image, then both are uploaded THEN only both let the approval through.
     let owner_base = format!("/registrants/{id}/dependents/{spouse}");
     upload(&t, &mut b, &owner_base, "number_proof", png()).await;
     assert_eq!(
@@ -416,7 +419,8 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
         "a dependent's approval does not lock the registrant"
     );
 
-    // A child (not 第3号) is checked by the registrant: approved directly, without images.
+    // WHEN the child (not 第3号, checked by the registrant) is approved THEN it is approved
+    // directly, without images.
     let res = b
         .decide(&format!("/approval/{id}/dependents/{child}"), "approve", "")
         .await;
@@ -431,6 +435,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
 
 #[tokio::test]
 async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_waiting() {
+    // GIVEN a registrant waiting for approval with a number image uploaded.
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "img-approve@example.jp")
         .await;
@@ -446,7 +451,8 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
     .await;
     let src = format!("/approval/{id}/images/number_proof");
 
-    // Typed by the stored bytes (a PNG sent as JPEG is served as PNG), never cached.
+    // WHEN the approver opens it THEN the image is typed by the stored bytes (a PNG sent as
+    // JPEG is served as PNG), never cached.
     let img = b.get(&src).await;
     assert_eq!(img.status, StatusCode::OK);
     assert_eq!(img.headers.get("content-type").unwrap(), "image/png");
@@ -472,7 +478,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         StatusCode::NOT_FOUND
     );
 
-    // Another tenant guessing the ids gets nothing, not even a hint.
+    // WHEN another tenant guesses the ids THEN it gets nothing, not even a hint.
     t.signup("株式会社ビー", "img-other@example.jp", PW).await;
     let mut other = t.login("img-other@example.jp", PW, None).await;
     for path in [src.clone(), format!("/approval/{id}")] {
@@ -489,7 +495,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 
-    // A view-only user of the same tenant may do none of it.
+    // WHEN a view-only user of the same tenant tries THEN it may do none of it.
     let mut viewer = t.login("img-approve@example.jp", PW, None).await;
     t.set_role(&scope, "view_only").await;
     for path in [
@@ -522,7 +528,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(status_of(&scope, &id).await, Status::Pending);
 
-    // Once approved, the images are no longer part of an approval screen.
+    // WHEN the record is approved THEN the images are no longer part of an approval screen.
     t.set_role(&scope, "owner").await;
     b.decide(&format!("/approval/{id}"), "approve", "").await;
     assert_eq!(b.get(&src).await.status, StatusCode::NOT_FOUND);

@@ -429,6 +429,7 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
 
 #[tokio::test]
 async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
+    // GIVEN a tenant with two registrants and a dependent, imported.
     let (t, mut b) = TestApp::spawn()
         .with_owner(COMPANY, "export@example.jp")
         .await;
@@ -441,6 +442,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
         ]),
     )
     .await;
+    // THEN the download form asks for the password and a purpose.
     let form = b.get("/registrants/csv").await;
     assert!(
         form.body
@@ -448,6 +450,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
             && form.body.contains("<strong>2人</strong>")
     );
 
+    // WHEN either is missing THEN nothing is downloaded and the form says which.
     let no_password = download(&mut b, "", &[("purpose", "salary_withholding")]).await;
     assert_eq!(no_password.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -460,6 +463,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
             && !no_purpose.body.contains(&valid_number(1))
     );
 
+    // WHEN both are given THEN the file comes as an attachment with every person.
     let file = download(
         &mut b,
         "",
@@ -486,6 +490,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
     );
     assert!(file.body.contains(&valid_number(2)));
 
+    // THEN the download is audited with its purpose and how many people it held.
     let scope = t.scope_of("export@example.jp").await;
     let entries = audit(&t, &scope).await;
     let export = entries
@@ -499,6 +504,8 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
     );
     assert!(entries.iter().all(|e| !e.detail.contains(&valid_number(1))));
 
+    // WHEN five wrong passwords follow THEN the next download is refused even with the right one,
+    // and each failure is audited.
     for _ in 0..5 {
         let res = download(
             &mut b,
