@@ -10,7 +10,9 @@ use myna::app::registrants as regs;
 use myna::domain::status::Status;
 use myna_tests::{Browser, Page, TestApp};
 
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{
+    dependent, holds_number_message, jpeg, my_number, person, png, status_of, NUMBER, PW,
+};
 
 /// The company every owner here signs up.
 const COMPANY: &str = "株式会社レジスト";

@@ -8,7 +8,7 @@ use myna::app::registrants::{self as regs, Filter};
 use myna::app::staging::{self, Budget, State};
 use myna::app::{dependents, groups, tenants};
 use myna::ports::{Condition, Query};
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{person, valid_number, PW};
 use myna_tests::{Browser, Page, TestApp};
 
 /// The company every owner here signs up.

@@ -7,7 +7,10 @@ use myna::app::dependents as deps;
 use myna::app::registrants as regs;
 use myna::app::tenants;
 use myna::domain::status::Status;
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{
+    assert_identity_documents_current, assert_number_documents_current, holds_number_message,
+    status_of, NUMBER, REG_PW,
+};
 use myna_tests::{Browser, Page, TestApp};
 
 /// The company every owner here signs up.

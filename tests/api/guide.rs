@@ -2,7 +2,9 @@
 
 use axum::http::StatusCode;
 use myna::web::guide::PAGES;
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{
+    assert_identity_documents_current, assert_number_documents_current, person,
+};
 use myna_tests::TestApp;
 
 /// The company every owner here signs up.

@@ -9,7 +9,7 @@
 use axum::http::StatusCode;
 use myna_tests::{Browser, Page, TestApp};
 
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::REG_PW;
 
 /// The company every owner here signs up.
 const COMPANY: &str = "株式会社コレクト";

@@ -4,7 +4,7 @@ use axum::http::StatusCode;
 use myna::app::registrants as regs;
 use myna::app::tenants;
 use myna::ports::{Condition, Query};
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{dependent, person, CONFIRM_PAGE, NUMBER, PW};
 use myna_tests::TestApp;
 
 /// The company every owner here signs up.

@@ -6,7 +6,7 @@ use myna::app::keys::TenantScope;
 use myna::app::tenants;
 use myna::domain::my_number::MyNumber;
 use myna::ports::{BlobScope, Condition, Item};
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{person, NUMBER, PW};
 use myna_tests::{signup_fields, test_config, TestApp};
 
 /// The company every owner here signs up.

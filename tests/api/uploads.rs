@@ -5,7 +5,7 @@
 use axum::http::StatusCode;
 use myna_tests::{Browser, TestApp};
 
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{jpeg, person, png, NUMBER};
 
 /// The company every owner here signs up.
 const COMPANY: &str = "株式会社レジスト";

@@ -1,7 +1,7 @@
 //! マイナンバーの表示: password and purpose, no caching, audit with the purpose, rate limits.
 
 use axum::http::StatusCode;
-use myna_tests::fixtures::*;
+use myna_tests::fixtures::{NUMBER, PW};
 use myna_tests::{Browser, TestApp};
 
 async fn setup(t: &TestApp, email: &str) -> (Browser, String) {
