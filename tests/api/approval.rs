@@ -55,15 +55,6 @@ async fn home_count(b: &mut Browser, id: &str) -> String {
     home.body[start..].split('<').next().unwrap().to_string()
 }
 
-async fn audit(t: &TestApp, scope: &TenantScope) -> Vec<myna::app::audit::Entry> {
-    t.app
-        .audit
-        .list(Some(scope.tenant()), 200, None)
-        .await
-        .unwrap()
-        .0
-}
-
 /// Uploads an image of `kind` for the record at `base` (`/registrants/{id}[/dependents/{dep}]`).
 async fn upload(t: &TestApp, b: &mut Browser, base: &str, kind: &str, bytes: Vec<u8>) {
     let (status, tk) = b
@@ -113,7 +104,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
     assert!(view.body.contains("A001"));
     assert_eq!(view.headers.get("cache-control").unwrap(), "no-store");
     assert!(view.body.contains("個人番号通知書") && view.body.contains("保険者番号"));
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let views: Vec<_> = entries
         .iter()
         .filter(|e| e.action == "approval.view")
@@ -157,7 +148,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
     assert!(!again.body.contains("6214"), "no number once approved");
     assert_eq!(home_count(&mut b, "count-pending").await, "0");
 
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let approved = entries
         .iter()
         .find(|e| e.action == "approval.approve")
@@ -199,7 +190,8 @@ async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_
         assert!(res.body.contains(message), "{action}: {}", res.body);
     }
     assert_eq!(status_of(&scope, &id).await, Status::Unregistered);
-    assert!(audit(&t, &scope)
+    assert!(t
+        .audit_of(&scope)
         .await
         .iter()
         .all(|e| !e.action.starts_with("approval.")));
@@ -272,7 +264,8 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
     assert!(!after.body.contains("6214"), "no number once sent back");
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(detail.body.contains("差戻し理由") && detail.body.contains(reason));
-    let entry = audit(&t, &scope)
+    let entry = t
+        .audit_of(&scope)
         .await
         .into_iter()
         .find(|e| e.action == "approval.send_back")
@@ -463,7 +456,8 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         img.headers.get("x-content-type-options").unwrap(),
         "nosniff"
     );
-    assert!(audit(&t, &scope)
+    assert!(t
+        .audit_of(&scope)
         .await
         .iter()
         .any(|e| e.action == "approval.image" && e.target.as_deref() == Some(id.as_str())));
@@ -605,7 +599,8 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(r.status, Status::Pending);
     assert_eq!(r.number.unwrap().last4, &mine[8..]);
-    let entry = audit(&t, &scope)
+    let entry = t
+        .audit_of(&scope)
         .await
         .into_iter()
         .find(|e| e.action == "number.update")

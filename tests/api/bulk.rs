@@ -271,7 +271,7 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
     let home = b.get("/home").await;
     assert_eq!(count(&home, "count-registrants"), 1);
     assert_eq!(count(&home, "count-dependents-pending"), 1);
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let audited = entries
         .iter()
         .find(|e| e.action == "csv.import")
@@ -355,15 +355,6 @@ async fn download_utf8(b: &mut Browser, query: &str) -> Page {
         ("encoding", "utf8"),
     ];
     download(b, query, &fields).await
-}
-
-async fn audit(t: &TestApp, scope: &TenantScope) -> Vec<myna::app::audit::Entry> {
-    t.app
-        .audit
-        .list(Some(scope.tenant()), 50, None)
-        .await
-        .unwrap()
-        .0
 }
 
 async fn download(b: &mut Browser, query: &str, fields: &[(&str, &str)]) -> Page {
@@ -492,7 +483,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
 
     // THEN the download is audited with its purpose and how many people it held.
     let scope = t.scope_of("export@example.jp").await;
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let export = entries
         .iter()
         .find(|e| e.action == "csv.export")
@@ -533,7 +524,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
                 .unwrap()
                 .starts_with("text/csv")
     );
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     assert_eq!(
         entries
             .iter()
@@ -970,7 +961,7 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
     )
     .await;
     assert_eq!(finish.location(), Some("/registrants?done=bulk"));
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     assert_eq!(
         entries.iter().filter(|e| e.action == "bulk.import").count(),
         2

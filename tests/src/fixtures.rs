@@ -163,6 +163,19 @@ impl Page {
 }
 
 impl TestApp {
+    /// The newest 200 entries of the tenant's operation log, newest first.
+    pub async fn audit_of(
+        &self,
+        scope: &myna::app::keys::TenantScope,
+    ) -> Vec<myna::app::audit::Entry> {
+        self.app
+            .audit
+            .list(Some(scope.tenant()), 200, None)
+            .await
+            .unwrap()
+            .0
+    }
+
     /// Signs `company` up with `email` as its owner and logs the owner in.
     pub async fn owner(&self, company: &str, email: &str) -> Browser {
         self.signup(company, email, PW).await;
