@@ -83,9 +83,7 @@ async fn enter_number(b: &mut Browser, page: &str, number: &str) -> Page {
 
 #[tokio::test]
 async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "approve@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "approve@example.jp").await;
     let scope = t.scope_of("approve@example.jp").await;
     let id = registrant(&mut b, "承認", "A001", NUMBER).await;
     assert_eq!(home_count(&mut b, "count-pending").await, "1");
@@ -161,9 +159,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
 
 #[tokio::test]
 async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_reason() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "illegal@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "illegal@example.jp").await;
     let scope = t.scope_of("illegal@example.jp").await;
     let id = registrant(&mut b, "未登", "U001", "").await;
     let base = format!("/approval/{id}");
@@ -208,9 +204,7 @@ async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_
 
 #[tokio::test]
 async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "sendback@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sendback@example.jp").await;
     let scope = t.scope_of("sendback@example.jp").await;
     let id = registrant(&mut b, "差戻", "S001", NUMBER).await;
     let base = format!("/approval/{id}");
@@ -275,9 +269,7 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
 
 #[tokio::test]
 async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_reopens() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "refuse@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "refuse@example.jp").await;
     let scope = t.scope_of("refuse@example.jp").await;
     let id = registrant(&mut b, "拒否", "R001", "").await;
     let page = format!("/registrants/{id}/number");
@@ -339,9 +331,7 @@ async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_re
 #[tokio::test]
 async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one_directly() {
     // GIVEN a registrant with a 第3号 spouse and a child, both with numbers (承認待).
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "dep-approve@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dep-approve@example.jp").await;
     let scope = t.scope_of("dep-approve@example.jp").await;
     let id = registrant(&mut b, "扶養", "D001", "").await;
     let spouse = family(
@@ -431,9 +421,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
 #[tokio::test]
 async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_waiting() {
     // GIVEN a registrant waiting for approval with a number image uploaded.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "img-approve@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "img-approve@example.jp").await;
     let scope = t.scope_of("img-approve@example.jp").await;
     let id = registrant(&mut b, "画像", "G001", NUMBER).await;
     upload(
@@ -532,9 +520,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
 
 #[tokio::test]
 async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_changes_nothing() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "numedit@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "numedit@example.jp").await;
     let scope = t.scope_of("numedit@example.jp").await;
     let holder = registrant(&mut b, "先客", "N001", NUMBER).await;
     let id = registrant(&mut b, "編集", "N002", "").await;
@@ -610,9 +596,7 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
 
 #[tokio::test]
 async fn changing_an_approved_number_returns_it_to_pending_and_a_dependents_number_too() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "reapprove@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "reapprove@example.jp").await;
     let scope = t.scope_of("reapprove@example.jp").await;
     let id = registrant(&mut b, "再承認", "P001", NUMBER).await;
     b.decide(&format!("/approval/{id}"), "approve", "").await;
@@ -658,9 +642,7 @@ async fn changing_an_approved_number_returns_it_to_pending_and_a_dependents_numb
 
 #[tokio::test]
 async fn a_decision_applies_only_to_the_version_the_approver_saw() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "race@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "race@example.jp").await;
     let scope = t.scope_of("race@example.jp").await;
     let id = registrant(&mut b, "競合", "C001", NUMBER).await;
     let base = format!("/approval/{id}");
@@ -707,9 +689,7 @@ async fn a_decision_applies_only_to_the_version_the_approver_saw() {
 /// typed into any of it is refused on the field, and the form keeps what was typed.
 #[tokio::test]
 async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "freetext@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "freetext@example.jp").await;
     let scope = t.scope_of("freetext@example.jp").await;
     let says = holds_number_message;
     let spelled = "番号は６２１４ ９８３２ ０２５７です";

@@ -116,9 +116,7 @@ async fn all(scope: &TenantScope) -> Vec<regs::Registrant> {
 
 #[tokio::test]
 async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "badrows@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "badrows@example.jp").await;
     import(
         &mut b,
         &csv(&[reg("E900", "既存", "一郎", "1970/1/1", &valid_number(900))]),
@@ -188,9 +186,7 @@ async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
 
 #[tokio::test]
 async fn a_file_over_the_plan_or_in_an_unknown_encoding_imports_nothing() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "limit@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "limit@example.jp").await;
     let rows = staff("P", 11);
     let res = upload(&mut b, csv(&rows).as_bytes()).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -228,9 +224,7 @@ async fn a_file_over_the_plan_or_in_an_unknown_encoding_imports_nothing() {
 
 #[tokio::test]
 async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "sjis@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sjis@example.jp").await;
     let text = [
         HEADER.to_string(),
         format!("登録者,E001,\"従業員2（パート、アルバイト）\",髙橋,\"一,郎\",タカハシ,イチロウ,昭和55年1月1日,男,{},,R2/4/1,taro@example.jp,,\"備考に\"\"引用\"\"と\r\n改行\"", valid_number(1)),
@@ -282,9 +276,7 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
 
 #[tokio::test]
 async fn utf8_files_import_with_or_without_bom() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "utf8@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "utf8@example.jp").await;
     let plain = csv(&[reg("U1", "𠮷田", "太郎", "1980/1/1", &valid_number(1))]);
     import(&mut b, &plain).await;
     let with_bom = format!(
@@ -380,9 +372,7 @@ async fn download(b: &mut Browser, query: &str, fields: &[(&str, &str)]) -> Page
 
 #[tokio::test]
 async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_numbers() {
-    let (t, mut a) = TestApp::spawn()
-        .with_owner(COMPANY, "source@example.jp")
-        .await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "source@example.jp").await;
     let text = csv(&[
         reg("E001", "山田", "太郎", "S55/1/1", &valid_number(1)),
         dep("E001", "山田", "花子", "H22/4/1", &valid_number(2)),
@@ -421,9 +411,7 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
 #[tokio::test]
 async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
     // GIVEN a tenant with two registrants and a dependent, imported.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "export@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "export@example.jp").await;
     import(
         &mut b,
         &csv(&[
@@ -536,9 +524,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
 
 #[tokio::test]
 async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "filter@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "filter@example.jp").await;
     set_plan(&t, "filter@example.jp", 100).await;
     let scope = t.scope_of("filter@example.jp").await;
     let group = groups::new_group("経理部".into(), time::OffsetDateTime::now_utc());
@@ -609,9 +595,7 @@ async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
 
 #[tokio::test]
 async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offered() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "kanji@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "kanji@example.jp").await;
     import(
         &mut b,
         &csv(&[
@@ -641,9 +625,7 @@ async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offer
 
 #[tokio::test]
 async fn the_template_and_the_column_spec_are_offered() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "template@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "template@example.jp").await;
     let page = b.get("/registrants/csv-upload").await;
     assert!(
         page.body.contains("マイナンバー登録者追加用CSVサンプル")
@@ -667,9 +649,7 @@ async fn the_template_and_the_column_spec_are_offered() {
 
 #[tokio::test]
 async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "crash@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "crash@example.jp").await;
     set_plan(&t, "crash@example.jp", 300).await;
     let rows = staff("C", 100);
     let staged = upload(&mut b, csv(&rows).as_bytes()).await;
@@ -780,9 +760,7 @@ async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again()
 
 #[tokio::test]
 async fn a_code_taken_before_the_commit_fails_the_import_and_leaves_nothing() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "race@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "race@example.jp").await;
     set_plan(&t, "race@example.jp", 300).await;
     let rows = staff("R", 70);
     let staged = upload(&mut b, csv(&rows).as_bytes()).await;
@@ -866,9 +844,7 @@ async fn post_grid(b: &mut Browser, action: &str, fields: &[(String, String)]) -
 
 #[tokio::test]
 async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "grid@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "grid@example.jp").await;
     let page = b.get("/registrants/bulk").await;
     assert!(
         page.body
@@ -912,9 +888,7 @@ async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() 
 
 #[tokio::test]
 async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "gridok@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "gridok@example.jp").await;
     let added = post_grid(
         &mut b,
         "add_dep:2",
@@ -970,9 +944,7 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
 
 #[tokio::test]
 async fn a_grid_over_the_plan_limit_saves_nothing() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "gridplan@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "gridplan@example.jp").await;
     let nine: Vec<(String, String)> = (1..=9)
         .flat_map(|n| {
             row(
@@ -1004,9 +976,7 @@ async fn a_grid_over_the_plan_limit_saves_nothing() {
 
 #[tokio::test]
 async fn a_large_file_passes_the_csrf_check_and_is_refused_past_the_row_limit() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "large@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "large@example.jp").await;
     let row = reg("E1", "山田", "太郎", "1980/1/1", "") + &"備考".repeat(30);
     let text = csv(&vec![row; 20_001]);
     assert!(
@@ -1045,9 +1015,7 @@ fn listed_in(page: &Page, line: usize, column: &str, reason: &str) -> bool {
 #[tokio::test]
 async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_quoted_breaks() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "lines@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "lines@example.jp").await;
     for (ending, name) in [("\n", "LF"), ("\r\n", "CRLF"), ("\r", "CR")] {
         for quoted in [false, true] {
             let note = match quoted {
@@ -1086,9 +1054,7 @@ async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_
 #[tokio::test]
 async fn a_13_digit_number_in_the_grid_is_refused_with_the_length_message_and_nothing_is_stored() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "digits@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "digits@example.jp").await;
     let typed = format!("{}3", valid_number(1));
     // Act
     let res = post_grid(
@@ -1160,9 +1126,7 @@ fn no_my_number_input_has_a_maxlength_that_could_cut_what_is_typed() {
 #[tokio::test]
 async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_tildes() {
     // Arrange
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "alike@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "alike@example.jp").await;
     let text =
         csv(&[reg("A1", "山田", "太郎", "1980/1/1", &valid_number(1)) + "9時〜17時 − — ‖ ¢ £ ¬"]);
     import(&mut b, &text).await;
@@ -1184,9 +1148,7 @@ async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_t
 #[tokio::test]
 async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
     // Arrange
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "cells@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "cells@example.jp").await;
     import(
         &mut b,
         &csv(&[
@@ -1230,9 +1192,7 @@ async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
 #[tokio::test]
 async fn an_upload_with_gaiji_is_refused_naming_the_line_and_the_column() {
     // Arrange: CP932 bytes F040 (the first user-defined character) in a name.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "gaiji@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "gaiji@example.jp").await;
     let text = csv(&[
         reg("G1", "山田", "太郎", "1980/1/1", &valid_number(1)),
         reg("G2", "髙橋", "GAIJI", "1981/1/1", &valid_number(2)),
@@ -1253,9 +1213,7 @@ async fn an_upload_with_gaiji_is_refused_naming_the_line_and_the_column() {
 #[tokio::test]
 async fn an_upload_over_the_size_limit_says_the_file_is_too_large() {
     // Arrange
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "huge@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "huge@example.jp").await;
     let bytes = vec![b'a'; myna::web::UPLOAD_BODY_LIMIT + 1];
     // Act
     let res = upload(&mut b, &bytes).await;
@@ -1276,9 +1234,7 @@ async fn an_upload_over_the_size_limit_says_the_file_is_too_large() {
 #[tokio::test]
 async fn an_empty_file_and_an_unclosed_quote_each_get_their_own_message() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "quote@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quote@example.jp").await;
     let unclosed = csv(&[
         reg("Q1", "山田", "太郎", "1980/1/1", &valid_number(1)),
         reg("Q2", "佐藤", "次郎", "1981/1/1", &valid_number(2)) + "\"閉じていない引用",
@@ -1316,9 +1272,7 @@ async fn an_empty_file_and_an_unclosed_quote_each_get_their_own_message() {
 #[tokio::test]
 async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_the_csv() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "hire@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "hire@example.jp").await;
     let message = "入社日が生年月日より前になっています。";
     // Act: the registrant form
     let mut fields = person("山田", "太郎", "H1", "");
@@ -1363,9 +1317,7 @@ async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_t
 #[tokio::test]
 async fn the_bulk_grid_fits_1280_px_with_every_column_visible() {
     // Arrange
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "wide@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "wide@example.jp").await;
     // Act
     let page = b.get("/registrants/bulk").await;
     let css = b.get("/static/app.css").await.body;

@@ -27,9 +27,7 @@ fn mails_to(t: &TestApp, to: &str) -> usize {
 
 #[tokio::test]
 async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "quick@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quick@example.jp").await;
     let scope = t.scope_of("quick@example.jp").await;
 
     // One bad row refuses the whole page, keeps what was typed, marks the cell.
@@ -97,9 +95,7 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
 
 #[tokio::test]
 async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "blast@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "blast@example.jp").await;
     let scope = t.scope_of("blast@example.jp").await;
     b.quick(
         &[
@@ -175,9 +171,7 @@ async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
 
 #[tokio::test]
 async fn a_send_stuck_mid_way_is_reported_not_repeated() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "stuck@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "stuck@example.jp").await;
     let scope = t.scope_of("stuck@example.jp").await;
     b.quick(&[("山田", "花子", "hanako@example.jp")], "list")
         .await;
@@ -209,9 +203,7 @@ async fn a_send_stuck_mid_way_is_reported_not_repeated() {
 #[tokio::test]
 async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     // GIVEN a company with a passcode and one registrant mailed a registration link.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "journey@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "journey@example.jp").await;
     let scope = t.scope_of("journey@example.jp").await;
     let res = b
         .submit(
@@ -437,9 +429,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
 
 #[tokio::test]
 async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "links@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "links@example.jp").await;
     let (id, first) = t
         .mailed_registrant(&mut b, "links@example.jp", "hanako@example.jp")
         .await;
@@ -489,9 +479,7 @@ async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator()
 
 #[tokio::test]
 async fn wrong_passcodes_lock_the_link_from_that_address_but_not_its_owner_elsewhere() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "guard@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "guard@example.jp").await;
     b.submit(
         "/collection/passcode",
         "/collection/passcode",
@@ -533,9 +521,7 @@ async fn wrong_passcodes_lock_the_link_from_that_address_but_not_its_owner_elsew
 
 #[tokio::test]
 async fn wrong_passcodes_from_many_addresses_make_the_link_wait() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "guard2@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "guard2@example.jp").await;
     b.submit(
         "/collection/passcode",
         "/collection/passcode",
@@ -573,9 +559,7 @@ async fn wrong_passcodes_from_many_addresses_make_the_link_wait() {
 
 #[tokio::test]
 async fn registrant_and_administrator_sessions_never_open_each_others_pages() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "split@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "split@example.jp").await;
     let (_, link_a) = t
         .mailed_registrant(&mut b, "split@example.jp", "a@example.jp")
         .await;
@@ -635,9 +619,7 @@ fn send_row<'a>(page: &'a Page, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_back_ticked() {
     // GIVEN one registrant in each status, and a retired one
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "everyone@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "everyone@example.jp").await;
     let scope = t.scope_of("everyone@example.jp").await;
     b.quick(
         &[
@@ -717,9 +699,7 @@ async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_b
 #[tokio::test]
 async fn the_phone_document_steps_list_the_current_documents() {
     // GIVEN a registrant logged in on the phone from the collection mail
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "phonedocs@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "phonedocs@example.jp").await;
     let (_, link) = t
         .mailed_registrant(&mut b, "phonedocs@example.jp", "pd@example.jp")
         .await;
@@ -786,9 +766,7 @@ async fn phone_refused(phone: &mut Browser, path: &str) -> Page {
 #[tokio::test]
 async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_code() {
     // Arrange: the registrant is logged in on the phone through the mailed link.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "reissue@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "reissue@example.jp").await;
     let scope = t.scope_of("reissue@example.jp").await;
     let (id, first) = t
         .mailed_registrant(&mut b, "reissue@example.jp", "hanako@example.jp")
@@ -832,9 +810,7 @@ async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_c
 #[tokio::test]
 async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_reopens_collection() {
     // Arrange: a registrant logged in on the phone.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "refused@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "refused@example.jp").await;
     let scope = t.scope_of("refused@example.jp").await;
     let (id, link) = t
         .mailed_registrant(&mut b, "refused@example.jp", "hanako@example.jp")
@@ -901,9 +877,7 @@ async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_re
 #[tokio::test]
 async fn a_collection_mail_is_not_sent_when_its_message_holds_a_my_number() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "message@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "message@example.jp").await;
     b.quick(&[("山田", "花子", "hanako@example.jp")], "list")
         .await;
     let id = t.send_list_ids("message@example.jp").await.pop().unwrap();
@@ -929,9 +903,7 @@ async fn a_collection_mail_is_not_sent_when_its_message_holds_a_my_number() {
 
 #[tokio::test]
 async fn quick_registration_refuses_a_name_when_it_holds_a_my_number() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "quickname@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quickname@example.jp").await;
 
     let res = b
         .quick(&[("山田", "621498320257", "hanako@example.jp")], "list")

@@ -13,9 +13,7 @@ const COMPANY: &str = "株式会社ガイド";
 #[tokio::test]
 async fn every_guide_page_answers_with_its_own_help_and_links_only_to_screens_that_exist() {
     // GIVEN a logged-in administrator
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "guide@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "guide@example.jp").await;
 
     for (path, title) in PAGES {
         // WHEN a guide page is opened
@@ -50,7 +48,7 @@ async fn every_guide_page_answers_with_its_own_help_and_links_only_to_screens_th
 
 #[tokio::test]
 async fn the_faq_answers_carrier_mail_documents_and_cancellation() {
-    let (_t, mut b) = TestApp::spawn().with_owner(COMPANY, "faq@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "faq@example.jp").await;
     let faq = b.get("/guide/faq").await;
     for text in [
         // mail not received on a carrier phone: allow the domain per carrier, or the QR code
@@ -75,9 +73,7 @@ async fn the_faq_answers_carrier_mail_documents_and_cancellation() {
 #[tokio::test]
 async fn the_approval_screen_and_the_guide_list_the_current_identity_documents() {
     // GIVEN a registrant with a number, waiting for approval
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "docs@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "docs@example.jp").await;
     let res = b
         .add_registrant(&person("書類", "確認", "K001", "621498320257"), &[])
         .await;

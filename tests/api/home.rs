@@ -8,9 +8,7 @@ use myna_tests::{Browser, TestApp};
 
 #[tokio::test]
 async fn home_shows_company_user_plan_menus_and_passcode_warning() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner("株式会社ホーム", "home@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner("株式会社ホーム", "home@example.jp").await;
     let page = b.get("/home").await;
     assert_eq!(page.status, StatusCode::OK);
     for text in [
@@ -39,9 +37,7 @@ async fn home_shows_company_user_plan_menus_and_passcode_warning() {
 
 #[tokio::test]
 async fn home_counts_follow_the_counters_maintained_on_write() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner("株式会社カウント", "count@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner("株式会社カウント", "count@example.jp").await;
     let page = b.get("/home").await;
     assert!(page
         .body
@@ -84,9 +80,7 @@ async fn home_counts_follow_the_counters_maintained_on_write() {
 
 #[tokio::test]
 async fn every_linked_capability_answers_with_a_coming_soon_page() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner("株式会社リンク", "links@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner("株式会社リンク", "links@example.jp").await;
     let home = b.get("/home").await;
     for (path, title) in COMING_SOON {
         let page = b.get(path).await;
@@ -165,9 +159,7 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
 #[tokio::test]
 async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
     // GIVEN a new account
-    let (t, mut b) = TestApp::spawn()
-        .with_owner("株式会社お知らせ", "notice@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner("株式会社お知らせ", "notice@example.jp").await;
     let scope = t.scope_of("notice@example.jp").await;
     let today = myna::domain::format_slash(t.clock_today());
 
@@ -218,9 +210,7 @@ async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
 
 #[tokio::test]
 async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner("株式会社リンク先", "targets@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner("株式会社リンク先", "targets@example.jp").await;
     let home = b.get("/home").await;
     let main = home.body.split("<main class=\"app-main\">").nth(1).unwrap();
     let main = main.split("</main>").next().unwrap();

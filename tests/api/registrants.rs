@@ -12,7 +12,7 @@ const COMPANY: &str = "株式会社レジスト";
 
 #[tokio::test]
 async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
-    let (t, mut b) = TestApp::spawn().with_owner(COMPANY, "add@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "add@example.jp").await;
     let confirm = b
         .submit(
             "/registrants/new",
@@ -78,9 +78,7 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
 
 #[tokio::test]
 async fn a_refused_form_keeps_its_input_and_says_what_is_wrong() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "form@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "form@example.jp").await;
     let mut fields = person("", "花子", "E002", "621498320258");
     fields.push(("note", "夜勤あり"));
     let res = b
@@ -119,9 +117,7 @@ async fn a_refused_form_keeps_its_input_and_says_what_is_wrong() {
 
 #[tokio::test]
 async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "plan@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "plan@example.jp").await;
     for i in 0..10 {
         let code = format!("P{i:03}");
         let res = b
@@ -152,7 +148,7 @@ async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
 
 #[tokio::test]
 async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save() {
-    let (t, mut b) = TestApp::spawn().with_owner(COMPANY, "dup@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dup@example.jp").await;
     let first = b
         .add_registrant(&person("山田", "太郎", "D001", NUMBER), &[])
         .await;
@@ -189,9 +185,7 @@ async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save
 
 #[tokio::test]
 async fn an_employee_code_is_unique_within_the_tenant() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "code@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "code@example.jp").await;
     b.add_registrant(&person("山田", "太郎", "C001", ""), &[])
         .await;
     let res = b
@@ -203,9 +197,7 @@ async fn an_employee_code_is_unique_within_the_tenant() {
 
 #[tokio::test]
 async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_confirmation() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "edit@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "edit@example.jp").await;
     let id = b
         .add_registrant(&person("山田", "太郎", "X001", ""), &[])
         .await
@@ -293,9 +285,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
 
 #[tokio::test]
 async fn the_list_searches_by_name_whatever_the_kana_or_width_and_pages_by_50() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "list@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "list@example.jp").await;
     let scope = t.scope_of("list@example.jp").await;
     // Plan changes arrive later; a larger plan is set directly.
     let mut profile = scope.get(&scope.key("PROFILE")).await.unwrap().unwrap();
@@ -388,9 +378,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "group@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "group@example.jp").await;
     let scope = t.scope_of("group@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -472,9 +460,7 @@ async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
 
 #[tokio::test]
 async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
-    let (t, mut a) = TestApp::spawn()
-        .with_owner(COMPANY, "tenant-a@example.jp")
-        .await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "tenant-a@example.jp").await;
     let id = a
         .add_registrant(&person("秘密", "太郎", "S001", NUMBER), &[])
         .await
@@ -520,9 +506,7 @@ async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
 
 #[tokio::test]
 async fn a_view_only_user_can_list_but_not_change() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "viewer@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "viewer@example.jp").await;
     let id = b
         .add_registrant(&person("閲覧", "対象", "V001", ""), &[])
         .await
@@ -549,9 +533,7 @@ async fn a_view_only_user_can_list_but_not_change() {
 #[tokio::test]
 async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
     // GIVEN a registrant with a number.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "family@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "family@example.jp").await;
     let scope = t.scope_of("family@example.jp").await;
     let id = b
         .add_registrant(&person("山田", "太郎", "F001", NUMBER), &[])
@@ -691,9 +673,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
 
 #[tokio::test]
 async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "depform@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "depform@example.jp").await;
     let id = b
         .add_registrant(&person("山田", "太郎", "F002", ""), &[])
         .await
@@ -720,9 +700,7 @@ async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
 
 #[tokio::test]
 async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
-    let (t, mut a) = TestApp::spawn()
-        .with_owner(COMPANY, "dep-a@example.jp")
-        .await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "dep-a@example.jp").await;
     let id = a
         .add_registrant(&person("山田", "太郎", "F003", ""), &[])
         .await
@@ -763,9 +741,7 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
 #[tokio::test]
 async fn document_images_go_straight_to_storage_and_only_verified_images_replace_the_old_one() {
     // GIVEN a registrant without images.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "images@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "images@example.jp").await;
     let scope = t.scope_of("images@example.jp").await;
     let id = b
         .add_registrant(&person("画像", "太郎", "I001", ""), &[])
@@ -935,9 +911,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
 
 #[tokio::test]
 async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
-    let (t, mut a) = TestApp::spawn()
-        .with_owner(COMPANY, "img-a@example.jp")
-        .await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "img-a@example.jp").await;
     let one = a
         .add_registrant(&person("一", "太郎", "J001", ""), &[])
         .await
@@ -985,9 +959,7 @@ async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
 
 #[tokio::test]
 async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_detail_page() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "rename@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "rename@example.jp").await;
     let scope = t.scope_of("rename@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -1057,9 +1029,7 @@ async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_d
 
 #[tokio::test]
 async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() {
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "draft@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "draft@example.jp").await;
     let confirm = b
         .submit(
             "/registrants/new",
@@ -1108,9 +1078,7 @@ async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() 
 async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_under_registrant_info()
 {
     // GIVEN a registrant
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "numedit@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "numedit@example.jp").await;
     let id = b
         .add_registrant(&person("編集", "花子", "E001", ""), &[])
         .await
@@ -1146,9 +1114,7 @@ async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_und
 
 #[tokio::test]
 async fn the_search_panel_starts_folded_when_the_list_has_rows_and_no_search_is_active() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "fold@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "fold@example.jp").await;
     let open = "<details class=\"card search\" open>";
     let folded = "<details class=\"card search\">";
     // An empty list: the panel is open (there is nothing else to look at).
@@ -1168,9 +1134,7 @@ async fn the_search_panel_starts_folded_when_the_list_has_rows_and_no_search_is_
 #[tokio::test]
 async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_is_ticked() {
     // GIVEN a group and an ungrouped registrant
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "nomember@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "nomember@example.jp").await;
     let scope = t.scope_of("nomember@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -1207,9 +1171,7 @@ async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_
 #[tokio::test]
 async fn adding_past_the_plan_limit_is_refused_before_the_confirm_page() {
     // GIVEN a plan 10 account already holding 10 registrants
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "planfirst@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "planfirst@example.jp").await;
     let scope = t.scope_of("planfirst@example.jp").await;
     let full = tenants::Counters {
         registrants: 10,
@@ -1241,9 +1203,7 @@ async fn adding_past_the_plan_limit_is_refused_before_the_confirm_page() {
 
 #[tokio::test]
 async fn the_add_form_says_where_document_images_are_uploaded_instead_of_coming_soon() {
-    let (_t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "docnote@example.jp")
-        .await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "docnote@example.jp").await;
     let form = b.get("/registrants/new").await;
     assert!(!form.body.contains("準備中"), "{}", form.body);
     assert!(form

@@ -411,9 +411,7 @@ async fn csrf_token_in_the_url_query_is_refused() {
 #[tokio::test]
 async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_seal() {
     // Arrange
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "sealpw@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sealpw@example.jp").await;
     let secret = "Phone-Pass-77";
     let mut fields = person("山田", "花子", "S-1", "");
     fields.retain(|(k, _)| *k != "email");
@@ -455,9 +453,7 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
 #[tokio::test]
 async fn a_sealed_password_does_not_open_in_another_session() {
     // Arrange: 入力確認 in one session...
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "sealpw2@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sealpw2@example.jp").await;
     let mut fields = person("山田", "花子", "S-2", "");
     fields.retain(|(k, _)| *k != "email");
     fields.push(("email", "hanako2@example.jp"));

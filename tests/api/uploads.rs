@@ -27,9 +27,7 @@ async fn served(b: &mut Browser, id: &str) -> Vec<u8> {
 #[tokio::test]
 async fn replaying_an_upload_ticket_changes_nothing_when_its_image_was_verified() {
     // Arrange: a PNG uploaded and verified through its ticket.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "replay@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "replay@example.jp").await;
     let id = waiting_registrant(&mut b).await;
     let base = format!("/registrants/{id}/images/number_proof");
     let (status, tk) = b.ticket(&format!("{base}/ticket"), "image/png").await;
@@ -55,9 +53,7 @@ async fn replaying_an_upload_ticket_changes_nothing_when_its_image_was_verified(
 #[tokio::test]
 async fn a_failed_upload_keeps_the_previous_image_when_the_new_one_is_not_an_image() {
     // Arrange: a verified PNG.
-    let (t, mut b) = TestApp::spawn()
-        .with_owner(COMPANY, "keep@example.jp")
-        .await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "keep@example.jp").await;
     let id = waiting_registrant(&mut b).await;
     let base = format!("/registrants/{id}/images/number_proof");
     let (_, first) = b.ticket(&format!("{base}/ticket"), "image/png").await;

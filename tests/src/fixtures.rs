@@ -1,5 +1,5 @@
 //! What every journey starts from, written once: the shared constants, a signed-up owner
-//! (`TestApp::spawn().with_owner(..)`, as crates.io's `TestApp::init().with_user()`), the
+//! (`TestApp::with_owner(..)`, as crates.io's `TestApp::init().with_user()`), the
 //! registrant and dependent forms with their 入力確認 step, document images, the collection
 //! mail and the registrant's phone login, and the page checks more than one capability makes.
 //! Test modules import from here (zero2prod's `tests/api/helpers.rs`), never from each other.
@@ -182,10 +182,12 @@ impl TestApp {
         self.login(email, PW, None).await
     }
 
-    /// The builder form of [`TestApp::owner`]: `TestApp::spawn().with_owner(..)`.
-    pub async fn with_owner(self, company: &str, email: &str) -> (TestApp, Browser) {
-        let b = self.owner(company, email).await;
-        (self, b)
+    /// A fresh product with `company` signed up and its owner logged in: the start of most
+    /// journeys (crates.io's `TestApp::init().with_user()`).
+    pub async fn with_owner(company: &str, email: &str) -> (TestApp, Browser) {
+        let t = TestApp::spawn();
+        let b = t.owner(company, email).await;
+        (t, b)
     }
 
     /// The browser's PUT to the local upload URL of `ticket`.
