@@ -1,6 +1,7 @@
 //! Test support: a real product instance on the embedded adapters in a temporary directory,
 //! driven through its router without a socket (zero2prod's `TestApp`, axum's `oneshot`), and
-//! the port contract suites that every adapter set must pass.
+//! the port contract suites that every adapter set must pass. [`fixtures`] holds what the
+//! journeys share (the owner, the forms, the 入力確認 step, page checks).
 //!
 //! All of it is test support: a failed `unwrap` here is a failed test, so it is allowed.
 
