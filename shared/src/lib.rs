@@ -1,6 +1,6 @@
 //! `myna`: the My Number vault's shared library.
 //!
-//! Layers, innermost first (see `DESIGN.md`):
+//! Layers, innermost first; each uses only the layers listed before it:
 //! - [`domain`]: pure rules and types (check digit, era dates, statuses, roles, purposes, plans).
 //! - [`ports`]: the traits the use cases need (Store, Blobs, Keys, Mailer, Clock, Audit).
 //! - [`app`]: use cases, one module per capability, written once on top of the ports.

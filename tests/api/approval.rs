@@ -10,29 +10,20 @@ use myna::app::registrants as regs;
 use myna::domain::status::Status;
 use myna_tests::{Browser, Page, TestApp};
 
-use crate::registrants::{
-    add, add_dependent, complete, dependent, owner, person, post_confirm, put, registrant_id,
-    ticket,
+use myna_tests::fixtures::{
+    dependent, holds_number_message, jpeg, my_number, person, png, status_of, NUMBER, PW,
 };
 
-const PW: &str = "Sakura-2026x";
-const NUMBER: &str = "621498320257";
-const OTHER_NUMBER: &str = "123456789018";
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社レジスト";
 
-/// A valid number: `first11` and its check digit.
-fn my_number(first11: &str) -> String {
-    let digits: [u8; 11] = first11
-        .bytes()
-        .map(|b| b - b'0')
-        .collect::<Vec<_>>()
-        .try_into()
-        .unwrap();
-    format!("{first11}{}", myna::domain::check_digit(&digits))
-}
+const OTHER_NUMBER: &str = "123456789018";
 
 /// A registrant added through the form: with a number it is 承認待, without 未登録.
 async fn registrant(b: &mut Browser, family: &str, code: &str, number: &str) -> String {
-    registrant_id(&add(b, &person(family, "太郎", code, number), &[]).await)
+    b.add_registrant(&person(family, "太郎", code, number), &[])
+        .await
+        .registrant_id()
 }
 
 /// A dependent added through the form, and its id.
@@ -44,7 +35,9 @@ async fn family(
     kind: &str,
     number: &str,
 ) -> String {
-    let res = add_dependent(b, id, &dependent(given, "spouse", kind, number), &[]).await;
+    let res = b
+        .add_dependent(id, &dependent(given, "spouse", kind, number), &[])
+        .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
     deps::list(scope, id)
         .await
@@ -55,28 +48,6 @@ async fn family(
         .id
 }
 
-fn hidden(page: &Page, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page
-        .body
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no {name} on the page: {}", page.body))
-        + marker.len();
-    page.body[start..].split('"').next().unwrap().to_string()
-}
-
-/// Opens the approval screen at `base` and posts `action` with its version and `reason`.
-async fn decide(b: &mut Browser, base: &str, action: &str, reason: &str) -> Page {
-    let view = b.get(base).await;
-    let version = hidden(&view, "version");
-    b.submit(
-        base,
-        &format!("{base}/{action}"),
-        &[("version", &version), ("reason", reason)],
-    )
-    .await
-}
-
 async fn home_count(b: &mut Browser, id: &str) -> String {
     let home = b.get("/home").await;
     let marker = format!("<span id=\"{id}\">");
@@ -84,43 +55,20 @@ async fn home_count(b: &mut Browser, id: &str) -> String {
     home.body[start..].split('<').next().unwrap().to_string()
 }
 
-async fn status_of(scope: &TenantScope, id: &str) -> Status {
-    regs::get(scope, id).await.unwrap().unwrap().status
-}
-
-async fn audit(t: &TestApp, scope: &TenantScope) -> Vec<myna::app::audit::Entry> {
-    t.app
-        .audit
-        .list(Some(scope.tenant()), 200, None)
-        .await
-        .unwrap()
-        .0
-}
-
 /// Uploads an image of `kind` for the record at `base` (`/registrants/{id}[/dependents/{dep}]`).
 async fn upload(t: &TestApp, b: &mut Browser, base: &str, kind: &str, bytes: Vec<u8>) {
-    let (status, tk) = ticket(b, &format!("{base}/images/{kind}/ticket"), "image/jpeg").await;
+    let (status, tk) = b
+        .ticket(&format!("{base}/images/{kind}/ticket"), "image/jpeg")
+        .await;
     assert_eq!(status, StatusCode::OK, "{tk}");
-    assert!(put(t, &tk, "image/jpeg", bytes).await);
-    let (status, done) = complete(
-        b,
-        &format!("{base}/images/{kind}/complete"),
-        tk["upload"].as_str().unwrap(),
-    )
-    .await;
+    assert!(t.put(&tk, "image/jpeg", bytes).await);
+    let (status, done) = b
+        .complete(
+            &format!("{base}/images/{kind}/complete"),
+            tk["upload"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{done}");
-}
-
-pub(crate) fn png() -> Vec<u8> {
-    [
-        &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
-        &[7u8; 200],
-    ]
-    .concat()
-}
-
-pub(crate) fn jpeg() -> Vec<u8> {
-    [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 300]].concat()
 }
 
 /// Types `number` into the three boxes of a マイナンバー編集 page (入力確認).
@@ -135,8 +83,7 @@ async fn enter_number(b: &mut Browser, page: &str, number: &str) -> Page {
 
 #[tokio::test]
 async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "approve@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "approve@example.jp").await;
     let scope = t.scope_of("approve@example.jp").await;
     let id = registrant(&mut b, "承認", "A001", NUMBER).await;
     assert_eq!(home_count(&mut b, "count-pending").await, "1");
@@ -155,7 +102,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
     assert!(view.body.contains("A001"));
     assert_eq!(view.headers.get("cache-control").unwrap(), "no-store");
     assert!(view.body.contains("個人番号通知書") && view.body.contains("保険者番号"));
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let views: Vec<_> = entries
         .iter()
         .filter(|e| e.action == "approval.view")
@@ -164,7 +111,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
     assert_eq!(views[0].target.as_deref(), Some(id.as_str()));
     assert!(views[0].detail.contains("承認 太郎"));
 
-    let res = decide(&mut b, &base, "approve", "").await;
+    let res = b.decide(&base, "approve", "").await;
     assert_eq!(
         res.location(),
         Some("/approval?done=approved"),
@@ -199,7 +146,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
     assert!(!again.body.contains("6214"), "no number once approved");
     assert_eq!(home_count(&mut b, "count-pending").await, "0");
 
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let approved = entries
         .iter()
         .find(|e| e.action == "approval.approve")
@@ -212,8 +159,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
 
 #[tokio::test]
 async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_reason() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "illegal@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "illegal@example.jp").await;
     let scope = t.scope_of("illegal@example.jp").await;
     let id = registrant(&mut b, "未登", "U001", "").await;
     let base = format!("/approval/{id}");
@@ -240,7 +186,8 @@ async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_
         assert!(res.body.contains(message), "{action}: {}", res.body);
     }
     assert_eq!(status_of(&scope, &id).await, Status::Unregistered);
-    assert!(audit(&t, &scope)
+    assert!(t
+        .audit_of(&scope)
         .await
         .iter()
         .all(|e| !e.action.starts_with("approval.")));
@@ -257,16 +204,17 @@ async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_
 
 #[tokio::test]
 async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "sendback@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sendback@example.jp").await;
     let scope = t.scope_of("sendback@example.jp").await;
     let id = registrant(&mut b, "差戻", "S001", NUMBER).await;
     let base = format!("/approval/{id}");
 
-    let res = decide(&mut b, &base, "send-back", "  ").await;
+    let res = b.decide(&base, "send-back", "  ").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("差戻し理由を入力してください。"));
-    let res = decide(&mut b, &base, "send-back", "番号 6214 9832 0257 が違います").await;
+    let res = b
+        .decide(&base, "send-back", "番号 6214 9832 0257 が違います")
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("差戻し理由にマイナンバー"));
     assert!(
@@ -277,7 +225,7 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
     assert_eq!(status_of(&scope, &id).await, Status::Pending);
 
     let reason = "身元確認書類の画像が不鮮明です。撮り直してください。";
-    let res = decide(&mut b, &base, "send-back", reason).await;
+    let res = b.decide(&base, "send-back", reason).await;
     assert_eq!(
         res.location(),
         Some(format!("{base}?done=sent_back").as_str()),
@@ -310,7 +258,8 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
     assert!(!after.body.contains("6214"), "no number once sent back");
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(detail.body.contains("差戻し理由") && detail.body.contains(reason));
-    let entry = audit(&t, &scope)
+    let entry = t
+        .audit_of(&scope)
         .await
         .into_iter()
         .find(|e| e.action == "approval.send_back")
@@ -320,8 +269,7 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
 
 #[tokio::test]
 async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_reopens() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "refuse@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "refuse@example.jp").await;
     let scope = t.scope_of("refuse@example.jp").await;
     let id = registrant(&mut b, "拒否", "R001", "").await;
     let page = format!("/registrants/{id}/number");
@@ -329,7 +277,7 @@ async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_re
     assert!(detail.body.contains(&format!("href=\"{page}\"")));
     let form = b.get(&page).await;
     assert!(form.body.contains("マイナンバー編集") && form.body.contains("マイナンバー登録拒否"));
-    let version = hidden(&form, "version");
+    let version = form.hidden("version");
 
     let res = b
         .submit(
@@ -372,7 +320,7 @@ async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_re
     // Entering a number later takes the record out of 拒否, back to 承認待.
     let confirm = enter_number(&mut b, &page, NUMBER).await;
     assert!(confirm.body.contains("拒否 → 承認待"), "{}", confirm.body);
-    let saved = post_confirm(&mut b, &confirm, &page, &[]).await;
+    let saved = b.post_confirm(&confirm, &page, &[]).await;
     assert_eq!(
         saved.location(),
         Some(format!("{page}?done=updated").as_str())
@@ -382,8 +330,8 @@ async fn refusing_needs_a_reason_from_the_number_edit_screen_and_a_new_number_re
 
 #[tokio::test]
 async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one_directly() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "dep-approve@example.jp").await;
+    // GIVEN a registrant with a 第3号 spouse and a child, both with numbers (承認待).
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dep-approve@example.jp").await;
     let scope = t.scope_of("dep-approve@example.jp").await;
     let id = registrant(&mut b, "扶養", "D001", "").await;
     let spouse = family(
@@ -412,18 +360,20 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
     let list = b.get("/approval").await;
     assert!(list.body.contains("扶養家族 山田 花子") && list.body.contains("扶養家族 山田 一郎"));
 
+    // WHEN the spouse is approved without images THEN it is refused and the reason given.
     let base = format!("/approval/{id}/dependents/{spouse}");
     let view = b.get(&base).await;
     assert!(view.body.contains("扶養家族マイナンバー承認") && view.body.contains("1234 5678 9018"));
     assert!(view.body.contains("画像はアップロードされていません"));
-    let refused = decide(&mut b, &base, "approve", "").await;
+    let refused = b.decide(&base, "approve", "").await;
     assert_eq!(refused.status, StatusCode::CONFLICT);
     assert!(refused.body.contains("画像が両方そろうまで承認できません"));
 
+    // WHEN one image, then both are uploaded THEN only both let the approval through.
     let owner_base = format!("/registrants/{id}/dependents/{spouse}");
     upload(&t, &mut b, &owner_base, "number_proof", png()).await;
     assert_eq!(
-        decide(&mut b, &base, "approve", "").await.status,
+        b.decide(&base, "approve", "").await.status,
         StatusCode::CONFLICT,
         "one image is not enough"
     );
@@ -438,7 +388,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
     ] {
         assert!(view.body.contains(text), "{text}");
     }
-    let res = decide(&mut b, &base, "approve", "").await;
+    let res = b.decide(&base, "approve", "").await;
     assert_eq!(
         res.location(),
         Some("/approval?done=dep_approved"),
@@ -454,14 +404,11 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
         "a dependent's approval does not lock the registrant"
     );
 
-    // A child (not 第3号) is checked by the registrant: approved directly, without images.
-    let res = decide(
-        &mut b,
-        &format!("/approval/{id}/dependents/{child}"),
-        "approve",
-        "",
-    )
-    .await;
+    // WHEN the child (not 第3号, checked by the registrant) is approved THEN it is approved
+    // directly, without images.
+    let res = b
+        .decide(&format!("/approval/{id}/dependents/{child}"), "approve", "")
+        .await;
     assert_eq!(res.location(), Some("/approval?done=dep_approved"));
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(
@@ -473,8 +420,8 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
 
 #[tokio::test]
 async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_waiting() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "img-approve@example.jp").await;
+    // GIVEN a registrant waiting for approval with a number image uploaded.
+    let (t, mut b) = TestApp::with_owner(COMPANY, "img-approve@example.jp").await;
     let scope = t.scope_of("img-approve@example.jp").await;
     let id = registrant(&mut b, "画像", "G001", NUMBER).await;
     upload(
@@ -487,7 +434,8 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
     .await;
     let src = format!("/approval/{id}/images/number_proof");
 
-    // Typed by the stored bytes (a PNG sent as JPEG is served as PNG), never cached.
+    // WHEN the approver opens it THEN the image is typed by the stored bytes (a PNG sent as
+    // JPEG is served as PNG), never cached.
     let img = b.get(&src).await;
     assert_eq!(img.status, StatusCode::OK);
     assert_eq!(img.headers.get("content-type").unwrap(), "image/png");
@@ -496,7 +444,8 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         img.headers.get("x-content-type-options").unwrap(),
         "nosniff"
     );
-    assert!(audit(&t, &scope)
+    assert!(t
+        .audit_of(&scope)
         .await
         .iter()
         .any(|e| e.action == "approval.image" && e.target.as_deref() == Some(id.as_str())));
@@ -513,7 +462,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         StatusCode::NOT_FOUND
     );
 
-    // Another tenant guessing the ids gets nothing, not even a hint.
+    // WHEN another tenant guesses the ids THEN it gets nothing, not even a hint.
     t.signup("株式会社ビー", "img-other@example.jp", PW).await;
     let mut other = t.login("img-other@example.jp", PW, None).await;
     for path in [src.clone(), format!("/approval/{id}")] {
@@ -530,7 +479,7 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         .await;
     assert_eq!(res.status, StatusCode::NOT_FOUND);
 
-    // A view-only user of the same tenant may do none of it.
+    // WHEN a view-only user of the same tenant tries THEN it may do none of it.
     let mut viewer = t.login("img-approve@example.jp", PW, None).await;
     t.set_role(&scope, "view_only").await;
     for path in [
@@ -563,16 +512,15 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
     assert_eq!(res.status, StatusCode::FORBIDDEN);
     assert_eq!(status_of(&scope, &id).await, Status::Pending);
 
-    // Once approved, the images are no longer part of an approval screen.
+    // WHEN the record is approved THEN the images are no longer part of an approval screen.
     t.set_role(&scope, "owner").await;
-    decide(&mut b, &format!("/approval/{id}"), "approve", "").await;
+    b.decide(&format!("/approval/{id}"), "approve", "").await;
     assert_eq!(b.get(&src).await.status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_changes_nothing() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "numedit@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "numedit@example.jp").await;
     let scope = t.scope_of("numedit@example.jp").await;
     let holder = registrant(&mut b, "先客", "N001", NUMBER).await;
     let id = registrant(&mut b, "編集", "N002", "").await;
@@ -599,7 +547,7 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
     );
     assert!(!confirm.body.contains(NUMBER) && !confirm.body.contains("9832"));
     // 登録 without ticking the duplicate box: warned again, nothing saved.
-    let again = post_confirm(&mut b, &confirm, &page, &[]).await;
+    let again = b.post_confirm(&confirm, &page, &[]).await;
     assert!(again
         .body
         .contains("同じマイナンバーがすでに登録されています。"));
@@ -629,7 +577,7 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
     let mine = my_number("98765432109");
     let confirm = enter_number(&mut b, &page, &mine).await;
     assert!(confirm.body.contains(&format!("********{}", &mine[8..])));
-    let saved = post_confirm(&mut b, &confirm, &page, &[]).await;
+    let saved = b.post_confirm(&confirm, &page, &[]).await;
     assert_eq!(
         saved.location(),
         Some(format!("{page}?done=updated").as_str())
@@ -637,7 +585,8 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(r.status, Status::Pending);
     assert_eq!(r.number.unwrap().last4, &mine[8..]);
-    let entry = audit(&t, &scope)
+    let entry = t
+        .audit_of(&scope)
         .await
         .into_iter()
         .find(|e| e.action == "number.update")
@@ -647,23 +596,22 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
 
 #[tokio::test]
 async fn changing_an_approved_number_returns_it_to_pending_and_a_dependents_number_too() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "reapprove@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "reapprove@example.jp").await;
     let scope = t.scope_of("reapprove@example.jp").await;
     let id = registrant(&mut b, "再承認", "P001", NUMBER).await;
-    decide(&mut b, &format!("/approval/{id}"), "approve", "").await;
+    b.decide(&format!("/approval/{id}"), "approve", "").await;
     assert_eq!(status_of(&scope, &id).await, Status::Completed);
 
     let page = format!("/registrants/{id}/number");
     let same = enter_number(&mut b, &page, NUMBER).await;
     assert!(same.body.contains("完了（変更なし）"));
-    post_confirm(&mut b, &same, &page, &[]).await;
+    b.post_confirm(&same, &page, &[]).await;
     assert_eq!(status_of(&scope, &id).await, Status::Completed);
 
     let new = my_number("55556666777");
     let confirm = enter_number(&mut b, &page, &new).await;
     assert!(confirm.body.contains("完了 → 承認待"));
-    post_confirm(&mut b, &confirm, &page, &[]).await;
+    b.post_confirm(&confirm, &page, &[]).await;
     assert_eq!(status_of(&scope, &id).await, Status::Pending);
     assert_eq!(home_count(&mut b, "count-pending").await, "1");
     assert!(b
@@ -682,7 +630,7 @@ async fn changing_an_approved_number_returns_it_to_pending_and_a_dependents_numb
         .contains("扶養家族マイナンバー編集"));
     let dep_number = my_number("44443333222");
     let confirm = enter_number(&mut b, &dep_page, &dep_number).await;
-    let saved = post_confirm(&mut b, &confirm, &dep_page, &[]).await;
+    let saved = b.post_confirm(&confirm, &dep_page, &[]).await;
     assert_eq!(
         saved.location(),
         Some(format!("{dep_page}?done=updated").as_str())
@@ -694,19 +642,18 @@ async fn changing_an_approved_number_returns_it_to_pending_and_a_dependents_numb
 
 #[tokio::test]
 async fn a_decision_applies_only_to_the_version_the_approver_saw() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "race@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "race@example.jp").await;
     let scope = t.scope_of("race@example.jp").await;
     let id = registrant(&mut b, "競合", "C001", NUMBER).await;
     let base = format!("/approval/{id}");
-    let seen = hidden(&b.get(&base).await, "version");
+    let seen = b.get(&base).await.hidden("version");
 
     // The number changes while the page is open: approving what was seen is refused.
     t.clock.advance(time::Duration::seconds(2));
     let page = format!("/registrants/{id}/number");
     let new = my_number("22223333444");
     let confirm = enter_number(&mut b, &page, &new).await;
-    post_confirm(&mut b, &confirm, &page, &[]).await;
+    b.post_confirm(&confirm, &page, &[]).await;
     let stale = b
         .submit(&base, &format!("{base}/approve"), &[("version", &seen)])
         .await;
@@ -716,7 +663,7 @@ async fn a_decision_applies_only_to_the_version_the_approver_saw() {
 
     // Two approvers on the same version: one wins, the other is told, counters move once.
     let mut second = t.login("race@example.jp", PW, None).await;
-    let seen = hidden(&b.get(&base).await, "version");
+    let seen = b.get(&base).await.hidden("version");
     let first = b
         .submit(&base, &format!("{base}/approve"), &[("version", &seen)])
         .await;
@@ -742,16 +689,15 @@ async fn a_decision_applies_only_to_the_version_the_approver_saw() {
 /// typed into any of it is refused on the field, and the form keeps what was typed.
 #[tokio::test]
 async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "freetext@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "freetext@example.jp").await;
     let scope = t.scope_of("freetext@example.jp").await;
-    let says = crate::collection::holds_number_message;
+    let says = holds_number_message;
     let spelled = "番号は６２１４ ９８３２ ０２５７です";
 
     // 備考 of a registrant.
     let mut fields = person("備考", "太郎", "F001", "");
     fields.push(("note", spelled));
-    let res = add(&mut b, &fields, &[]).await;
+    let res = b.add_registrant(&fields, &[]).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains(&says("備考")), "{}", res.body);
     assert!(res.body.contains(spelled));
@@ -759,13 +705,13 @@ async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
 
     // A dependent's name.
     let id = registrant(&mut b, "扶養", "F002", "").await;
-    let res = add_dependent(
-        &mut b,
-        &id,
-        &dependent("621498320257", "spouse", "dependent", ""),
-        &[],
-    )
-    .await;
+    let res = b
+        .add_dependent(
+            &id,
+            &dependent("621498320257", "spouse", "dependent", ""),
+            &[],
+        )
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);
     assert!(res.body.contains(&says("氏名（名）")), "{}", res.body);
     assert!(deps::list(&scope, &id).await.unwrap().is_empty());
@@ -784,13 +730,13 @@ async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
 
     // A 差戻し reason, in the spaced spelling.
     let waiting = registrant(&mut b, "理由", "F003", NUMBER).await;
-    let res = decide(
-        &mut b,
-        &format!("/approval/{waiting}"),
-        "send-back",
-        "6214 9832 0257 ではありません",
-    )
-    .await;
+    let res = b
+        .decide(
+            &format!("/approval/{waiting}"),
+            "send-back",
+            "6214 9832 0257 ではありません",
+        )
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("理由にマイナンバー"));
     assert_eq!(status_of(&scope, &waiting).await, Status::Pending);
@@ -798,6 +744,6 @@ async fn free_text_fields_refuse_a_my_number_and_keep_the_input() {
     // Ordinary numbers still pass: a phone number and a wrong check digit.
     let mut fields = person("備考", "花子", "F004", "");
     fields.push(("note", "連絡先 03-1234-5678、社員番号 621498320258"));
-    let res = add(&mut b, &fields, &[]).await;
+    let res = b.add_registrant(&fields, &[]).await;
     assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
 }

@@ -7,26 +7,18 @@ use myna::app::keys::TenantScope;
 use myna::app::registrants::{self as regs, Filter};
 use myna::app::staging::{self, Budget, State};
 use myna::app::{dependents, groups, tenants};
-use myna::domain::my_number::check_digit;
 use myna::ports::{Condition, Query};
+use myna_tests::fixtures::{person, valid_number, PW};
 use myna_tests::{Browser, Page, TestApp};
 
-const PW: &str = "Sakura-2026x";
-const HEADER: &str = "種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考";
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社バルク";
 
-/// A valid number (right check digit) for each seed.
-fn number(seed: u64) -> String {
-    let base = format!("{:011}", 30_000_000_000u64 + seed * 7919);
-    let mut first = [0u8; 11];
-    for (d, c) in first.iter_mut().zip(base.bytes()) {
-        *d = c - b'0';
-    }
-    format!("{base}{}", check_digit(&first))
-}
+const HEADER: &str = "種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考";
 
 /// The same number with a wrong check digit.
 fn bad_check(seed: u64) -> String {
-    let good = number(seed);
+    let good = valid_number(seed);
     let last = good.as_bytes()[11] - b'0';
     format!("{}{}", &good[..11], (last + 1) % 10)
 }
@@ -41,7 +33,7 @@ fn dep(code: &str, family: &str, given: &str, birth: &str, number: &str) -> Stri
     format!("扶養家族,{code},扶養者,{family},{given},,,{birth},女性,{number},子,,,,")
 }
 
-/// `n` registrants with codes `<prefix>000`, ... and numbers `number(0)`, ...
+/// `n` registrants with codes `<prefix>000`, ... and numbers `valid_number(0)`, ...
 fn staff(prefix: &str, n: u64) -> Vec<String> {
     (0..n)
         .map(|i| {
@@ -50,7 +42,7 @@ fn staff(prefix: &str, n: u64) -> Vec<String> {
                 "社員",
                 &format!("{i}"),
                 "1980/1/1",
-                &number(i),
+                &valid_number(i),
             )
         })
         .collect()
@@ -60,11 +52,6 @@ fn csv(rows: &[String]) -> String {
     let mut out = vec![HEADER.to_string()];
     out.extend(rows.iter().cloned());
     out.join("\n") + "\n"
-}
-
-async fn owner(t: &TestApp, email: &str) -> Browser {
-    t.signup("株式会社バルク", email, PW).await;
-    t.login(email, PW, None).await
 }
 
 async fn set_plan(t: &TestApp, email: &str, size: u16) {
@@ -129,26 +116,25 @@ async fn all(scope: &TenantScope) -> Vec<regs::Registrant> {
 
 #[tokio::test]
 async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "badrows@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "badrows@example.jp").await;
     import(
         &mut b,
-        &csv(&[reg("E900", "既存", "一郎", "1970/1/1", &number(900))]),
+        &csv(&[reg("E900", "既存", "一郎", "1970/1/1", &valid_number(900))]),
     )
     .await;
     let text = csv(&[
-        reg("E001", "山田", "太郎", "S55/1/1", &number(1)), // 2: fine
-        reg("E002", "佐藤", "次郎", "1981/2/2", &bad_check(2)), // 3: check digit
+        reg("E001", "山田", "太郎", "S55/1/1", &valid_number(1)), // 2: fine
+        reg("E002", "佐藤", "次郎", "1981/2/2", &bad_check(2)),   // 3: check digit
         "登録者,E003,社長,鈴木,三郎,,,1982/3/3,男性,,,,,,".into(), // 4: unknown 属性
-        reg("E004", "高橋", "四郎", "H31/5/1", &number(4)), // 5: outside 平成
-        reg("E005", "田中", "五郎", "令和0年5月1日", &number(5)), // 6: 令和0年
-        reg("E001", "伊藤", "六郎", "1986/6/6", &number(6)), // 7: code twice in the file
-        dep("E999", "渡辺", "花子", "2010/1/1", &number(7)), // 8: unknown registrant
-        "登録者,E008,従業員1,中村,七郎".into(),             // 9: column count
-        reg("E009", "", "八郎", "1989/9/9", &number(9)),    // 10: 姓 missing
-        reg("E010", "小林", "九郎", "1990/10/10", &number(1)), // 11: number twice
-        reg("E900", "加藤", "十郎", "1991/1/1", &number(11)), // 12: code already taken
-        reg("E012", "吉田", "十一", "1992/1/1", &number(900)), // 13: number already held
+        reg("E004", "高橋", "四郎", "H31/5/1", &valid_number(4)), // 5: outside 平成
+        reg("E005", "田中", "五郎", "令和0年5月1日", &valid_number(5)), // 6: 令和0年
+        reg("E001", "伊藤", "六郎", "1986/6/6", &valid_number(6)), // 7: code twice in the file
+        dep("E999", "渡辺", "花子", "2010/1/1", &valid_number(7)), // 8: unknown registrant
+        "登録者,E008,従業員1,中村,七郎".into(),                   // 9: column count
+        reg("E009", "", "八郎", "1989/9/9", &valid_number(9)),    // 10: 姓 missing
+        reg("E010", "小林", "九郎", "1990/10/10", &valid_number(1)), // 11: number twice
+        reg("E900", "加藤", "十郎", "1991/1/1", &valid_number(11)), // 12: code already taken
+        reg("E012", "吉田", "十一", "1992/1/1", &valid_number(900)), // 13: number already held
     ]);
     let res = upload(&mut b, text.as_bytes()).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -190,7 +176,7 @@ async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
         "the good row is not an error"
     );
     assert!(
-        !res.body.contains(&number(1)) && !res.body.contains(&bad_check(2)),
+        !res.body.contains(&valid_number(1)) && !res.body.contains(&bad_check(2)),
         "no number is echoed"
     );
     let home = b.get("/home").await;
@@ -200,8 +186,7 @@ async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
 
 #[tokio::test]
 async fn a_file_over_the_plan_or_in_an_unknown_encoding_imports_nothing() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "limit@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "limit@example.jp").await;
     let rows = staff("P", 11);
     let res = upload(&mut b, csv(&rows).as_bytes()).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
@@ -239,12 +224,11 @@ async fn a_file_over_the_plan_or_in_an_unknown_encoding_imports_nothing() {
 
 #[tokio::test]
 async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "sjis@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sjis@example.jp").await;
     let text = [
         HEADER.to_string(),
-        format!("登録者,E001,\"従業員2（パート、アルバイト）\",髙橋,\"一,郎\",タカハシ,イチロウ,昭和55年1月1日,男,{},,R2/4/1,taro@example.jp,,\"備考に\"\"引用\"\"と\r\n改行\"", number(1)),
-        format!("扶養家族,E001,国民年金の第3号被保険者,髙橋,花子,,,1982/2/2,女性,{},配偶者,,,,", number(2)),
+        format!("登録者,E001,\"従業員2（パート、アルバイト）\",髙橋,\"一,郎\",タカハシ,イチロウ,昭和55年1月1日,男,{},,R2/4/1,taro@example.jp,,\"備考に\"\"引用\"\"と\r\n改行\"", valid_number(1)),
+        format!("扶養家族,E001,国民年金の第3号被保険者,髙橋,花子,,,1982/2/2,女性,{},配偶者,,,,", valid_number(2)),
     ]
     .join("\r\n")
         + "\r\n";
@@ -281,24 +265,23 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
     let home = b.get("/home").await;
     assert_eq!(count(&home, "count-registrants"), 1);
     assert_eq!(count(&home, "count-dependents-pending"), 1);
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let audited = entries
         .iter()
         .find(|e| e.action == "csv.import")
         .expect("audited");
     assert!(audited.detail.contains("登録者1人・扶養家族1人"));
-    assert!(entries.iter().all(|e| !e.detail.contains(&number(1))));
+    assert!(entries.iter().all(|e| !e.detail.contains(&valid_number(1))));
 }
 
 #[tokio::test]
 async fn utf8_files_import_with_or_without_bom() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "utf8@example.jp").await;
-    let plain = csv(&[reg("U1", "𠮷田", "太郎", "1980/1/1", &number(1))]);
+    let (t, mut b) = TestApp::with_owner(COMPANY, "utf8@example.jp").await;
+    let plain = csv(&[reg("U1", "𠮷田", "太郎", "1980/1/1", &valid_number(1))]);
     import(&mut b, &plain).await;
     let with_bom = format!(
         "\u{feff}{}",
-        csv(&[reg("U2", "山田", "花子", "1981/1/1", &number(2))])
+        csv(&[reg("U2", "山田", "花子", "1981/1/1", &valid_number(2))])
     );
     import(&mut b, &with_bom).await;
     let scope = t.scope_of("utf8@example.jp").await;
@@ -366,15 +349,6 @@ async fn download_utf8(b: &mut Browser, query: &str) -> Page {
     download(b, query, &fields).await
 }
 
-async fn audit(t: &TestApp, scope: &TenantScope) -> Vec<myna::app::audit::Entry> {
-    t.app
-        .audit
-        .list(Some(scope.tenant()), 50, None)
-        .await
-        .unwrap()
-        .0
-}
-
 async fn download(b: &mut Browser, query: &str, fields: &[(&str, &str)]) -> Page {
     let form = format!("/registrants/csv{query}");
     let page = b.get(&form).await;
@@ -398,14 +372,13 @@ async fn download(b: &mut Browser, query: &str, fields: &[(&str, &str)]) -> Page
 
 #[tokio::test]
 async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_numbers() {
-    let t = TestApp::spawn();
-    let mut a = owner(&t, "source@example.jp").await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "source@example.jp").await;
     let text = csv(&[
-        reg("E001", "山田", "太郎", "S55/1/1", &number(1)),
-        dep("E001", "山田", "花子", "H22/4/1", &number(2)),
+        reg("E001", "山田", "太郎", "S55/1/1", &valid_number(1)),
+        dep("E001", "山田", "花子", "H22/4/1", &valid_number(2)),
         dep("", "山田", "次郎", "2012/5/5", ""),
         "登録者,,報酬等の支払先,=SUM(A1),外注,,,,,,,,x@example.jp,,\"メモ, 1\"".into(),
-        dep("", "外注", "家族", "2000/1/1", &number(3)),
+        dep("", "外注", "家族", "2000/1/1", &valid_number(3)),
         reg("-7", "佐藤", "三郎", "1975/7/7", ""),
     ]);
     import(&mut a, &text).await;
@@ -426,9 +399,9 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
         text.contains("'=SUM(A1)") && text.contains("'-7"),
         "formulas are defused: {text}"
     );
-    assert!(text.contains(&number(1)) && text.contains("\r\n"));
+    assert!(text.contains(&valid_number(1)) && text.contains("\r\n"));
 
-    let mut fresh = owner(&t, "target@example.jp").await;
+    let mut fresh = t.owner(COMPANY, "target@example.jp").await;
     let staged = upload(&mut fresh, &file.bytes).await;
     assert_eq!(staged.status, StatusCode::OK, "{}", staged.body);
     confirm(&mut fresh, &staged).await;
@@ -437,17 +410,18 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
 
 #[tokio::test]
 async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "export@example.jp").await;
+    // GIVEN a tenant with two registrants and a dependent, imported.
+    let (t, mut b) = TestApp::with_owner(COMPANY, "export@example.jp").await;
     import(
         &mut b,
         &csv(&[
-            reg("E1", "山田", "太郎", "1980/1/1", &number(1)),
-            dep("E1", "山田", "花子", "2010/1/1", &number(2)),
-            reg("E2", "佐藤", "次郎", "1981/1/1", &number(3)),
+            reg("E1", "山田", "太郎", "1980/1/1", &valid_number(1)),
+            dep("E1", "山田", "花子", "2010/1/1", &valid_number(2)),
+            reg("E2", "佐藤", "次郎", "1981/1/1", &valid_number(3)),
         ]),
     )
     .await;
+    // THEN the download form asks for the password and a purpose.
     let form = b.get("/registrants/csv").await;
     assert!(
         form.body
@@ -455,18 +429,20 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
             && form.body.contains("<strong>2人</strong>")
     );
 
+    // WHEN either is missing THEN nothing is downloaded and the form says which.
     let no_password = download(&mut b, "", &[("purpose", "salary_withholding")]).await;
     assert_eq!(no_password.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         no_password.body.contains("パスワードを入力してください。")
-            && !no_password.body.contains(&number(1))
+            && !no_password.body.contains(&valid_number(1))
     );
     let no_purpose = download(&mut b, "", &[("password", PW)]).await;
     assert!(
         no_purpose.body.contains("利用目的を選択してください。")
-            && !no_purpose.body.contains(&number(1))
+            && !no_purpose.body.contains(&valid_number(1))
     );
 
+    // WHEN both are given THEN the file comes as an attachment with every person.
     let file = download(
         &mut b,
         "",
@@ -491,10 +467,11 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
         4,
         "header, 2 registrants, 1 dependent"
     );
-    assert!(file.body.contains(&number(2)));
+    assert!(file.body.contains(&valid_number(2)));
 
+    // THEN the download is audited with its purpose and how many people it held.
     let scope = t.scope_of("export@example.jp").await;
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     let export = entries
         .iter()
         .find(|e| e.action == "csv.export")
@@ -504,8 +481,10 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
         "{}",
         export.detail
     );
-    assert!(entries.iter().all(|e| !e.detail.contains(&number(1))));
+    assert!(entries.iter().all(|e| !e.detail.contains(&valid_number(1))));
 
+    // WHEN five wrong passwords follow THEN the next download is refused even with the right one,
+    // and each failure is audited.
     for _ in 0..5 {
         let res = download(
             &mut b,
@@ -527,13 +506,13 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
     .await;
     assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(
-        !locked.body.contains(&number(1))
+        !locked.body.contains(&valid_number(1))
             && !locked.headers["content-type"]
                 .to_str()
                 .unwrap()
                 .starts_with("text/csv")
     );
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     assert_eq!(
         entries
             .iter()
@@ -545,8 +524,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
 
 #[tokio::test]
 async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "filter@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "filter@example.jp").await;
     set_plan(&t, "filter@example.jp", 100).await;
     let scope = t.scope_of("filter@example.jp").await;
     let group = groups::new_group("経理部".into(), time::OffsetDateTime::now_utc());
@@ -559,14 +537,14 @@ async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
         let g = if i % 4 == 0 { "経理部" } else { "" };
         rows.push(format!(
             "登録者,F{i:03},従業員1,社員{i},太郎,,,1980/1/1,男性,{},,,,{g},",
-            number(i)
+            valid_number(i)
         ));
         rows.push(dep(
             &format!("F{i:03}"),
             "家族",
             &format!("{i}"),
             "2010/1/1",
-            &number(1000 + i),
+            &valid_number(1000 + i),
         ));
     }
     import(&mut b, &csv(&rows)).await;
@@ -617,13 +595,12 @@ async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
 
 #[tokio::test]
 async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offered() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "kanji@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "kanji@example.jp").await;
     import(
         &mut b,
         &csv(&[
-            reg("K1", "山田", "太郎", "1980/1/1", &number(1)),
-            reg("K2", "𠮷田", "花子", "1981/1/1", &number(2)),
+            reg("K1", "山田", "太郎", "1980/1/1", &valid_number(1)),
+            reg("K2", "𠮷田", "花子", "1981/1/1", &valid_number(2)),
         ]),
     )
     .await;
@@ -641,15 +618,14 @@ async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offer
         "{}",
         refused.body
     );
-    assert!(refused.body.contains("UTF-8（BOM付き）") && !refused.body.contains(&number(1)));
+    assert!(refused.body.contains("UTF-8（BOM付き）") && !refused.body.contains(&valid_number(1)));
     let file = download_utf8(&mut b, "").await;
     assert!(file.body.contains("𠮷田"));
 }
 
 #[tokio::test]
 async fn the_template_and_the_column_spec_are_offered() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "template@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "template@example.jp").await;
     let page = b.get("/registrants/csv-upload").await;
     assert!(
         page.body.contains("マイナンバー登録者追加用CSVサンプル")
@@ -673,8 +649,7 @@ async fn the_template_and_the_column_spec_are_offered() {
 
 #[tokio::test]
 async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "crash@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "crash@example.jp").await;
     set_plan(&t, "crash@example.jp", 300).await;
     let rows = staff("C", 100);
     let staged = upload(&mut b, csv(&rows).as_bytes()).await;
@@ -785,15 +760,14 @@ async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again()
 
 #[tokio::test]
 async fn a_code_taken_before_the_commit_fails_the_import_and_leaves_nothing() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "race@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "race@example.jp").await;
     set_plan(&t, "race@example.jp", 300).await;
     let rows = staff("R", 70);
     let staged = upload(&mut b, csv(&rows).as_bytes()).await;
     // Someone takes R050 (in the second chunk) after the file was checked.
     import(
         &mut b,
-        &csv(&[reg("R050", "先客", "太郎", "1970/1/1", &number(5000))]),
+        &csv(&[reg("R050", "先客", "太郎", "1970/1/1", &valid_number(5000))]),
     )
     .await;
     let done = confirm(&mut b, &staged).await;
@@ -870,8 +844,7 @@ async fn post_grid(b: &mut Browser, action: &str, fields: &[(String, String)]) -
 
 #[tokio::test]
 async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "grid@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "grid@example.jp").await;
     let page = b.get("/registrants/bulk").await;
     assert!(
         page.body
@@ -880,11 +853,11 @@ async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() 
     );
     let mut fields = Vec::new();
     fields.extend(row(1, "山田", "太郎", "S55/1/1", "G1", &bad_check(1)));
-    fields.extend(row(2, "佐藤", "次郎", "H31/5/1", "G2", &number(2)));
-    fields.extend(row(3, "鈴木", "三郎", "1980/1/1", "G1", &number(3)));
-    fields.extend(row(4, "高橋", "四郎", "1980/1/1", "G4", &number(4)));
+    fields.extend(row(2, "佐藤", "次郎", "H31/5/1", "G2", &valid_number(2)));
+    fields.extend(row(3, "鈴木", "三郎", "1980/1/1", "G1", &valid_number(3)));
+    fields.extend(row(4, "高橋", "四郎", "1980/1/1", "G4", &valid_number(4)));
     fields.push(("r4_deps".into(), "1".into()));
-    fields.extend(dependent_of(4, 0, "花子", &number(4)));
+    fields.extend(dependent_of(4, 0, "花子", &valid_number(4)));
     let res = post_grid(&mut b, "save_next", &fields).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     let cell = |name: &str| {
@@ -905,7 +878,8 @@ async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() 
     assert!(cell("r4_d0_number").contains("同じマイナンバーが4行目にもあります。"));
     assert!(!cell("r4_family_name").contains("invalid"));
     assert!(
-        cell("r2_family_name").contains("value=\"佐藤\"") && cell("r2_number").contains(&number(2)),
+        cell("r2_family_name").contains("value=\"佐藤\"")
+            && cell("r2_number").contains(&valid_number(2)),
         "kept as typed"
     );
     assert!(res.body.contains("何も保存されていません。"));
@@ -914,22 +888,21 @@ async fn a_grid_with_errors_marks_each_cell_keeps_the_input_and_saves_nothing() 
 
 #[tokio::test]
 async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "gridok@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "gridok@example.jp").await;
     let added = post_grid(
         &mut b,
         "add_dep:2",
-        &row(2, "山田", "太郎", "S55/1/1", "G2", &number(2)),
+        &row(2, "山田", "太郎", "S55/1/1", "G2", &valid_number(2)),
     )
     .await;
     assert!(
         added.body.contains("name=\"r2_d0_relationship\"") && added.body.contains("value=\"山田\"")
     );
     let mut fields = Vec::new();
-    fields.extend(row(1, "佐藤", "一郎", "1979/1/1", "G1", &number(1)));
-    fields.extend(row(2, "山田", "太郎", "S55/1/1", "G2", &number(2)));
+    fields.extend(row(1, "佐藤", "一郎", "1979/1/1", "G1", &valid_number(1)));
+    fields.extend(row(2, "山田", "太郎", "S55/1/1", "G2", &valid_number(2)));
     fields.push(("r2_deps".into(), "2".into()));
-    fields.extend(dependent_of(2, 0, "花子", &number(3)));
+    fields.extend(dependent_of(2, 0, "花子", &valid_number(3)));
     // r2_d1 left empty: ignored
     let res = post_grid(&mut b, "save_next", &fields).await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
@@ -940,7 +913,10 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
     assert!(res
         .body
         .contains("登録可能人数: <strong id=\"remaining\">8</strong>"));
-    assert!(!res.body.contains(&number(1)), "the fresh page is empty");
+    assert!(
+        !res.body.contains(&valid_number(1)),
+        "the fresh page is empty"
+    );
     let home = b.get("/home").await;
     assert_eq!(count(&home, "count-registrants"), 2);
     assert_eq!(count(&home, "count-dependents"), 1);
@@ -955,11 +931,11 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
     let finish = post_grid(
         &mut b,
         "finish",
-        &row(1, "田中", "三郎", "1990/1/1", "G3", &number(5)),
+        &row(1, "田中", "三郎", "1990/1/1", "G3", &valid_number(5)),
     )
     .await;
     assert_eq!(finish.location(), Some("/registrants?done=bulk"));
-    let entries = audit(&t, &scope).await;
+    let entries = t.audit_of(&scope).await;
     assert_eq!(
         entries.iter().filter(|e| e.action == "bulk.import").count(),
         2
@@ -968,8 +944,7 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
 
 #[tokio::test]
 async fn a_grid_over_the_plan_limit_saves_nothing() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "gridplan@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "gridplan@example.jp").await;
     let nine: Vec<(String, String)> = (1..=9)
         .flat_map(|n| {
             row(
@@ -978,7 +953,7 @@ async fn a_grid_over_the_plan_limit_saves_nothing() {
                 "太郎",
                 "1980/1/1",
                 &format!("L{n}"),
-                &number(n as u64),
+                &valid_number(n as u64),
             )
         })
         .collect();
@@ -986,8 +961,8 @@ async fn a_grid_over_the_plan_limit_saves_nothing() {
         post_grid(&mut b, "save_next", &nine).await.status,
         StatusCode::OK
     );
-    let mut two = row(1, "超過", "一郎", "1980/1/1", "X1", &number(20));
-    two.extend(row(2, "超過", "二郎", "1980/1/1", "X2", &number(21)));
+    let mut two = row(1, "超過", "一郎", "1980/1/1", "X1", &valid_number(20));
+    two.extend(row(2, "超過", "二郎", "1980/1/1", "X2", &valid_number(21)));
     let res = post_grid(&mut b, "save_next", &two).await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -1001,8 +976,7 @@ async fn a_grid_over_the_plan_limit_saves_nothing() {
 
 #[tokio::test]
 async fn a_large_file_passes_the_csrf_check_and_is_refused_past_the_row_limit() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "large@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "large@example.jp").await;
     let row = reg("E1", "山田", "太郎", "1980/1/1", "") + &"備考".repeat(30);
     let text = csv(&vec![row; 20_001]);
     assert!(
@@ -1041,8 +1015,7 @@ fn listed_in(page: &Page, line: usize, column: &str, reason: &str) -> bool {
 #[tokio::test]
 async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_quoted_breaks() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "lines@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "lines@example.jp").await;
     for (ending, name) in [("\n", "LF"), ("\r\n", "CRLF"), ("\r", "CR")] {
         for quoted in [false, true] {
             let note = match quoted {
@@ -1051,7 +1024,7 @@ async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_
             };
             let text = [
                 HEADER.to_string(),
-                reg("L1", "山田", "太郎", "1980/1/1", &number(1)) + &note,
+                reg("L1", "山田", "太郎", "1980/1/1", &valid_number(1)) + &note,
                 reg("L2", "佐藤", "次郎", "1981/2/2", &bad_check(2)) + &note,
                 "登録者,L3,社長,鈴木,三郎,,,1982/3/3,男性,,,,,,".to_string(),
             ]
@@ -1081,9 +1054,8 @@ async fn upload_reports_the_line_of_the_file_when_lf_crlf_or_cr_with_or_without_
 #[tokio::test]
 async fn a_13_digit_number_in_the_grid_is_refused_with_the_length_message_and_nothing_is_stored() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "digits@example.jp").await;
-    let typed = format!("{}3", number(1));
+    let (t, mut b) = TestApp::with_owner(COMPANY, "digits@example.jp").await;
+    let typed = format!("{}3", valid_number(1));
     // Act
     let res = post_grid(
         &mut b,
@@ -1107,7 +1079,7 @@ async fn a_13_digit_number_in_the_grid_is_refused_with_the_length_message_and_no
     assert!(all(&scope).await.is_empty(), "nothing stored");
 
     // Separators and full-width digits are what was typed too.
-    let n = number(2);
+    let n = valid_number(2);
     let wide: String = n[8..]
         .chars()
         .map(|c| char::from_u32(u32::from(c) + 0xFEE0).unwrap())
@@ -1154,9 +1126,9 @@ fn no_my_number_input_has_a_maxlength_that_could_cut_what_is_typed() {
 #[tokio::test]
 async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_tildes() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "alike@example.jp").await;
-    let text = csv(&[reg("A1", "山田", "太郎", "1980/1/1", &number(1)) + "9時〜17時 − — ‖ ¢ £ ¬"]);
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "alike@example.jp").await;
+    let text =
+        csv(&[reg("A1", "山田", "太郎", "1980/1/1", &valid_number(1)) + "9時〜17時 − — ‖ ¢ £ ¬"]);
     import(&mut b, &text).await;
     // Act
     let file = download(
@@ -1176,14 +1148,13 @@ async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_t
 #[tokio::test]
 async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "cells@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "cells@example.jp").await;
     import(
         &mut b,
         &csv(&[
-            reg("C1", "𠮷田", "花子", "1980/1/1", &number(1)),
-            reg("C2", "山田", "太郎", "1981/1/1", &number(2)),
-            reg("C3", "佐藤", "𩸽子", "1982/1/1", &number(3)) + "𠮷野家にて",
+            reg("C1", "𠮷田", "花子", "1980/1/1", &valid_number(1)),
+            reg("C2", "山田", "太郎", "1981/1/1", &valid_number(2)),
+            reg("C3", "佐藤", "𩸽子", "1982/1/1", &valid_number(3)) + "𠮷野家にて",
         ]),
     )
     .await;
@@ -1221,11 +1192,10 @@ async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
 #[tokio::test]
 async fn an_upload_with_gaiji_is_refused_naming_the_line_and_the_column() {
     // Arrange: CP932 bytes F040 (the first user-defined character) in a name.
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "gaiji@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "gaiji@example.jp").await;
     let text = csv(&[
-        reg("G1", "山田", "太郎", "1980/1/1", &number(1)),
-        reg("G2", "髙橋", "GAIJI", "1981/1/1", &number(2)),
+        reg("G1", "山田", "太郎", "1980/1/1", &valid_number(1)),
+        reg("G2", "髙橋", "GAIJI", "1981/1/1", &valid_number(2)),
     ]);
     let (bytes, _, bad) = encoding_rs::SHIFT_JIS.encode(&text);
     assert!(!bad);
@@ -1243,8 +1213,7 @@ async fn an_upload_with_gaiji_is_refused_naming_the_line_and_the_column() {
 #[tokio::test]
 async fn an_upload_over_the_size_limit_says_the_file_is_too_large() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "huge@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "huge@example.jp").await;
     let bytes = vec![b'a'; myna::web::UPLOAD_BODY_LIMIT + 1];
     // Act
     let res = upload(&mut b, &bytes).await;
@@ -1265,12 +1234,11 @@ async fn an_upload_over_the_size_limit_says_the_file_is_too_large() {
 #[tokio::test]
 async fn an_empty_file_and_an_unclosed_quote_each_get_their_own_message() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "quote@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quote@example.jp").await;
     let unclosed = csv(&[
-        reg("Q1", "山田", "太郎", "1980/1/1", &number(1)),
-        reg("Q2", "佐藤", "次郎", "1981/1/1", &number(2)) + "\"閉じていない引用",
-        reg("Q3", "鈴木", "三郎", "1982/1/1", &number(3)),
+        reg("Q1", "山田", "太郎", "1980/1/1", &valid_number(1)),
+        reg("Q2", "佐藤", "次郎", "1981/1/1", &valid_number(2)) + "\"閉じていない引用",
+        reg("Q3", "鈴木", "三郎", "1982/1/1", &valid_number(3)),
     ]);
     // Act
     let empty = upload(&mut b, b"").await;
@@ -1304,11 +1272,10 @@ async fn an_empty_file_and_an_unclosed_quote_each_get_their_own_message() {
 #[tokio::test]
 async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_the_csv() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "hire@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "hire@example.jp").await;
     let message = "入社日が生年月日より前になっています。";
     // Act: the registrant form
-    let mut fields = crate::registrants::person("山田", "太郎", "H1", "");
+    let mut fields = person("山田", "太郎", "H1", "");
     fields[8] = ("birth_date", "2001/4/2");
     fields[9] = ("hire_date", "2001/4/1");
     let form = b
@@ -1318,13 +1285,13 @@ async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_t
     let grid = post_grid(
         &mut b,
         "save_next",
-        &row(1, "山田", "太郎", "2021/5/1", "H2", &number(2)),
+        &row(1, "山田", "太郎", "2021/5/1", "H2", &valid_number(2)),
     )
     .await;
     // Act: the CSV
     let file = upload(
         &mut b,
-        csv(&[reg("H3", "山田", "太郎", "2021/5/1", &number(3))]).as_bytes(),
+        csv(&[reg("H3", "山田", "太郎", "2021/5/1", &valid_number(3))]).as_bytes(),
     )
     .await;
     // Assert
@@ -1341,7 +1308,7 @@ async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_t
     let old = post_grid(
         &mut b,
         "save_next",
-        &row(1, "明治", "生", "大正15年12月25日", "H4", &number(4)),
+        &row(1, "明治", "生", "大正15年12月25日", "H4", &valid_number(4)),
     )
     .await;
     assert_eq!(old.status, StatusCode::OK, "{}", old.body);
@@ -1350,8 +1317,7 @@ async fn a_hire_date_before_the_birth_date_is_refused_on_the_form_the_grid_and_t
 #[tokio::test]
 async fn the_bulk_grid_fits_1280_px_with_every_column_visible() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "wide@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "wide@example.jp").await;
     // Act
     let page = b.get("/registrants/bulk").await;
     let css = b.get("/static/app.css").await.body;

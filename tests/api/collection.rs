@@ -7,72 +7,14 @@ use myna::app::dependents as deps;
 use myna::app::registrants as regs;
 use myna::app::tenants;
 use myna::domain::status::Status;
+use myna_tests::fixtures::{
+    assert_identity_documents_current, assert_number_documents_current, holds_number_message,
+    status_of, NUMBER, REG_PW,
+};
 use myna_tests::{Browser, Page, TestApp};
 
-const PW: &str = "Sakura-2026x";
-pub(crate) const NUMBER: &str = "621498320257";
-pub(crate) const REG_PW: &str = "Phone-Pass-77";
-
-pub(crate) async fn owner(t: &TestApp, email: &str) -> Browser {
-    t.signup("株式会社コレクト", email, PW).await;
-    t.login(email, PW, None).await
-}
-
-/// Posts the 簡易登録 grid with these (family, given, email) rows.
-async fn quick(b: &mut Browser, rows: &[(&str, &str, &str)], next: &str) -> Page {
-    let names: Vec<[String; 3]> = (0..rows.len())
-        .map(|i| {
-            [
-                format!("family_name_{i}"),
-                format!("given_name_{i}"),
-                format!("email_{i}"),
-            ]
-        })
-        .collect();
-    let mut fields: Vec<(&str, &str)> = vec![("attribute_all", "employee1"), ("next", next)];
-    for (i, (f, g, e)) in rows.iter().enumerate() {
-        fields.push((&names[i][0], f));
-        fields.push((&names[i][1], g));
-        fields.push((&names[i][2], e));
-    }
-    b.submit("/collection/quick", "/collection/quick", &fields)
-        .await
-}
-
-/// The registrant ids on the send list, in order.
-async fn send_list_ids(t: &TestApp, email: &str) -> Vec<String> {
-    let scope = t.scope_of(email).await;
-    coll::send_list(&scope)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.id)
-        .collect()
-}
-
-/// Sends the mail form at `page` to `ids`; returns the blast page it redirects to.
-async fn send(b: &mut Browser, page: &str, ids: &[String], extra: &[(&str, &str)]) -> String {
-    let mut fields: Vec<(&str, &str)> = ids.iter().map(|id| ("ids", id.as_str())).collect();
-    fields.extend_from_slice(extra);
-    let res = b.submit(page, page, &fields).await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
-    res.location().unwrap().to_string()
-}
-
-/// The registration link (path only) in the newest collection mail to `to`.
-fn link_in_mail(t: &TestApp, to: &str) -> String {
-    let mail = t.outbox.latest_to(to).unwrap().expect("collection mail");
-    assert_eq!(mail.mail.subject, SUBJECT);
-    let url = mail
-        .mail
-        .body
-        .lines()
-        .find(|l| l.contains("/r/"))
-        .expect("link line")
-        .trim()
-        .to_string();
-    url.trim_start_matches("http://127.0.0.1:8080").to_string()
-}
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社コレクト";
 
 fn mails_to(t: &TestApp, to: &str) -> usize {
     t.outbox
@@ -85,20 +27,19 @@ fn mails_to(t: &TestApp, to: &str) -> usize {
 
 #[tokio::test]
 async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "quick@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quick@example.jp").await;
     let scope = t.scope_of("quick@example.jp").await;
 
     // One bad row refuses the whole page, keeps what was typed, marks the cell.
-    let res = quick(
-        &mut b,
-        &[
-            ("山田", "花子", "hanako@example.jp"),
-            ("鈴木", "一郎", "not-an-address"),
-        ],
-        "more",
-    )
-    .await;
+    let res = b
+        .quick(
+            &[
+                ("山田", "花子", "hanako@example.jp"),
+                ("鈴木", "一郎", "not-an-address"),
+            ],
+            "more",
+        )
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res
         .body
@@ -107,16 +48,16 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
     assert!(res.body.contains("まだ保存されていません"));
     assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 0);
 
-    let res = quick(
-        &mut b,
-        &[
-            ("山田", "花子", "hanako@example.jp"),
-            ("鈴木", "一郎", "ichiro@example.jp"),
-            ("佐藤", "", "sato@example.jp"),
-        ],
-        "list",
-    )
-    .await;
+    let res = b
+        .quick(
+            &[
+                ("山田", "花子", "hanako@example.jp"),
+                ("鈴木", "一郎", "ichiro@example.jp"),
+                ("佐藤", "", "sato@example.jp"),
+            ],
+            "list",
+        )
+        .await;
     assert_eq!(res.location(), Some("/collection/send-list?added=3"));
     let list = b.get("/collection/send-list?added=3").await;
     assert!(list.body.contains("3件の登録者を追加しました。"));
@@ -127,7 +68,7 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
     // No passcode yet: the manual's warning, and sending is still offered.
     assert!(list.body.contains("パスコードが入力されていません。"));
     assert!(list.body.contains(">送信</button>"));
-    let r = regs::get(&scope, &send_list_ids(&t, "quick@example.jp").await[0])
+    let r = regs::get(&scope, &t.send_list_ids("quick@example.jp").await[0])
         .await
         .unwrap()
         .unwrap();
@@ -146,7 +87,7 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
         .iter()
         .map(|(n, e)| (n.as_str(), "", e.as_str()))
         .collect();
-    let res = quick(&mut b, &rows, "more").await;
+    let res = b.quick(&rows, "more").await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("入力した登録者は保存されていません"));
     assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 3);
@@ -154,11 +95,9 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
 
 #[tokio::test]
 async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "blast@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "blast@example.jp").await;
     let scope = t.scope_of("blast@example.jp").await;
-    quick(
-        &mut b,
+    b.quick(
         &[
             ("山田", "花子", "hanako@example.jp"),
             ("不達", "太郎", "nobody@mail.invalid"),
@@ -167,18 +106,18 @@ async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
         "list",
     )
     .await;
-    let ids = send_list_ids(&t, "blast@example.jp").await;
-    let blast = send(
-        &mut b,
-        "/collection/send-list",
-        &ids,
-        &[
-            ("message", "今月末までにご登録ください。"),
-            ("reply_to", "jinji@example.jp"),
-            ("copy", "on"),
-        ],
-    )
-    .await;
+    let ids = t.send_list_ids("blast@example.jp").await;
+    let blast = b
+        .send_collection_mail(
+            "/collection/send-list",
+            &ids,
+            &[
+                ("message", "今月末までにご登録ください。"),
+                ("reply_to", "jinji@example.jp"),
+                ("copy", "on"),
+            ],
+        )
+        .await;
 
     // Before the worker runs: progress, refreshing itself.
     let progress = b.get(&blast).await;
@@ -207,7 +146,7 @@ async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
     assert!(!copy.mail.body.contains("/r/"));
 
     // Sent people leave the send list; the failed one stays for a retry.
-    let left = send_list_ids(&t, "blast@example.jp").await;
+    let left = t.send_list_ids("blast@example.jp").await;
     assert_eq!(left.len(), 1);
     let failed = regs::get(&scope, &left[0]).await.unwrap().unwrap();
     assert_eq!(failed.email.as_deref(), Some("nobody@mail.invalid"));
@@ -232,12 +171,14 @@ async fn a_blast_mails_everyone_once_and_reports_the_address_that_failed() {
 
 #[tokio::test]
 async fn a_send_stuck_mid_way_is_reported_not_repeated() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "stuck@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "stuck@example.jp").await;
     let scope = t.scope_of("stuck@example.jp").await;
-    quick(&mut b, &[("山田", "花子", "hanako@example.jp")], "list").await;
-    let ids = send_list_ids(&t, "stuck@example.jp").await;
-    let blast = send(&mut b, "/collection/send-list", &ids, &[]).await;
+    b.quick(&[("山田", "花子", "hanako@example.jp")], "list")
+        .await;
+    let ids = t.send_list_ids("stuck@example.jp").await;
+    let blast = b
+        .send_collection_mail("/collection/send-list", &ids, &[])
+        .await;
     let blast_id = blast.rsplit('/').next().unwrap().to_string();
     // A worker claimed the recipient and crashed before recording the outcome.
     let key = scope.key(&format!("BLAST#{blast_id}#TO#{}", ids[0]));
@@ -259,75 +200,10 @@ async fn a_send_stuck_mid_way_is_reported_not_repeated() {
     assert!(result.body.contains("送信されたか確認できません"));
 }
 
-/// Logs the registrant in through the link (first visit sets the password).
-pub(crate) async fn phone_login(t: &TestApp, link: &str, passcode: &str, ip: &str) -> Browser {
-    let mut phone = t.browser(ip);
-    let res = phone
-        .submit(
-            link,
-            link,
-            &[
-                ("password", REG_PW),
-                ("password_confirm", REG_PW),
-                ("passcode", passcode),
-            ],
-        )
-        .await;
-    assert_eq!(res.location(), Some("/r/me"), "{}", res.body);
-    phone
-}
-
-pub(crate) async fn phone_upload(t: &TestApp, phone: &mut Browser, base: &str, kind: &str) {
-    let csrf = phone.get("/r/me/review").await.csrf().unwrap();
-    let res = phone
-        .post(
-            &format!("{base}/images/{kind}/ticket"),
-            &[("csrf", &csrf), ("content_type", "image/jpeg")],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-    let ticket: serde_json::Value = serde_json::from_str(&res.body).unwrap();
-    let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[7u8; 2000]].concat();
-    t.files
-        .accept_upload(token, "image/jpeg", jpeg)
-        .await
-        .unwrap();
-    let res = phone
-        .post(
-            &format!("{base}/images/{kind}/complete"),
-            &[
-                ("csrf", &csrf),
-                ("upload", ticket["upload"].as_str().unwrap()),
-            ],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::OK, "{}", res.body);
-}
-
-pub(crate) async fn mailed_registrant(
-    t: &TestApp,
-    b: &mut Browser,
-    owner: &str,
-    email: &str,
-) -> (String, String) {
-    quick(b, &[("山田", "花子", email)], "list").await;
-    let id = send_list_ids(t, owner).await.pop().unwrap();
-    send(
-        b,
-        &format!("/collection/mail?ids={id}"),
-        std::slice::from_ref(&id),
-        &[],
-    )
-    .await;
-    t.run_jobs().await;
-    (id, link_in_mail(t, email))
-}
-
 #[tokio::test]
 async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "journey@example.jp").await;
+    // GIVEN a company with a passcode and one registrant mailed a registration link.
+    let (t, mut b) = TestApp::with_owner(COMPANY, "journey@example.jp").await;
     let scope = t.scope_of("journey@example.jp").await;
     let res = b
         .submit(
@@ -337,9 +213,12 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         )
         .await;
     assert_eq!(res.location(), Some("/collection/passcode?done=1"));
-    let (id, link) = mailed_registrant(&t, &mut b, "journey@example.jp", "hanako@example.jp").await;
+    let (id, link) = t
+        .mailed_registrant(&mut b, "journey@example.jp", "hanako@example.jp")
+        .await;
 
-    // First visit: who, the passcode box, the purposes, the consent button.
+    // WHEN the registrant opens the link THEN the first visit shows who, the passcode box, the
+    // purposes, the consent button.
     let mut phone = t.browser("198.51.100.20");
     let page = phone.get(&link).await;
     assert_eq!(page.status, StatusCode::OK);
@@ -368,12 +247,12 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     assert!(res
         .body
         .contains("パスワードとパスワード確認が一致しません。"));
-    let mut phone = phone_login(&t, &link, "8315", "198.51.100.20").await;
+    let mut phone = t.phone_login(&link, "8315", "198.51.100.20").await;
     assert!(phone.cookies.contains_key("myna_rsid"));
     assert!(!phone.cookies.contains_key("myna_sid"));
     assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/step1"));
 
-    // ステップ1: check digit refused with the typed values kept; then saved.
+    // WHEN ステップ1 is sent THEN a bad check digit is refused with the typed values kept; then saved.
     let step1 = |n: &'static str| {
         vec![
             ("sex", "female"),
@@ -410,11 +289,12 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .body
         .contains("個人番号カード（マイナンバーカード）の裏面"));
     assert!(step2.body.contains("写真を撮る/選択") && step2.body.contains("/static/upload.js"));
-    phone_upload(&t, &mut phone, "/r/me", "number_proof").await;
-    phone_upload(&t, &mut phone, "/r/me", "identity_proof").await;
+    t.phone_upload(&mut phone, "/r/me", "number_proof").await;
+    t.phone_upload(&mut phone, "/r/me", "identity_proof").await;
     assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/review"));
 
-    // A 第3号 dependent goes on to its own photos; finishing without them is refused.
+    // WHEN a 第3号 dependent is added THEN it goes on to its own photos; finishing without them is
+    // refused.
     let dep = |kind: &'static str, given: &'static str, n: &'static str| {
         vec![
             ("family_name", "山田"),
@@ -445,8 +325,9 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     assert!(res
         .body
         .contains("国民年金の第3号被保険者）の番号確認書類の画像がアップロードされていません"));
-    phone_upload(&t, &mut phone, &dep_base, "number_proof").await;
-    phone_upload(&t, &mut phone, &dep_base, "identity_proof").await;
+    t.phone_upload(&mut phone, &dep_base, "number_proof").await;
+    t.phone_upload(&mut phone, &dep_base, "identity_proof")
+        .await;
     let res = phone
         .submit(
             "/r/me/dependents/new",
@@ -488,7 +369,8 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
             .expose(),
         NUMBER
     );
-    // Finishing ends the session; the same link and the password let them fix things.
+    // WHEN 登録を終了 THEN finishing ends the session; the same link and the password let them fix
+    // things.
     assert_eq!(phone.get("/r/me").await.status, StatusCode::UNAUTHORIZED);
     let mut again = t.browser("198.51.100.20");
     let login = again.get(&link).await;
@@ -498,15 +380,16 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .await;
     assert_eq!(res.location(), Some("/r/me"));
 
-    // 差戻し: the registrant sees the reason on the phone and sends again.
+    // WHEN the administrator sends it back (差戻し) THEN the registrant sees the reason on the phone
+    // and sends again.
     let base = format!("/approval/{id}");
-    let res = decide(
-        &mut b,
-        &base,
-        "send-back",
-        "本人確認書類が不鮮明です。撮り直してください。",
-    )
-    .await;
+    let res = b
+        .decide(
+            &base,
+            "send-back",
+            "本人確認書類が不鮮明です。撮り直してください。",
+        )
+        .await;
     assert!(
         res.status.is_success() || res.status.is_redirection(),
         "{}",
@@ -533,8 +416,9 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         Status::Pending
     );
 
-    // 承認 locks the login: the next visit and the link explain the lock.
-    let res = decide(&mut b, &base, "approve", "").await;
+    // WHEN the administrator approves (承認) THEN the login is locked: the next visit and the link
+    // explain the lock.
+    let res = b.decide(&base, "approve", "").await;
     assert!(res.status.is_redirection(), "{}", res.body);
     let mut later = t.browser("198.51.100.21");
     let res = later.get(&link).await;
@@ -543,38 +427,20 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     assert!(later.get(&link).await.body.contains("ログインロックを解除"));
 }
 
-fn hidden(page: &Page, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = page.body.find(&marker).expect("hidden field") + marker.len();
-    page.body[start..].split('"').next().unwrap().to_string()
-}
-
-/// Opens the approval screen at `base` and posts `action` with its version and `reason`.
-async fn decide(b: &mut Browser, base: &str, action: &str, reason: &str) -> Page {
-    let view = b.get(base).await;
-    let version = hidden(&view, "version");
-    b.submit(
-        base,
-        &format!("{base}/{action}"),
-        &[("version", &version), ("reason", reason)],
-    )
-    .await
-}
-
 #[tokio::test]
 async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "links@example.jp").await;
-    let (id, first) = mailed_registrant(&t, &mut b, "links@example.jp", "hanako@example.jp").await;
-    send(
-        &mut b,
+    let (t, mut b) = TestApp::with_owner(COMPANY, "links@example.jp").await;
+    let (id, first) = t
+        .mailed_registrant(&mut b, "links@example.jp", "hanako@example.jp")
+        .await;
+    b.send_collection_mail(
         &format!("/collection/mail?ids={id}"),
         std::slice::from_ref(&id),
         &[],
     )
     .await;
     t.run_jobs().await;
-    let second = link_in_mail(&t, "hanako@example.jp");
+    let second = t.link_in_mail("hanako@example.jp");
     assert_ne!(first, second);
 
     let mut phone = t.browser("198.51.100.30");
@@ -613,15 +479,16 @@ async fn replaced_and_expired_links_tell_the_person_to_ask_their_administrator()
 
 #[tokio::test]
 async fn wrong_passcodes_lock_the_link_from_that_address_but_not_its_owner_elsewhere() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "guard@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "guard@example.jp").await;
     b.submit(
         "/collection/passcode",
         "/collection/passcode",
         &[("passcode", "8315")],
     )
     .await;
-    let (_, link) = mailed_registrant(&t, &mut b, "guard@example.jp", "hanako@example.jp").await;
+    let (_, link) = t
+        .mailed_registrant(&mut b, "guard@example.jp", "hanako@example.jp")
+        .await;
     let mut phone = t.browser("198.51.100.40");
     let try_passcode = |passcode: &'static str| {
         [
@@ -649,20 +516,21 @@ async fn wrong_passcodes_lock_the_link_from_that_address_but_not_its_owner_elsew
         .is_none());
     // ...but whoever else holds the link cannot lock its owner out: from another address the
     // right passcode works at once.
-    phone_login(&t, &link, "8315", "198.51.100.41").await;
+    t.phone_login(&link, "8315", "198.51.100.41").await;
 }
 
 #[tokio::test]
 async fn wrong_passcodes_from_many_addresses_make_the_link_wait() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "guard2@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "guard2@example.jp").await;
     b.submit(
         "/collection/passcode",
         "/collection/passcode",
         &[("passcode", "8315")],
     )
     .await;
-    let (_, link) = mailed_registrant(&t, &mut b, "guard2@example.jp", "hanako@example.jp").await;
+    let (_, link) = t
+        .mailed_registrant(&mut b, "guard2@example.jp", "hanako@example.jp")
+        .await;
     {
         use myna::ports::Clock;
         let into = t.clock.now().unix_timestamp().rem_euclid(3600);
@@ -686,17 +554,20 @@ async fn wrong_passcodes_from_many_addresses_make_the_link_wait() {
     assert!(res.body.contains("1秒ほど待って"), "{}", res.body);
     assert_eq!(res.headers.get("retry-after").unwrap(), "1");
     t.clock.advance(time::Duration::seconds(1));
-    phone_login(&t, &link, "8315", "198.51.100.42").await;
+    t.phone_login(&link, "8315", "198.51.100.42").await;
 }
 
 #[tokio::test]
 async fn registrant_and_administrator_sessions_never_open_each_others_pages() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "split@example.jp").await;
-    let (_, link_a) = mailed_registrant(&t, &mut b, "split@example.jp", "a@example.jp").await;
-    let (_, link_b) = mailed_registrant(&t, &mut b, "split@example.jp", "b@example.jp").await;
-    let mut a = phone_login(&t, &link_a, "", "198.51.100.50").await;
-    let mut other = phone_login(&t, &link_b, "", "198.51.100.51").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "split@example.jp").await;
+    let (_, link_a) = t
+        .mailed_registrant(&mut b, "split@example.jp", "a@example.jp")
+        .await;
+    let (_, link_b) = t
+        .mailed_registrant(&mut b, "split@example.jp", "b@example.jp")
+        .await;
+    let mut a = t.phone_login(&link_a, "", "198.51.100.50").await;
+    let mut other = t.phone_login(&link_b, "", "198.51.100.51").await;
     let res = other
         .submit(
             "/r/me/dependents/new",
@@ -748,11 +619,9 @@ fn send_row<'a>(page: &'a Page, name: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_back_ticked() {
     // GIVEN one registrant in each status, and a retired one
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "everyone@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "everyone@example.jp").await;
     let scope = t.scope_of("everyone@example.jp").await;
-    quick(
-        &mut b,
+    b.quick(
         &[
             ("未登", "録子", "a@example.jp"),
             ("承認", "待子", "b@example.jp"),
@@ -765,7 +634,7 @@ async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_b
     )
     .await;
     let mut completed_id = String::new();
-    for id in send_list_ids(&t, "everyone@example.jp").await {
+    for id in t.send_list_ids("everyone@example.jp").await {
         let mut r = regs::get(&scope, &id).await.unwrap().unwrap();
         match r.name().as_str() {
             "承認 待子" => r.status = Status::Pending,
@@ -811,13 +680,13 @@ async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_b
     assert!(script.body.contains("target-count"));
 
     // AND a ticked 完了 registrant can be sent to deliberately
-    let blast = send(
-        &mut b,
-        "/collection/blast",
-        std::slice::from_ref(&completed_id),
-        &[],
-    )
-    .await;
+    let blast = b
+        .send_collection_mail(
+            "/collection/blast",
+            std::slice::from_ref(&completed_id),
+            &[],
+        )
+        .await;
     t.run_jobs().await;
     assert!(b
         .get(&blast)
@@ -830,10 +699,11 @@ async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_b
 #[tokio::test]
 async fn the_phone_document_steps_list_the_current_documents() {
     // GIVEN a registrant logged in on the phone from the collection mail
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "phonedocs@example.jp").await;
-    let (_, link) = mailed_registrant(&t, &mut b, "phonedocs@example.jp", "pd@example.jp").await;
-    let mut phone = phone_login(&t, &link, "", "198.51.100.61").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "phonedocs@example.jp").await;
+    let (_, link) = t
+        .mailed_registrant(&mut b, "phonedocs@example.jp", "pd@example.jp")
+        .await;
+    let mut phone = t.phone_login(&link, "", "198.51.100.61").await;
 
     // WHEN ステップ2 (番号確認) and ステップ3 (身元確認) are opened
     let step2 = phone.get("/r/me/step2").await;
@@ -841,9 +711,9 @@ async fn the_phone_document_steps_list_the_current_documents() {
 
     // THEN they list the documents valid today, from the same lists as the approval screen
     assert_eq!(step2.status, StatusCode::OK, "{}", step2.body);
-    crate::guide::assert_number_documents_current(&step2.body, "step2");
+    assert_number_documents_current(&step2.body, "step2");
     assert_eq!(step3.status, StatusCode::OK, "{}", step3.body);
-    crate::guide::assert_identity_documents_current(&step3.body, "step3");
+    assert_identity_documents_current(&step3.body, "step3");
     assert!(!step3.body.contains("健康保険証の場合"));
 }
 
@@ -857,15 +727,14 @@ async fn show_qr(b: &mut Browser, id: &str) -> Page {
 
 /// The administrator mails the collection mail to `id` again; the new link (path only).
 async fn mail_again(t: &TestApp, b: &mut Browser, id: &str, to: &str) -> String {
-    send(
-        b,
+    b.send_collection_mail(
         &format!("/collection/mail?ids={id}"),
         &[id.to_string()],
         &[],
     )
     .await;
     t.run_jobs().await;
-    link_in_mail(t, to)
+    t.link_in_mail(to)
 }
 
 /// ステップ1 with the test number, posted with the CSRF token `csrf` of an open page.
@@ -897,12 +766,12 @@ async fn phone_refused(phone: &mut Browser, path: &str) -> Page {
 #[tokio::test]
 async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_code() {
     // Arrange: the registrant is logged in on the phone through the mailed link.
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "reissue@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "reissue@example.jp").await;
     let scope = t.scope_of("reissue@example.jp").await;
-    let (id, first) =
-        mailed_registrant(&t, &mut b, "reissue@example.jp", "hanako@example.jp").await;
-    let mut phone = phone_login(&t, &first, "", "198.51.100.60").await;
+    let (id, first) = t
+        .mailed_registrant(&mut b, "reissue@example.jp", "hanako@example.jp")
+        .await;
+    let mut phone = t.phone_login(&first, "", "198.51.100.60").await;
     let open = phone.get("/r/me/step1").await;
     assert_eq!(open.status, StatusCode::OK);
     let csrf = open.csrf().unwrap();
@@ -931,7 +800,7 @@ async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_c
     );
 
     // The new link works; a QR code issued afterwards ends that session too.
-    let mut phone = phone_login(&t, &second, "", "198.51.100.60").await;
+    let mut phone = t.phone_login(&second, "", "198.51.100.60").await;
     assert_eq!(phone.get("/r/me/step1").await.status, StatusCode::OK);
     show_qr(&mut b, &id).await;
     let page = phone_refused(&mut phone, "/r/me/step1").await;
@@ -941,11 +810,12 @@ async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_c
 #[tokio::test]
 async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_reopens_collection() {
     // Arrange: a registrant logged in on the phone.
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "refused@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "refused@example.jp").await;
     let scope = t.scope_of("refused@example.jp").await;
-    let (id, link) = mailed_registrant(&t, &mut b, "refused@example.jp", "hanako@example.jp").await;
-    let mut phone = phone_login(&t, &link, "", "198.51.100.70").await;
+    let (id, link) = t
+        .mailed_registrant(&mut b, "refused@example.jp", "hanako@example.jp")
+        .await;
+    let mut phone = t.phone_login(&link, "", "198.51.100.70").await;
     let csrf = phone.get("/r/me/step1").await.csrf().unwrap();
     let mut fresh = t.browser("198.51.100.71");
     let login_csrf = fresh.get(&link).await.csrf().unwrap();
@@ -958,7 +828,7 @@ async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_re
             &page,
             &format!("{page}/refuse"),
             &[
-                ("version", &hidden(&form, "version")),
+                ("version", &form.hidden("version")),
                 ("reason", "本人が提供を拒否（法律上の義務を説明済み）"),
             ],
         )
@@ -992,34 +862,25 @@ async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_re
 
     // A new collection mail re-opens collection; a number saved then goes to 承認待.
     let again = mail_again(&t, &mut b, &id, "hanako@example.jp").await;
-    let mut phone = phone_login(&t, &again, "", "198.51.100.72").await;
+    let mut phone = t.phone_login(&again, "", "198.51.100.72").await;
     assert_eq!(
-        status_of_registrant(&scope, &id).await,
+        status_of(&scope, &id).await,
         Status::Refused,
         "re-opening alone changes nothing"
     );
     let csrf = phone.get("/r/me/step1").await.csrf().unwrap();
     let res = post_step1(&mut phone, &csrf).await;
     assert_eq!(res.location(), Some("/r/me/step2"), "{}", res.body);
-    assert_eq!(status_of_registrant(&scope, &id).await, Status::Pending);
-}
-
-async fn status_of_registrant(scope: &myna::app::keys::TenantScope, id: &str) -> Status {
-    regs::get(scope, id).await.unwrap().unwrap().status
-}
-
-/// What the free-text check says for a field labelled `label`.
-pub(crate) fn holds_number_message(label: &str) -> String {
-    format!("{label}にマイナンバー（12桁の個人番号）が含まれています。")
+    assert_eq!(status_of(&scope, &id).await, Status::Pending);
 }
 
 #[tokio::test]
 async fn a_collection_mail_is_not_sent_when_its_message_holds_a_my_number() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "message@example.jp").await;
-    quick(&mut b, &[("山田", "花子", "hanako@example.jp")], "list").await;
-    let id = send_list_ids(&t, "message@example.jp").await.pop().unwrap();
+    let (t, mut b) = TestApp::with_owner(COMPANY, "message@example.jp").await;
+    b.quick(&[("山田", "花子", "hanako@example.jp")], "list")
+        .await;
+    let id = t.send_list_ids("message@example.jp").await.pop().unwrap();
     let page = format!("/collection/mail?ids={id}");
     let message = "お疲れさまです。先日伺った番号 6214-9832-0257 で登録をお願いします。";
 
@@ -1042,15 +903,11 @@ async fn a_collection_mail_is_not_sent_when_its_message_holds_a_my_number() {
 
 #[tokio::test]
 async fn quick_registration_refuses_a_name_when_it_holds_a_my_number() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "quickname@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "quickname@example.jp").await;
 
-    let res = quick(
-        &mut b,
-        &[("山田", "621498320257", "hanako@example.jp")],
-        "list",
-    )
-    .await;
+    let res = b
+        .quick(&[("山田", "621498320257", "hanako@example.jp")], "list")
+        .await;
 
     assert!(
         res.body.contains(&holds_number_message("登録者名（名前）")),
@@ -1058,5 +915,5 @@ async fn quick_registration_refuses_a_name_when_it_holds_a_my_number() {
         res.body
     );
     assert!(res.body.contains("hanako@example.jp"));
-    assert!(send_list_ids(&t, "quickname@example.jp").await.is_empty());
+    assert!(t.send_list_ids("quickname@example.jp").await.is_empty());
 }

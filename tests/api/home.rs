@@ -3,18 +3,12 @@
 use axum::http::StatusCode;
 use myna::app::tenants::{self, Counters};
 use myna::web::home::COMING_SOON;
+use myna_tests::fixtures::PW;
 use myna_tests::{Browser, TestApp};
-
-/// A signed-up company's owner, logged in.
-async fn owner(t: &TestApp, company: &str, email: &str) -> Browser {
-    t.signup(company, email, "Sakura-2026x").await;
-    t.login(email, "Sakura-2026x", None).await
-}
 
 #[tokio::test]
 async fn home_shows_company_user_plan_menus_and_passcode_warning() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社ホーム", "home@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner("株式会社ホーム", "home@example.jp").await;
     let page = b.get("/home").await;
     assert_eq!(page.status, StatusCode::OK);
     for text in [
@@ -43,8 +37,7 @@ async fn home_shows_company_user_plan_menus_and_passcode_warning() {
 
 #[tokio::test]
 async fn home_counts_follow_the_counters_maintained_on_write() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社カウント", "count@example.jp").await;
+    let (t, mut b) = TestApp::with_owner("株式会社カウント", "count@example.jp").await;
     let page = b.get("/home").await;
     assert!(page
         .body
@@ -87,8 +80,7 @@ async fn home_counts_follow_the_counters_maintained_on_write() {
 
 #[tokio::test]
 async fn every_linked_capability_answers_with_a_coming_soon_page() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社リンク", "links@example.jp").await;
+    let (t, mut b) = TestApp::with_owner("株式会社リンク", "links@example.jp").await;
     let home = b.get("/home").await;
     for (path, title) in COMING_SOON {
         let page = b.get(path).await;
@@ -125,7 +117,7 @@ async fn every_linked_capability_answers_with_a_coming_soon_page() {
 async fn option_login(b: &mut Browser, customer_number: &str) -> myna_tests::Page {
     let fields = [
         ("email", "option@example.jp"),
-        ("password", "Sakura-2026x"),
+        ("password", PW),
         ("customer_number", customer_number),
     ];
     b.submit("/login", "/login", &fields).await
@@ -136,7 +128,7 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
     // GIVEN a company whose owner knows the address and password
     let t = TestApp::spawn();
     let customer = t
-        .signup("株式会社オプション", "option@example.jp", "Sakura-2026x")
+        .signup("株式会社オプション", "option@example.jp", PW)
         .await;
     let wrong = if customer == "1234567" {
         "7654321"
@@ -167,8 +159,7 @@ async fn option_login_names_the_customer_number_when_a_wrong_one_is_typed() {
 #[tokio::test]
 async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
     // GIVEN a new account
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社お知らせ", "notice@example.jp").await;
+    let (t, mut b) = TestApp::with_owner("株式会社お知らせ", "notice@example.jp").await;
     let scope = t.scope_of("notice@example.jp").await;
     let today = myna::domain::format_slash(t.clock_today());
 
@@ -219,8 +210,7 @@ async fn home_notices_come_from_data_dated_and_each_user_can_dismiss_them() {
 
 #[tokio::test]
 async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "株式会社リンク先", "targets@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner("株式会社リンク先", "targets@example.jp").await;
     let home = b.get("/home").await;
     let main = home.body.split("<main class=\"app-main\">").nth(1).unwrap();
     let main = main.split("</main>").next().unwrap();
@@ -229,6 +219,6 @@ async fn every_home_text_pointing_to_a_screen_points_to_one_that_exists() {
         !main.contains("プロフィール"),
         "there is no プロフィール screen"
     );
-    let seen = crate::guide::assert_links_lead_to_working_screens(&mut b, main, "HOME").await;
+    let seen = b.assert_links_lead_to_working_screens(main, "HOME").await;
     assert!(seen >= 10, "HOME's links were not read");
 }

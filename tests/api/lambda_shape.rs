@@ -7,7 +7,8 @@ use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use myna::app::Config;
-use myna_tests::{test_config, TestApp};
+use myna_tests::fixtures::PW;
+use myna_tests::{csrf_in, test_config, TestApp};
 use serde_json::{json, Value};
 
 fn lambda_config() -> Config {
@@ -79,18 +80,9 @@ fn cookie_pairs(res: &Value, jar: &mut Vec<String>) {
     }
 }
 
-fn csrf(body: &str) -> String {
-    let start = body.find("name=\"csrf\" value=\"").unwrap() + 19;
-    body[start..start + body[start..].find('"').unwrap()].to_string()
-}
-
-fn enc(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// A form body as a browser encodes it.
+fn form(fields: &[(&str, &str)]) -> String {
+    serde_urlencoded::to_string(fields).unwrap()
 }
 
 #[tokio::test]
@@ -109,31 +101,37 @@ async fn signup_login_and_home_work_through_http_api_events() {
         set.starts_with("myna_csrf=") && set.contains("Secure") && set.contains("SameSite=Strict")
     );
     cookie_pairs(&page, &mut jar);
-    let token = csrf(page["body"].as_str().unwrap());
+    let token = csrf_in(page["body"].as_str().unwrap()).unwrap();
 
     // POST: a base64 form body; a redirect.
-    let form = format!(
-        "csrf={}&company_name={}&family_name={}&given_name={}&email=lambda%40example.jp&password=Sakura-2026x&password_confirm=Sakura-2026x",
-        enc(&token), enc("株式会社ラムダ"), enc("山田"), enc("太郎")
-    );
-    let done = invoke(&auth, event("POST", "/signup", &jar, Some(&form))).await;
+    let signup = form(&[
+        ("csrf", &token),
+        ("company_name", "株式会社ラムダ"),
+        ("family_name", "山田"),
+        ("given_name", "太郎"),
+        ("email", "lambda@example.jp"),
+        ("password", PW),
+        ("password_confirm", PW),
+    ]);
+    let done = invoke(&auth, event("POST", "/signup", &jar, Some(&signup))).await;
     assert_eq!(done["statusCode"], 303, "{done}");
     assert_eq!(done["headers"]["location"], "/signup/done");
 
-    let form = format!(
-        "csrf={}&email=lambda%40example.jp&password=Sakura-2026x",
-        enc(&token)
-    );
-    let res = invoke(&auth, event("POST", "/login", &jar, Some(&form))).await;
+    let login = form(&[
+        ("csrf", &token),
+        ("email", "lambda@example.jp"),
+        ("password", PW),
+    ]);
+    let res = invoke(&auth, event("POST", "/login", &jar, Some(&login))).await;
     assert_eq!(res["headers"]["location"], "/login/otp", "{res}");
     cookie_pairs(&res, &mut jar);
     assert!(jar.iter().any(|c| c.starts_with("myna_sid=")));
 
     let otp_page = invoke(&auth, event("GET", "/login/otp", &jar, None)).await;
-    let token = csrf(otp_page["body"].as_str().unwrap());
+    let token = csrf_in(otp_page["body"].as_str().unwrap()).unwrap();
     let code = t.latest_otp("lambda@example.jp").unwrap();
-    let form = format!("csrf={}&code={code}", enc(&token));
-    let res = invoke(&auth, event("POST", "/login/otp", &jar, Some(&form))).await;
+    let otp = form(&[("csrf", &token), ("code", &code)]);
+    let res = invoke(&auth, event("POST", "/login/otp", &jar, Some(&otp))).await;
     assert_eq!(res["headers"]["location"], "/home", "{res}");
     cookie_pairs(&res, &mut jar);
 

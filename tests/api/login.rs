@@ -1,12 +1,11 @@
 //! Login with a second factor (manual ch.2), sessions and logout.
 
 use axum::http::StatusCode;
+use myna_tests::fixtures::PW;
 use myna_tests::TestApp;
 use time::Duration;
 
-const PW: &str = "Sakura-2026x";
-
-async fn with_owner() -> TestApp {
+async fn company_signed_up() -> TestApp {
     let t = TestApp::spawn();
     t.signup("株式会社ログイン", "login@example.jp", PW).await;
     t
@@ -14,7 +13,7 @@ async fn with_owner() -> TestApp {
 
 #[tokio::test]
 async fn signup_then_login_with_mailed_code_reaches_home() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     let res = b
         .submit(
@@ -44,7 +43,7 @@ async fn signup_then_login_with_mailed_code_reaches_home() {
 
 #[tokio::test]
 async fn password_alone_does_not_open_home() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     b.submit(
         "/login",
@@ -57,7 +56,7 @@ async fn password_alone_does_not_open_home() {
 
 #[tokio::test]
 async fn login_fails_with_the_same_message_for_wrong_password_and_unknown_address() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     let wrong = b
         .submit(
@@ -88,7 +87,7 @@ async fn login_fails_with_the_same_message_for_wrong_password_and_unknown_addres
 
 #[tokio::test]
 async fn expired_code_is_refused_and_the_login_must_restart() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     b.submit(
         "/login",
@@ -112,7 +111,7 @@ async fn expired_code_is_refused_and_the_login_must_restart() {
 
 #[tokio::test]
 async fn code_works_once_only() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     b.submit(
         "/login",
@@ -140,7 +139,7 @@ async fn code_works_once_only() {
 
 #[tokio::test]
 async fn five_wrong_codes_void_the_pending_login() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.5");
     b.submit(
         "/login",
@@ -188,7 +187,7 @@ fn to_next_hour(t: &TestApp) {
 #[tokio::test]
 async fn login_is_refused_from_one_address_after_five_wrong_passwords_there() {
     // Arrange
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     for _ in 0..5 {
         let res = attempt(&t, "203.0.113.20", "Wrong-pass-1").await;
         assert_eq!(res.status, StatusCode::UNAUTHORIZED);
@@ -213,7 +212,7 @@ async fn login_is_refused_from_one_address_after_five_wrong_passwords_there() {
 #[tokio::test]
 async fn owner_logs_in_from_another_address_when_a_stranger_failed_five_times_elsewhere() {
     // Arrange: a stranger who knows the address uses up its own tries.
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     for _ in 0..5 {
         attempt(&t, "192.0.2.66", "Wrong-pass-1").await;
     }
@@ -230,7 +229,7 @@ async fn owner_logs_in_from_another_address_when_a_stranger_failed_five_times_el
 #[tokio::test]
 async fn login_waits_grow_when_wrong_passwords_come_from_many_addresses() {
     // Arrange: ten wrong passwords, each from its own address, are free.
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     to_next_hour(&t);
     for i in 0..10 {
         let res = attempt(&t, &format!("198.18.0.{i}"), "Wrong-pass-1").await;
@@ -263,7 +262,7 @@ async fn login_waits_grow_when_wrong_passwords_come_from_many_addresses() {
 #[tokio::test]
 async fn account_ceiling_closes_login_everywhere_and_mails_the_owner_once() {
     // Arrange: fifty wrong passwords within the hour, from fifty addresses, each after its wait.
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     to_next_hour(&t);
     let subject = "【マイナンバー管理】ログインを一時的に制限しました";
     let notices = |t: &TestApp| {
@@ -303,7 +302,7 @@ async fn account_ceiling_closes_login_everywhere_and_mails_the_owner_once() {
 #[tokio::test]
 async fn wrong_customer_number_with_the_right_password_says_so_and_locks_nothing() {
     // Arrange
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.30");
     for _ in 0..6 {
         // Act
@@ -336,7 +335,7 @@ async fn wrong_customer_number_with_the_right_password_says_so_and_locks_nothing
 
 #[tokio::test]
 async fn wrong_customer_number_with_a_wrong_password_names_all_three_without_saying_which() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.31");
     let res = b
         .submit(
@@ -357,7 +356,7 @@ async fn wrong_customer_number_with_a_wrong_password_names_all_three_without_say
 
 #[tokio::test]
 async fn one_address_guessing_many_accounts_is_locked_out() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.browser("203.0.113.66");
     for i in 0..20 {
         let email = format!("victim{i}@example.jp");
@@ -382,7 +381,7 @@ async fn one_address_guessing_many_accounts_is_locked_out() {
 
 #[tokio::test]
 async fn session_ends_after_idle_time_and_after_absolute_lifetime() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut idle = t.login("login@example.jp", PW, None).await;
     t.clock.advance(Duration::minutes(29));
     assert_eq!(idle.get("/home").await.status, StatusCode::OK);
@@ -415,7 +414,7 @@ async fn session_ends_after_idle_time_and_after_absolute_lifetime() {
 
 #[tokio::test]
 async fn logout_ends_the_session_for_good() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut b = t.login("login@example.jp", PW, None).await;
     let stolen = b.cookies.get("myna_sid").cloned().unwrap();
     let res = b.submit("/home", "/logout", &[]).await;
@@ -459,7 +458,7 @@ async fn option_login_picks_the_tenant_by_customer_number() {
 
 #[tokio::test]
 async fn logins_failures_and_logouts_are_audited_with_the_address() {
-    let t = with_owner().await;
+    let t = company_signed_up().await;
     let mut bad = t.browser("192.0.2.44");
     bad.submit(
         "/login",

@@ -1,4 +1,9 @@
-//! HTTP-level and contract tests, one module per capability (zero2prod's layout).
+//! HTTP-level and contract tests, one module per capability (zero2prod's layout). What they
+//! share (the owner builder, forms, the 入力確認 step, images, page checks) lives in
+//! `myna_tests::fixtures`; no module here imports another.
+
+// Tests and their helpers: a failed `unwrap` is a failed test.
+#![allow(clippy::unwrap_used)]
 
 mod approval;
 mod bulk;

@@ -9,7 +9,10 @@
 use axum::http::StatusCode;
 use myna_tests::{Browser, Page, TestApp};
 
-use crate::collection::{mailed_registrant, owner, phone_login, REG_PW};
+use myna_tests::fixtures::REG_PW;
+
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社コレクト";
 
 const PASSCODE: &str = "Kaisha42";
 const OWNER: &str = "phone@example.jp";
@@ -17,7 +20,7 @@ const EMPLOYEE: &str = "hanako@example.jp";
 
 /// A company with a passcode and one mailed registrant: the admin's browser and the link.
 async fn mailed(t: &TestApp) -> (Browser, String) {
-    let mut admin = owner(t, OWNER).await;
+    let mut admin = t.owner(COMPANY, OWNER).await;
     let res = admin
         .submit(
             "/collection/passcode",
@@ -26,7 +29,7 @@ async fn mailed(t: &TestApp) -> (Browser, String) {
         )
         .await;
     assert_eq!(res.location(), Some("/collection/passcode?done=1"));
-    let (_, link) = mailed_registrant(t, &mut admin, OWNER, EMPLOYEE).await;
+    let (_, link) = t.mailed_registrant(&mut admin, OWNER, EMPLOYEE).await;
     (admin, link)
 }
 
@@ -34,7 +37,7 @@ async fn mailed(t: &TestApp) -> (Browser, String) {
 /// behind the registrant's session, and the administrator's browser.
 async fn logged_in_with_a_dependent(t: &TestApp) -> (Browser, Vec<String>, Browser) {
     let (admin, link) = mailed(t).await;
-    let mut phone = phone_login(t, &link, PASSCODE, "198.51.100.30").await;
+    let mut phone = t.phone_login(&link, PASSCODE, "198.51.100.30").await;
     let res = phone
         .submit(
             "/r/me/dependents/new",
@@ -144,7 +147,7 @@ async fn logout_ends_the_session_and_says_how_to_come_back() {
     // Arrange
     let t = TestApp::spawn();
     let (_, link) = mailed(&t).await;
-    let mut phone = phone_login(&t, &link, PASSCODE, "198.51.100.32").await;
+    let mut phone = t.phone_login(&link, PASSCODE, "198.51.100.32").await;
     let mut stolen = Browser::new(t.router.clone(), "198.51.100.33");
     stolen.cookies = phone.cookies.clone();
 
@@ -168,7 +171,7 @@ async fn logout_ends_the_session_and_says_how_to_come_back() {
         StatusCode::UNAUTHORIZED,
         "the session is ended on the server, not only forgotten by the phone"
     );
-    let again = phone_login(&t, &link, PASSCODE, "198.51.100.32").await;
+    let again = t.phone_login(&link, PASSCODE, "198.51.100.32").await;
     assert!(
         again.cookies.contains_key("myna_rsid"),
         "the link still works"
@@ -180,7 +183,7 @@ async fn logout_is_refused_and_the_session_kept_when_the_csrf_token_is_missing()
     // Arrange
     let t = TestApp::spawn();
     let (_, link) = mailed(&t).await;
-    let mut phone = phone_login(&t, &link, PASSCODE, "198.51.100.34").await;
+    let mut phone = t.phone_login(&link, PASSCODE, "198.51.100.34").await;
 
     // Act
     let res = phone.post("/r/me/logout", &[]).await;
@@ -324,7 +327,7 @@ async fn twelve_digits_pasted_into_the_first_box_are_saved_without_the_script() 
     // Arrange: a phone without JavaScript sends the paste as typed, all in number1.
     let t = TestApp::spawn();
     let (_, link) = mailed(&t).await;
-    let mut phone = phone_login(&t, &link, PASSCODE, "198.51.100.38").await;
+    let mut phone = t.phone_login(&link, PASSCODE, "198.51.100.38").await;
 
     // Act
     let res = phone
@@ -478,7 +481,9 @@ async fn phone_pages_fit_a_320_px_screen_in_chromium() {
     // Arrange: the product on a real socket; the phone's session cookie handed to Chromium.
     let t = TestApp::spawn();
     let (phone, mut pages, mut admin) = logged_in_with_a_dependent(&t).await;
-    let (_, link) = mailed_registrant(&t, &mut admin, OWNER, "jiro@example.jp").await;
+    let (_, link) = t
+        .mailed_registrant(&mut admin, OWNER, "jiro@example.jp")
+        .await;
     pages.insert(0, link); // the first visit: set a password, passcode, consent
     let cookie = format!("myna_rsid={}", phone.cookies["myna_rsid"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

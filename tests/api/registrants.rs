@@ -4,112 +4,15 @@ use axum::http::StatusCode;
 use myna::app::registrants as regs;
 use myna::app::tenants;
 use myna::ports::{Condition, Query};
-use myna_tests::{Browser, Page, TestApp};
+use myna_tests::fixtures::{dependent, person, CONFIRM_PAGE, NUMBER, PW};
+use myna_tests::TestApp;
 
-const PW: &str = "Sakura-2026x";
-const NUMBER: &str = "621498320257";
-/// Text only the 入力確認 page carries.
-const CONFIRM_PAGE: &str = "以下の内容で登録します。";
-
-pub(crate) async fn owner(t: &TestApp, email: &str) -> Browser {
-    t.signup("株式会社レジスト", email, PW).await;
-    t.login(email, PW, None).await
-}
-
-pub(crate) fn person<'a>(
-    family: &'a str,
-    given: &'a str,
-    code: &'a str,
-    number: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("family_name", family),
-        ("given_name", given),
-        ("family_kana", "ヤマダ"),
-        ("given_kana", "タロウ"),
-        ("code", code),
-        ("attribute", "employee1"),
-        ("email", ""),
-        ("sex", "male"),
-        ("birth_date", "S55/1/1"),
-        ("hire_date", "2020/4/1"),
-        ("number1", &number[..number.len().min(4)]),
-        (
-            "number2",
-            if number.len() >= 8 { &number[4..8] } else { "" },
-        ),
-        (
-            "number3",
-            if number.len() >= 12 {
-                &number[8..12]
-            } else {
-                ""
-            },
-        ),
-    ]
-}
-
-/// Posts the form (入力確認), then the confirm page's hidden fields (登録).
-pub(crate) async fn add(b: &mut Browser, fields: &[(&str, &str)], extra: &[(&str, &str)]) -> Page {
-    let confirm = b
-        .submit("/registrants/new", "/registrants/new", fields)
-        .await;
-    if !confirm.body.contains(CONFIRM_PAGE) {
-        return confirm;
-    }
-    post_confirm(b, &confirm, "/registrants/new", extra).await
-}
-
-pub(crate) async fn post_confirm(
-    b: &mut Browser,
-    confirm: &Page,
-    action: &str,
-    extra: &[(&str, &str)],
-) -> Page {
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for chunk in confirm.body.split("<input type=\"hidden\" name=\"").skip(1) {
-        let name = chunk.split('"').next().unwrap().to_string();
-        let value = chunk
-            .split("value=\"")
-            .nth(1)
-            .and_then(|v| v.split('"').next())
-            .unwrap_or("")
-            .to_string();
-        fields.push((name, html_unescape(&value)));
-    }
-    for (k, v) in extra {
-        fields.push((k.to_string(), v.to_string()));
-    }
-    let refs: Vec<(&str, &str)> = fields
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    b.post(action, &refs).await
-}
-
-fn html_unescape(s: &str) -> String {
-    s.replace("&#x27;", "'")
-        .replace("&quot;", "\"")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
-}
-
-pub(crate) fn registrant_id(res: &Page) -> String {
-    let loc = res
-        .location()
-        .unwrap_or_else(|| panic!("no redirect: {}", res.body));
-    loc.trim_start_matches("/registrants/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string()
-}
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社レジスト";
 
 #[tokio::test]
 async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "add@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "add@example.jp").await;
     let confirm = b
         .submit(
             "/registrants/new",
@@ -132,8 +35,8 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
         "confirm page shows, not edits"
     );
 
-    let saved = post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
-    let id = registrant_id(&saved);
+    let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
+    let id = saved.registrant_id();
     let detail = b.get(saved.location().unwrap()).await;
     assert!(detail.body.contains("登録者を追加しました。"));
     assert!(
@@ -175,8 +78,7 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
 
 #[tokio::test]
 async fn a_refused_form_keeps_its_input_and_says_what_is_wrong() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "form@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "form@example.jp").await;
     let mut fields = person("", "花子", "E002", "621498320258");
     fields.push(("note", "夜勤あり"));
     let res = b
@@ -215,11 +117,12 @@ async fn a_refused_form_keeps_its_input_and_says_what_is_wrong() {
 
 #[tokio::test]
 async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "plan@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "plan@example.jp").await;
     for i in 0..10 {
         let code = format!("P{i:03}");
-        let res = add(&mut b, &person("社員", "番号", &code, ""), &[]).await;
+        let res = b
+            .add_registrant(&person("社員", "番号", &code, ""), &[])
+            .await;
         assert_eq!(
             res.status,
             StatusCode::SEE_OTHER,
@@ -227,7 +130,9 @@ async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
             res.body
         );
     }
-    let res = add(&mut b, &person("社員", "十一", "P010", ""), &[]).await;
+    let res = b
+        .add_registrant(&person("社員", "十一", "P010", ""), &[])
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         res.body.contains(
@@ -243,10 +148,11 @@ async fn the_plan_limit_stops_the_eleventh_registrant_on_plan_10() {
 
 #[tokio::test]
 async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "dup@example.jp").await;
-    let first = add(&mut b, &person("山田", "太郎", "D001", NUMBER), &[]).await;
-    let first_id = registrant_id(&first);
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dup@example.jp").await;
+    let first = b
+        .add_registrant(&person("山田", "太郎", "D001", NUMBER), &[])
+        .await;
+    let first_id = first.registrant_id();
 
     let confirm = b
         .submit(
@@ -263,39 +169,39 @@ async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save
             && confirm.body.contains("山田 太郎（社員コード D001）")
     );
     // Saving without ticking the box is refused again with the warning.
-    let again = post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+    let again = b.post_confirm(&confirm, "/registrants/new", &[]).await;
     assert!(again
         .body
         .contains("同じマイナンバーがすでに登録されています。"));
     let scope = t.scope_of("dup@example.jp").await;
     assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 1);
 
-    let saved = post_confirm(
-        &mut b,
-        &confirm,
-        "/registrants/new",
-        &[("allow_duplicate", "on")],
-    )
-    .await;
+    let saved = b
+        .post_confirm(&confirm, "/registrants/new", &[("allow_duplicate", "on")])
+        .await;
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(tenants::counters(&scope).await.unwrap().registrants, 2);
 }
 
 #[tokio::test]
 async fn an_employee_code_is_unique_within_the_tenant() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "code@example.jp").await;
-    add(&mut b, &person("山田", "太郎", "C001", ""), &[]).await;
-    let res = add(&mut b, &person("鈴木", "次郎", "C001", ""), &[]).await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "code@example.jp").await;
+    b.add_registrant(&person("山田", "太郎", "C001", ""), &[])
+        .await;
+    let res = b
+        .add_registrant(&person("鈴木", "次郎", "C001", ""), &[])
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("この社員コードはすでに使われています。"));
 }
 
 #[tokio::test]
 async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_confirmation() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "edit@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "X001", ""), &[]).await);
+    let (t, mut b) = TestApp::with_owner(COMPANY, "edit@example.jp").await;
+    let id = b
+        .add_registrant(&person("山田", "太郎", "X001", ""), &[])
+        .await
+        .registrant_id();
     let scope = t.scope_of("edit@example.jp").await;
     assert_eq!(tenants::counters(&scope).await.unwrap().unregistered, 1);
 
@@ -304,7 +210,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
     assert!(form.body.contains("value=\"山田\"") && form.body.contains("value=\"X001\""));
     let mut fields = person("山田", "太朗", "X001", NUMBER);
     let confirm = b.submit(&edit_path, &edit_path, &fields).await;
-    let saved = post_confirm(&mut b, &confirm, &edit_path, &[]).await;
+    let saved = b.post_confirm(&confirm, &edit_path, &[]).await;
     assert_eq!(
         saved.location(),
         Some(format!("/registrants/{id}?done=updated").as_str()),
@@ -323,7 +229,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
     fields = person("山田", "太郎", "X001", "");
     let confirm = b.submit(&edit_path, &edit_path, &fields).await;
     assert!(confirm.body.contains("変更しない"));
-    post_confirm(&mut b, &confirm, &edit_path, &[]).await;
+    b.post_confirm(&confirm, &edit_path, &[]).await;
     assert_eq!(
         regs::get(&scope, &id)
             .await
@@ -354,7 +260,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
     assert_eq!((c.registrants, c.pending), (0, 0));
     // The code and the number are free again.
     assert_eq!(
-        add(&mut b, &person("山田", "太郎", "X001", NUMBER), &[])
+        b.add_registrant(&person("山田", "太郎", "X001", NUMBER), &[])
             .await
             .status,
         StatusCode::SEE_OTHER
@@ -379,8 +285,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
 
 #[tokio::test]
 async fn the_list_searches_by_name_whatever_the_kana_or_width_and_pages_by_50() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "list@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "list@example.jp").await;
     let scope = t.scope_of("list@example.jp").await;
     // Plan changes arrive later; a larger plan is set directly.
     let mut profile = scope.get(&scope.key("PROFILE")).await.unwrap().unwrap();
@@ -420,7 +325,7 @@ async fn the_list_searches_by_name_whatever_the_kana_or_width_and_pages_by_50() 
         let g = if i < 5 { group_id.as_str() } else { "" };
         fields.push(("group_id", g));
         assert_eq!(
-            add(&mut b, &fields, &[]).await.status,
+            b.add_registrant(&fields, &[]).await.status,
             StatusCode::SEE_OTHER
         );
     }
@@ -473,8 +378,7 @@ fn urlencode(s: &str) -> String {
 
 #[tokio::test]
 async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "group@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "group@example.jp").await;
     let scope = t.scope_of("group@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -494,8 +398,14 @@ async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
         .contains("「営業部」というグループはすでに登録されています。"));
     let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
 
-    let a = registrant_id(&add(&mut b, &person("青木", "一", "G001", ""), &[]).await);
-    let c = registrant_id(&add(&mut b, &person("千葉", "三", "G002", ""), &[]).await);
+    let a = b
+        .add_registrant(&person("青木", "一", "G001", ""), &[])
+        .await
+        .registrant_id();
+    let c = b
+        .add_registrant(&person("千葉", "三", "G002", ""), &[])
+        .await
+        .registrant_id();
     let members_path = format!("/registrants/groups/{}/members", g.id);
     let form = b.get(&members_path).await;
     assert!(form.body.contains("青木 一") && form.body.contains("千葉 三"));
@@ -550,9 +460,11 @@ async fn deleting_a_group_asks_first_and_leaves_its_members_ungrouped() {
 
 #[tokio::test]
 async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
-    let t = TestApp::spawn();
-    let mut a = owner(&t, "tenant-a@example.jp").await;
-    let id = registrant_id(&add(&mut a, &person("秘密", "太郎", "S001", NUMBER), &[]).await);
+    let (t, mut a) = TestApp::with_owner(COMPANY, "tenant-a@example.jp").await;
+    let id = a
+        .add_registrant(&person("秘密", "太郎", "S001", NUMBER), &[])
+        .await
+        .registrant_id();
     t.signup("株式会社ビー", "tenant-b@example.jp", PW).await;
     let mut b = t.login("tenant-b@example.jp", PW, None).await;
 
@@ -594,9 +506,11 @@ async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
 
 #[tokio::test]
 async fn a_view_only_user_can_list_but_not_change() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "viewer@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("閲覧", "対象", "V001", ""), &[]).await);
+    let (t, mut b) = TestApp::with_owner(COMPANY, "viewer@example.jp").await;
+    let id = b
+        .add_registrant(&person("閲覧", "対象", "V001", ""), &[])
+        .await
+        .registrant_id();
     let scope = t.scope_of("viewer@example.jp").await;
     t.set_role(&scope, "view_only").await;
 
@@ -616,82 +530,38 @@ async fn a_view_only_user_can_list_but_not_change() {
     assert!(regs::get(&scope, &id).await.unwrap().is_some());
 }
 
-pub(crate) fn dependent<'a>(
-    given: &'a str,
-    relationship: &'a str,
-    kind: &'a str,
-    number: &'a str,
-) -> Vec<(&'a str, &'a str)> {
-    vec![
-        ("family_name", "山田"),
-        ("given_name", given),
-        ("relationship", relationship),
-        ("kind", kind),
-        ("sex", "female"),
-        ("birth_date", "H22/4/1"),
-        ("number1", &number[..number.len().min(4)]),
-        (
-            "number2",
-            if number.len() >= 8 { &number[4..8] } else { "" },
-        ),
-        (
-            "number3",
-            if number.len() >= 12 {
-                &number[8..12]
-            } else {
-                ""
-            },
-        ),
-    ]
-}
-
-pub(crate) async fn add_dependent(
-    b: &mut Browser,
-    registrant: &str,
-    fields: &[(&str, &str)],
-    extra: &[(&str, &str)],
-) -> Page {
-    let path = format!("/registrants/{registrant}/dependents/new");
-    let confirm = b.submit(&path, &path, fields).await;
-    if !confirm.body.contains(CONFIRM_PAGE) {
-        return confirm;
-    }
-    post_confirm(b, &confirm, &path, extra).await
-}
-
 #[tokio::test]
 async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "family@example.jp").await;
+    // GIVEN a registrant with a number.
+    let (t, mut b) = TestApp::with_owner(COMPANY, "family@example.jp").await;
     let scope = t.scope_of("family@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "F001", NUMBER), &[]).await);
+    let id = b
+        .add_registrant(&person("山田", "太郎", "F001", NUMBER), &[])
+        .await
+        .registrant_id();
 
-    // A spouse with a number (承認待) and a child without (未登録): the lowest, 未登録, shows.
-    let res = add_dependent(
-        &mut b,
-        &id,
-        &dependent(
-            "花子",
-            "spouse",
-            "national_pension_category3",
-            "123456789018",
-        ),
-        &[],
-    )
-    .await;
+    // WHEN a spouse with a number (承認待) and a child without (未登録) are added THEN the
+    // lowest, 未登録, shows.
+    let res = b
+        .add_dependent(
+            &id,
+            &dependent(
+                "花子",
+                "spouse",
+                "national_pension_category3",
+                "123456789018",
+            ),
+            &[],
+        )
+        .await;
     assert_eq!(
         res.location(),
         Some(format!("/registrants/{id}?done=dep_created#dependents").as_str()),
         "{}",
         res.body
     );
-    add_dependent(
-        &mut b,
-        &id,
-        &dependent("一郎", "child", "dependent", ""),
-        &[],
-    )
-    .await;
+    b.add_dependent(&id, &dependent("一郎", "child", "dependent", ""), &[])
+        .await;
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(
         (
@@ -725,7 +595,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
         "aggregate shown in the 扶養 column"
     );
 
-    // The child's number arrives: both dependents 承認待, the aggregate follows.
+    // WHEN the child's number arrives THEN both dependents 承認待, the aggregate follows.
     let deps = myna::app::dependents::list(&scope, &id).await.unwrap();
     let child = deps.iter().find(|d| d.given_name == "一郎").unwrap();
     let edit = format!("/registrants/{id}/dependents/{}/edit", child.id);
@@ -736,7 +606,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
             &dependent("一郎", "child", "dependent", "123456789000"),
         )
         .await;
-    post_confirm(&mut b, &confirm, &edit, &[]).await;
+    b.post_confirm(&confirm, &edit, &[]).await;
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(r.dependents_status.map(|s| s.label()), Some("承認待"));
     assert_eq!(
@@ -747,7 +617,8 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
         0
     );
 
-    // A dependent's number already held by another record is named before saving.
+    // WHEN a dependent's number is already held by another record THEN it is named before
+    // saving.
     let confirm = b
         .submit(
             &format!("/registrants/{id}/dependents/new"),
@@ -762,7 +633,8 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
             && confirm.body.contains("山田 太郎")
     );
 
-    // Deleting a dependent asks first; deleting the registrant takes the rest with it.
+    // WHEN a dependent is deleted THEN it asks first; deleting the registrant takes the rest with
+    // it.
     let del = format!("/registrants/{id}/dependents/{}/delete", child.id);
     assert!(b.get(&del).await.body.contains("元に戻せません"));
     b.submit(&del, &del, &[]).await;
@@ -801,10 +673,14 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
 
 #[tokio::test]
 async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "depform@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "F002", ""), &[]).await);
-    let res = add_dependent(&mut b, &id, &dependent("花子", "", "", "12345678901"), &[]).await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "depform@example.jp").await;
+    let id = b
+        .add_registrant(&person("山田", "太郎", "F002", ""), &[])
+        .await
+        .registrant_id();
+    let res = b
+        .add_dependent(&id, &dependent("花子", "", "", "12345678901"), &[])
+        .await;
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.body.contains("続柄を選択してください。") && res.body.contains("12桁"));
     assert!(res.body.contains("value=\"花子\""));
@@ -813,14 +689,9 @@ async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
     for i in 0..3 {
         let name = format!("子{i}");
         assert_eq!(
-            add_dependent(
-                &mut b,
-                &id,
-                &dependent(&name, "child", "dependent", ""),
-                &[]
-            )
-            .await
-            .status,
+            b.add_dependent(&id, &dependent(&name, "child", "dependent", ""), &[])
+                .await
+                .status,
             StatusCode::SEE_OTHER
         );
     }
@@ -829,16 +700,13 @@ async fn a_dependent_form_needs_relationship_and_kind_and_keeps_its_input() {
 
 #[tokio::test]
 async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
-    let t = TestApp::spawn();
-    let mut a = owner(&t, "dep-a@example.jp").await;
-    let id = registrant_id(&add(&mut a, &person("山田", "太郎", "F003", ""), &[]).await);
-    add_dependent(
-        &mut a,
-        &id,
-        &dependent("花子", "spouse", "dependent", ""),
-        &[],
-    )
-    .await;
+    let (t, mut a) = TestApp::with_owner(COMPANY, "dep-a@example.jp").await;
+    let id = a
+        .add_registrant(&person("山田", "太郎", "F003", ""), &[])
+        .await
+        .registrant_id();
+    a.add_dependent(&id, &dependent("花子", "spouse", "dependent", ""), &[])
+        .await;
     let scope_a = t.scope_of("dep-a@example.jp").await;
     let dep = myna::app::dependents::list(&scope_a, &id)
         .await
@@ -870,79 +738,42 @@ async fn another_tenant_cannot_reach_a_dependent_by_its_ids() {
     );
 }
 
-pub(crate) async fn ticket(
-    b: &mut Browser,
-    path: &str,
-    content_type: &str,
-) -> (StatusCode, serde_json::Value) {
-    let csrf = b.get("/home").await.csrf().unwrap();
-    let res = b
-        .post(path, &[("csrf", &csrf), ("content_type", content_type)])
-        .await;
-    (
-        res.status,
-        serde_json::from_str(&res.body).unwrap_or_default(),
-    )
-}
-
-pub(crate) async fn complete(
-    b: &mut Browser,
-    path: &str,
-    upload: &str,
-) -> (StatusCode, serde_json::Value) {
-    let csrf = b.get("/home").await.csrf().unwrap();
-    let res = b.post(path, &[("csrf", &csrf), ("upload", upload)]).await;
-    (
-        res.status,
-        serde_json::from_str(&res.body).unwrap_or_default(),
-    )
-}
-
-/// The browser's PUT to the local upload URL.
-pub(crate) async fn put(
-    t: &TestApp,
-    ticket: &serde_json::Value,
-    content_type: &str,
-    body: Vec<u8>,
-) -> bool {
-    let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
-    t.files
-        .accept_upload(token, content_type, body)
-        .await
-        .is_ok()
-}
-
 #[tokio::test]
 async fn document_images_go_straight_to_storage_and_only_verified_images_replace_the_old_one() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "images@example.jp").await;
+    // GIVEN a registrant without images.
+    let (t, mut b) = TestApp::with_owner(COMPANY, "images@example.jp").await;
     let scope = t.scope_of("images@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("画像", "太郎", "I001", ""), &[]).await);
+    let id = b
+        .add_registrant(&person("画像", "太郎", "I001", ""), &[])
+        .await
+        .registrant_id();
     let base = format!("/registrants/{id}/images/number_proof");
     let jpeg = [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[5u8; 3000]].concat();
 
-    let (status, err) = ticket(&mut b, &format!("{base}/ticket"), "application/pdf").await;
+    // WHEN a ticket is asked for a PDF THEN it is refused with the formats allowed.
+    let (status, err) = b.ticket(&format!("{base}/ticket"), "application/pdf").await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         err["error"],
         "画像の形式に対応していません（JPEG・PNG・GIFのみ）。"
     );
 
-    let (status, first) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
+    // WHEN a JPEG goes to storage and is completed THEN the detail page shows it uploaded.
+    let (status, first) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["method"], "PUT");
-    assert!(put(&t, &first, "image/jpeg", jpeg.clone()).await);
-    let (status, ok) = complete(
-        &mut b,
-        &format!("{base}/complete"),
-        first["upload"].as_str().unwrap(),
-    )
-    .await;
+    assert!(t.put(&first, "image/jpeg", jpeg.clone()).await);
+    let (status, ok) = b
+        .complete(
+            &format!("{base}/complete"),
+            first["upload"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!((status, ok["ok"].as_bool()), (StatusCode::OK, Some(true)));
     let detail = b.get(&format!("/registrants/{id}")).await;
     assert!(detail.body.contains("番号確認書類: アップロード済み"));
     assert!(detail.body.contains("/static/upload.js"));
-    // The record names the verified copy: the upload's name outside the upload area.
+    // THEN the record names the verified copy: the upload's name outside the upload area.
     let verified = |upload: &serde_json::Value| {
         upload["upload"].as_str().unwrap()["incoming/".len()..].to_string()
     };
@@ -950,15 +781,19 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
     let bs = myna::app::images::blob_scope(&tenant, &scope);
 
-    // A PDF sent as a JPEG: refused with the reason, deleted, and the first image stays.
-    let (_, second) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
-    assert!(put(&t, &second, "image/jpeg", b"%PDF-1.7 pretending".to_vec()).await);
-    let (status, err) = complete(
-        &mut b,
-        &format!("{base}/complete"),
-        second["upload"].as_str().unwrap(),
-    )
-    .await;
+    // WHEN a PDF is sent as a JPEG THEN it is refused with the reason, deleted, and the first image
+    // stays.
+    let (_, second) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
+    assert!(
+        t.put(&second, "image/jpeg", b"%PDF-1.7 pretending".to_vec())
+            .await
+    );
+    let (status, err) = b
+        .complete(
+            &format!("{base}/complete"),
+            second["upload"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(
         err["error"],
@@ -986,40 +821,35 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         jpeg
     );
 
-    // Over 4 MB: storage refuses it; completing says the image is missing.
-    let (_, big) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
+    // WHEN it is over 4 MB THEN storage refuses it; completing says the image is missing.
+    let (_, big) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
     assert!(
-        !put(
-            &t,
+        !t.put(
             &big,
             "image/jpeg",
             [&jpeg[..], &vec![0u8; 4 * 1024 * 1024]].concat()
         )
         .await
     );
-    let (status, err) = complete(
-        &mut b,
-        &format!("{base}/complete"),
-        big["upload"].as_str().unwrap(),
-    )
-    .await;
+    let (status, err) = b
+        .complete(&format!("{base}/complete"), big["upload"].as_str().unwrap())
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(err["error"]
         .as_str()
         .unwrap()
         .contains("画像が見つかりません"));
 
-    // A good replacement becomes current and the old object is deleted.
+    // WHEN a good replacement is completed THEN it becomes current and the old object is deleted.
     let png = [
         &[0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A][..],
         &[1u8; 100],
     ]
     .concat();
-    let (_, third) = ticket(&mut b, &format!("{base}/ticket"), "image/png").await;
-    assert!(put(&t, &third, "image/png", png).await);
+    let (_, third) = b.ticket(&format!("{base}/ticket"), "image/png").await;
+    assert!(t.put(&third, "image/png", png).await);
     assert_eq!(
-        complete(
-            &mut b,
+        b.complete(
             &format!("{base}/complete"),
             third["upload"].as_str().unwrap()
         )
@@ -1038,12 +868,12 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         "old image removed"
     );
 
-    // Editing the registrant keeps the image; deleting the registrant deletes it.
+    // WHEN the registrant is edited THEN the image is kept; deleting the registrant deletes it.
     let edit = format!("/registrants/{id}/edit");
     let confirm = b
         .submit(&edit, &edit, &person("画像", "次郎", "I001", ""))
         .await;
-    post_confirm(&mut b, &confirm, &edit, &[]).await;
+    b.post_confirm(&confirm, &edit, &[]).await;
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(r.images["image_number_proof"], verified(&third).as_str());
     b.submit(
@@ -1081,48 +911,55 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
 
 #[tokio::test]
 async fn an_upload_cannot_be_attached_to_another_record_or_tenant() {
-    let t = TestApp::spawn();
-    let mut a = owner(&t, "img-a@example.jp").await;
-    let one = registrant_id(&add(&mut a, &person("一", "太郎", "J001", ""), &[]).await);
-    let two = registrant_id(&add(&mut a, &person("二", "太郎", "J002", ""), &[]).await);
-    let (_, tk) = ticket(
-        &mut a,
-        &format!("/registrants/{one}/images/identity_proof/ticket"),
-        "image/jpeg",
-    )
-    .await;
-    assert!(put(&t, &tk, "image/jpeg", vec![0xFF, 0xD8, 0xFF, 0xE0, 0]).await);
+    let (t, mut a) = TestApp::with_owner(COMPANY, "img-a@example.jp").await;
+    let one = a
+        .add_registrant(&person("一", "太郎", "J001", ""), &[])
+        .await
+        .registrant_id();
+    let two = a
+        .add_registrant(&person("二", "太郎", "J002", ""), &[])
+        .await
+        .registrant_id();
+    let (_, tk) = a
+        .ticket(
+            &format!("/registrants/{one}/images/identity_proof/ticket"),
+            "image/jpeg",
+        )
+        .await;
+    assert!(
+        t.put(&tk, "image/jpeg", vec![0xFF, 0xD8, 0xFF, 0xE0, 0])
+            .await
+    );
     // Claiming registrant one's upload for registrant two is refused.
-    let (status, _) = complete(
-        &mut a,
-        &format!("/registrants/{two}/images/identity_proof/complete"),
-        tk["upload"].as_str().unwrap(),
-    )
-    .await;
+    let (status, _) = a
+        .complete(
+            &format!("/registrants/{two}/images/identity_proof/complete"),
+            tk["upload"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
     t.signup("株式会社ビー", "img-b@example.jp", PW).await;
     let mut b = t.login("img-b@example.jp", PW, None).await;
-    let (status, _) = ticket(
-        &mut b,
-        &format!("/registrants/{one}/images/identity_proof/ticket"),
-        "image/jpeg",
-    )
-    .await;
+    let (status, _) = b
+        .ticket(
+            &format!("/registrants/{one}/images/identity_proof/ticket"),
+            "image/jpeg",
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = complete(
-        &mut b,
-        &format!("/registrants/{one}/images/identity_proof/complete"),
-        tk["upload"].as_str().unwrap(),
-    )
-    .await;
+    let (status, _) = b
+        .complete(
+            &format!("/registrants/{one}/images/identity_proof/complete"),
+            tk["upload"].as_str().unwrap(),
+        )
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]
 async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_detail_page() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "rename@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "rename@example.jp").await;
     let scope = t.scope_of("rename@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -1154,9 +991,11 @@ async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_d
     let empty = b.submit(&path, &path, &[("name", "  ")]).await;
     assert!(empty.body.contains("グループ名を入力してください。"));
 
-    let id = registrant_id(&add(&mut b, &person("山田", "太郎", "R001", ""), &[]).await);
-    add_dependent(
-        &mut b,
+    let id = b
+        .add_registrant(&person("山田", "太郎", "R001", ""), &[])
+        .await
+        .registrant_id();
+    b.add_dependent(
         &id,
         &dependent(
             "花子",
@@ -1190,8 +1029,7 @@ async fn a_group_can_be_renamed_through_the_confirm_step_and_a_dependent_has_a_d
 
 #[tokio::test]
 async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "draft@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "draft@example.jp").await;
     let confirm = b
         .submit(
             "/registrants/new",
@@ -1240,9 +1078,11 @@ async fn a_sealed_number_from_a_confirm_page_does_not_open_in_another_session() 
 async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_under_registrant_info()
 {
     // GIVEN a registrant
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "numedit@example.jp").await;
-    let id = registrant_id(&add(&mut b, &person("編集", "花子", "E001", ""), &[]).await);
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "numedit@example.jp").await;
+    let id = b
+        .add_registrant(&person("編集", "花子", "E001", ""), &[])
+        .await
+        .registrant_id();
 
     // WHEN the list is opened
     let list = b.get("/registrants").await;
@@ -1274,14 +1114,14 @@ async fn the_lists_number_edit_opens_number_editing_and_registrant_edit_sits_und
 
 #[tokio::test]
 async fn the_search_panel_starts_folded_when_the_list_has_rows_and_no_search_is_active() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "fold@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "fold@example.jp").await;
     let open = "<details class=\"card search\" open>";
     let folded = "<details class=\"card search\">";
     // An empty list: the panel is open (there is nothing else to look at).
     assert!(b.get("/registrants").await.body.contains(open));
 
-    add(&mut b, &person("検索", "太郎", "S001", ""), &[]).await;
+    b.add_registrant(&person("検索", "太郎", "S001", ""), &[])
+        .await;
     // Rows and no search: folded, so the list starts near the top of the page.
     let list = b.get("/registrants").await;
     assert!(list.body.contains(folded), "{}", list.body);
@@ -1294,8 +1134,7 @@ async fn the_search_panel_starts_folded_when_the_list_has_rows_and_no_search_is_
 #[tokio::test]
 async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_is_ticked() {
     // GIVEN a group and an ungrouped registrant
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "nomember@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "nomember@example.jp").await;
     let scope = t.scope_of("nomember@example.jp").await;
     b.submit(
         "/registrants/groups/new",
@@ -1304,7 +1143,10 @@ async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_
     )
     .await;
     let g = myna::app::groups::list(&scope).await.unwrap().remove(0);
-    let id = registrant_id(&add(&mut b, &person("未選", "択", "M001", ""), &[]).await);
+    let id = b
+        .add_registrant(&person("未選", "択", "M001", ""), &[])
+        .await
+        .registrant_id();
     let path = format!("/registrants/groups/{}/members", g.id);
 
     // WHEN 登録 is pressed with no box ticked
@@ -1329,8 +1171,7 @@ async fn member_registration_says_nobody_was_ticked_instead_of_done_when_no_box_
 #[tokio::test]
 async fn adding_past_the_plan_limit_is_refused_before_the_confirm_page() {
     // GIVEN a plan 10 account already holding 10 registrants
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "planfirst@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "planfirst@example.jp").await;
     let scope = t.scope_of("planfirst@example.jp").await;
     let full = tenants::Counters {
         registrants: 10,
@@ -1362,15 +1203,17 @@ async fn adding_past_the_plan_limit_is_refused_before_the_confirm_page() {
 
 #[tokio::test]
 async fn the_add_form_says_where_document_images_are_uploaded_instead_of_coming_soon() {
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "docnote@example.jp").await;
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "docnote@example.jp").await;
     let form = b.get("/registrants/new").await;
     assert!(!form.body.contains("準備中"), "{}", form.body);
     assert!(form
         .body
         .contains("「登録者詳細」画面の「本人確認書類のアップロード」からアップロードできます"));
     // The edit form links to the very section of the detail page.
-    let id = registrant_id(&add(&mut b, &person("画像", "案内", "D001", ""), &[]).await);
+    let id = b
+        .add_registrant(&person("画像", "案内", "D001", ""), &[])
+        .await
+        .registrant_id();
     let edit = b.get(&format!("/registrants/{id}/edit")).await;
     assert!(edit.body.contains(&format!(
         "<a href=\"/registrants/{id}#images\">「登録者詳細」画面</a>"

@@ -6,11 +6,11 @@ use myna::app::keys::TenantScope;
 use myna::app::tenants;
 use myna::domain::my_number::MyNumber;
 use myna::ports::{BlobScope, Condition, Item};
+use myna_tests::fixtures::{person, NUMBER, PW};
 use myna_tests::{signup_fields, test_config, TestApp};
 
-const PW: &str = "Sakura-2026x";
-/// The test vector sealed and then searched for on disk.
-const TEST_NUMBER: &str = "621498320257";
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社レジスト";
 
 #[tokio::test]
 async fn state_changing_requests_without_csrf_token_are_forbidden() {
@@ -235,7 +235,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     t.signup("株式会社暗号", "vault@example.jp", PW).await;
     let scope: TenantScope = t.scope_of("vault@example.jp").await;
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
-    let number = MyNumber::parse(TEST_NUMBER).unwrap();
+    let number = MyNumber::parse(NUMBER).unwrap();
 
     // A number sealed into the store, its fingerprint beside it, and an "image" holding it.
     let sealed = t
@@ -263,8 +263,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
         tenant_id: scope.tenant().to_string(),
         master_key: tenant.keys.master_key.clone(),
     };
-    let image =
-        format!("\u{89}PNG fake image with the number {TEST_NUMBER} drawn in it").into_bytes();
+    let image = format!("\u{89}PNG fake image with the number {NUMBER} drawn in it").into_bytes();
     t.app
         .ports
         .blobs
@@ -285,7 +284,7 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
             .await
             .unwrap()
             .expose(),
-        TEST_NUMBER
+        NUMBER
     );
     assert!(
         t.app
@@ -315,14 +314,12 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     for file in files {
         let bytes = std::fs::read(&file).unwrap();
         assert!(
-            !bytes
-                .windows(TEST_NUMBER.len())
-                .any(|w| w == TEST_NUMBER.as_bytes()),
+            !bytes.windows(NUMBER.len()).any(|w| w == NUMBER.as_bytes()),
             "{} contains the plaintext number",
             file.display()
         );
     }
-    assert!(!format!("{number:?} {number}").contains(TEST_NUMBER));
+    assert!(!format!("{number:?} {number}").contains(NUMBER));
 }
 
 /// Log lines written while the returned guard lives (this test's thread only), as text.
@@ -414,10 +411,9 @@ async fn csrf_token_in_the_url_query_is_refused() {
 #[tokio::test]
 async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_seal() {
     // Arrange
-    let t = TestApp::spawn();
-    let mut b = crate::registrants::owner(&t, "sealpw@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sealpw@example.jp").await;
     let secret = "Phone-Pass-77";
-    let mut fields = crate::registrants::person("山田", "花子", "S-1", "");
+    let mut fields = person("山田", "花子", "S-1", "");
     fields.retain(|(k, _)| *k != "email");
     fields.push(("email", "hanako@example.jp"));
     fields.push(("password", secret));
@@ -441,10 +437,10 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
     assert!(!confirm.body.contains("name=\"password\""));
 
     // Act: 登録, from the sealed fields only.
-    let saved = crate::registrants::post_confirm(&mut b, &confirm, "/registrants/new", &[]).await;
+    let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
 
     // Assert: the password typed is the one stored.
-    let id = crate::registrants::registrant_id(&saved);
+    let id = saved.registrant_id();
     let scope = t.scope_of("sealpw@example.jp").await;
     let r = myna::app::registrants::get(&scope, &id)
         .await
@@ -457,9 +453,8 @@ async fn registrant_password_is_sealed_on_the_confirm_page_and_saved_from_the_se
 #[tokio::test]
 async fn a_sealed_password_does_not_open_in_another_session() {
     // Arrange: 入力確認 in one session...
-    let t = TestApp::spawn();
-    let mut b = crate::registrants::owner(&t, "sealpw2@example.jp").await;
-    let mut fields = crate::registrants::person("山田", "花子", "S-2", "");
+    let (t, mut b) = TestApp::with_owner(COMPANY, "sealpw2@example.jp").await;
+    let mut fields = person("山田", "花子", "S-2", "");
     fields.retain(|(k, _)| *k != "email");
     fields.push(("email", "hanako2@example.jp"));
     fields.push(("password", "Phone-Pass-77"));
@@ -475,7 +470,7 @@ async fn a_sealed_password_does_not_open_in_another_session() {
         body: replayed,
         ..confirm
     };
-    let res = crate::registrants::post_confirm(&mut other, &page, "/registrants/new", &[]).await;
+    let res = other.post_confirm(&page, "/registrants/new", &[]).await;
 
     // Assert
     assert_eq!(res.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", res.body);

@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use myna::app::keys::{TenantId, TenantScope};
 use myna::app::{tenants, users};
 use myna::domain::role::Role;
+use myna_tests::fixtures::PW;
 use myna_tests::{signup_fields, test_config, TestApp};
 
 #[tokio::test]
@@ -11,17 +12,14 @@ async fn root_leads_to_signup_when_install_is_empty() {
     let t = TestApp::spawn();
     let mut b = t.browser("198.51.100.1");
     assert_eq!(b.get("/").await.location(), Some("/signup"));
-    t.signup("株式会社テスト", "owner@example.jp", "Sakura-2026x")
-        .await;
+    t.signup("株式会社テスト", "owner@example.jp", PW).await;
     assert_eq!(b.get("/").await.location(), Some("/login"));
 }
 
 #[tokio::test]
 async fn signup_creates_tenant_owner_plan10_trial_and_mails_customer_number() {
     let t = TestApp::spawn();
-    let customer = t
-        .signup("株式会社テスト", "Owner@Example.jp", "Sakura-2026x")
-        .await;
+    let customer = t.signup("株式会社テスト", "Owner@Example.jp", PW).await;
 
     assert_eq!(customer.len(), 7);
     assert!(customer.bytes().all(|b| b.is_ascii_digit()) && !customer.starts_with('0'));
@@ -108,7 +106,7 @@ async fn signup_rejects_weak_password_and_mismatched_confirmation() {
         res.body
     );
     fields[5] = ("password_confirm", "Sakura-2026y");
-    fields[4] = ("password", "Sakura-2026x");
+    fields[4] = ("password", PW);
     let res = b.submit("/signup", "/signup", &fields).await;
     assert!(res.body.contains("パスワード（確認）が一致しません。"));
 }
@@ -126,7 +124,7 @@ async fn signup_is_refused_when_the_operator_closed_it() {
     assert_eq!(b.get("/").await.location(), Some("/login"));
     let anon = b.get("/login").await.csrf().unwrap();
     let mut fields = vec![("csrf", anon.as_str())];
-    fields.extend(signup_fields("株式会社A", "a@example.jp", "Sakura-2026x"));
+    fields.extend(signup_fields("株式会社A", "a@example.jp", PW));
     assert_eq!(
         b.post("/signup", &fields).await.status,
         StatusCode::FORBIDDEN
@@ -140,11 +138,7 @@ async fn customer_numbers_are_unique_across_tenants() {
     let mut seen = std::collections::HashSet::new();
     for i in 0..8 {
         let n = t
-            .signup(
-                &format!("会社{i}"),
-                &format!("u{i}@example.jp"),
-                "Sakura-2026x",
-            )
+            .signup(&format!("会社{i}"), &format!("u{i}@example.jp"), PW)
             .await;
         assert!(seen.insert(n));
     }
@@ -161,7 +155,7 @@ async fn signup_is_refused_after_five_from_one_address_with_the_form_kept() {
             .submit(
                 "/signup",
                 "/signup",
-                &signup_fields("株式会社多数", &email, "Sakura-2026x"),
+                &signup_fields("株式会社多数", &email, PW),
             )
             .await;
         assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
@@ -172,7 +166,7 @@ async fn signup_is_refused_after_five_from_one_address_with_the_form_kept() {
         .submit(
             "/signup",
             "/signup",
-            &signup_fields("株式会社六番目", "sixth@example.jp", "Sakura-2026x"),
+            &signup_fields("株式会社六番目", "sixth@example.jp", PW),
         )
         .await;
 
@@ -194,7 +188,7 @@ async fn signup_is_refused_after_five_from_one_address_with_the_form_kept() {
         .submit(
             "/signup",
             "/signup",
-            &signup_fields("株式会社別", "other@example.jp", "Sakura-2026x"),
+            &signup_fields("株式会社別", "other@example.jp", PW),
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);
@@ -203,7 +197,7 @@ async fn signup_is_refused_after_five_from_one_address_with_the_form_kept() {
         .submit(
             "/signup",
             "/signup",
-            &signup_fields("株式会社六番目", "sixth@example.jp", "Sakura-2026x"),
+            &signup_fields("株式会社六番目", "sixth@example.jp", PW),
         )
         .await;
     assert_eq!(res.status, StatusCode::SEE_OTHER);

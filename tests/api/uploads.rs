@@ -5,14 +5,16 @@
 use axum::http::StatusCode;
 use myna_tests::{Browser, TestApp};
 
-use crate::approval::{jpeg, png};
-use crate::registrants::{add, complete, owner, person, put, registrant_id, ticket};
+use myna_tests::fixtures::{jpeg, person, png, NUMBER};
 
-const NUMBER: &str = "621498320257";
+/// The company every owner here signs up.
+const COMPANY: &str = "株式会社レジスト";
 
 /// A registrant waiting for approval (so the approval screen serves its images), and its id.
 async fn waiting_registrant(b: &mut Browser) -> String {
-    registrant_id(&add(b, &person("画像", "太郎", "U001", NUMBER), &[]).await)
+    b.add_registrant(&person("画像", "太郎", "U001", NUMBER), &[])
+        .await
+        .registrant_id()
 }
 
 /// The bytes the approval screen serves for the registrant's 番号確認書類.
@@ -25,23 +27,22 @@ async fn served(b: &mut Browser, id: &str) -> Vec<u8> {
 #[tokio::test]
 async fn replaying_an_upload_ticket_changes_nothing_when_its_image_was_verified() {
     // Arrange: a PNG uploaded and verified through its ticket.
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "replay@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "replay@example.jp").await;
     let id = waiting_registrant(&mut b).await;
     let base = format!("/registrants/{id}/images/number_proof");
-    let (status, tk) = ticket(&mut b, &format!("{base}/ticket"), "image/png").await;
+    let (status, tk) = b.ticket(&format!("{base}/ticket"), "image/png").await;
     assert_eq!(status, StatusCode::OK, "{tk}");
-    assert!(put(&t, &tk, "image/png", png()).await);
+    assert!(t.put(&tk, "image/png", png()).await);
     let upload = tk["upload"].as_str().unwrap();
-    let (status, done) = complete(&mut b, &format!("{base}/complete"), upload).await;
+    let (status, done) = b.complete(&format!("{base}/complete"), upload).await;
     assert_eq!(status, StatusCode::OK, "{done}");
     assert_eq!(served(&mut b, &id).await, png());
 
     // Act: the same ticket, still within its five minutes, sends other bytes, then nothing;
     // each time someone also asks to complete the same upload again.
     for replay in [jpeg(), Vec::new()] {
-        put(&t, &tk, "image/png", replay).await;
-        let (status, again) = complete(&mut b, &format!("{base}/complete"), upload).await;
+        t.put(&tk, "image/png", replay).await;
+        let (status, again) = b.complete(&format!("{base}/complete"), upload).await;
 
         // Assert: the second completion is refused and the verified image is what is served.
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{again}");
@@ -52,30 +53,27 @@ async fn replaying_an_upload_ticket_changes_nothing_when_its_image_was_verified(
 #[tokio::test]
 async fn a_failed_upload_keeps_the_previous_image_when_the_new_one_is_not_an_image() {
     // Arrange: a verified PNG.
-    let t = TestApp::spawn();
-    let mut b = owner(&t, "keep@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "keep@example.jp").await;
     let id = waiting_registrant(&mut b).await;
     let base = format!("/registrants/{id}/images/number_proof");
-    let (_, first) = ticket(&mut b, &format!("{base}/ticket"), "image/png").await;
-    assert!(put(&t, &first, "image/png", png()).await);
+    let (_, first) = b.ticket(&format!("{base}/ticket"), "image/png").await;
+    assert!(t.put(&first, "image/png", png()).await);
     let upload = first["upload"].as_str().unwrap();
     assert_eq!(
-        complete(&mut b, &format!("{base}/complete"), upload)
-            .await
-            .0,
+        b.complete(&format!("{base}/complete"), upload).await.0,
         StatusCode::OK
     );
 
     // Act: a PDF sent as a JPEG, and an empty file.
     for bad in [b"%PDF-1.7 pretending".to_vec(), Vec::new()] {
-        let (_, next) = ticket(&mut b, &format!("{base}/ticket"), "image/jpeg").await;
-        assert!(put(&t, &next, "image/jpeg", bad).await);
-        let (status, err) = complete(
-            &mut b,
-            &format!("{base}/complete"),
-            next["upload"].as_str().unwrap(),
-        )
-        .await;
+        let (_, next) = b.ticket(&format!("{base}/ticket"), "image/jpeg").await;
+        assert!(t.put(&next, "image/jpeg", bad).await);
+        let (status, err) = b
+            .complete(
+                &format!("{base}/complete"),
+                next["upload"].as_str().unwrap(),
+            )
+            .await;
 
         // Assert: refused with the reason; the approver still sees the first image.
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);

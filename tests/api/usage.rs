@@ -1,14 +1,11 @@
 //! マイナンバーの表示: password and purpose, no caching, audit with the purpose, rate limits.
 
 use axum::http::StatusCode;
+use myna_tests::fixtures::{NUMBER, PW};
 use myna_tests::{Browser, TestApp};
 
-const PW: &str = "Sakura-2026x";
-const NUMBER: &str = "621498320257";
-
 async fn setup(t: &TestApp, email: &str) -> (Browser, String) {
-    t.signup("株式会社ユーセージ", email, PW).await;
-    let mut b = t.login(email, PW, None).await;
+    let mut b = t.owner("株式会社ユーセージ", email).await;
     let fields = [
         ("family_name", "山田"),
         ("given_name", "太郎"),
@@ -20,30 +17,8 @@ async fn setup(t: &TestApp, email: &str) -> (Browser, String) {
     let confirm = b
         .submit("/registrants/new", "/registrants/new", &fields)
         .await;
-    let mut hidden: Vec<(String, String)> = Vec::new();
-    for chunk in confirm.body.split("<input type=\"hidden\" name=\"").skip(1) {
-        let name = chunk.split('"').next().unwrap().to_string();
-        let value = chunk
-            .split("value=\"")
-            .nth(1)
-            .and_then(|v| v.split('"').next())
-            .unwrap_or("")
-            .to_string();
-        hidden.push((name, value));
-    }
-    let refs: Vec<(&str, &str)> = hidden
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    let saved = b.post("/registrants/new", &refs).await;
-    let id = saved
-        .location()
-        .unwrap()
-        .trim_start_matches("/registrants/")
-        .split('?')
-        .next()
-        .unwrap()
-        .to_string();
+    let saved = b.post_confirm(&confirm, "/registrants/new", &[]).await;
+    let id = saved.registrant_id();
     (b, id)
 }
 

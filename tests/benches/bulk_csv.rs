@@ -13,6 +13,9 @@
 //! Prints JSON on stdout (`infra/bench.sh bulk` writes it to docs/perf/).
 //! Run: `cargo bench -p myna-tests --bench bulk_csv`
 
+// A benchmark: a failed `unwrap` stops the run, which is what it should do.
+#![allow(clippy::unwrap_used)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -41,6 +44,7 @@ struct Counting;
 static CURRENT: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };

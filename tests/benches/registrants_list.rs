@@ -4,6 +4,9 @@
 //!
 //! Run: `cargo bench -p myna-tests --bench registrants_list`
 
+// A benchmark: a failed `unwrap` stops the run, which is what it should do.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;

@@ -3,6 +3,9 @@
 //! mail and event round trips, a sign-up → login → HOME journey on AWS adapters only, and the
 //! KMS call count of a request touching 1,000 numbers.
 
+// Tests and their helpers: a failed `unwrap` is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use async_trait::async_trait;

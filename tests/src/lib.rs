@@ -1,9 +1,15 @@
 //! Test support: a real product instance on the embedded adapters in a temporary directory,
 //! driven through its router without a socket (zero2prod's `TestApp`, axum's `oneshot`), and
-//! the port contract suites that every adapter set must pass.
+//! the port contract suites that every adapter set must pass. [`fixtures`] holds what the
+//! journeys share (the owner, the forms, the 入力確認 step, page checks).
+//!
+//! All of it is test support: a failed `unwrap` here is a failed test, so it is allowed.
+
+#![allow(clippy::unwrap_used)]
 
 pub mod contract;
 pub mod emulator;
+pub mod fixtures;
 pub mod http;
 pub mod smtp;
 
@@ -108,17 +114,7 @@ impl TestApp {
 
     /// The code of the newest OTP mail to `email`.
     pub fn latest_otp(&self, email: &str) -> Option<String> {
-        let mail = self.outbox.latest_to(email).ok()??;
-        let line = mail
-            .mail
-            .body
-            .lines()
-            .find(|l| l.starts_with("第二認証コード:"))?;
-        Some(
-            line.trim_start_matches("第二認証コード:")
-                .trim()
-                .to_string(),
-        )
+        otp_in(&self.outbox, email)
     }
 
     /// Today in Japan on the test clock.
@@ -129,22 +125,11 @@ impl TestApp {
 
     /// The tenant scope of the (single) tenant where `email` is a login user.
     pub async fn scope_of(&self, email: &str) -> myna::app::keys::TenantScope {
-        let page = self
-            .app
-            .ports
-            .store
-            .query(&myna::ports::Query::partition(
-                myna::app::keys::email_lookup_partition(email),
-            ))
-            .await
-            .unwrap();
-        let tenant = page.items[0].key.sk.trim_start_matches("T#");
-        let tenant = myna::app::keys::TenantId::parse(tenant).unwrap();
-        myna::app::keys::TenantScope::new(tenant, self.app.ports.store.clone())
+        scope_of(&self.app, email).await
     }
 
-    /// Gives the tenant's first login user `role` (login users arrive with their own issue;
-    /// until then tests change the role directly).
+    /// Gives the tenant's first login user `role` (the ログインユーザ screens are still 準備中;
+    /// until they exist, tests change the role directly).
     pub async fn set_role(&self, scope: &myna::app::keys::TenantScope, role: &str) {
         let users = scope
             .query(&myna::ports::Query::partition(scope.pk()).prefix("USER#"))
@@ -241,18 +226,29 @@ pub async fn signed_up(
         &[("email", email), ("password", password)],
     )
     .await;
-    let mail = outbox.latest_to(email).unwrap().expect("otp mail");
-    let code = mail
+    let code = otp_in(outbox, email).expect("otp mail");
+    b.submit("/login/otp", "/login/otp", &[("code", &code)])
+        .await;
+    (b, scope_of(app, email).await)
+}
+
+/// The code of the newest OTP mail to `email` in `outbox`.
+pub fn otp_in(outbox: &Outbox, email: &str) -> Option<String> {
+    let mail = outbox.latest_to(email).ok()??;
+    let line = mail
         .mail
         .body
         .lines()
-        .find(|l| l.starts_with("第二認証コード:"))
-        .expect("otp line")
-        .trim_start_matches("第二認証コード:")
-        .trim()
-        .to_string();
-    b.submit("/login/otp", "/login/otp", &[("code", &code)])
-        .await;
+        .find(|l| l.starts_with("第二認証コード:"))?;
+    Some(
+        line.trim_start_matches("第二認証コード:")
+            .trim()
+            .to_string(),
+    )
+}
+
+/// The tenant scope of the (single) tenant where `email` is a login user.
+pub async fn scope_of(app: &App, email: &str) -> myna::app::keys::TenantScope {
     let page = app
         .ports
         .store
@@ -263,10 +259,7 @@ pub async fn signed_up(
         .unwrap();
     let tenant = page.items[0].key.sk.trim_start_matches("T#");
     let tenant = myna::app::keys::TenantId::parse(tenant).unwrap();
-    (
-        b,
-        myna::app::keys::TenantScope::new(tenant, app.ports.store.clone()),
-    )
+    myna::app::keys::TenantScope::new(tenant, app.ports.store.clone())
 }
 
 pub fn signup_fields<'a>(
@@ -282,6 +275,13 @@ pub fn signup_fields<'a>(
         ("password", password),
         ("password_confirm", password),
     ]
+}
+
+/// The CSRF token of the first form in `html`.
+pub fn csrf_in(html: &str) -> Option<String> {
+    let start = html.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
 }
 
 /// A response read to the end.
@@ -302,9 +302,7 @@ impl Page {
 
     /// The CSRF token of the page's first form.
     pub fn csrf(&self) -> Option<String> {
-        let start = self.body.find("name=\"csrf\" value=\"")? + "name=\"csrf\" value=\"".len();
-        let end = self.body[start..].find('"')? + start;
-        Some(self.body[start..end].to_string())
+        csrf_in(&self.body)
     }
 
     pub fn set_cookies(&self) -> Vec<String> {
@@ -374,7 +372,7 @@ impl Browser {
 
     /// POSTs exactly these fields (no token added).
     pub async fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
-        let body = serde_urlencoded_pairs(fields);
+        let body = serde_urlencoded::to_string(fields).expect("form fields");
         self.send(
             Request::post(path)
                 .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
@@ -428,25 +426,4 @@ impl Browser {
         all.extend_from_slice(fields);
         self.post(action, &all).await
     }
-}
-
-fn serde_urlencoded_pairs(fields: &[(&str, &str)]) -> String {
-    fields
-        .iter()
-        .map(|(k, v)| format!("{}={}", encode(k), encode(v)))
-        .collect::<Vec<_>>()
-        .join("&")
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }

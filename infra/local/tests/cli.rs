@@ -3,6 +3,9 @@
 //! page only on loopback and only with the start-up token (a 404 otherwise), real SMTP with
 //! STARTTLS (then no outbox page at all), and mail settings that cannot be safe refused.
 
+// Tests and their helpers: a failed `unwrap` is a failed test.
+#![allow(clippy::unwrap_used)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};

@@ -4,7 +4,7 @@
 //! お知らせ are data: items in the tenant's `NOTICES` sub-partition, dated, each with an
 //! optional link to a screen, dismissed per login user (one administrator's 閉じる does not hide
 //! a notice from the others). An account's first notices (welcome, trial end) are seeded the
-//! first time HOME finds none; later issues (reminders, plans) write theirs with [`post`].
+//! first time HOME finds none; features still to come (reminders, plans) will write theirs with [`post`].
 
 use time::{Date, OffsetDateTime};
 

@@ -46,6 +46,8 @@ impl std::fmt::Debug for DataKey {
     }
 }
 
+// The one `unsafe` of the product: a volatile write, so wiping the key is not optimised away.
+#[allow(unsafe_code)]
 impl Drop for DataKey {
     fn drop(&mut self) {
         for b in self.0.iter_mut() {

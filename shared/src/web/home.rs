@@ -13,7 +13,8 @@ use super::{render, AppState, WebError};
 use crate::app::home::{self, Notice};
 use crate::app::tenants::Counters;
 
-/// Capabilities linked from the menus and HOME that later issues build.
+/// Capabilities linked from the menus and HOME that are not built yet: each answers with a
+/// plain 準備中 page (README lists them).
 pub const COMING_SOON: &[(&str, &str)] = &[
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),

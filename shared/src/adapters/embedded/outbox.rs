@@ -1,6 +1,7 @@
 //! `Mailer` that writes every mail to `<data>/outbox/<ulid>.json` instead of sending it, so
-//! the local product (and its tests) can read OTP codes and links. Local mode only: the
-//! `/dev/outbox` page of `myna-local` lists these files.
+//! the local product (and its tests) can read OTP codes and links. Local mode only, and only
+//! without SMTP: the `/dev/outbox` page of `myna-local` lists these files to whoever brings the
+//! token printed at start-up, on a loopback listener (a 404 otherwise).
 //!
 //! Addresses under the reserved `.invalid` top-level domain (RFC 2606) are refused, as a mail
 //! service refuses an undeliverable address, so partial failures can be exercised locally.
