@@ -15,8 +15,9 @@
 use serde_json::Value;
 
 use super::dependents::{self as deps, Dependent};
-use super::images::{self, Owner};
+use super::images;
 use super::keys::TenantScope;
+use super::record::RecordRef;
 use super::registrants::{self as regs, Actor, Registrant, SaveError, SealedNumber};
 use super::tenants::Tenant;
 use super::{App, InfraError};
@@ -95,8 +96,8 @@ impl Subject {
             .map_or(self.registrant.updated_at, |d| d.updated_at)
     }
 
-    pub fn owner(&self) -> Owner {
-        Owner {
+    pub fn record(&self) -> RecordRef {
+        RecordRef {
             registrant_id: self.registrant.id.clone(),
             dependent_id: self.dependent.as_ref().map(|d| d.id.clone()),
         }
@@ -167,12 +168,15 @@ impl Subject {
     }
 }
 
-/// The registrant (and dependent) `owner` names, in this tenant only.
-pub async fn load(scope: &TenantScope, owner: &Owner) -> Result<Option<Subject>, InfraError> {
-    let Some(registrant) = regs::get(scope, &owner.registrant_id).await? else {
+/// The registrant (and dependent) `record_ref` names, in this tenant only.
+pub async fn load(
+    scope: &TenantScope,
+    record_ref: &RecordRef,
+) -> Result<Option<Subject>, InfraError> {
+    let Some(registrant) = regs::get(scope, &record_ref.registrant_id).await? else {
         return Ok(None);
     };
-    let Some(dep_id) = &owner.dependent_id else {
+    let Some(dep_id) = &record_ref.dependent_id else {
         return Ok(Some(Subject {
             registrant,
             dependent: None,
@@ -249,8 +253,13 @@ impl From<SaveError> for ApprovalFlowError {
     }
 }
 
-async fn load_or_404(scope: &TenantScope, owner: &Owner) -> Result<Subject, ApprovalFlowError> {
-    load(scope, owner).await?.ok_or(ApprovalFlowError::NotFound)
+async fn load_or_404(
+    scope: &TenantScope,
+    record_ref: &RecordRef,
+) -> Result<Subject, ApprovalFlowError> {
+    load(scope, record_ref)
+        .await?
+        .ok_or(ApprovalFlowError::NotFound)
 }
 
 async fn record(
@@ -286,9 +295,9 @@ pub async fn view(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
 ) -> Result<Viewed, ApprovalFlowError> {
-    let subject = load_or_404(scope, owner).await?;
+    let subject = load_or_404(scope, record_ref).await?;
     let sealed = match (subject.status(), subject.number()) {
         (Status::Pending, Some(n)) => n.sealed.clone(),
         _ => {
@@ -327,10 +336,10 @@ pub async fn image(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     kind: DocumentKind,
 ) -> Result<(Vec<u8>, ImageKind), ApprovalFlowError> {
-    let subject = load_or_404(scope, owner).await?;
+    let subject = load_or_404(scope, record_ref).await?;
     let name = match (subject.status(), subject.image(kind)) {
         (Status::Pending, Some(name)) => name.to_string(),
         _ => return Err(ApprovalFlowError::NotFound),
@@ -375,12 +384,12 @@ pub async fn decide(
     app: &App,
     scope: &TenantScope,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     decision: Decision,
     reason: &str,
     seen_version: i64,
 ) -> Result<Subject, ApprovalFlowError> {
-    let before = load_or_404(scope, owner).await?;
+    let before = load_or_404(scope, record_ref).await?;
     let from = before.status();
     let to = rules::transition(from, decision)?;
     let reason = rules::reason(decision, reason)?;
@@ -441,11 +450,11 @@ pub async fn change_number(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     number: &MyNumber,
     allow_duplicate: bool,
 ) -> Result<Subject, SaveError> {
-    let before = load(scope, owner).await?.ok_or(SaveError::NotFound)?;
+    let before = load(scope, record_ref).await?.ok_or(SaveError::NotFound)?;
     let sealed = regs::seal_unique(
         app,
         scope,

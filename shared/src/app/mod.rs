@@ -17,6 +17,7 @@ pub mod images;
 pub mod keys;
 pub mod passwords;
 pub mod rate_limit;
+pub mod record;
 pub mod registrants;
 pub mod sessions;
 pub mod signup;

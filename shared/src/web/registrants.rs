@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(super::groups::routes())
         .merge(super::dependents::routes())
+        .merge(super::images::routes())
         .merge(super::usage::routes())
         .merge(super::collection::routes())
         .merge(super::approval::routes())
