@@ -210,9 +210,7 @@ async fn view_page(
     error: Option<String>,
     reason: String,
 ) -> Result<Response, WebError> {
-    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), record)
-        .await
-        .map_err(flow_to_web)?;
+    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), record).await?;
     let s = &viewed.subject;
     let base = path_of("/approval", record);
     let pending = s.status() == Status::Pending;
@@ -264,12 +262,14 @@ async fn view_page(
     Ok(render_status(status, &page))
 }
 
-fn flow_to_web(e: ApprovalFlowError) -> WebError {
-    match e {
-        ApprovalFlowError::NotFound => WebError::NotFound,
-        ApprovalFlowError::Infra(e) => e.into(),
-        // Decisions' own errors are shown on their page, never through here.
-        ApprovalFlowError::Rule(_) | ApprovalFlowError::Conflict => WebError::Internal,
+impl From<ApprovalFlowError> for WebError {
+    fn from(e: ApprovalFlowError) -> Self {
+        match e {
+            ApprovalFlowError::NotFound => WebError::NotFound,
+            ApprovalFlowError::Infra(e) => e.into(),
+            // Decisions' own errors are shown on their page, never through here.
+            ApprovalFlowError::Rule(_) | ApprovalFlowError::Conflict => WebError::Internal,
+        }
     }
 }
 
@@ -416,8 +416,7 @@ async fn image(
         &record,
         kind,
     )
-    .await
-    .map_err(flow_to_web)?;
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type()),

@@ -287,9 +287,7 @@ async fn dep_submit(
             vec![("form", SaveError::Conflict.to_string())],
             StatusCode::CONFLICT,
         )),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -411,9 +409,7 @@ async fn dep_delete_submit(
         Ok(()) => Ok(
             Redirect::to(&format!("/registrants/{id}?done=dep_deleted#dependents")).into_response(),
         ),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::records::KindParam;
 use super::registrants::actor;
 use super::session::Authed;
-use super::{AppState, WebError};
+use super::{AppState, Failure, WebError};
 use crate::app::images::{self, ImageFlowError};
 use crate::app::keys::TenantScope;
 use crate::app::record::RecordRef;
@@ -64,21 +64,26 @@ pub(super) fn image_error(e: ImageFlowError) -> Response {
         }
         ImageFlowError::Conflict => (StatusCode::CONFLICT, ImageFlowError::Conflict.to_string()),
         ImageFlowError::Upload(UploadError::Storage(e)) => {
-            tracing::error!(error = %e, "image storage failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "画像を保存できませんでした。しばらくしてからもう一度お試しください。".into(),
-            )
+            let message = "画像を保存できませんでした。しばらくしてからもう一度お試しください。";
+            return failure(message, format!("image storage failed: {e}"));
         }
         ImageFlowError::Infra(e) => {
-            tracing::error!(error = %e, "image flow failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "処理中にエラーが発生しました。".into(),
-            )
+            return failure(
+                "処理中にエラーが発生しました。",
+                format!("image flow failed: {e}"),
+            );
         }
     };
     super::json(status, serde_json::json!({ "error": message }))
+}
+
+/// A 500 for the page's script, its cause left for the log.
+fn failure(message: &str, why: String) -> Response {
+    let res = super::json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        serde_json::json!({ "error": message }),
+    );
+    Failure::attach(res, why)
 }
 
 /// A ticket for a new upload of `record`'s image of `kind` (a 404 for an unknown kind).

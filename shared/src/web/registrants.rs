@@ -832,9 +832,7 @@ async fn delete_submit(
     authed.require(Permission::EditRegistrants)?;
     match regs::delete(&app, &authed.scope, &authed.tenant, &actor(&authed), &id).await {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 
