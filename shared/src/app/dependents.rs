@@ -9,6 +9,7 @@ use time::Date;
 
 use super::approval::Review;
 use super::keys::{sk, TenantScope};
+use super::person::{self, Names};
 use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
@@ -153,37 +154,20 @@ pub struct ValidDependent {
 
 pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, FieldErrors> {
     let mut e = FieldErrors::new();
-    let family_name = regs::text(
+    let Names {
+        family_name,
+        given_name,
+        family_kana,
+        given_kana,
+    } = person::names(
         &mut e,
-        "family_name",
-        "氏名（姓）",
-        &form.family_name,
-        50,
+        [
+            &form.family_name,
+            &form.given_name,
+            &form.family_kana,
+            &form.given_kana,
+        ],
         true,
-    );
-    let given_name = regs::text(
-        &mut e,
-        "given_name",
-        "氏名（名）",
-        &form.given_name,
-        50,
-        true,
-    );
-    let family_kana = regs::text(
-        &mut e,
-        "family_kana",
-        "フリガナ（セイ）",
-        &form.family_kana,
-        50,
-        false,
-    );
-    let given_kana = regs::text(
-        &mut e,
-        "given_kana",
-        "フリガナ（メイ）",
-        &form.given_kana,
-        50,
-        false,
     );
     let relationship = Relationship::from_code(form.relationship.trim());
     if relationship.is_none() {
@@ -196,33 +180,15 @@ pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, Fie
             "属性（扶養者／国民年金の第3号被保険者）を選択してください。".into(),
         ));
     }
-    let sex = match form.sex.trim() {
-        "" => None,
-        s => Sex::from_code(s).or_else(|| {
-            e.push(("sex", "性別を選択してください。".into()));
-            None
-        }),
-    };
-    let birth_date = regs::optional_date(&mut e, "birth_date", "生年月日", &form.birth_date);
-    if birth_date.is_some_and(|d| d > today) {
-        e.push((
-            "birth_date",
-            "生年月日に未来の日付は入力できません。".into(),
-        ));
-    }
+    let sex = person::sex(&mut e, &form.sex);
+    let birth_date = person::birth_date(&mut e, &form.birth_date, today);
     let raw = format!(
         "{}{}{}",
         form.number1.trim(),
         form.number2.trim(),
         form.number3.trim()
     );
-    let number = if raw.is_empty() {
-        None
-    } else {
-        MyNumber::parse(&raw)
-            .map_err(|err| e.push(("number", err.to_string())))
-            .ok()
-    };
+    let number = person::number(&mut e, &raw);
     match (relationship, kind) {
         (Some(relationship), Some(kind)) if e.is_empty() => Ok(ValidDependent {
             family_name,

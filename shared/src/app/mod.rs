@@ -16,6 +16,7 @@ pub mod home;
 pub mod images;
 pub mod keys;
 pub mod passwords;
+pub mod person;
 pub mod rate_limit;
 pub mod record;
 pub mod registrants;
