@@ -17,6 +17,8 @@ use serde_json::Value;
 use super::dependents::{self as deps, Dependent};
 use super::images;
 use super::keys::TenantScope;
+use super::person::Person;
+pub use super::person::Review;
 use super::record::RecordRef;
 use super::registrants::{self as regs, Actor, Registrant, SaveError, SealedNumber};
 use super::tenants::Tenant;
@@ -25,39 +27,6 @@ use crate::domain::approval::{self as rules, ApprovalError, Decision};
 use crate::domain::image::{sniff, DocumentKind, ImageKind, SNIFF_BYTES};
 use crate::domain::my_number::MyNumber;
 use crate::domain::status::Status;
-use crate::ports::store::Item;
-
-/// The approver's last reasons on a record, kept as the attributes `sent_back_reason` (shown on
-/// the detail page and to the registrant) and `refused_reason`. 承認 clears both.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Review {
-    pub sent_back_reason: Option<String>,
-    pub refused_reason: Option<String>,
-}
-
-impl Review {
-    const SENT_BACK: &'static str = "sent_back_reason";
-    const REFUSED: &'static str = "refused_reason";
-
-    pub fn write(&self, item: &mut Item) {
-        for (name, value) in [
-            (Self::SENT_BACK, &self.sent_back_reason),
-            (Self::REFUSED, &self.refused_reason),
-        ] {
-            if let Some(v) = value {
-                item.attrs.insert(name.into(), Value::from(v.as_str()));
-            }
-        }
-    }
-
-    pub fn read(item: &Item) -> Review {
-        let s = |k: &str| item.str(k).map(str::to_string);
-        Review {
-            sent_back_reason: s(Self::SENT_BACK),
-            refused_reason: s(Self::REFUSED),
-        }
-    }
-}
 
 /// The person a decision is about: a registrant, or one of its dependents (with the registrant
 /// and all its dependents, whose summary the registrant carries).
@@ -69,17 +38,19 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn status(&self) -> Status {
+    /// The record the decision is about: the dependent's if any, else the registrant's.
+    pub fn person(&self) -> Person<'_> {
         self.dependent
             .as_ref()
-            .map_or(self.registrant.status, |d| d.status)
+            .map_or_else(|| self.registrant.person(), Dependent::person)
+    }
+
+    pub fn status(&self) -> Status {
+        self.person().status
     }
 
     pub fn number(&self) -> Option<&SealedNumber> {
-        match &self.dependent {
-            Some(d) => d.number.as_ref(),
-            None => self.registrant.number.as_ref(),
-        }
+        self.person().number
     }
 
     /// The id the number is sealed to.
@@ -91,9 +62,7 @@ impl Subject {
 
     /// The version an approver saw; a decision applies only to that version.
     pub fn version(&self) -> i64 {
-        self.dependent
-            .as_ref()
-            .map_or(self.registrant.updated_at, |d| d.updated_at)
+        self.person().updated_at
     }
 
     pub fn record(&self) -> RecordRef {
@@ -117,30 +86,19 @@ impl Subject {
     }
 
     pub fn name(&self) -> String {
-        self.dependent
-            .as_ref()
-            .map_or_else(|| self.registrant.name(), Dependent::name)
+        self.person().name()
     }
 
     pub fn kana(&self) -> String {
-        match &self.dependent {
-            Some(d) => format!("{} {}", d.family_kana, d.given_kana)
-                .trim()
-                .to_string(),
-            None => self.registrant.kana(),
-        }
+        self.person().kana()
     }
 
     pub fn review(&self) -> &Review {
-        self.dependent
-            .as_ref()
-            .map_or(&self.registrant.review, |d| &d.review)
+        self.person().review
     }
 
     pub fn images(&self) -> &serde_json::Map<String, Value> {
-        self.dependent
-            .as_ref()
-            .map_or(&self.registrant.images, |d| &d.images)
+        self.person().images
     }
 
     /// The stored object of this kind of document image, if any.

@@ -7,9 +7,9 @@
 use serde_json::Value;
 use time::Date;
 
-use super::approval::Review;
 use super::keys::{sk, TenantScope};
-use super::person::{self, Names};
+use super::person::Review;
+use super::person::{self, Names, Person};
 use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
@@ -46,33 +46,36 @@ pub struct Dependent {
 }
 
 impl Dependent {
+    /// What a dependent has in common with a registrant.
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            family_name: &self.family_name,
+            given_name: &self.given_name,
+            family_kana: &self.family_kana,
+            given_kana: &self.given_kana,
+            sex: self.sex,
+            number: self.number.as_ref(),
+            status: self.status,
+            images: &self.images,
+            review: &self.review,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     pub fn name(&self) -> String {
-        format!("{} {}", self.family_name, self.given_name)
+        self.person().name()
     }
 
     pub fn to_item(&self, scope: &TenantScope) -> Item {
         let mut item = Item::new(scope.key(&sk::dependent(&self.registrant_id, &self.id)))
             .with("kind", "dependent")
-            .with("family_name", self.family_name.as_str())
-            .with("given_name", self.given_name.as_str())
-            .with("family_kana", self.family_kana.as_str())
-            .with("given_kana", self.given_kana.as_str())
             .with("relationship", self.relationship.code())
-            .with("dependent_kind", self.kind.code())
-            .with("status", self.status.code())
-            .with("created_at", self.created_at)
-            .with("updated_at", self.updated_at);
-        item.attrs.extend(self.images.clone());
-        if let Some(s) = self.sex {
-            item = item.with("sex", s.code());
-        }
+            .with("dependent_kind", self.kind.code());
+        self.person().write(&mut item);
         if let Some(d) = self.birth_date {
             item = item.with("birth_date", d.to_string());
         }
-        if let Some(n) = &self.number {
-            n.write(&mut item);
-        }
-        self.review.write(&mut item);
         item
     }
 

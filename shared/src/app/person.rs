@@ -3,13 +3,142 @@
 //! `app::registrants` and `app::dependents` validate their own fields and call these for the
 //! common ones, in their own field order, so each form reports its problems as before.
 //!
-//! Limits: pure checks on typed text, no I/O; messages are Japanese and never echo a number.
+//! Also the part of their stored items both write alike ([`Person::write`]), the sealed number
+//! and the approver's reasons.
+//!
+//! Limits: pure code, no I/O; messages are Japanese and never echo a number.
 
+use serde_json::{Map, Value};
 use time::Date;
 
 use crate::domain::date::parse_date;
 use crate::domain::my_number::MyNumber;
 use crate::domain::person::Sex;
+use crate::domain::status::Status;
+use crate::ports::store::Item;
+
+/// A registrant's or a dependent's own record, borrowed: the fields both have. Each entity
+/// writes its own key, its own fields (and the birth date, which they store differently) and
+/// then this.
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    pub family_name: &'a str,
+    pub given_name: &'a str,
+    pub family_kana: &'a str,
+    pub given_kana: &'a str,
+    pub sex: Option<Sex>,
+    pub number: Option<&'a SealedNumber>,
+    pub status: Status,
+    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
+    /// stored; `app::images` writes them.
+    pub images: &'a Map<String, Value>,
+    pub review: &'a Review,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Person<'_> {
+    /// 「山田 太郎」.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.family_name, self.given_name)
+    }
+
+    /// 「ヤマダ タロウ」, or empty.
+    pub fn kana(&self) -> String {
+        format!("{} {}", self.family_kana, self.given_kana)
+            .trim()
+            .to_string()
+    }
+
+    /// The common attributes on the record's item.
+    pub fn write(&self, item: &mut Item) {
+        for (name, v) in [
+            ("family_name", self.family_name),
+            ("given_name", self.given_name),
+            ("family_kana", self.family_kana),
+            ("given_kana", self.given_kana),
+            ("status", self.status.code()),
+        ] {
+            item.attrs.insert(name.into(), Value::from(v));
+        }
+        item.attrs
+            .insert("created_at".into(), Value::from(self.created_at));
+        item.attrs
+            .insert("updated_at".into(), Value::from(self.updated_at));
+        item.attrs.extend(self.images.clone());
+        if let Some(s) = self.sex {
+            item.attrs.insert("sex".into(), Value::from(s.code()));
+        }
+        if let Some(n) = self.number {
+            n.write(item);
+        }
+        self.review.write(item);
+    }
+}
+
+/// A sealed number as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedNumber {
+    pub sealed: String,
+    pub fingerprint: String,
+    pub last4: String,
+}
+
+impl SealedNumber {
+    /// The attributes holding a sealed number on a registrant's or dependent's item.
+    pub fn write(&self, item: &mut Item) {
+        item.attrs
+            .insert("number".into(), Value::from(self.sealed.as_str()));
+        item.attrs
+            .insert("number_fp".into(), Value::from(self.fingerprint.as_str()));
+        item.attrs
+            .insert("number_last4".into(), Value::from(self.last4.as_str()));
+    }
+
+    pub fn read(item: &Item) -> Option<SealedNumber> {
+        Some(SealedNumber {
+            sealed: item.str("number")?.to_string(),
+            fingerprint: item.str("number_fp")?.to_string(),
+            last4: item.str("number_last4")?.to_string(),
+        })
+    }
+
+    pub fn masked(&self) -> String {
+        format!("********{}", self.last4)
+    }
+}
+
+/// The approver's last reasons on a record, kept as the attributes `sent_back_reason` (shown on
+/// the detail page and to the registrant) and `refused_reason`. 承認 clears both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Review {
+    pub sent_back_reason: Option<String>,
+    pub refused_reason: Option<String>,
+}
+
+impl Review {
+    const SENT_BACK: &'static str = "sent_back_reason";
+    const REFUSED: &'static str = "refused_reason";
+
+    pub fn write(&self, item: &mut Item) {
+        for (name, value) in [
+            (Self::SENT_BACK, &self.sent_back_reason),
+            (Self::REFUSED, &self.refused_reason),
+        ] {
+            if let Some(v) = value {
+                item.attrs.insert(name.into(), Value::from(v.as_str()));
+            }
+        }
+    }
+
+    pub fn read(item: &Item) -> Review {
+        let s = |k: &str| item.str(k).map(str::to_string);
+        Review {
+            sent_back_reason: s(Self::SENT_BACK),
+            refused_reason: s(Self::REFUSED),
+        }
+    }
+}
 
 /// Problems with a form, each on its field (`"number"`, `"family_name"`, ...).
 pub type FieldErrors = Vec<(&'static str, String)>;

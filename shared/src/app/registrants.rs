@@ -12,10 +12,10 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
-use super::approval::Review;
 use super::groups::Group;
 use super::keys::{self, index, sk, TenantScope};
-use super::person::{self, identifier, optional_date, text, Names};
+use super::person::Review;
+use super::person::{self, identifier, optional_date, text, Names, Person};
 use super::tenants::{Counters, Tenant};
 use super::{passwords, App, InfraError};
 use crate::domain::approval::after_number_change;
@@ -29,39 +29,7 @@ use crate::domain::status::Status;
 use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Index, Item, Query, StoreError, WriteOp};
 
-pub use super::person::FieldErrors;
-
-/// A sealed number as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedNumber {
-    pub sealed: String,
-    pub fingerprint: String,
-    pub last4: String,
-}
-
-impl SealedNumber {
-    /// The attributes holding a sealed number on a registrant's or dependent's item.
-    pub fn write(&self, item: &mut Item) {
-        item.attrs
-            .insert("number".into(), Value::from(self.sealed.as_str()));
-        item.attrs
-            .insert("number_fp".into(), Value::from(self.fingerprint.as_str()));
-        item.attrs
-            .insert("number_last4".into(), Value::from(self.last4.as_str()));
-    }
-
-    pub fn read(item: &Item) -> Option<SealedNumber> {
-        Some(SealedNumber {
-            sealed: item.str("number")?.to_string(),
-            fingerprint: item.str("number_fp")?.to_string(),
-            last4: item.str("number_last4")?.to_string(),
-        })
-    }
-
-    pub fn masked(&self) -> String {
-        format!("********{}", self.last4)
-    }
-}
+pub use super::person::{FieldErrors, SealedNumber};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Registrant {
@@ -140,14 +108,29 @@ impl Registrant {
         }
     }
 
+    /// What a registrant has in common with a dependent.
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            family_name: &self.family_name,
+            given_name: &self.given_name,
+            family_kana: &self.family_kana,
+            given_kana: &self.given_kana,
+            sex: self.sex,
+            number: self.number.as_ref(),
+            status: self.status,
+            images: &self.images,
+            review: &self.review,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     pub fn name(&self) -> String {
-        format!("{} {}", self.family_name, self.given_name)
+        self.person().name()
     }
 
     pub fn kana(&self) -> String {
-        format!("{} {}", self.family_kana, self.given_kana)
-            .trim()
-            .to_string()
+        self.person().kana()
     }
 
     pub fn is_retired(&self) -> bool {
@@ -185,10 +168,6 @@ impl Registrant {
             .with("gsi2pk", scope.partition(index::ALL_REGISTRANTS))
             .with("gsi2sk", self.index_sort_key())
             .with("code", self.code.as_str())
-            .with("family_name", self.family_name.as_str())
-            .with("given_name", self.given_name.as_str())
-            .with("family_kana", self.family_kana.as_str())
-            .with("given_kana", self.given_kana.as_str())
             .with(
                 "search",
                 search_key(&format!(
@@ -199,17 +178,14 @@ impl Registrant {
             .with("attribute", self.attribute.code())
             .with("login_lock", self.login_lock)
             .with("note", self.note.as_str())
-            .with("status", self.status.code())
             .with("dependents", self.dependents)
             .with("dependents_unregistered", self.dependents_unregistered)
             .with("dependents_pending", self.dependents_pending)
             .with("birth_date", date(&self.birth_date))
             .with("hire_date", date(&self.hire_date))
             .with("retired_on", date(&self.retired_on))
-            .with("delete_on", date(&self.delete_on))
-            .with("created_at", self.created_at)
-            .with("updated_at", self.updated_at);
-        item.attrs.extend(self.images.clone());
+            .with("delete_on", date(&self.delete_on));
+        self.person().write(&mut item);
         let mut opt = |name: &str, v: Option<String>| {
             if let Some(v) = v {
                 item.attrs.insert(name.into(), Value::from(v));
@@ -218,15 +194,10 @@ impl Registrant {
         opt("group_id", self.group_id.clone());
         opt("email", self.email.clone());
         opt("password_hash", self.password_hash.clone());
-        opt("sex", self.sex.map(|s| s.code().to_string()));
         opt(
             "dependents_status",
             self.dependents_status.map(|s| s.code().to_string()),
         );
-        if let Some(n) = &self.number {
-            n.write(&mut item);
-        }
-        self.review.write(&mut item);
         item
     }
 
