@@ -1,5 +1,5 @@
 //! The web layer: one axum router per capability group, shared middleware (sessions, CSRF,
-//! security headers), and the askama views.
+//! security headers, a request span with the failure log), and the askama views.
 //!
 //! A Lambda function runs exactly its group's router (`web::group(app, web::auth::router())`
 //! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
