@@ -11,7 +11,7 @@ use axum::Router;
 use serde::Deserialize;
 
 use super::registrants::{actor, load, ConfirmView, DeleteView};
-use super::registrants::{open_draft, seal_draft};
+use super::registrants::{draft_duplicates, open_draft, seal_draft};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
@@ -236,18 +236,8 @@ async fn dep_submit(
         })
     };
     if posted.confirmed.is_empty() {
-        let duplicates = match &valid.number {
-            Some(n) => {
-                let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
-                regs::duplicates(
-                    &authed.scope,
-                    &fp,
-                    mode.current.as_ref().map(|d| d.id.as_str()),
-                )
-                .await?
-            }
-            None => Vec::new(),
-        };
+        let except = mode.current.as_ref().map(|d| d.id.as_str());
+        let duplicates = draft_duplicates(app, authed, valid.number.as_ref(), except).await?;
         return Ok(confirm(duplicates));
     }
     let saved = deps::save(
