@@ -15,8 +15,11 @@
 use serde_json::Value;
 
 use super::dependents::{self as deps, Dependent};
-use super::images::{self, Owner};
+use super::images;
 use super::keys::TenantScope;
+use super::person::Person;
+pub use super::person::Review;
+use super::record::RecordRef;
 use super::registrants::{self as regs, Actor, Registrant, SaveError, SealedNumber};
 use super::tenants::Tenant;
 use super::{App, InfraError};
@@ -24,39 +27,6 @@ use crate::domain::approval::{self as rules, ApprovalError, Decision};
 use crate::domain::image::{sniff, DocumentKind, ImageKind, SNIFF_BYTES};
 use crate::domain::my_number::MyNumber;
 use crate::domain::status::Status;
-use crate::ports::store::Item;
-
-/// The approver's last reasons on a record, kept as the attributes `sent_back_reason` (shown on
-/// the detail page and to the registrant) and `refused_reason`. 承認 clears both.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Review {
-    pub sent_back_reason: Option<String>,
-    pub refused_reason: Option<String>,
-}
-
-impl Review {
-    const SENT_BACK: &'static str = "sent_back_reason";
-    const REFUSED: &'static str = "refused_reason";
-
-    pub fn write(&self, item: &mut Item) {
-        for (name, value) in [
-            (Self::SENT_BACK, &self.sent_back_reason),
-            (Self::REFUSED, &self.refused_reason),
-        ] {
-            if let Some(v) = value {
-                item.attrs.insert(name.into(), Value::from(v.as_str()));
-            }
-        }
-    }
-
-    pub fn read(item: &Item) -> Review {
-        let s = |k: &str| item.str(k).map(str::to_string);
-        Review {
-            sent_back_reason: s(Self::SENT_BACK),
-            refused_reason: s(Self::REFUSED),
-        }
-    }
-}
 
 /// The person a decision is about: a registrant, or one of its dependents (with the registrant
 /// and all its dependents, whose summary the registrant carries).
@@ -68,17 +38,19 @@ pub struct Subject {
 }
 
 impl Subject {
-    pub fn status(&self) -> Status {
+    /// The record the decision is about: the dependent's if any, else the registrant's.
+    pub fn person(&self) -> Person<'_> {
         self.dependent
             .as_ref()
-            .map_or(self.registrant.status, |d| d.status)
+            .map_or_else(|| self.registrant.person(), Dependent::person)
+    }
+
+    pub fn status(&self) -> Status {
+        self.person().status
     }
 
     pub fn number(&self) -> Option<&SealedNumber> {
-        match &self.dependent {
-            Some(d) => d.number.as_ref(),
-            None => self.registrant.number.as_ref(),
-        }
+        self.person().number
     }
 
     /// The id the number is sealed to.
@@ -90,13 +62,11 @@ impl Subject {
 
     /// The version an approver saw; a decision applies only to that version.
     pub fn version(&self) -> i64 {
-        self.dependent
-            .as_ref()
-            .map_or(self.registrant.updated_at, |d| d.updated_at)
+        self.person().updated_at
     }
 
-    pub fn owner(&self) -> Owner {
-        Owner {
+    pub fn record(&self) -> RecordRef {
+        RecordRef {
             registrant_id: self.registrant.id.clone(),
             dependent_id: self.dependent.as_ref().map(|d| d.id.clone()),
         }
@@ -116,30 +86,19 @@ impl Subject {
     }
 
     pub fn name(&self) -> String {
-        self.dependent
-            .as_ref()
-            .map_or_else(|| self.registrant.name(), Dependent::name)
+        self.person().name()
     }
 
     pub fn kana(&self) -> String {
-        match &self.dependent {
-            Some(d) => format!("{} {}", d.family_kana, d.given_kana)
-                .trim()
-                .to_string(),
-            None => self.registrant.kana(),
-        }
+        self.person().kana()
     }
 
     pub fn review(&self) -> &Review {
-        self.dependent
-            .as_ref()
-            .map_or(&self.registrant.review, |d| &d.review)
+        self.person().review
     }
 
     pub fn images(&self) -> &serde_json::Map<String, Value> {
-        self.dependent
-            .as_ref()
-            .map_or(&self.registrant.images, |d| &d.images)
+        self.person().images
     }
 
     /// The stored object of this kind of document image, if any.
@@ -167,12 +126,15 @@ impl Subject {
     }
 }
 
-/// The registrant (and dependent) `owner` names, in this tenant only.
-pub async fn load(scope: &TenantScope, owner: &Owner) -> Result<Option<Subject>, InfraError> {
-    let Some(registrant) = regs::get(scope, &owner.registrant_id).await? else {
+/// The registrant (and dependent) `record_ref` names, in this tenant only.
+pub async fn load(
+    scope: &TenantScope,
+    record_ref: &RecordRef,
+) -> Result<Option<Subject>, InfraError> {
+    let Some(registrant) = regs::get(scope, &record_ref.registrant_id).await? else {
         return Ok(None);
     };
-    let Some(dep_id) = &owner.dependent_id else {
+    let Some(dep_id) = &record_ref.dependent_id else {
         return Ok(Some(Subject {
             registrant,
             dependent: None,
@@ -249,8 +211,13 @@ impl From<SaveError> for ApprovalFlowError {
     }
 }
 
-async fn load_or_404(scope: &TenantScope, owner: &Owner) -> Result<Subject, ApprovalFlowError> {
-    load(scope, owner).await?.ok_or(ApprovalFlowError::NotFound)
+async fn load_or_404(
+    scope: &TenantScope,
+    record_ref: &RecordRef,
+) -> Result<Subject, ApprovalFlowError> {
+    load(scope, record_ref)
+        .await?
+        .ok_or(ApprovalFlowError::NotFound)
 }
 
 async fn record(
@@ -286,9 +253,9 @@ pub async fn view(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
 ) -> Result<Viewed, ApprovalFlowError> {
-    let subject = load_or_404(scope, owner).await?;
+    let subject = load_or_404(scope, record_ref).await?;
     let sealed = match (subject.status(), subject.number()) {
         (Status::Pending, Some(n)) => n.sealed.clone(),
         _ => {
@@ -327,10 +294,10 @@ pub async fn image(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     kind: DocumentKind,
 ) -> Result<(Vec<u8>, ImageKind), ApprovalFlowError> {
-    let subject = load_or_404(scope, owner).await?;
+    let subject = load_or_404(scope, record_ref).await?;
     let name = match (subject.status(), subject.image(kind)) {
         (Status::Pending, Some(name)) => name.to_string(),
         _ => return Err(ApprovalFlowError::NotFound),
@@ -375,12 +342,12 @@ pub async fn decide(
     app: &App,
     scope: &TenantScope,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     decision: Decision,
     reason: &str,
     seen_version: i64,
 ) -> Result<Subject, ApprovalFlowError> {
-    let before = load_or_404(scope, owner).await?;
+    let before = load_or_404(scope, record_ref).await?;
     let from = before.status();
     let to = rules::transition(from, decision)?;
     let reason = rules::reason(decision, reason)?;
@@ -441,11 +408,11 @@ pub async fn change_number(
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record_ref: &RecordRef,
     number: &MyNumber,
     allow_duplicate: bool,
 ) -> Result<Subject, SaveError> {
-    let before = load(scope, owner).await?.ok_or(SaveError::NotFound)?;
+    let before = load(scope, record_ref).await?.ok_or(SaveError::NotFound)?;
     let sealed = regs::seal_unique(
         app,
         scope,

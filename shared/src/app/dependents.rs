@@ -7,8 +7,9 @@
 use serde_json::Value;
 use time::Date;
 
-use super::approval::Review;
 use super::keys::{sk, TenantScope};
+use super::person::Review;
+use super::person::{self, Names, Person};
 use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
@@ -45,33 +46,36 @@ pub struct Dependent {
 }
 
 impl Dependent {
+    /// What a dependent has in common with a registrant.
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            family_name: &self.family_name,
+            given_name: &self.given_name,
+            family_kana: &self.family_kana,
+            given_kana: &self.given_kana,
+            sex: self.sex,
+            number: self.number.as_ref(),
+            status: self.status,
+            images: &self.images,
+            review: &self.review,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     pub fn name(&self) -> String {
-        format!("{} {}", self.family_name, self.given_name)
+        self.person().name()
     }
 
     pub fn to_item(&self, scope: &TenantScope) -> Item {
         let mut item = Item::new(scope.key(&sk::dependent(&self.registrant_id, &self.id)))
             .with("kind", "dependent")
-            .with("family_name", self.family_name.as_str())
-            .with("given_name", self.given_name.as_str())
-            .with("family_kana", self.family_kana.as_str())
-            .with("given_kana", self.given_kana.as_str())
             .with("relationship", self.relationship.code())
-            .with("dependent_kind", self.kind.code())
-            .with("status", self.status.code())
-            .with("created_at", self.created_at)
-            .with("updated_at", self.updated_at);
-        item.attrs.extend(self.images.clone());
-        if let Some(s) = self.sex {
-            item = item.with("sex", s.code());
-        }
+            .with("dependent_kind", self.kind.code());
+        self.person().write(&mut item);
         if let Some(d) = self.birth_date {
             item = item.with("birth_date", d.to_string());
         }
-        if let Some(n) = &self.number {
-            n.write(&mut item);
-        }
-        self.review.write(&mut item);
         item
     }
 
@@ -153,37 +157,20 @@ pub struct ValidDependent {
 
 pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, FieldErrors> {
     let mut e = FieldErrors::new();
-    let family_name = regs::text(
+    let Names {
+        family_name,
+        given_name,
+        family_kana,
+        given_kana,
+    } = person::names(
         &mut e,
-        "family_name",
-        "氏名（姓）",
-        &form.family_name,
-        50,
+        [
+            &form.family_name,
+            &form.given_name,
+            &form.family_kana,
+            &form.given_kana,
+        ],
         true,
-    );
-    let given_name = regs::text(
-        &mut e,
-        "given_name",
-        "氏名（名）",
-        &form.given_name,
-        50,
-        true,
-    );
-    let family_kana = regs::text(
-        &mut e,
-        "family_kana",
-        "フリガナ（セイ）",
-        &form.family_kana,
-        50,
-        false,
-    );
-    let given_kana = regs::text(
-        &mut e,
-        "given_kana",
-        "フリガナ（メイ）",
-        &form.given_kana,
-        50,
-        false,
     );
     let relationship = Relationship::from_code(form.relationship.trim());
     if relationship.is_none() {
@@ -196,33 +183,15 @@ pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, Fie
             "属性（扶養者／国民年金の第3号被保険者）を選択してください。".into(),
         ));
     }
-    let sex = match form.sex.trim() {
-        "" => None,
-        s => Sex::from_code(s).or_else(|| {
-            e.push(("sex", "性別を選択してください。".into()));
-            None
-        }),
-    };
-    let birth_date = regs::optional_date(&mut e, "birth_date", "生年月日", &form.birth_date);
-    if birth_date.is_some_and(|d| d > today) {
-        e.push((
-            "birth_date",
-            "生年月日に未来の日付は入力できません。".into(),
-        ));
-    }
+    let sex = person::sex(&mut e, &form.sex);
+    let birth_date = person::birth_date(&mut e, &form.birth_date, today);
     let raw = format!(
         "{}{}{}",
         form.number1.trim(),
         form.number2.trim(),
         form.number3.trim()
     );
-    let number = if raw.is_empty() {
-        None
-    } else {
-        MyNumber::parse(&raw)
-            .map_err(|err| e.push(("number", err.to_string())))
-            .ok()
-    };
+    let number = person::number(&mut e, &raw);
     match (relationship, kind) {
         (Some(relationship), Some(kind)) if e.is_empty() => Ok(ValidDependent {
             family_name,

@@ -1,8 +1,8 @@
 //! Document images of registrants and dependents (番号確認・身元確認), uploaded by the browser
 //! straight to storage with a signed ticket, never through the API.
 //!
-//! Each upload goes to a fresh object name in the upload area (`incoming/<owner>/<kind>/<id>`);
-//! `complete` copies it to `<owner>/<kind>/<id>`, a name no ticket can write, and only after
+//! Each upload goes to a fresh object name in the upload area (`incoming/<record>/<kind>/<id>`);
+//! `complete` copies it to `<record>/<kind>/<id>`, a name no ticket can write, and only after
 //! that copy passes verification (<= 4 MB, JPEG/PNG/GIF by content) does the record point at
 //! it and the previous image get deleted. A refused upload is deleted and the record keeps its
 //! previous image; a ticket replayed after `complete` writes only to the upload area, which
@@ -10,7 +10,8 @@
 
 use serde_json::Value;
 
-use super::keys::{sk, TenantScope};
+use super::keys::TenantScope;
+use super::record::RecordRef;
 use super::registrants::{self as regs, Actor};
 use super::tenants::Tenant;
 use super::uploads::{self, UploadError};
@@ -19,30 +20,15 @@ use crate::domain::image::{DocumentKind, ImageError};
 use crate::ports::blobs::{BlobScope, UploadTicket, UPLOAD_PREFIX};
 use crate::ports::store::{Condition, Item, StoreError};
 
-/// Whose image: a registrant, or one of its dependents.
-#[derive(Clone, Debug)]
-pub struct Owner {
-    pub registrant_id: String,
-    pub dependent_id: Option<String>,
-}
-
-impl Owner {
-    fn key_sk(&self) -> String {
-        match &self.dependent_id {
-            Some(d) => sk::dependent(&self.registrant_id, d),
-            None => sk::registrant(&self.registrant_id),
-        }
-    }
-
-    fn prefix(&self, kind: DocumentKind) -> String {
-        match &self.dependent_id {
-            Some(d) => format!(
-                "registrants/{}/dependents/{d}/{}/",
-                self.registrant_id,
-                kind.code()
-            ),
-            None => format!("registrants/{}/{}/", self.registrant_id, kind.code()),
-        }
+/// Where uploads for `record`'s image of `kind` go (under the upload area) and stay.
+fn object_prefix(record: &RecordRef, kind: DocumentKind) -> String {
+    match &record.dependent_id {
+        Some(d) => format!(
+            "registrants/{}/dependents/{d}/{}/",
+            record.registrant_id,
+            kind.code()
+        ),
+        None => format!("registrants/{}/{}/", record.registrant_id, kind.code()),
     }
 }
 
@@ -53,7 +39,7 @@ pub fn blob_scope(tenant: &Tenant, scope: &TenantScope) -> BlobScope {
     }
 }
 
-/// The attribute on the owner's item naming its current image of `kind`.
+/// The attribute on the record's item naming its current image of `kind`.
 pub fn attr(kind: DocumentKind) -> String {
     format!("image_{}", kind.code())
 }
@@ -70,9 +56,9 @@ pub enum ImageFlowError {
     Infra(#[from] InfraError),
 }
 
-async fn owner_item(scope: &TenantScope, owner: &Owner) -> Result<Item, ImageFlowError> {
-    let ids_ok = super::keys::is_record_id(&owner.registrant_id)
-        && owner
+async fn record_item(scope: &TenantScope, record: &RecordRef) -> Result<Item, ImageFlowError> {
+    let ids_ok = super::keys::is_record_id(&record.registrant_id)
+        && record
             .dependent_id
             .as_deref()
             .is_none_or(super::keys::is_record_id);
@@ -80,7 +66,7 @@ async fn owner_item(scope: &TenantScope, owner: &Owner) -> Result<Item, ImageFlo
         return Err(ImageFlowError::NotFound);
     }
     scope
-        .get(&scope.key(&owner.key_sk()))
+        .get(&scope.key(&record.sk()))
         .await
         .map_err(InfraError::from)?
         .ok_or(ImageFlowError::NotFound)
@@ -91,12 +77,16 @@ pub async fn start(
     app: &App,
     scope: &TenantScope,
     tenant: &Tenant,
-    owner: &Owner,
+    record: &RecordRef,
     kind: DocumentKind,
     content_type: &str,
 ) -> Result<(UploadTicket, String), ImageFlowError> {
-    owner_item(scope, owner).await?;
-    let name = format!("{UPLOAD_PREFIX}{}{}", owner.prefix(kind), ulid::Ulid::new());
+    record_item(scope, record).await?;
+    let name = format!(
+        "{UPLOAD_PREFIX}{}{}",
+        object_prefix(record, kind),
+        ulid::Ulid::new()
+    );
     let ticket = uploads::ticket(
         app.ports.blobs.as_ref(),
         &blob_scope(tenant, scope),
@@ -107,19 +97,19 @@ pub async fn start(
     Ok((ticket, name))
 }
 
-/// Verifies an upload and makes it the owner's image of `kind`.
+/// Verifies an upload and makes it the record's image of `kind`.
 pub async fn complete(
     app: &App,
     scope: &TenantScope,
     tenant: &Tenant,
     actor: &Actor,
-    owner: &Owner,
+    record: &RecordRef,
     kind: DocumentKind,
     upload: &str,
 ) -> Result<(), ImageFlowError> {
-    owner_item(scope, owner).await?;
-    // Only names this flow hands out for this owner and kind; the image keeps the upload's id.
-    let prefix = owner.prefix(kind);
+    record_item(scope, record).await?;
+    // Only names this flow hands out for this record and kind; the image keeps the upload's id.
+    let prefix = object_prefix(record, kind);
     let Some(verified) = upload.strip_prefix(UPLOAD_PREFIX).filter(|n| {
         n.strip_prefix(&prefix)
             .is_some_and(super::keys::is_record_id)
@@ -129,7 +119,7 @@ pub async fn complete(
     let blobs = app.ports.blobs.as_ref();
     let bs = blob_scope(tenant, scope);
     uploads::accept(blobs, &bs, upload, verified).await?;
-    let mut item = owner_item(scope, owner).await?;
+    let mut item = record_item(scope, record).await?;
     let updated_at = item.i64("updated_at").unwrap_or(0);
     let previous = item.str(&attr(kind)).map(str::to_string);
     item.attrs.insert(attr(kind), Value::from(verified));
@@ -161,10 +151,10 @@ pub async fn complete(
     if let Some(old) = previous.filter(|o| o != verified) {
         blobs.delete(&bs, &old).await.map_err(UploadError::from)?;
     }
-    let registrant = regs::get(scope, &owner.registrant_id)
+    let registrant = regs::get(scope, &record.registrant_id)
         .await?
         .ok_or(ImageFlowError::NotFound)?;
-    let whose = if owner.dependent_id.is_some() {
+    let whose = if record.dependent_id.is_some() {
         "扶養家族の"
     } else {
         ""

@@ -12,13 +12,14 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
-use super::approval::Review;
 use super::groups::Group;
 use super::keys::{self, index, sk, TenantScope};
+use super::person::Review;
+use super::person::{self, identifier, optional_date, text, Names, Person};
 use super::tenants::{Counters, Tenant};
 use super::{passwords, App, InfraError};
 use crate::domain::approval::after_number_change;
-use crate::domain::date::{format_slash, parse_date};
+use crate::domain::date::format_slash;
 use crate::domain::identity::Email;
 use crate::domain::my_number::MyNumber;
 use crate::domain::person::{Attribute, Sex};
@@ -28,39 +29,7 @@ use crate::domain::status::Status;
 use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Index, Item, Query, StoreError, WriteOp};
 
-pub type FieldErrors = Vec<(&'static str, String)>;
-
-/// A sealed number as stored.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SealedNumber {
-    pub sealed: String,
-    pub fingerprint: String,
-    pub last4: String,
-}
-
-impl SealedNumber {
-    /// The attributes holding a sealed number on a registrant's or dependent's item.
-    pub fn write(&self, item: &mut Item) {
-        item.attrs
-            .insert("number".into(), Value::from(self.sealed.as_str()));
-        item.attrs
-            .insert("number_fp".into(), Value::from(self.fingerprint.as_str()));
-        item.attrs
-            .insert("number_last4".into(), Value::from(self.last4.as_str()));
-    }
-
-    pub fn read(item: &Item) -> Option<SealedNumber> {
-        Some(SealedNumber {
-            sealed: item.str("number")?.to_string(),
-            fingerprint: item.str("number_fp")?.to_string(),
-            last4: item.str("number_last4")?.to_string(),
-        })
-    }
-
-    pub fn masked(&self) -> String {
-        format!("********{}", self.last4)
-    }
-}
+pub use super::person::{FieldErrors, SealedNumber};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Registrant {
@@ -139,14 +108,29 @@ impl Registrant {
         }
     }
 
+    /// What a registrant has in common with a dependent.
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            family_name: &self.family_name,
+            given_name: &self.given_name,
+            family_kana: &self.family_kana,
+            given_kana: &self.given_kana,
+            sex: self.sex,
+            number: self.number.as_ref(),
+            status: self.status,
+            images: &self.images,
+            review: &self.review,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
     pub fn name(&self) -> String {
-        format!("{} {}", self.family_name, self.given_name)
+        self.person().name()
     }
 
     pub fn kana(&self) -> String {
-        format!("{} {}", self.family_kana, self.given_kana)
-            .trim()
-            .to_string()
+        self.person().kana()
     }
 
     pub fn is_retired(&self) -> bool {
@@ -184,10 +168,6 @@ impl Registrant {
             .with("gsi2pk", scope.partition(index::ALL_REGISTRANTS))
             .with("gsi2sk", self.index_sort_key())
             .with("code", self.code.as_str())
-            .with("family_name", self.family_name.as_str())
-            .with("given_name", self.given_name.as_str())
-            .with("family_kana", self.family_kana.as_str())
-            .with("given_kana", self.given_kana.as_str())
             .with(
                 "search",
                 search_key(&format!(
@@ -198,17 +178,14 @@ impl Registrant {
             .with("attribute", self.attribute.code())
             .with("login_lock", self.login_lock)
             .with("note", self.note.as_str())
-            .with("status", self.status.code())
             .with("dependents", self.dependents)
             .with("dependents_unregistered", self.dependents_unregistered)
             .with("dependents_pending", self.dependents_pending)
             .with("birth_date", date(&self.birth_date))
             .with("hire_date", date(&self.hire_date))
             .with("retired_on", date(&self.retired_on))
-            .with("delete_on", date(&self.delete_on))
-            .with("created_at", self.created_at)
-            .with("updated_at", self.updated_at);
-        item.attrs.extend(self.images.clone());
+            .with("delete_on", date(&self.delete_on));
+        self.person().write(&mut item);
         let mut opt = |name: &str, v: Option<String>| {
             if let Some(v) = v {
                 item.attrs.insert(name.into(), Value::from(v));
@@ -217,15 +194,10 @@ impl Registrant {
         opt("group_id", self.group_id.clone());
         opt("email", self.email.clone());
         opt("password_hash", self.password_hash.clone());
-        opt("sex", self.sex.map(|s| s.code().to_string()));
         opt(
             "dependents_status",
             self.dependents_status.map(|s| s.code().to_string()),
         );
-        if let Some(n) = &self.number {
-            n.write(&mut item);
-        }
-        self.review.write(&mut item);
         item
     }
 
@@ -355,70 +327,6 @@ pub struct Valid {
     pub number: Option<MyNumber>,
 }
 
-/// A short typed value: trimmed, required or not, at most `max` characters, no control
-/// characters. 社員コード is one: an employer's own 12-digit codes must stay possible, and
-/// its format (ASCII letters, digits, `-`, `_`) is checked on its own.
-fn identifier(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    label: &str,
-    raw: &str,
-    max: usize,
-    required: bool,
-) -> String {
-    let v = raw.trim().to_string();
-    if v.is_empty() && required {
-        errors.push((field, format!("{label}を入力してください。")));
-    } else if v.chars().count() > max {
-        errors.push((field, format!("{label}は{max}文字以内で入力してください。")));
-    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
-        errors.push((
-            field,
-            format!("{label}に使用できない文字が含まれています。"),
-        ));
-    }
-    v
-}
-
-/// A free-text field: [`identifier`]'s checks, and no My Number in it (free text is shown
-/// and exported in clear).
-pub(super) fn text(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    label: &str,
-    raw: &str,
-    max: usize,
-    required: bool,
-) -> String {
-    let before = errors.len();
-    let v = identifier(errors, field, label, raw, max, required);
-    if errors.len() == before {
-        if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
-            errors.push((field, e.to_string()));
-        }
-    }
-    v
-}
-
-pub(super) fn optional_date(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    label: &str,
-    raw: &str,
-) -> Option<Date> {
-    let raw = raw.trim();
-    if raw.is_empty() {
-        return None;
-    }
-    match parse_date(raw) {
-        Ok(d) => Some(d),
-        Err(e) => {
-            errors.push((field, format!("{label}: {e}")));
-            None
-        }
-    }
-}
-
 /// Checks every field; all problems at once, each on its field.
 pub fn validate(
     form: &RegistrantForm,
@@ -444,36 +352,19 @@ pub fn validate(
             "社員コードは半角英数字・ハイフン・アンダーバーで入力してください。".into(),
         ));
     }
-    let family_name = text(
+    let Names {
+        family_name,
+        given_name,
+        family_kana,
+        given_kana,
+    } = person::names(
         &mut e,
-        "family_name",
-        "氏名（姓）",
-        &form.family_name,
-        50,
-        true,
-    );
-    let given_name = text(
-        &mut e,
-        "given_name",
-        "氏名（名）",
-        &form.given_name,
-        50,
-        false,
-    );
-    let family_kana = text(
-        &mut e,
-        "family_kana",
-        "フリガナ（セイ）",
-        &form.family_kana,
-        50,
-        false,
-    );
-    let given_kana = text(
-        &mut e,
-        "given_kana",
-        "フリガナ（メイ）",
-        &form.given_kana,
-        50,
+        [
+            &form.family_name,
+            &form.given_name,
+            &form.family_kana,
+            &form.given_kana,
+        ],
         false,
     );
     let attribute = match Attribute::from_code(form.attribute.trim()) {
@@ -508,23 +399,8 @@ pub fn validate(
             Some(pw.to_string())
         }
     };
-    let sex = match form.sex.trim() {
-        "" => None,
-        s => match Sex::from_code(s) {
-            Some(s) => Some(s),
-            None => {
-                e.push(("sex", "性別を選択してください。".into()));
-                None
-            }
-        },
-    };
-    let birth_date = optional_date(&mut e, "birth_date", "生年月日", &form.birth_date);
-    if birth_date.is_some_and(|d| d > today) {
-        e.push((
-            "birth_date",
-            "生年月日に未来の日付は入力できません。".into(),
-        ));
-    }
+    let sex = person::sex(&mut e, &form.sex);
+    let birth_date = person::birth_date(&mut e, &form.birth_date, today);
     let hire_date = optional_date(&mut e, "hire_date", "入社日", &form.hire_date);
     if let (Some(birth), Some(hire)) = (birth_date, hire_date) {
         if hire < birth {
@@ -535,16 +411,7 @@ pub fn validate(
         }
     }
     let note = text(&mut e, "note", "備考", &form.note, 500, false);
-    let number = match form.number_input().as_str() {
-        "" => None,
-        raw => match MyNumber::parse(raw) {
-            Ok(n) => Some(n),
-            Err(err) => {
-                e.push(("number", err.to_string()));
-                None
-            }
-        },
-    };
+    let number = person::number(&mut e, &form.number_input());
     match attribute {
         Some(attribute) if e.is_empty() => Ok(Valid {
             group_id,

@@ -4,22 +4,20 @@
 //! registrants function, the only one that may open numbers. Every route needs
 //! `Permission::Approve`; records are reached only through the session's tenant scope.
 
-use std::collections::HashMap;
-
 use askama::Template;
-use axum::extract::{FromRequestParts, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::records::{path_of, KindParam};
 use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::approval::{self, ApprovalFlowError, Review, Subject};
-use crate::app::images::Owner;
+use crate::app::record::RecordRef;
 use crate::app::App;
 use crate::domain::approval::{ApprovalError, Decision};
 use crate::domain::image::DocumentKind;
@@ -37,37 +35,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/approval/{id}/dependents/{dep}/approve", post(approve))
         .route("/approval/{id}/dependents/{dep}/send-back", post(send_back))
         .route("/approval/{id}/dependents/{dep}/images/{kind}", get(image))
-}
-
-/// The record a path names (`{id}` and, under `/dependents/`, `{dep}`), plus `{kind}` if any.
-pub(super) struct Target {
-    pub(super) owner: Owner,
-    kind: Option<String>,
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for Target {
-    type Rejection = WebError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let Path(mut p) = Path::<HashMap<String, String>>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| WebError::NotFound)?;
-        Ok(Target {
-            owner: Owner {
-                registrant_id: p.remove("id").ok_or(WebError::NotFound)?,
-                dependent_id: p.remove("dep"),
-            },
-            kind: p.remove("kind"),
-        })
-    }
-}
-
-/// Where a record's pages live: `<prefix>/{id}` or `<prefix>/{id}/dependents/{dep}`.
-pub(super) fn path_of(prefix: &str, owner: &Owner) -> String {
-    match &owner.dependent_id {
-        Some(dep) => format!("{prefix}/{}/dependents/{dep}", owner.registrant_id),
-        None => format!("{prefix}/{}", owner.registrant_id),
-    }
 }
 
 /// The rows naming the person, as the manual's approval and edit screens show them.
@@ -237,17 +204,15 @@ struct View {
 async fn view_page(
     app: &App,
     authed: &Authed,
-    owner: &Owner,
+    record: &RecordRef,
     status: StatusCode,
     flash: Option<&'static str>,
     error: Option<String>,
     reason: String,
 ) -> Result<Response, WebError> {
-    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), owner)
-        .await
-        .map_err(flow_to_web)?;
+    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), record).await?;
     let s = &viewed.subject;
-    let base = path_of("/approval", owner);
+    let base = path_of("/approval", record);
     let pending = s.status() == Status::Pending;
     let review = s.review();
     let sent_back_reason = review.sent_back_reason.clone();
@@ -278,7 +243,7 @@ async fn view_page(
             .collect(),
         images_required: s.images_required(),
         plain_dependent: s.dependent.is_some() && !s.images_required(),
-        edit_href: path_of("/registrants", owner) + "/number",
+        edit_href: path_of("/registrants", record) + "/number",
         back_href: "/approval".into(),
         mail_href: sent_back_reason
             .as_deref()
@@ -297,19 +262,21 @@ async fn view_page(
     Ok(render_status(status, &page))
 }
 
-fn flow_to_web(e: ApprovalFlowError) -> WebError {
-    match e {
-        ApprovalFlowError::NotFound => WebError::NotFound,
-        ApprovalFlowError::Infra(e) => e.into(),
-        // Decisions' own errors are shown on their page, never through here.
-        ApprovalFlowError::Rule(_) | ApprovalFlowError::Conflict => WebError::Internal,
+impl From<ApprovalFlowError> for WebError {
+    fn from(e: ApprovalFlowError) -> Self {
+        match e {
+            ApprovalFlowError::NotFound => WebError::NotFound,
+            ApprovalFlowError::Infra(e) => e.into(),
+            // Decisions' own errors are shown on their page, never through here.
+            ApprovalFlowError::Rule(_) | ApprovalFlowError::Conflict => WebError::Internal,
+        }
     }
 }
 
 async fn view(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
     Query(q): Query<Done>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::Approve)?;
@@ -322,7 +289,7 @@ async fn view(
     view_page(
         &app,
         &authed,
-        &target.owner,
+        &record,
         StatusCode::OK,
         flash,
         None,
@@ -355,7 +322,7 @@ pub(super) fn refusal_status(e: &ApprovalFlowError) -> StatusCode {
 pub(super) async fn take(
     app: &App,
     authed: &Authed,
-    owner: &Owner,
+    record: &RecordRef,
     decision: Decision,
     form: &DecisionForm,
 ) -> Result<Option<(StatusCode, String)>, WebError> {
@@ -365,7 +332,7 @@ pub(super) async fn take(
         app,
         &authed.scope,
         &actor(authed),
-        owner,
+        record,
         decision,
         &form.reason,
         version,
@@ -382,15 +349,15 @@ pub(super) async fn take(
 async fn decide(
     app: AppState,
     authed: Authed,
-    owner: Owner,
+    record: RecordRef,
     decision: Decision,
     form: DecisionForm,
 ) -> Result<Response, WebError> {
-    match take(&app, &authed, &owner, decision, &form).await? {
+    match take(&app, &authed, &record, decision, &form).await? {
         None => {
-            let to = match (decision, &owner.dependent_id) {
+            let to = match (decision, &record.dependent_id) {
                 (Decision::SendBack, _) => {
-                    format!("{}?done=sent_back", path_of("/approval", &owner))
+                    format!("{}?done=sent_back", path_of("/approval", &record))
                 }
                 (_, None) => "/approval?done=approved".into(),
                 (_, Some(_)) => "/approval?done=dep_approved".into(),
@@ -401,7 +368,7 @@ async fn decide(
             view_page(
                 &app,
                 &authed,
-                &owner,
+                &record,
                 status,
                 None,
                 Some(message),
@@ -415,19 +382,19 @@ async fn decide(
 async fn approve(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    decide(app, authed, target.owner, Decision::Approve, form).await
+    decide(app, authed, record, Decision::Approve, form).await
 }
 
 async fn send_back(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    decide(app, authed, target.owner, Decision::SendBack, form).await
+    decide(app, authed, record, Decision::SendBack, form).await
 }
 
 // ---------------------------------------------------------------- images
@@ -436,24 +403,20 @@ async fn send_back(
 async fn image(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
+    KindParam(kind): KindParam,
 ) -> Result<Response, WebError> {
     authed.require(Permission::Approve)?;
-    let kind = target
-        .kind
-        .as_deref()
-        .and_then(DocumentKind::from_code)
-        .ok_or(WebError::NotFound)?;
+    let kind = DocumentKind::from_code(&kind).ok_or(WebError::NotFound)?;
     let (bytes, format) = approval::image(
         &app,
         &authed.scope,
         &authed.tenant,
         &actor(&authed),
-        &target.owner,
+        &record,
         kind,
     )
-    .await
-    .map_err(flow_to_web)?;
+    .await?;
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type()),

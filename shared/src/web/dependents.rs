@@ -1,24 +1,22 @@
 //! 扶養家族 (manual ch.9, 11) under a registrant: add / edit with 入力確認 → 登録, detail,
-//! delete; and the document images (番号確認・身元確認) of registrants and dependents, uploaded
-//! by the page's script with a ticket and verified here. Served by the registrants function.
+//! delete. Their document images are `web::images`. Served by the registrants function.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Form;
 use axum::Router;
 use serde::Deserialize;
 
 use super::registrants::{actor, load, ConfirmView, DeleteView};
-use super::registrants::{open_draft, seal_draft};
+use super::registrants::{draft_duplicates, open_draft, seal_draft};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
-use crate::app::images::{self, ImageFlowError, Owner};
+use crate::app::images;
 use crate::app::registrants::{self as regs, Duplicate, Registrant, SaveError};
-use crate::app::uploads::UploadError;
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::image::DocumentKind;
@@ -39,19 +37,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route(
             "/registrants/{id}/dependents/{dep}/delete",
             get(dep_delete_form).post(dep_delete_submit),
-        )
-        .route("/registrants/{id}/images/{kind}/ticket", post(image_ticket))
-        .route(
-            "/registrants/{id}/images/{kind}/complete",
-            post(image_complete),
-        )
-        .route(
-            "/registrants/{id}/dependents/{dep}/images/{kind}/ticket",
-            post(dep_image_ticket),
-        )
-        .route(
-            "/registrants/{id}/dependents/{dep}/images/{kind}/complete",
-            post(dep_image_complete),
         )
 }
 
@@ -251,18 +236,8 @@ async fn dep_submit(
         })
     };
     if posted.confirmed.is_empty() {
-        let duplicates = match &valid.number {
-            Some(n) => {
-                let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
-                regs::duplicates(
-                    &authed.scope,
-                    &fp,
-                    mode.current.as_ref().map(|d| d.id.as_str()),
-                )
-                .await?
-            }
-            None => Vec::new(),
-        };
+        let except = mode.current.as_ref().map(|d| d.id.as_str());
+        let duplicates = draft_duplicates(app, authed, valid.number.as_ref(), except).await?;
         return Ok(confirm(duplicates));
     }
     let saved = deps::save(
@@ -302,9 +277,7 @@ async fn dep_submit(
             vec![("form", SaveError::Conflict.to_string())],
             StatusCode::CONFLICT,
         )),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -426,183 +399,8 @@ async fn dep_delete_submit(
         Ok(()) => Ok(
             Redirect::to(&format!("/registrants/{id}?done=dep_deleted#dependents")).into_response(),
         ),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
-}
-
-// ---------------------------------------------------------------- document images
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct TicketForm {
-    pub(super) content_type: String,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct CompleteForm {
-    pub(super) upload: String,
-}
-
-pub(super) fn image_error(e: ImageFlowError) -> Response {
-    let (status, message) = match e {
-        ImageFlowError::NotFound => (
-            StatusCode::NOT_FOUND,
-            "登録者が見つかりません。".to_string(),
-        ),
-        ImageFlowError::Upload(UploadError::Rejected(r)) => {
-            (StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
-        }
-        ImageFlowError::Conflict => (StatusCode::CONFLICT, ImageFlowError::Conflict.to_string()),
-        ImageFlowError::Upload(UploadError::Storage(e)) => {
-            tracing::error!(error = %e, "image storage failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "画像を保存できませんでした。しばらくしてからもう一度お試しください。".into(),
-            )
-        }
-        ImageFlowError::Infra(e) => {
-            tracing::error!(error = %e, "image flow failed");
-            (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "処理中にエラーが発生しました。".into(),
-            )
-        }
-    };
-    super::json(status, serde_json::json!({ "error": message }))
-}
-
-async fn ticket_for(
-    app: &App,
-    authed: &Authed,
-    owner: Owner,
-    kind: &str,
-    form: TicketForm,
-) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
-    let kind = DocumentKind::from_code(kind).ok_or(WebError::NotFound)?;
-    match images::start(
-        app,
-        &authed.scope,
-        &authed.tenant,
-        &owner,
-        kind,
-        &form.content_type,
-    )
-    .await
-    {
-        Ok((ticket, upload)) => Ok(super::json(
-            StatusCode::OK,
-            serde_json::json!({ "url": ticket.url, "method": ticket.method, "headers": ticket.headers, "upload": upload }),
-        )),
-        Err(e) => Ok(image_error(e)),
-    }
-}
-
-async fn complete_for(
-    app: &App,
-    authed: &Authed,
-    owner: Owner,
-    kind: &str,
-    form: CompleteForm,
-) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
-    let kind = DocumentKind::from_code(kind).ok_or(WebError::NotFound)?;
-    match images::complete(
-        app,
-        &authed.scope,
-        &authed.tenant,
-        &actor(authed),
-        &owner,
-        kind,
-        &form.upload,
-    )
-    .await
-    {
-        Ok(()) => Ok(super::json(
-            StatusCode::OK,
-            serde_json::json!({ "ok": true }),
-        )),
-        Err(e) => Ok(image_error(e)),
-    }
-}
-
-async fn image_ticket(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path((id, kind)): Path<(String, String)>,
-    Form(f): Form<TicketForm>,
-) -> Result<Response, WebError> {
-    ticket_for(
-        &app,
-        &authed,
-        Owner {
-            registrant_id: id,
-            dependent_id: None,
-        },
-        &kind,
-        f,
-    )
-    .await
-}
-
-async fn image_complete(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path((id, kind)): Path<(String, String)>,
-    Form(f): Form<CompleteForm>,
-) -> Result<Response, WebError> {
-    complete_for(
-        &app,
-        &authed,
-        Owner {
-            registrant_id: id,
-            dependent_id: None,
-        },
-        &kind,
-        f,
-    )
-    .await
-}
-
-async fn dep_image_ticket(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path((id, dep, kind)): Path<(String, String, String)>,
-    Form(f): Form<TicketForm>,
-) -> Result<Response, WebError> {
-    ticket_for(
-        &app,
-        &authed,
-        Owner {
-            registrant_id: id,
-            dependent_id: Some(dep),
-        },
-        &kind,
-        f,
-    )
-    .await
-}
-
-async fn dep_image_complete(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path((id, dep, kind)): Path<(String, String, String)>,
-    Form(f): Form<CompleteForm>,
-) -> Result<Response, WebError> {
-    complete_for(
-        &app,
-        &authed,
-        Owner {
-            registrant_id: id,
-            dependent_id: Some(dep),
-        },
-        &kind,
-        f,
-    )
-    .await
 }
 
 #[derive(Template)]

@@ -12,14 +12,16 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::dependents::{image_error, CompleteForm, TicketForm};
+use super::images::{self as image_web, CompleteForm, TicketForm};
+use super::records::{DepParam, KindParam};
 use super::registrants::{image_rows, ImageRow};
 use super::session::{clear_cookie, set_cookie, Ctx, RequestContext, REGISTRANT_COOKIE};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, Dependent, DependentForm};
 use crate::app::enrol::{self, Entry, FinishError, LoginError, LoginForm, Opened, OwnForm};
-use crate::app::images::{self, Owner};
+use crate::app::images;
 use crate::app::keys::TenantScope;
+use crate::app::record::RecordRef;
 use crate::app::registrants::{self as regs, today, Registrant, SaveError};
 use crate::app::sessions::{self, Session, Stage};
 use crate::app::tenants::{self, Tenant};
@@ -36,8 +38,8 @@ pub fn router() -> Router<AppState> {
         .route("/r/me/step1", get(step1_form).post(step1_submit))
         .route("/r/me/step2", get(step2))
         .route("/r/me/step3", get(step3))
-        .route("/r/me/images/{kind}/ticket", post(own_ticket))
-        .route("/r/me/images/{kind}/complete", post(own_complete))
+        .route("/r/me/images/{kind}/ticket", post(ticket))
+        .route("/r/me/images/{kind}/complete", post(complete))
         .route("/r/me/family", get(family))
         .route("/r/me/dependents", get(dependents))
         .route("/r/me/dependents/new", get(dep_new).post(dep_new_submit))
@@ -52,13 +54,10 @@ pub fn router() -> Router<AppState> {
         )
         .route("/r/me/dependents/{dep}/step5", get(dep_step5))
         .route("/r/me/dependents/{dep}/step6", get(dep_step6))
-        .route(
-            "/r/me/dependents/{dep}/images/{kind}/ticket",
-            post(dep_ticket),
-        )
+        .route("/r/me/dependents/{dep}/images/{kind}/ticket", post(ticket))
         .route(
             "/r/me/dependents/{dep}/images/{kind}/complete",
-            post(dep_complete),
+            post(complete),
         )
         .route("/r/me/review", get(review))
         .route("/r/me/finish", post(finish))
@@ -144,10 +143,11 @@ impl Enrollee {
         enrol::actor(&self.registrant, &self.ctx.ip)
     }
 
-    fn owner(&self, dependent: Option<&str>) -> Owner {
-        Owner {
+    /// The registrant's own record, or (`dependent`) one of its dependents'.
+    fn record(&self, dependent: Option<String>) -> RecordRef {
+        RecordRef {
             registrant_id: self.registrant.id.clone(),
-            dependent_id: dependent.map(str::to_string),
+            dependent_id: dependent,
         }
     }
 
@@ -609,57 +609,29 @@ async fn step3(me: Enrollee) -> Response {
     )
 }
 
-async fn ticket(app: &App, me: &Enrollee, owner: Owner, kind: &str, f: TicketForm) -> Response {
-    let Some(kind) = DocumentKind::from_code(kind) else {
-        return WebError::NotFound.into_response();
-    };
-    match images::start(app, &me.scope, &me.tenant, &owner, kind, &f.content_type).await {
-        Ok((ticket, upload)) => super::json(
-            StatusCode::OK,
-            serde_json::json!({ "url": ticket.url, "method": ticket.method, "headers": ticket.headers, "upload": upload }),
-        ),
-        Err(e) => image_error(e),
-    }
-}
-
-async fn complete(app: &App, me: &Enrollee, owner: Owner, kind: &str, f: CompleteForm) -> Response {
-    let Some(kind) = DocumentKind::from_code(kind) else {
-        return WebError::NotFound.into_response();
-    };
-    match images::complete(
-        app,
-        &me.scope,
-        &me.tenant,
-        &me.actor(),
-        &owner,
-        kind,
-        &f.upload,
-    )
-    .await
-    {
-        Ok(()) => super::json(StatusCode::OK, serde_json::json!({ "ok": true })),
-        Err(e) => image_error(e),
-    }
-}
-
-async fn own_ticket(
+/// A ticket for an image of the registrant's own record, or (`{dep}`) of a dependent's.
+async fn ticket(
     State(app): State<AppState>,
     me: Enrollee,
-    Path(kind): Path<String>,
+    DepParam(dep): DepParam,
+    KindParam(kind): KindParam,
     Form(f): Form<TicketForm>,
 ) -> Response {
-    let owner = me.owner(None);
-    ticket(&app, &me, owner, &kind, f).await
+    let record = me.record(dep);
+    image_web::start(&app, &me.scope, &me.tenant, &record, &kind, f).await
 }
 
-async fn own_complete(
+/// Verifies and keeps an upload [`ticket`] handed out.
+async fn complete(
     State(app): State<AppState>,
     me: Enrollee,
-    Path(kind): Path<String>,
+    DepParam(dep): DepParam,
+    KindParam(kind): KindParam,
     Form(f): Form<CompleteForm>,
 ) -> Response {
-    let owner = me.owner(None);
-    complete(&app, &me, owner, &kind, f).await
+    let record = me.record(dep);
+    let actor = me.actor();
+    image_web::finish(&app, &me.scope, &me.tenant, &actor, &record, &kind, f).await
 }
 
 // ---------------------------------------------------------------- dependents
@@ -1077,26 +1049,6 @@ async fn dep_step5(me: Enrollee, Path(dep): Path<String>) -> Result<Response, We
 
 async fn dep_step6(me: Enrollee, Path(dep): Path<String>) -> Result<Response, WebError> {
     dep_image_step(&me, &dep, DocumentKind::IdentityProof).await
-}
-
-async fn dep_ticket(
-    State(app): State<AppState>,
-    me: Enrollee,
-    Path((dep, kind)): Path<(String, String)>,
-    Form(f): Form<TicketForm>,
-) -> Response {
-    let owner = me.owner(Some(&dep));
-    ticket(&app, &me, owner, &kind, f).await
-}
-
-async fn dep_complete(
-    State(app): State<AppState>,
-    me: Enrollee,
-    Path((dep, kind)): Path<(String, String)>,
-    Form(f): Form<CompleteForm>,
-) -> Response {
-    let owner = me.owner(Some(&dep));
-    complete(&app, &me, owner, &kind, f).await
 }
 
 // ---------------------------------------------------------------- review and finish

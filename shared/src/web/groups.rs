@@ -16,7 +16,7 @@ use super::registrants::{actor, flash_text, DeleteView, Flash};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::groups::{self, Group};
-use crate::app::registrants::{self as regs, SaveError};
+use crate::app::registrants as regs;
 use crate::app::App;
 use crate::domain::role::Permission;
 
@@ -237,8 +237,7 @@ async fn group_delete_submit(
     let g = load_group(&authed, &id).await?;
     match regs::delete_group(&app, &authed.scope, &actor(&authed), &g).await {
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=group_deleted").into_response()),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -317,7 +316,6 @@ async fn group_members_submit(
             members_page(&authed, g, Some(error)).await
         }
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=members").into_response()),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }

@@ -1,5 +1,5 @@
 //! The web layer: one axum router per capability group, shared middleware (sessions, CSRF,
-//! security headers), and the askama views.
+//! security headers, a request span with the failure log), and the askama views.
 //!
 //! A Lambda function runs exactly its group's router (`web::group(app, web::auth::router())`
 //! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
@@ -15,14 +15,27 @@ pub mod enrol;
 pub mod groups;
 pub mod guide;
 pub mod home;
+pub mod images;
 pub mod number;
+pub mod records;
 pub mod registrants;
 pub mod session;
 pub mod usage;
 
 #[cfg(test)]
 mod tests {
-    use super::loggable_path;
+    use super::{loggable_path, Failure, WebError};
+    use crate::app::InfraError;
+    use axum::http::StatusCode;
+    use axum::response::IntoResponse;
+
+    #[test]
+    fn an_infrastructure_error_becomes_a_500_page_carrying_its_cause_for_the_log() {
+        let res = WebError::from(InfraError::Corrupt("registrant")).into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let cause = res.extensions().get::<Failure>().map(|f| f.0.as_str());
+        assert_eq!(cause, Some("corrupt record: registrant"));
+    }
 
     #[test]
     fn loggable_path_hides_link_tokens_and_upload_tickets_only() {
@@ -44,12 +57,15 @@ mod tests {
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Router;
 
+use tracing::Instrument;
+
+use crate::app::registrants::SaveError;
 use crate::app::{App, InfraError};
 
 pub type AppState = Arc<App>;
@@ -91,6 +107,7 @@ pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) 
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app.clone())
         .merge(sessionless)
+        .layer(middleware::from_fn(log_failures))
         .layer(middleware::from_fn_with_state(app, security_headers))
 }
 
@@ -165,10 +182,10 @@ pub fn loggable_path(path: &str) -> String {
 pub fn render<T: Template>(template: &T) -> Response {
     match template.render() {
         Ok(html) => Html(html).into_response(),
-        Err(e) => {
-            tracing::error!(error = %e, "template rendering failed");
-            WebError::Internal.into_response()
-        }
+        Err(e) => Failure::attach(
+            WebError::Internal.into_response(),
+            format!("template rendering failed: {e}"),
+        ),
     }
 }
 
@@ -204,14 +221,55 @@ pub enum WebError {
     NotFound,
     #[error("internal error")]
     Internal,
+    /// An internal error with its cause, which [`log_failures`] logs (infrastructure messages
+    /// never carry personal data: see the ports' error types).
+    #[error(transparent)]
+    Infra(#[from] InfraError),
 }
 
-impl From<InfraError> for WebError {
-    fn from(e: InfraError) -> Self {
-        // Infrastructure messages never carry personal data (see the ports' error types).
-        tracing::error!(error = %e, "request failed");
-        WebError::Internal
+/// A save's refusals that have their own page are matched by the handler first; what is left
+/// is a missing record (404) or a failure (500).
+impl From<SaveError> for WebError {
+    fn from(e: SaveError) -> Self {
+        match e {
+            SaveError::NotFound => WebError::NotFound,
+            SaveError::Infra(e) => e.into(),
+            _ => WebError::Internal,
+        }
     }
+}
+
+/// Why a response is a failure, for the log only: carried from the handler to
+/// [`log_failures`] as a response extension, so turning an error into a response has no
+/// side effect. Its text never carries personal data.
+#[derive(Clone, Debug)]
+pub struct Failure(pub String);
+
+impl Failure {
+    /// `res` with `why` attached for [`log_failures`].
+    pub fn attach(mut res: Response, why: String) -> Response {
+        res.extensions_mut().insert(Failure(why));
+        res
+    }
+}
+
+/// Runs each request in a span naming its method and matched route template (never the raw
+/// path: `/r/` and `/uploads/` paths carry bearer secrets), and logs a failed response's
+/// [`Failure`] once, inside that span.
+async fn log_failures(req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("(no route)", MatchedPath::as_str)
+        .to_string();
+    let span = tracing::info_span!("request", method = %req.method(), route = %route);
+    let res = next.run(req).instrument(span.clone()).await;
+    if let Some(Failure(why)) = res.extensions().get::<Failure>() {
+        span.in_scope(
+            || tracing::error!(error = %why, status = res.status().as_u16(), "request failed"),
+        );
+    }
+    res
 }
 
 impl IntoResponse for WebError {
@@ -228,6 +286,7 @@ impl IntoResponse for WebError {
             )
         };
         match self {
+            WebError::Infra(e) => Failure::attach(WebError::Internal.into_response(), e.to_string()),
             WebError::LoginRequired { expired: true } => Redirect::to("/login?expired=1").into_response(),
             WebError::LoginRequired { expired: false } => Redirect::to("/login").into_response(),
             WebError::Forbidden => page(

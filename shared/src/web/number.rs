@@ -15,12 +15,13 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::approval::{path_of, person_rows, take, DecisionForm, Target};
+use super::approval::{person_rows, take, DecisionForm};
+use super::records::path_of;
 use super::registrants::{actor, image_rows, open_draft, seal_draft, ConfirmView, ImageRow};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::approval::{self, Subject};
-use crate::app::images::Owner;
+use crate::app::record::RecordRef;
 use crate::app::registrants::{self as regs, Duplicate, SaveError};
 use crate::domain::approval::Decision;
 use crate::domain::my_number::MyNumber;
@@ -99,14 +100,14 @@ struct Kept {
 
 async fn page(
     authed: &Authed,
-    owner: &Owner,
+    record: &RecordRef,
     status: StatusCode,
     kept: Kept,
 ) -> Result<Response, WebError> {
-    let s = approval::load(&authed.scope, owner)
+    let s = approval::load(&authed.scope, record)
         .await?
         .ok_or(WebError::NotFound)?;
-    let base = path_of("/registrants", owner);
+    let base = path_of("/registrants", record);
     let [number1, number2, number3] = kept.boxes;
     Ok(render_status(
         status,
@@ -114,8 +115,8 @@ async fn page(
             chrome: Chrome::new(authed, "/registrants"),
             heading: heading(&s),
             action: format!("{base}/number"),
-            back_href: match &owner.dependent_id {
-                Some(_) => format!("/registrants/{}#dependents", owner.registrant_id),
+            back_href: match record.dependent_id {
+                Some(_) => format!("/registrants/{}#dependents", record.registrant_id),
                 None => base.clone(),
             },
             rows: person_rows(&s),
@@ -147,7 +148,11 @@ struct Done {
     done: String,
 }
 
-async fn form(authed: Authed, target: Target, Query(q): Query<Done>) -> Result<Response, WebError> {
+async fn form(
+    authed: Authed,
+    record: RecordRef,
+    Query(q): Query<Done>,
+) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let flash = match q.done.as_str() {
         "updated" => Some("マイナンバーを登録しました。"),
@@ -156,7 +161,7 @@ async fn form(authed: Authed, target: Target, Query(q): Query<Done>) -> Result<R
     };
     page(
         &authed,
-        &target.owner,
+        &record,
         StatusCode::OK,
         Kept {
             flash,
@@ -169,12 +174,11 @@ async fn form(authed: Authed, target: Target, Query(q): Query<Done>) -> Result<R
 async fn submit(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let owner = &target.owner;
-    let s = approval::load(&authed.scope, owner)
+    let s = approval::load(&authed.scope, &record)
         .await?
         .ok_or(WebError::NotFound)?;
     let mut boxes = [posted.number1, posted.number2, posted.number3];
@@ -183,7 +187,7 @@ async fn submit(
     let refused = |boxes: [String; 3], status, error: String| {
         page(
             &authed,
-            owner,
+            &record,
             status,
             Kept {
                 boxes,
@@ -198,7 +202,7 @@ async fn submit(
     if !posted.back.is_empty() {
         return page(
             &authed,
-            owner,
+            &record,
             StatusCode::OK,
             Kept {
                 boxes,
@@ -225,7 +229,7 @@ async fn submit(
         &authed.scope,
         &authed.tenant,
         &actor(&authed),
-        owner,
+        &record,
         &number,
         !posted.allow_duplicate.is_empty(),
     )
@@ -233,7 +237,7 @@ async fn submit(
     {
         Ok(_) => Ok(Redirect::to(&format!(
             "{}/number?done=updated",
-            path_of("/registrants", owner)
+            path_of("/registrants", &record)
         ))
         .into_response()),
         Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
@@ -264,7 +268,7 @@ fn confirm_page(
     render(&ConfirmView {
         chrome: Chrome::new(authed, "/registrants"),
         heading: heading(s),
-        action: format!("{}/number", path_of("/registrants", &s.owner())),
+        action: format!("{}/number", path_of("/registrants", &s.record())),
         rows: vec![
             ("氏名", s.whose()),
             ("マイナンバー", number.masked()),
@@ -282,20 +286,19 @@ fn confirm_page(
 async fn refuse(
     State(app): State<AppState>,
     authed: Authed,
-    target: Target,
+    record: RecordRef,
     Form(form): Form<DecisionForm>,
 ) -> Result<Response, WebError> {
-    let owner = &target.owner;
-    match take(&app, &authed, owner, Decision::Refuse, &form).await? {
+    match take(&app, &authed, &record, Decision::Refuse, &form).await? {
         None => Ok(Redirect::to(&format!(
             "{}/number?done=refused",
-            path_of("/registrants", owner)
+            path_of("/registrants", &record)
         ))
         .into_response()),
         Some((status, message)) => {
             page(
                 &authed,
-                owner,
+                &record,
                 status,
                 Kept {
                     reason: form.reason,

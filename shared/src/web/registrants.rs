@@ -38,6 +38,7 @@ pub fn router() -> Router<AppState> {
         )
         .merge(super::groups::routes())
         .merge(super::dependents::routes())
+        .merge(super::images::routes())
         .merge(super::usage::routes())
         .merge(super::collection::routes())
         .merge(super::approval::routes())
@@ -501,18 +502,8 @@ async fn submit(
     };
     if posted.confirmed.is_empty() {
         // First submit: show 入力確認, warning about a number another record already holds.
-        let duplicates = match &valid.number {
-            Some(n) => {
-                let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
-                regs::duplicates(
-                    &authed.scope,
-                    &fp,
-                    mode.current.as_ref().map(|r| r.id.as_str()),
-                )
-                .await?
-            }
-            None => Vec::new(),
-        };
+        let except = mode.current.as_ref().map(|r| r.id.as_str());
+        let duplicates = draft_duplicates(app, authed, valid.number.as_ref(), except).await?;
         return Ok(confirm(duplicates));
     }
     let allow_duplicate = !posted.allow_duplicate.is_empty();
@@ -831,9 +822,7 @@ async fn delete_submit(
     authed.require(Permission::EditRegistrants)?;
     match regs::delete(&app, &authed.scope, &authed.tenant, &actor(&authed), &id).await {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(_) => Err(WebError::Internal),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -886,6 +875,21 @@ pub(super) async fn seal_draft(
     number: Option<&crate::domain::my_number::MyNumber>,
 ) -> Result<String, WebError> {
     seal_secret(app, authed, "number", number.map_or("", |n| n.expose())).await
+}
+
+/// The other records of the tenant (not `except`) holding `number`, for the 入力確認 page's
+/// warning; none without a number.
+pub(super) async fn draft_duplicates(
+    app: &App,
+    authed: &Authed,
+    number: Option<&crate::domain::my_number::MyNumber>,
+    except: Option<&str>,
+) -> Result<Vec<Duplicate>, WebError> {
+    let Some(n) = number else {
+        return Ok(Vec::new());
+    };
+    let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
+    Ok(regs::duplicates(&authed.scope, &fp, except).await?)
 }
 
 /// Puts a sealed draft number back into the form's three boxes (in memory only).

@@ -1,0 +1,282 @@
+//! What registrants and dependents share: the checks of the fields both have (names and
+//! フリガナ, sex, birth date, My Number) and the small text and date checks every form uses.
+//! `app::registrants` and `app::dependents` validate their own fields and call these for the
+//! common ones, in their own field order, so each form reports its problems as before.
+//!
+//! Also the part of their stored items both write alike ([`Person::write`]), the sealed number
+//! and the approver's reasons.
+//!
+//! Limits: pure code, no I/O; messages are Japanese and never echo a number.
+
+use serde_json::{Map, Value};
+use time::Date;
+
+use crate::domain::date::parse_date;
+use crate::domain::my_number::MyNumber;
+use crate::domain::person::Sex;
+use crate::domain::status::Status;
+use crate::ports::store::Item;
+
+/// A registrant's or a dependent's own record, borrowed: the fields both have. Each entity
+/// writes its own key, its own fields (and the birth date, which they store differently) and
+/// then this.
+#[derive(Clone, Copy, Debug)]
+pub struct Person<'a> {
+    pub family_name: &'a str,
+    pub given_name: &'a str,
+    pub family_kana: &'a str,
+    pub given_kana: &'a str,
+    pub sex: Option<Sex>,
+    pub number: Option<&'a SealedNumber>,
+    pub status: Status,
+    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
+    /// stored; `app::images` writes them.
+    pub images: &'a Map<String, Value>,
+    pub review: &'a Review,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl Person<'_> {
+    /// 「山田 太郎」.
+    pub fn name(&self) -> String {
+        format!("{} {}", self.family_name, self.given_name)
+    }
+
+    /// 「ヤマダ タロウ」, or empty.
+    pub fn kana(&self) -> String {
+        format!("{} {}", self.family_kana, self.given_kana)
+            .trim()
+            .to_string()
+    }
+
+    /// The common attributes on the record's item.
+    pub fn write(&self, item: &mut Item) {
+        for (name, v) in [
+            ("family_name", self.family_name),
+            ("given_name", self.given_name),
+            ("family_kana", self.family_kana),
+            ("given_kana", self.given_kana),
+            ("status", self.status.code()),
+        ] {
+            item.attrs.insert(name.into(), Value::from(v));
+        }
+        item.attrs
+            .insert("created_at".into(), Value::from(self.created_at));
+        item.attrs
+            .insert("updated_at".into(), Value::from(self.updated_at));
+        item.attrs.extend(self.images.clone());
+        if let Some(s) = self.sex {
+            item.attrs.insert("sex".into(), Value::from(s.code()));
+        }
+        if let Some(n) = self.number {
+            n.write(item);
+        }
+        self.review.write(item);
+    }
+}
+
+/// A sealed number as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SealedNumber {
+    pub sealed: String,
+    pub fingerprint: String,
+    pub last4: String,
+}
+
+impl SealedNumber {
+    /// The attributes holding a sealed number on a registrant's or dependent's item.
+    pub fn write(&self, item: &mut Item) {
+        item.attrs
+            .insert("number".into(), Value::from(self.sealed.as_str()));
+        item.attrs
+            .insert("number_fp".into(), Value::from(self.fingerprint.as_str()));
+        item.attrs
+            .insert("number_last4".into(), Value::from(self.last4.as_str()));
+    }
+
+    pub fn read(item: &Item) -> Option<SealedNumber> {
+        Some(SealedNumber {
+            sealed: item.str("number")?.to_string(),
+            fingerprint: item.str("number_fp")?.to_string(),
+            last4: item.str("number_last4")?.to_string(),
+        })
+    }
+
+    pub fn masked(&self) -> String {
+        format!("********{}", self.last4)
+    }
+}
+
+/// The approver's last reasons on a record, kept as the attributes `sent_back_reason` (shown on
+/// the detail page and to the registrant) and `refused_reason`. 承認 clears both.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Review {
+    pub sent_back_reason: Option<String>,
+    pub refused_reason: Option<String>,
+}
+
+impl Review {
+    const SENT_BACK: &'static str = "sent_back_reason";
+    const REFUSED: &'static str = "refused_reason";
+
+    pub fn write(&self, item: &mut Item) {
+        for (name, value) in [
+            (Self::SENT_BACK, &self.sent_back_reason),
+            (Self::REFUSED, &self.refused_reason),
+        ] {
+            if let Some(v) = value {
+                item.attrs.insert(name.into(), Value::from(v.as_str()));
+            }
+        }
+    }
+
+    pub fn read(item: &Item) -> Review {
+        let s = |k: &str| item.str(k).map(str::to_string);
+        Review {
+            sent_back_reason: s(Self::SENT_BACK),
+            refused_reason: s(Self::REFUSED),
+        }
+    }
+}
+
+/// Problems with a form, each on its field (`"number"`, `"family_name"`, ...).
+pub type FieldErrors = Vec<(&'static str, String)>;
+
+/// A person's name and its reading, checked.
+pub struct Names {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+}
+
+/// 氏名（姓・名）and フリガナ（セイ・メイ）as typed, in that order; 姓 is always required,
+/// 名 when `given_required` (a dependent's).
+pub fn names(errors: &mut FieldErrors, typed: [&str; 4], given_required: bool) -> Names {
+    let [family, given, family_kana, given_kana] = typed;
+    Names {
+        family_name: text(errors, "family_name", "氏名（姓）", family, 50, true),
+        given_name: text(
+            errors,
+            "given_name",
+            "氏名（名）",
+            given,
+            50,
+            given_required,
+        ),
+        family_kana: text(
+            errors,
+            "family_kana",
+            "フリガナ（セイ）",
+            family_kana,
+            50,
+            false,
+        ),
+        given_kana: text(
+            errors,
+            "given_kana",
+            "フリガナ（メイ）",
+            given_kana,
+            50,
+            false,
+        ),
+    }
+}
+
+/// 性別: empty, or one of the codes.
+pub fn sex(errors: &mut FieldErrors, raw: &str) -> Option<Sex> {
+    match raw.trim() {
+        "" => None,
+        s => Sex::from_code(s).or_else(|| {
+            errors.push(("sex", "性別を選択してください。".into()));
+            None
+        }),
+    }
+}
+
+/// 生年月日: empty, or a date (Western or era forms) not after `today`.
+pub fn birth_date(errors: &mut FieldErrors, raw: &str, today: Date) -> Option<Date> {
+    let birth_date = optional_date(errors, "birth_date", "生年月日", raw);
+    if birth_date.is_some_and(|d| d > today) {
+        errors.push((
+            "birth_date",
+            "生年月日に未来の日付は入力できません。".into(),
+        ));
+    }
+    birth_date
+}
+
+/// マイナンバー: empty, or twelve digits with a valid check digit.
+pub fn number(errors: &mut FieldErrors, raw: &str) -> Option<MyNumber> {
+    if raw.is_empty() {
+        return None;
+    }
+    MyNumber::parse(raw)
+        .map_err(|err| errors.push(("number", err.to_string())))
+        .ok()
+}
+
+/// A short typed value: trimmed, required or not, at most `max` characters, no control
+/// characters. 社員コード is one: an employer's own 12-digit codes must stay possible, and
+/// its format (ASCII letters, digits, `-`, `_`) is checked on its own.
+pub(super) fn identifier(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let v = raw.trim().to_string();
+    if v.is_empty() && required {
+        errors.push((field, format!("{label}を入力してください。")));
+    } else if v.chars().count() > max {
+        errors.push((field, format!("{label}は{max}文字以内で入力してください。")));
+    } else if v.chars().any(|c| c.is_control() && c != '\n' && c != '\r') {
+        errors.push((
+            field,
+            format!("{label}に使用できない文字が含まれています。"),
+        ));
+    }
+    v
+}
+
+/// A free-text field: [`identifier`]'s checks, and no My Number in it (free text is shown
+/// and exported in clear).
+pub(super) fn text(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+    max: usize,
+    required: bool,
+) -> String {
+    let before = errors.len();
+    let v = identifier(errors, field, label, raw, max, required);
+    if errors.len() == before {
+        if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
+            errors.push((field, e.to_string()));
+        }
+    }
+    v
+}
+
+pub(super) fn optional_date(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    raw: &str,
+) -> Option<Date> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return None;
+    }
+    match parse_date(raw) {
+        Ok(d) => Some(d),
+        Err(e) => {
+            errors.push((field, format!("{label}: {e}")));
+            None
+        }
+    }
+}

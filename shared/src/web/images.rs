@@ -1,0 +1,159 @@
+//! Document images (番号確認・身元確認) of registrants and dependents: the page's script asks for
+//! an upload ticket, puts the file straight into storage, then asks for it to be verified and
+//! kept. One handler pair serves a registrant's and a dependent's routes in the registrants
+//! function; the phone flow (`web::enrol`) calls the same two bodies for its own session.
+//!
+//! Limits: answers are JSON for the page's script; what counts as an acceptable image is
+//! `domain::image`, the storage dance `app::images`.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Form, Router};
+use serde::Deserialize;
+
+use super::records::KindParam;
+use super::registrants::actor;
+use super::session::Authed;
+use super::{AppState, Failure, WebError};
+use crate::app::images::{self, ImageFlowError};
+use crate::app::keys::TenantScope;
+use crate::app::record::RecordRef;
+use crate::app::registrants::Actor;
+use crate::app::tenants::Tenant;
+use crate::app::uploads::UploadError;
+use crate::app::App;
+use crate::domain::image::DocumentKind;
+use crate::domain::role::Permission;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/registrants/{id}/images/{kind}/ticket", post(ticket))
+        .route("/registrants/{id}/images/{kind}/complete", post(complete))
+        .route(
+            "/registrants/{id}/dependents/{dep}/images/{kind}/ticket",
+            post(ticket),
+        )
+        .route(
+            "/registrants/{id}/dependents/{dep}/images/{kind}/complete",
+            post(complete),
+        )
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct TicketForm {
+    pub(super) content_type: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct CompleteForm {
+    pub(super) upload: String,
+}
+
+pub(super) fn image_error(e: ImageFlowError) -> Response {
+    let (status, message) = match e {
+        ImageFlowError::NotFound => (
+            StatusCode::NOT_FOUND,
+            "登録者が見つかりません。".to_string(),
+        ),
+        ImageFlowError::Upload(UploadError::Rejected(r)) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, r.to_string())
+        }
+        ImageFlowError::Conflict => (StatusCode::CONFLICT, ImageFlowError::Conflict.to_string()),
+        ImageFlowError::Upload(UploadError::Storage(e)) => {
+            let message = "画像を保存できませんでした。しばらくしてからもう一度お試しください。";
+            return failure(message, format!("image storage failed: {e}"));
+        }
+        ImageFlowError::Infra(e) => {
+            return failure(
+                "処理中にエラーが発生しました。",
+                format!("image flow failed: {e}"),
+            );
+        }
+    };
+    super::json(status, serde_json::json!({ "error": message }))
+}
+
+/// A 500 for the page's script, its cause left for the log.
+fn failure(message: &str, why: String) -> Response {
+    let res = super::json(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        serde_json::json!({ "error": message }),
+    );
+    Failure::attach(res, why)
+}
+
+/// A ticket for a new upload of `record`'s image of `kind` (a 404 for an unknown kind).
+pub(super) async fn start(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    record: &RecordRef,
+    kind: &str,
+    form: TicketForm,
+) -> Response {
+    let Some(kind) = DocumentKind::from_code(kind) else {
+        return WebError::NotFound.into_response();
+    };
+    match images::start(app, scope, tenant, record, kind, &form.content_type).await {
+        Ok((ticket, upload)) => super::json(
+            StatusCode::OK,
+            serde_json::json!({ "url": ticket.url, "method": ticket.method, "headers": ticket.headers, "upload": upload }),
+        ),
+        Err(e) => image_error(e),
+    }
+}
+
+/// Verifies the upload the ticket named and keeps it as `record`'s image of `kind`.
+pub(super) async fn finish(
+    app: &App,
+    scope: &TenantScope,
+    tenant: &Tenant,
+    actor: &Actor,
+    record: &RecordRef,
+    kind: &str,
+    form: CompleteForm,
+) -> Response {
+    let Some(kind) = DocumentKind::from_code(kind) else {
+        return WebError::NotFound.into_response();
+    };
+    match images::complete(app, scope, tenant, actor, record, kind, &form.upload).await {
+        Ok(()) => super::json(StatusCode::OK, serde_json::json!({ "ok": true })),
+        Err(e) => image_error(e),
+    }
+}
+
+async fn ticket(
+    State(app): State<AppState>,
+    authed: Authed,
+    record: RecordRef,
+    KindParam(kind): KindParam,
+    Form(f): Form<TicketForm>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    Ok(start(&app, &authed.scope, &authed.tenant, &record, &kind, f).await)
+}
+
+async fn complete(
+    State(app): State<AppState>,
+    authed: Authed,
+    record: RecordRef,
+    KindParam(kind): KindParam,
+    Form(f): Form<CompleteForm>,
+) -> Result<Response, WebError> {
+    authed.require(Permission::EditRegistrants)?;
+    let actor = actor(&authed);
+    Ok(finish(
+        &app,
+        &authed.scope,
+        &authed.tenant,
+        &actor,
+        &record,
+        &kind,
+        f,
+    )
+    .await)
+}
