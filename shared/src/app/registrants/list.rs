@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use time::Date;
 
 use super::Registrant;
-use crate::app::keys::{self, index, sk, TenantScope};
+use crate::app::keys::{index, sk, RecordId, TenantScope};
 use crate::app::InfraError;
 use crate::domain::person::Attribute;
 use crate::domain::search::search_key;
@@ -207,7 +207,7 @@ async fn select_with(
     retired_month: Month,
     delete_month: Month,
 ) -> Result<(Vec<Registrant>, usize), InfraError> {
-    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if !keys::is_record_id(id))
+    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if RecordId::parse(id).is_none())
     {
         (Vec::new(), 0)
     } else {

@@ -21,7 +21,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
-use super::keys::{self, index, sk, TenantScope};
+use super::keys::{index, sk, RecordId, TenantScope};
 use super::person::{Person, Review};
 use super::tenants::Counters;
 use super::InfraError;
@@ -262,8 +262,8 @@ pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registr
     for chunk in ids.chunks(100) {
         let keys: Vec<_> = chunk
             .iter()
-            .filter(|id| keys::is_record_id(id))
-            .map(|id| scope.key(&sk::registrant(id)))
+            .filter_map(|id| RecordId::parse(id))
+            .map(|id| scope.key(&sk::registrant(id.as_str())))
             .collect();
         if keys.is_empty() {
             continue;
@@ -279,10 +279,10 @@ pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registr
 }
 
 pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, InfraError> {
-    if !keys::is_record_id(id) {
+    let Some(id) = RecordId::parse(id) else {
         return Ok(None);
-    }
-    let Some(item) = scope.get(&scope.key(&sk::registrant(id))).await? else {
+    };
+    let Some(item) = scope.get(&scope.key(&sk::registrant(id.as_str()))).await? else {
         return Ok(None);
     };
     // A row of a CSV import still being committed is not there yet.
