@@ -355,4 +355,15 @@ mod tests {
         assert!(TenantId::parse("01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
         assert!(TenantId::parse("").is_none());
     }
+
+    #[test]
+    fn record_id_parse_rejects_key_separators_and_keeps_the_id_as_written() {
+        let upper = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+        assert_eq!(RecordId::parse(upper).unwrap().as_str(), upper);
+        let lower = upper.to_lowercase();
+        assert_eq!(RecordId::parse(&lower).unwrap().as_str(), lower);
+        assert!(RecordId::parse("01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
+        assert!(RecordId::parse("REG#01ARZ3NDEKTSV4RRFFQ69G5FAV").is_none());
+        assert!(RecordId::parse("").is_none());
+    }
 }
