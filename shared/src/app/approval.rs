@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use super::dependents::{self as deps, Dependent};
 use super::images;
-use super::keys::TenantScope;
+use super::keys::{RecordId, TenantScope};
 use super::person::Person;
 pub use super::person::Review;
 use super::record::RecordRef;
@@ -141,7 +141,7 @@ pub async fn load(
             siblings: Vec::new(),
         }));
     };
-    if !super::keys::is_record_id(dep_id) {
+    if RecordId::parse(dep_id).is_none() {
         return Ok(None);
     }
     let siblings = deps::list(scope, &registrant.id).await?;

@@ -19,7 +19,7 @@
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
-use super::keys::{sk, TenantId, TenantScope};
+use super::keys::{sk, RecordId, TenantId, TenantScope};
 use super::registrants::{self as regs, Actor, Registrant, SaveError, Valid};
 use super::tenants::{self, Tenant};
 use super::{App, InfraError};
@@ -698,18 +698,18 @@ pub async fn load_blast(
     scope: &TenantScope,
     id: &str,
 ) -> Result<Option<(Blast, Vec<Recipient>)>, InfraError> {
-    if !super::keys::is_record_id(id) {
+    let Some(id) = RecordId::parse(id) else {
         return Ok(None);
-    }
+    };
     let Some(blast) = scope
-        .get(&scope.key(&sk::blast(id)))
+        .get(&scope.key(&sk::blast(id.as_str())))
         .await?
         .as_ref()
         .and_then(Blast::from_item)
     else {
         return Ok(None);
     };
-    let recipients = recipients(scope, id).await?;
+    let recipients = recipients(scope, id.as_str()).await?;
     Ok(Some((blast, recipients)))
 }
 

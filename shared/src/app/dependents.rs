@@ -7,7 +7,7 @@
 use serde_json::Value;
 use time::Date;
 
-use super::keys::{sk, TenantScope};
+use super::keys::{sk, RecordId, TenantScope};
 use super::person::Review;
 use super::person::{self, Names, Person};
 use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
@@ -225,11 +225,12 @@ pub async fn get(
     registrant_id: &str,
     id: &str,
 ) -> Result<Option<Dependent>, InfraError> {
-    if !super::keys::is_record_id(registrant_id) || !super::keys::is_record_id(id) {
+    let (Some(registrant_id), Some(id)) = (RecordId::parse(registrant_id), RecordId::parse(id))
+    else {
         return Ok(None);
-    }
+    };
     Ok(scope
-        .get(&scope.key(&sk::dependent(registrant_id, id)))
+        .get(&scope.key(&sk::dependent(registrant_id.as_str(), id.as_str())))
         .await?
         .as_ref()
         .and_then(Dependent::from_item))

@@ -3,7 +3,7 @@
 
 use time::OffsetDateTime;
 
-use super::keys::{sk, TenantScope};
+use super::keys::{sk, RecordId, TenantScope};
 use super::InfraError;
 use crate::ports::store::{Item, Query};
 
@@ -85,11 +85,11 @@ pub async fn list(scope: &TenantScope) -> Result<Vec<Group>, InfraError> {
 }
 
 pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Group>, InfraError> {
-    if !super::keys::is_record_id(id) {
+    let Some(id) = RecordId::parse(id) else {
         return Ok(None);
-    }
+    };
     Ok(scope
-        .get(&scope.key(&sk::group(id)))
+        .get(&scope.key(&sk::group(id.as_str())))
         .await?
         .as_ref()
         .and_then(Group::from_item))

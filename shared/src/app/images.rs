@@ -10,7 +10,7 @@
 
 use serde_json::Value;
 
-use super::keys::TenantScope;
+use super::keys::{RecordId, TenantScope};
 use super::record::RecordRef;
 use super::registrants::{self as regs, Actor};
 use super::tenants::Tenant;
@@ -57,11 +57,11 @@ pub enum ImageFlowError {
 }
 
 async fn record_item(scope: &TenantScope, record: &RecordRef) -> Result<Item, ImageFlowError> {
-    let ids_ok = super::keys::is_record_id(&record.registrant_id)
+    let ids_ok = RecordId::parse(&record.registrant_id).is_some()
         && record
             .dependent_id
             .as_deref()
-            .is_none_or(super::keys::is_record_id);
+            .is_none_or(|d| RecordId::parse(d).is_some());
     if !ids_ok {
         return Err(ImageFlowError::NotFound);
     }
@@ -112,7 +112,7 @@ pub async fn complete(
     let prefix = object_prefix(record, kind);
     let Some(verified) = upload.strip_prefix(UPLOAD_PREFIX).filter(|n| {
         n.strip_prefix(&prefix)
-            .is_some_and(super::keys::is_record_id)
+            .is_some_and(|id| RecordId::parse(id).is_some())
     }) else {
         return Err(UploadError::Rejected(ImageError::Missing).into());
     };

@@ -43,10 +43,29 @@ impl std::fmt::Display for TenantId {
     }
 }
 
-/// Record ids (registrants, dependents, groups) are ULIDs; an id from a URL that is not one is
-/// simply not found, and never reaches a key.
-pub fn is_record_id(id: &str) -> bool {
-    ulid::Ulid::from_string(id).is_ok()
+/// A record id (registrant, dependent, group, CSV import, mail blast): a ULID. An id from
+/// outside (a URL, a form, an upload's name) is parsed into one before it reaches a key; one
+/// that is not a ULID is simply not found. Kept as written (not re-cased), so a look-up asks
+/// for exactly the id it was given.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RecordId(String);
+
+impl RecordId {
+    pub fn parse(raw: &str) -> Option<Self> {
+        ulid::Ulid::from_string(raw)
+            .ok()
+            .map(|_| RecordId(raw.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for RecordId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// Global look-up: email address → the tenants where it has a login user.
@@ -335,5 +354,16 @@ mod tests {
         assert!(TenantId::parse("01ARZ3NDEKTSV4RRFFQ69G5FAV").is_some());
         assert!(TenantId::parse("01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
         assert!(TenantId::parse("").is_none());
+    }
+
+    #[test]
+    fn record_id_parse_rejects_key_separators_and_keeps_the_id_as_written() {
+        let upper = "01ARZ3NDEKTSV4RRFFQ69G5FAV";
+        assert_eq!(RecordId::parse(upper).unwrap().as_str(), upper);
+        let lower = upper.to_lowercase();
+        assert_eq!(RecordId::parse(&lower).unwrap().as_str(), lower);
+        assert!(RecordId::parse("01ARZ3NDEKTSV4RRFFQ69G5FA#").is_none());
+        assert!(RecordId::parse("REG#01ARZ3NDEKTSV4RRFFQ69G5FAV").is_none());
+        assert!(RecordId::parse("").is_none());
     }
 }

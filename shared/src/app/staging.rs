@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::dependents::Dependent;
-use super::keys::{index, sk, TenantScope};
+use super::keys::{index, sk, RecordId, TenantScope};
 use super::registrants::{self as regs, Actor, Registrant};
 use super::tenants::{self, Counters, Tenant};
 use super::{App, InfraError};
@@ -345,11 +345,11 @@ pub async fn stage(
 }
 
 pub async fn load(scope: &TenantScope, id: &str) -> Result<Option<Import>, InfraError> {
-    if !super::keys::is_record_id(id) {
+    let Some(id) = RecordId::parse(id) else {
         return Ok(None);
-    }
+    };
     Ok(scope
-        .get(&scope.key(&sk::import(id)))
+        .get(&scope.key(&sk::import(id.as_str())))
         .await?
         .as_ref()
         .and_then(Import::from_item))
@@ -752,16 +752,18 @@ pub async fn discard(scope: &TenantScope, import: &Import) -> Result<(), InfraEr
 /// Drops the rows of imports not yet flipped (see the module docs). Costs nothing when no row
 /// carries an import id, one batch read otherwise.
 pub async fn visible(scope: &TenantScope, items: Vec<Item>) -> Result<Vec<Item>, InfraError> {
-    let ids: BTreeSet<String> = items
+    let ids: BTreeSet<RecordId> = items
         .iter()
         .filter_map(|i| i.str(IMPORT_ATTR))
-        .filter(|id| super::keys::is_record_id(id))
-        .map(str::to_string)
+        .filter_map(RecordId::parse)
         .collect();
     if items.iter().all(|i| i.str(IMPORT_ATTR).is_none()) {
         return Ok(items);
     }
-    let keys: Vec<Key> = ids.iter().map(|id| scope.key(&sk::import(id))).collect();
+    let keys: Vec<Key> = ids
+        .iter()
+        .map(|id| scope.key(&sk::import(id.as_str())))
+        .collect();
     let open: HashSet<String> = scope
         .batch_get(&keys)
         .await?

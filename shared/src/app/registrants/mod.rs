@@ -1,0 +1,300 @@
+//! Registrants (マイナンバー登録者, manual ch.6, 10, 11): staff, contractors and other payees
+//! whose numbers the company keeps. One item per registrant in the tenant partition, indexed
+//! by group (GSI1) and for the whole tenant (GSI2), both in 社員コード order.
+//!
+//! Every write is one transaction holding the registrant, its 社員コード claim, its number
+//! fingerprint, the HOME counters' deltas and nothing else, so counters never drift and a
+//! failed write leaves nothing behind. Numbers are sealed by `app::vault` with the registrant
+//! id as associated data; only the last four digits are kept in clear, for masked display.
+//!
+//! This file holds the entity and its item mapping and the single reads; the rest lives by
+//! concern in `validate` (the form), `save` (the write path), `groups` (membership) and `list`
+//! (search and paging), all re-exported here so callers keep using `registrants::…`.
+
+mod groups;
+mod list;
+mod save;
+mod validate;
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use time::{Date, OffsetDateTime};
+
+use super::keys::{index, sk, RecordId, TenantScope};
+use super::person::{Person, Review};
+use super::tenants::Counters;
+use super::InfraError;
+use crate::domain::person::{Attribute, Sex};
+use crate::domain::search::search_key;
+use crate::domain::status::Status;
+use crate::ports::store::Item;
+
+pub use super::person::{FieldErrors, SealedNumber};
+pub use groups::{delete_group, join_group};
+pub use list::{list, load_all, select, Filter, GroupFilter, ListPage, PAGE_SIZE};
+pub(super) use save::{
+    audit_event, claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique,
+    set_number,
+};
+pub use save::{
+    check_plan, create, delete, duplicates, room_left, update, Actor, Duplicate, SaveError,
+};
+pub use validate::{validate, RegistrantForm, Valid};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Registrant {
+    pub id: String,
+    pub group_id: Option<String>,
+    pub code: String,
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+    pub attribute: Attribute,
+    pub email: Option<String>,
+    pub password_hash: Option<String>,
+    pub login_lock: bool,
+    pub sex: Option<Sex>,
+    pub birth_date: Option<Date>,
+    pub hire_date: Option<Date>,
+    pub note: String,
+    pub number: Option<SealedNumber>,
+    pub status: Status,
+    /// Dependents, and how many of them are 未登録 / 承認待 (HOME counts them).
+    pub dependents: i64,
+    pub dependents_unregistered: i64,
+    pub dependents_pending: i64,
+    /// The dependents' aggregate status (lowest wins), `None` without dependents.
+    pub dependents_status: Option<Status>,
+    pub retired_on: Option<Date>,
+    pub delete_on: Option<Date>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
+    /// stored; `app::images` writes them.
+    pub images: serde_json::Map<String, Value>,
+    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
+    pub review: Review,
+}
+
+impl Registrant {
+    /// A new registrant from a checked form, without dependents.
+    pub fn new(
+        id: String,
+        valid: Valid,
+        number: Option<SealedNumber>,
+        password_hash: Option<String>,
+        status: Status,
+        now: i64,
+    ) -> Registrant {
+        Registrant {
+            id,
+            group_id: valid.group_id,
+            code: valid.code,
+            family_name: valid.family_name,
+            given_name: valid.given_name,
+            family_kana: valid.family_kana,
+            given_kana: valid.given_kana,
+            attribute: valid.attribute,
+            email: valid.email,
+            password_hash,
+            login_lock: valid.login_lock,
+            sex: valid.sex,
+            birth_date: valid.birth_date,
+            hire_date: valid.hire_date,
+            note: valid.note,
+            status,
+            number,
+            dependents: 0,
+            dependents_unregistered: 0,
+            dependents_pending: 0,
+            dependents_status: None,
+            retired_on: None,
+            delete_on: None,
+            created_at: now,
+            updated_at: now,
+            images: serde_json::Map::new(),
+            review: Review::default(),
+        }
+    }
+
+    /// What a registrant has in common with a dependent.
+    pub fn person(&self) -> Person<'_> {
+        Person {
+            family_name: &self.family_name,
+            given_name: &self.given_name,
+            family_kana: &self.family_kana,
+            given_kana: &self.given_kana,
+            sex: self.sex,
+            number: self.number.as_ref(),
+            status: self.status,
+            images: &self.images,
+            review: &self.review,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+
+    pub fn name(&self) -> String {
+        self.person().name()
+    }
+
+    pub fn kana(&self) -> String {
+        self.person().kana()
+    }
+
+    pub fn is_retired(&self) -> bool {
+        self.retired_on.is_some()
+    }
+
+    /// This registrant's share of HOME's counters.
+    pub fn counts(&self) -> Counters {
+        let retired = i64::from(self.is_retired());
+        Counters {
+            registrants: 1,
+            unregistered: i64::from(self.status == Status::Unregistered),
+            pending: i64::from(self.status == Status::Pending),
+            retired,
+            dependents: self.dependents,
+            dependents_unregistered: self.dependents_unregistered,
+            dependents_pending: self.dependents_pending,
+            dependents_retired: self.dependents * retired,
+        }
+    }
+
+    fn index_sort_key(&self) -> String {
+        format!("{}#{}", self.code, self.id)
+    }
+
+    pub fn to_item(&self, scope: &TenantScope) -> Item {
+        let date = |d: &Option<Date>| d.map(|d| Value::from(d.to_string())).unwrap_or(Value::Null);
+        let mut item = Item::new(scope.key(&sk::registrant(&self.id)))
+            .with("kind", "registrant")
+            .with(
+                "gsi1pk",
+                scope.partition(&index::group_members(self.group_id.as_deref())),
+            )
+            .with("gsi1sk", self.index_sort_key())
+            .with("gsi2pk", scope.partition(index::ALL_REGISTRANTS))
+            .with("gsi2sk", self.index_sort_key())
+            .with("code", self.code.as_str())
+            .with(
+                "search",
+                search_key(&format!(
+                    "{}{}{}{}",
+                    self.family_name, self.given_name, self.family_kana, self.given_kana
+                )),
+            )
+            .with("attribute", self.attribute.code())
+            .with("login_lock", self.login_lock)
+            .with("note", self.note.as_str())
+            .with("dependents", self.dependents)
+            .with("dependents_unregistered", self.dependents_unregistered)
+            .with("dependents_pending", self.dependents_pending)
+            .with("birth_date", date(&self.birth_date))
+            .with("hire_date", date(&self.hire_date))
+            .with("retired_on", date(&self.retired_on))
+            .with("delete_on", date(&self.delete_on));
+        self.person().write(&mut item);
+        let mut opt = |name: &str, v: Option<String>| {
+            if let Some(v) = v {
+                item.attrs.insert(name.into(), Value::from(v));
+            }
+        };
+        opt("group_id", self.group_id.clone());
+        opt("email", self.email.clone());
+        opt("password_hash", self.password_hash.clone());
+        opt(
+            "dependents_status",
+            self.dependents_status.map(|s| s.code().to_string()),
+        );
+        item
+    }
+
+    pub fn from_item(item: &Item) -> Option<Registrant> {
+        let s = |k: &str| item.str(k).map(str::to_string);
+        let date = |k: &str| {
+            item.str(k).and_then(|v| {
+                Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
+            })
+        };
+        Some(Registrant {
+            id: item.key.sk.strip_prefix("REG#")?.to_string(),
+            group_id: s("group_id"),
+            code: s("code").unwrap_or_default(),
+            family_name: s("family_name")?,
+            given_name: s("given_name").unwrap_or_default(),
+            family_kana: s("family_kana").unwrap_or_default(),
+            given_kana: s("given_kana").unwrap_or_default(),
+            attribute: Attribute::from_code(item.str("attribute")?)?,
+            email: s("email"),
+            password_hash: s("password_hash"),
+            login_lock: item.bool("login_lock").unwrap_or(false),
+            sex: item.str("sex").and_then(Sex::from_code),
+            birth_date: date("birth_date"),
+            hire_date: date("hire_date"),
+            note: s("note").unwrap_or_default(),
+            number: SealedNumber::read(item),
+            status: Status::from_code(item.str("status")?)?,
+            dependents: item.i64("dependents").unwrap_or(0),
+            dependents_unregistered: item.i64("dependents_unregistered").unwrap_or(0),
+            dependents_pending: item.i64("dependents_pending").unwrap_or(0),
+            dependents_status: item.str("dependents_status").and_then(Status::from_code),
+            retired_on: date("retired_on"),
+            delete_on: date("delete_on"),
+            created_at: item.i64("created_at").unwrap_or(0),
+            updated_at: item.i64("updated_at").unwrap_or(0),
+            images: item
+                .attrs
+                .iter()
+                .filter(|(k, _)| k.starts_with("image_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            review: Review::read(item),
+        })
+    }
+}
+
+/// Registrants by id (missing ones left out), in the order asked.
+pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registrant>, InfraError> {
+    let mut found = HashMap::new();
+    for chunk in ids.chunks(100) {
+        let keys: Vec<_> = chunk
+            .iter()
+            .filter_map(|id| RecordId::parse(id))
+            .map(|id| scope.key(&sk::registrant(id.as_str())))
+            .collect();
+        if keys.is_empty() {
+            continue;
+        }
+        let items = super::staging::visible(scope, scope.batch_get(&keys).await?).await?;
+        for item in items {
+            if let Some(r) = Registrant::from_item(&item) {
+                found.insert(r.id.clone(), r);
+            }
+        }
+    }
+    Ok(ids.iter().filter_map(|id| found.remove(id)).collect())
+}
+
+pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, InfraError> {
+    let Some(id) = RecordId::parse(id) else {
+        return Ok(None);
+    };
+    let Some(item) = scope.get(&scope.key(&sk::registrant(id.as_str()))).await? else {
+        return Ok(None);
+    };
+    // A row of a CSV import still being committed is not there yet.
+    if !super::staging::visible(scope, vec![item.clone()])
+        .await?
+        .is_empty()
+    {
+        return Ok(Registrant::from_item(&item));
+    }
+    Ok(None)
+}
+
+pub fn today(now: OffsetDateTime) -> Date {
+    now.to_offset(time::macros::offset!(+9)).date()
+}
