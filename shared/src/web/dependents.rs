@@ -10,8 +10,8 @@ use axum::Form;
 use axum::Router;
 use serde::Deserialize;
 
-use super::registrants::{actor, load, ConfirmView, DeleteView};
-use super::registrants::{draft_duplicates, open_draft, seal_draft};
+use super::confirm::{draft_duplicates, open_draft, seal_draft, ConfirmView};
+use super::registrants::{actor, load, DeleteView};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};

@@ -16,8 +16,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::approval::{person_rows, take, DecisionForm};
+use super::confirm::{open_draft, seal_draft, ConfirmView};
 use super::records::path_of;
-use super::registrants::{actor, image_rows, open_draft, seal_draft, ConfirmView, ImageRow};
+use super::registrants::{actor, image_rows, ImageRow};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::approval::{self, Subject};
