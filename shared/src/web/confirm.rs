@@ -6,10 +6,14 @@
 //! Not here: the forms themselves and what 登録 saves (each capability's module).
 
 use askama::Template;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
 
 use super::session::{Authed, Chrome};
-use super::WebError;
-use crate::app::registrants::{self as regs, Duplicate};
+use super::{render, WebError};
+use crate::app::person::FieldErrors;
+use crate::app::registrants::{self as regs, Duplicate, SaveError};
 use crate::app::App;
 use crate::domain::my_number::MyNumber;
 
@@ -115,3 +119,165 @@ pub(super) async fn open_draft(
     *c = digits[8..].to_string();
     Ok(())
 }
+
+// ---------------------------------------------------------------- the flow
+
+/// A form's fields as posted, with the 入力確認 step's own.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub(super) struct Posted<F> {
+    #[serde(flatten)]
+    pub(super) form: F,
+    /// Set by the confirm page's 登録 button (absent on the first submit).
+    pub(super) confirmed: String,
+    /// Set by the confirm page's 戻る button.
+    pub(super) back: String,
+    pub(super) allow_duplicate: String,
+    /// The number typed on the form, sealed for the confirm page (see [`seal_draft`]).
+    pub(super) number_token: String,
+    /// The login password typed on the form, sealed the same way (see [`seal_secret`]); only
+    /// the registrant form has one.
+    pub(super) password_token: String,
+}
+
+/// One form with an 入力確認 step: what [`submit`] needs to know about it. The flow itself
+/// (open the sealed draft, 戻る, check, confirm page with duplicates, save) is [`submit`]'s.
+pub(super) trait ConfirmFlow {
+    /// The form as typed.
+    type Form;
+    /// What [`ConfirmFlow::check`] makes of it, ready to save.
+    type Valid;
+
+    /// The heading of the form and its 入力確認 page.
+    fn heading(&self) -> &'static str;
+    /// Where the form and its 入力確認 page post.
+    fn action(&self) -> String;
+    /// The form's three number boxes, which a sealed draft number goes back into.
+    fn boxes(form: &mut Self::Form) -> [&mut String; 3];
+    /// The number to seal and to look for in other records.
+    fn number(valid: &Self::Valid) -> Option<&MyNumber>;
+
+    /// The form again, showing `errors`.
+    async fn form_page(
+        &self,
+        authed: &Authed,
+        form: Self::Form,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response, WebError>;
+    /// Opens the secrets besides the number that the confirm page carried sealed; the field
+    /// errors if one no longer opens.
+    async fn open_secrets(
+        &self,
+        _app: &App,
+        _authed: &Authed,
+        _posted: &mut Posted<Self::Form>,
+    ) -> Result<Result<(), FieldErrors>, WebError> {
+        Ok(Ok(()))
+    }
+    /// Validates the form (`first`: the submit that leads to 入力確認, not 登録).
+    async fn check(
+        &self,
+        app: &App,
+        authed: &Authed,
+        form: &Self::Form,
+        first: bool,
+    ) -> Result<Self::Valid, SaveError>;
+    /// The 入力確認 page's rows.
+    fn rows(&self, valid: &Self::Valid) -> Vec<(&'static str, String)>;
+    /// The fields the 入力確認 page posts back, `number_token` among them.
+    async fn hidden(
+        &self,
+        app: &App,
+        authed: &Authed,
+        form: &Self::Form,
+        number_token: String,
+    ) -> Result<Vec<(&'static str, String)>, WebError>;
+    /// The other records holding the number, for the 入力確認 page's warning.
+    async fn duplicates(
+        &self,
+        app: &App,
+        authed: &Authed,
+        valid: &Self::Valid,
+    ) -> Result<Vec<Duplicate>, WebError>;
+    /// Saves; the page to go to after.
+    async fn save(
+        &self,
+        app: &App,
+        authed: &Authed,
+        valid: Self::Valid,
+        allow_duplicate: bool,
+    ) -> Result<String, SaveError>;
+    /// The answer to a refused check or save ([`SaveError::Duplicate`] never comes here: it
+    /// is the confirm page's business).
+    async fn refused(
+        &self,
+        authed: &Authed,
+        form: Self::Form,
+        e: SaveError,
+    ) -> Result<Response, WebError>;
+}
+
+/// A posted form with an 入力確認 step: the sealed draft number goes back into the boxes (an
+/// expired one asks for the number again), 戻る shows the form as typed, a valid form shows the
+/// 入力確認 page with any records already holding the number, and 登録 saves, showing the
+/// 入力確認 page again if a duplicate appeared meanwhile.
+pub(super) async fn submit<F: ConfirmFlow>(
+    app: &App,
+    authed: &Authed,
+    flow: &F,
+    posted: Posted<F::Form>,
+) -> Result<Response, WebError> {
+    let mut posted = posted;
+    let [a, b, c] = F::boxes(&mut posted.form);
+    if let Err(e) = open_draft(app, authed, &posted.number_token, [a, b, c]).await {
+        let errors = vec![("number", e)];
+        return flow
+            .form_page(authed, posted.form, errors, UNPROCESSABLE)
+            .await;
+    }
+    if let Err(errors) = flow.open_secrets(app, authed, &mut posted).await? {
+        return flow
+            .form_page(authed, posted.form, errors, UNPROCESSABLE)
+            .await;
+    }
+    if !posted.back.is_empty() {
+        return flow
+            .form_page(authed, posted.form, Vec::new(), StatusCode::OK)
+            .await;
+    }
+    let first = posted.confirmed.is_empty();
+    let valid = match flow.check(app, authed, &posted.form, first).await {
+        Ok(v) => v,
+        Err(e) => return flow.refused(authed, posted.form, e).await,
+    };
+    let token = seal_draft(app, authed, F::number(&valid)).await?;
+    let confirm = ConfirmView {
+        chrome: Chrome::new(authed, "/registrants"),
+        heading: flow.heading(),
+        action: flow.action(),
+        rows: flow.rows(&valid),
+        hidden: flow.hidden(app, authed, &posted.form, token).await?,
+        duplicates: Vec::new(),
+    };
+    if first {
+        let duplicates = flow.duplicates(app, authed, &valid).await?;
+        return Ok(render(&ConfirmView {
+            duplicates,
+            ..confirm
+        }));
+    }
+    match flow
+        .save(app, authed, valid, !posted.allow_duplicate.is_empty())
+        .await
+    {
+        Ok(to) => Ok(Redirect::to(&to).into_response()),
+        Err(SaveError::Duplicate(duplicates)) => Ok(render(&ConfirmView {
+            duplicates,
+            ..confirm
+        })),
+        Err(e) => flow.refused(authed, posted.form, e).await,
+    }
+}
+
+const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
