@@ -20,7 +20,7 @@ use crate::domain::my_number::MyNumber;
 /// The 入力確認 page: the rows to check, the form carried back in hidden fields, and the records
 /// already holding the number.
 #[derive(Template)]
-#[template(path = "registrant_confirm.html")]
+#[template(path = "confirm.html")]
 pub(super) struct ConfirmView {
     pub(super) chrome: Chrome,
     pub(super) heading: &'static str,
