@@ -71,7 +71,7 @@ pub(super) async fn open_secret(
 }
 
 /// The number typed on the form, sealed for the 入力確認 page (see [`seal_secret`]).
-pub(super) async fn seal_draft(
+async fn seal_draft(
     app: &App,
     authed: &Authed,
     number: Option<&MyNumber>,
@@ -95,7 +95,7 @@ pub(super) async fn draft_duplicates(
 }
 
 /// Puts a sealed draft number back into the form's three boxes (in memory only).
-pub(super) async fn open_draft(
+async fn open_draft(
     app: &App,
     authed: &Authed,
     token: &str,
