@@ -8,18 +8,19 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::Form;
 use axum::Router;
-use serde::Deserialize;
 
-use super::registrants::{actor, load, ConfirmView, DeleteView};
-use super::registrants::{draft_duplicates, open_draft, seal_draft};
+use super::confirm::{self, draft_duplicates, ConfirmFlow};
+use super::registrants::{actor, load, DeleteView};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::images;
+use crate::app::person::FieldErrors;
 use crate::app::registrants::{self as regs, Duplicate, Registrant, SaveError};
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::image::DocumentKind;
+use crate::domain::my_number::MyNumber;
 use crate::domain::person::DependentKind;
 use crate::domain::role::Permission;
 
@@ -62,16 +63,8 @@ impl DepFormView {
     }
 }
 
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct DepPosted {
-    #[serde(flatten)]
-    form: DependentForm,
-    confirmed: String,
-    back: String,
-    allow_duplicate: String,
-    number_token: String,
-}
+/// The add/edit form as posted, with the 入力確認 step's fields.
+type DepPosted = confirm::Posted<DependentForm>;
 
 struct DepMode {
     registrant: Registrant,
@@ -174,110 +167,114 @@ fn dep_hidden(token: &str, f: &DependentForm) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn dep_submit(
-    app: &App,
-    authed: &Authed,
-    mode: DepMode,
-    posted: DepPosted,
-) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
-    if !posted.back.is_empty() {
-        return Ok(dep_form_page(
-            authed,
-            &mode,
-            posted.form,
-            Vec::new(),
-            StatusCode::OK,
-        ));
+impl ConfirmFlow for DepMode {
+    type Form = DependentForm;
+    type Valid = ValidDependent;
+
+    fn heading(&self) -> &'static str {
+        self.heading()
     }
-    let mut posted = posted;
-    if let Err(e) = open_draft(
-        app,
-        authed,
-        &posted.number_token,
-        [
-            &mut posted.form.number1,
-            &mut posted.form.number2,
-            &mut posted.form.number3,
-        ],
-    )
-    .await
-    {
-        return Ok(dep_form_page(
-            authed,
-            &mode,
-            posted.form,
-            vec![("number", e)],
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ));
+
+    fn action(&self) -> String {
+        self.action()
     }
-    let valid = match deps::validate(&posted.form, regs::today(app.now())) {
-        Ok(v) => v,
-        Err(errors) => {
-            return Ok(dep_form_page(
-                authed,
-                &mode,
-                posted.form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            ))
-        }
-    };
-    let editing = mode.current.is_some();
-    let token = seal_draft(app, authed, valid.number.as_ref()).await?;
-    let confirm = |duplicates: Vec<Duplicate>| {
-        render(&ConfirmView {
-            chrome: Chrome::new(authed, "/registrants"),
-            heading: mode.heading(),
-            action: mode.action(),
-            rows: dep_confirm_rows(&valid, editing),
-            hidden: dep_hidden(&token, &posted.form),
-            duplicates,
-        })
-    };
-    if posted.confirmed.is_empty() {
-        let except = mode.current.as_ref().map(|d| d.id.as_str());
-        let duplicates = draft_duplicates(app, authed, valid.number.as_ref(), except).await?;
-        return Ok(confirm(duplicates));
+
+    fn boxes(form: &mut DependentForm) -> [&mut String; 3] {
+        [&mut form.number1, &mut form.number2, &mut form.number3]
     }
-    let saved = deps::save(
-        app,
-        &authed.scope,
-        &authed.tenant,
-        &actor(authed),
-        &mode.registrant.id,
-        mode.current.as_ref().map(|d| d.id.as_str()),
-        valid.clone(),
-        !posted.allow_duplicate.is_empty(),
-    )
-    .await;
-    match saved {
-        Ok(_) => Ok(Redirect::to(&format!(
+
+    fn number(valid: &ValidDependent) -> Option<&MyNumber> {
+        valid.number.as_ref()
+    }
+
+    async fn form_page(
+        &self,
+        authed: &Authed,
+        form: DependentForm,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response, WebError> {
+        Ok(dep_form_page(authed, self, form, errors, status))
+    }
+
+    async fn check(
+        &self,
+        app: &App,
+        _authed: &Authed,
+        form: &DependentForm,
+        _first: bool,
+    ) -> Result<ValidDependent, SaveError> {
+        deps::validate(form, regs::today(app.now())).map_err(SaveError::Invalid)
+    }
+
+    fn rows(&self, valid: &ValidDependent) -> Vec<(&'static str, String)> {
+        dep_confirm_rows(valid, self.current.is_some())
+    }
+
+    async fn hidden(
+        &self,
+        _app: &App,
+        _authed: &Authed,
+        form: &DependentForm,
+        number_token: String,
+    ) -> Result<Vec<(&'static str, String)>, WebError> {
+        Ok(dep_hidden(&number_token, form))
+    }
+
+    async fn duplicates(
+        &self,
+        app: &App,
+        authed: &Authed,
+        valid: &ValidDependent,
+    ) -> Result<Vec<Duplicate>, WebError> {
+        let except = self.current.as_ref().map(|d| d.id.as_str());
+        draft_duplicates(app, authed, valid.number.as_ref(), except).await
+    }
+
+    async fn save(
+        &self,
+        app: &App,
+        authed: &Authed,
+        valid: ValidDependent,
+        allow_duplicate: bool,
+    ) -> Result<String, SaveError> {
+        deps::save(
+            app,
+            &authed.scope,
+            &authed.tenant,
+            &actor(authed),
+            &self.registrant.id,
+            self.current.as_ref().map(|d| d.id.as_str()),
+            valid,
+            allow_duplicate,
+        )
+        .await?;
+        Ok(format!(
             "/registrants/{}?done={}#dependents",
-            mode.registrant.id,
-            if editing {
+            self.registrant.id,
+            if self.current.is_some() {
                 "dep_updated"
             } else {
                 "dep_created"
             }
         ))
-        .into_response()),
-        Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
-        Err(SaveError::Invalid(errors)) => Ok(dep_form_page(
-            authed,
-            &mode,
-            posted.form,
-            errors,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )),
-        Err(SaveError::Conflict) => Ok(dep_form_page(
-            authed,
-            &mode,
-            posted.form,
-            vec![("form", SaveError::Conflict.to_string())],
-            StatusCode::CONFLICT,
-        )),
-        Err(e) => Err(e.into()),
+    }
+
+    async fn refused(
+        &self,
+        authed: &Authed,
+        form: DependentForm,
+        e: SaveError,
+    ) -> Result<Response, WebError> {
+        let (errors, status) = match e {
+            SaveError::Invalid(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
+            SaveError::Conflict => (
+                vec![("form", SaveError::Conflict.to_string())],
+                StatusCode::CONFLICT,
+            ),
+            e => return Err(e.into()),
+        };
+        Ok(dep_form_page(authed, self, form, errors, status))
     }
 }
 
@@ -321,7 +318,7 @@ async fn dep_new_submit(
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, None).await?;
-    dep_submit(&app, &authed, mode, posted).await
+    confirm::submit(&app, &authed, &mode, posted).await
 }
 
 async fn dep_edit_form(
@@ -352,7 +349,7 @@ async fn dep_edit_submit(
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
-    dep_submit(&app, &authed, mode, posted).await
+    confirm::submit(&app, &authed, &mode, posted).await
 }
 
 async fn dep_delete_form(

@@ -9,6 +9,7 @@ pub mod approval;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
+pub mod confirm;
 pub mod csv_io;
 pub mod dependents;
 pub mod enrol;

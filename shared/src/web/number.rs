@@ -16,13 +16,16 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::approval::{person_rows, take, DecisionForm};
+use super::confirm::{self, ConfirmFlow};
 use super::records::path_of;
-use super::registrants::{actor, image_rows, open_draft, seal_draft, ConfirmView, ImageRow};
+use super::registrants::{actor, image_rows, ImageRow};
 use super::session::{Authed, Chrome};
-use super::{render, render_status, AppState, WebError};
+use super::{render_status, AppState, WebError};
 use crate::app::approval::{self, Subject};
+use crate::app::person::FieldErrors;
 use crate::app::record::RecordRef;
 use crate::app::registrants::{self as regs, Duplicate, SaveError};
+use crate::app::App;
 use crate::domain::approval::Decision;
 use crate::domain::my_number::MyNumber;
 use crate::domain::role::Permission;
@@ -67,18 +70,17 @@ struct NumberView {
     flash: Option<&'static str>,
 }
 
-/// The number as typed (the boxes), with the confirm step's fields.
+/// The number as typed in the three boxes.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-struct Posted {
+struct Boxes {
     number1: String,
     number2: String,
     number3: String,
-    confirmed: String,
-    back: String,
-    allow_duplicate: String,
-    number_token: String,
 }
+
+/// The boxes as posted, with the 入力確認 step's fields.
+type Posted = confirm::Posted<Boxes>;
 
 fn heading(s: &Subject) -> &'static str {
     if s.dependent.is_some() {
@@ -178,108 +180,164 @@ async fn submit(
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let s = approval::load(&authed.scope, &record)
+    let subject = approval::load(&authed.scope, &record)
         .await?
         .ok_or(WebError::NotFound)?;
-    let mut boxes = [posted.number1, posted.number2, posted.number3];
-    let [a, b, c] = &mut boxes;
-    let opened = open_draft(&app, &authed, &posted.number_token, [a, b, c]).await;
-    let refused = |boxes: [String; 3], status, error: String| {
-        page(
-            &authed,
-            &record,
-            status,
-            Kept {
-                boxes,
-                number_error: Some(error),
-                ..Kept::default()
-            },
-        )
-    };
-    if let Err(e) = opened {
-        return refused(boxes, StatusCode::UNPROCESSABLE_ENTITY, e).await;
-    }
-    if !posted.back.is_empty() {
-        return page(
-            &authed,
-            &record,
-            StatusCode::OK,
-            Kept {
-                boxes,
-                ..Kept::default()
-            },
-        )
-        .await;
-    }
-    let number = match MyNumber::parse(&boxes.iter().map(|b| b.trim()).collect::<String>()) {
-        Ok(n) => n,
-        Err(e) => return refused(boxes, StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).await,
-    };
-    let token = seal_draft(&app, &authed, Some(&number)).await?;
-    let fingerprint = app.vault.fingerprint(&authed.tenant.keys, &number).await?;
-    let confirm = |duplicates: Vec<Duplicate>| {
-        confirm_page(&authed, &s, &number, &fingerprint, &token, duplicates)
-    };
-    if posted.confirmed.is_empty() {
-        let duplicates = regs::duplicates(&authed.scope, &fingerprint, Some(s.record_id())).await?;
-        return Ok(confirm(duplicates));
-    }
-    match approval::change_number(
-        &app,
-        &authed.scope,
-        &authed.tenant,
-        &actor(&authed),
-        &record,
-        &number,
-        !posted.allow_duplicate.is_empty(),
-    )
-    .await
-    {
-        Ok(_) => Ok(Redirect::to(&format!(
-            "{}/number?done=updated",
-            path_of("/registrants", &record)
-        ))
-        .into_response()),
-        Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
-        Err(SaveError::NotFound) => Err(WebError::NotFound),
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(e) => refused(boxes, StatusCode::CONFLICT, e.to_string()).await,
-    }
+    confirm::submit(&app, &authed, &NumberEdit { record, subject }, posted).await
 }
 
-/// 入力確認: the number masked, what happens to the status, and any record holding it already.
-fn confirm_page(
-    authed: &Authed,
-    s: &Subject,
-    number: &MyNumber,
-    fingerprint: &str,
-    token: &str,
-    duplicates: Vec<Duplicate>,
-) -> Response {
-    let changed = s.number().map(|n| n.fingerprint.as_str()) != Some(fingerprint);
-    let status = match (changed, s.status()) {
-        (false, now) => format!("{}（変更なし）", now.label()),
-        (true, Status::Pending) => Status::Pending.label().to_string(),
-        (true, now) => format!(
-            "{} → 承認待（番号を変更すると、もう一度承認が必要になります）",
-            now.label()
-        ),
-    };
-    render(&ConfirmView {
-        chrome: Chrome::new(authed, "/registrants"),
-        heading: heading(s),
-        action: format!("{}/number", path_of("/registrants", &s.record())),
-        rows: vec![
+/// マイナンバー編集 of one record, as an 入力確認 flow.
+struct NumberEdit {
+    record: RecordRef,
+    /// The record as it is now.
+    subject: Subject,
+}
+
+/// The number typed, parsed, with its fingerprint.
+struct Checked {
+    number: MyNumber,
+    fingerprint: String,
+}
+
+impl ConfirmFlow for NumberEdit {
+    type Form = Boxes;
+    type Valid = Checked;
+
+    fn heading(&self) -> &'static str {
+        heading(&self.subject)
+    }
+
+    fn action(&self) -> String {
+        format!("{}/number", path_of("/registrants", &self.subject.record()))
+    }
+
+    fn boxes(form: &mut Boxes) -> [&mut String; 3] {
+        [&mut form.number1, &mut form.number2, &mut form.number3]
+    }
+
+    fn number(checked: &Checked) -> Option<&MyNumber> {
+        Some(&checked.number)
+    }
+
+    async fn form_page(
+        &self,
+        authed: &Authed,
+        form: Boxes,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response, WebError> {
+        let kept = Kept {
+            boxes: [form.number1, form.number2, form.number3],
+            number_error: errors.into_iter().next().map(|(_, e)| e),
+            ..Kept::default()
+        };
+        page(authed, &self.record, status, kept).await
+    }
+
+    async fn check(
+        &self,
+        app: &App,
+        authed: &Authed,
+        form: &Boxes,
+        _first: bool,
+    ) -> Result<Checked, SaveError> {
+        let typed = [&form.number1, &form.number2, &form.number3];
+        let number = MyNumber::parse(&typed.iter().map(|b| b.trim()).collect::<String>())
+            .map_err(|e| SaveError::Invalid(vec![("number", e.to_string())]))?;
+        let fingerprint = app.vault.fingerprint(&authed.tenant.keys, &number).await?;
+        Ok(Checked {
+            number,
+            fingerprint,
+        })
+    }
+
+    /// The number masked, and what happens to the status.
+    fn rows(&self, checked: &Checked) -> Vec<(&'static str, String)> {
+        let s = &self.subject;
+        let changed = s.number().map(|n| n.fingerprint.as_str()) != Some(&checked.fingerprint);
+        let status = match (changed, s.status()) {
+            (false, now) => format!("{}（変更なし）", now.label()),
+            (true, Status::Pending) => Status::Pending.label().to_string(),
+            (true, now) => format!(
+                "{} → 承認待（番号を変更すると、もう一度承認が必要になります）",
+                now.label()
+            ),
+        };
+        vec![
             ("氏名", s.whose()),
-            ("マイナンバー", number.masked()),
+            ("マイナンバー", checked.number.masked()),
             ("ステータス", status),
-        ],
-        hidden: vec![
-            ("number_token", token.to_string()),
+        ]
+    }
+
+    async fn hidden(
+        &self,
+        _app: &App,
+        _authed: &Authed,
+        _form: &Boxes,
+        number_token: String,
+    ) -> Result<Vec<(&'static str, String)>, WebError> {
+        Ok(vec![
+            ("number_token", number_token),
             ("confirmed", "1".into()),
-        ],
-        duplicates,
-    })
+        ])
+    }
+
+    async fn duplicates(
+        &self,
+        _app: &App,
+        authed: &Authed,
+        checked: &Checked,
+    ) -> Result<Vec<Duplicate>, WebError> {
+        let except = Some(self.subject.record_id());
+        Ok(regs::duplicates(&authed.scope, &checked.fingerprint, except).await?)
+    }
+
+    async fn save(
+        &self,
+        app: &App,
+        authed: &Authed,
+        checked: Checked,
+        allow_duplicate: bool,
+    ) -> Result<String, SaveError> {
+        approval::change_number(
+            app,
+            &authed.scope,
+            &authed.tenant,
+            &actor(authed),
+            &self.record,
+            &checked.number,
+            allow_duplicate,
+        )
+        .await?;
+        Ok(format!(
+            "{}/number?done=updated",
+            path_of("/registrants", &self.record)
+        ))
+    }
+
+    /// A number that does not parse asks again; anything else refused (a conflict) keeps the
+    /// boxes with the reason.
+    async fn refused(
+        &self,
+        authed: &Authed,
+        form: Boxes,
+        e: SaveError,
+    ) -> Result<Response, WebError> {
+        match e {
+            SaveError::Invalid(errors) => {
+                self.form_page(authed, form, errors, StatusCode::UNPROCESSABLE_ENTITY)
+                    .await
+            }
+            SaveError::NotFound => Err(WebError::NotFound),
+            SaveError::Infra(e) => Err(e.into()),
+            e => {
+                let errors = vec![("number", e.to_string())];
+                self.form_page(authed, form, errors, StatusCode::CONFLICT)
+                    .await
+            }
+        }
+    }
 }
 
 /// マイナンバー登録拒否: the reason is required; the status becomes 拒否.

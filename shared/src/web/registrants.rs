@@ -10,17 +10,20 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents as deps;
 use crate::app::groups::{self, Group};
 use crate::app::images;
+use crate::app::person::FieldErrors;
 use crate::app::registrants::{
     self as regs, Actor, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
 };
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::image::DocumentKind;
+use crate::domain::my_number::MyNumber;
 use crate::domain::person::{Attribute, Sex};
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
@@ -230,32 +233,8 @@ impl FormView {
     }
 }
 
-#[derive(Template)]
-#[template(path = "registrant_confirm.html")]
-pub(super) struct ConfirmView {
-    pub(super) chrome: Chrome,
-    pub(super) heading: &'static str,
-    pub(super) action: String,
-    pub(super) rows: Vec<(&'static str, String)>,
-    pub(super) hidden: Vec<(&'static str, String)>,
-    pub(super) duplicates: Vec<Duplicate>,
-}
-
-/// The add/edit form as posted, with the confirm step's extra fields.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct Posted {
-    #[serde(flatten)]
-    form: RegistrantForm,
-    /// Set by the confirm page's 登録 button (absent on the first submit).
-    confirmed: String,
-    back: String,
-    allow_duplicate: String,
-    /// The number typed on the form, sealed for the confirm page (see [`seal_draft`]).
-    number_token: String,
-    /// The login password typed on the form, sealed the same way (see [`seal_secret`]).
-    password_token: String,
-}
+/// The add/edit form as posted, with the 入力確認 step's fields.
+type Posted = confirm::Posted<RegistrantForm>;
 
 struct Mode {
     heading: &'static str,
@@ -287,7 +266,7 @@ fn mode_edit(r: Registrant) -> Mode {
 
 async fn form_page(
     authed: &Authed,
-    mode: Mode,
+    mode: &Mode,
     mut form: RegistrantForm,
     errors: Vec<(&'static str, String)>,
     status: StatusCode,
@@ -299,8 +278,8 @@ async fn form_page(
         &FormView {
             chrome: Chrome::new(authed, "/registrants"),
             heading: mode.heading,
-            action: mode.action,
-            cancel_href: mode.cancel_href,
+            action: mode.action.clone(),
+            cancel_href: mode.cancel_href.clone(),
             editing: mode.editing,
             current_number: mode
                 .current
@@ -415,133 +394,135 @@ fn hidden_fields(
     ]
 }
 
-async fn submit(
-    app: &App,
-    authed: &Authed,
-    mode: Mode,
-    posted: Posted,
-) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
-    if !posted.back.is_empty() {
-        return form_page(authed, mode, posted.form, Vec::new(), StatusCode::OK).await;
+/// The registrant's form as it checks: valid, with the groups it was checked against.
+struct Checked {
+    valid: Valid,
+    groups: Vec<Group>,
+}
+
+impl ConfirmFlow for Mode {
+    type Form = RegistrantForm;
+    type Valid = Checked;
+
+    fn heading(&self) -> &'static str {
+        self.heading
     }
-    let mut posted = posted;
-    if let Err(e) = open_draft(
-        app,
-        authed,
-        &posted.number_token,
-        [
-            &mut posted.form.number1,
-            &mut posted.form.number2,
-            &mut posted.form.number3,
-        ],
-    )
-    .await
-    {
-        return form_page(
-            authed,
-            mode,
-            posted.form,
-            vec![("number", e)],
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
+
+    fn action(&self) -> String {
+        self.action.clone()
     }
-    if posted.form.password.is_empty() {
-        match open_secret(app, authed, "password", &posted.password_token).await? {
-            Some(password) => posted.form.password = password,
-            None => {
-                return form_page(
-                    authed,
-                    mode,
-                    posted.form,
-                    vec![(
+
+    fn boxes(form: &mut RegistrantForm) -> [&mut String; 3] {
+        [&mut form.number1, &mut form.number2, &mut form.number3]
+    }
+
+    fn number(checked: &Checked) -> Option<&MyNumber> {
+        checked.valid.number.as_ref()
+    }
+
+    async fn form_page(
+        &self,
+        authed: &Authed,
+        form: RegistrantForm,
+        errors: FieldErrors,
+        status: StatusCode,
+    ) -> Result<Response, WebError> {
+        form_page(authed, self, form, errors, status).await
+    }
+
+    async fn open_secrets(
+        &self,
+        app: &App,
+        authed: &Authed,
+        posted: &mut Posted,
+    ) -> Result<Result<(), FieldErrors>, WebError> {
+        if posted.form.password.is_empty() {
+            match open_secret(app, authed, "password", &posted.password_token).await? {
+                Some(password) => posted.form.password = password,
+                None => {
+                    return Ok(Err(vec![(
                         "password",
                         "入力内容の有効期限が切れました。ログインパスワードをもう一度入力してください。"
                             .into(),
-                    )],
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                )
-                .await
+                    )]))
+                }
             }
         }
+        Ok(Ok(()))
     }
-    let groups = groups::list(&authed.scope).await?;
-    let valid = match regs::validate(&posted.form, &groups, regs::today(app.now())) {
-        Ok(v) => v,
-        Err(errors) => {
-            return form_page(
-                authed,
-                mode,
-                posted.form,
-                errors,
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+
+    async fn check(
+        &self,
+        app: &App,
+        authed: &Authed,
+        form: &RegistrantForm,
+        first: bool,
+    ) -> Result<Checked, SaveError> {
+        let groups = groups::list(&authed.scope).await?;
+        let valid =
+            regs::validate(form, &groups, regs::today(app.now())).map_err(SaveError::Invalid)?;
+        // A new registrant the plan cannot take is refused before 入力確認 suggests that 登録
+        // will work (the save checks again: another user may have added someone meanwhile).
+        if first && self.current.is_none() {
+            regs::check_plan(&authed.scope, &authed.tenant, 1).await?;
         }
-    };
-    // A new registrant the plan cannot take is refused before 入力確認 suggests that 登録 will
-    // work (the save checks again: another user may have added someone meanwhile).
-    if posted.confirmed.is_empty() && mode.current.is_none() {
-        if let Err(e) = regs::check_plan(&authed.scope, &authed.tenant, 1).await {
-            return refused(authed, mode, posted.form, e).await;
-        }
+        Ok(Checked { valid, groups })
     }
-    let editing = mode.editing;
-    let token = seal_draft(app, authed, valid.number.as_ref()).await?;
-    let password_token = seal_secret(app, authed, "password", &posted.form.password).await?;
-    let confirm = |duplicates: Vec<Duplicate>| {
-        render(&ConfirmView {
-            chrome: Chrome::new(authed, "/registrants"),
-            heading: mode.heading,
-            action: mode.action.clone(),
-            rows: confirm_rows(&valid, &groups, editing),
-            hidden: hidden_fields(&token, &password_token, &posted.form),
-            duplicates,
-        })
-    };
-    if posted.confirmed.is_empty() {
-        // First submit: show 入力確認, warning about a number another record already holds.
-        let except = mode.current.as_ref().map(|r| r.id.as_str());
-        let duplicates = draft_duplicates(app, authed, valid.number.as_ref(), except).await?;
-        return Ok(confirm(duplicates));
+
+    fn rows(&self, checked: &Checked) -> Vec<(&'static str, String)> {
+        confirm_rows(&checked.valid, &checked.groups, self.editing)
     }
-    let allow_duplicate = !posted.allow_duplicate.is_empty();
-    let actor = actor(authed);
-    let saved = match &mode.current {
-        None => {
-            regs::create(
-                app,
-                &authed.scope,
-                &authed.tenant,
-                &actor,
-                valid.clone(),
-                allow_duplicate,
-            )
-            .await
-        }
-        Some(r) => {
-            regs::update(
-                app,
-                &authed.scope,
-                &authed.tenant,
-                &actor,
-                &r.id,
-                valid.clone(),
-                allow_duplicate,
-            )
-            .await
-        }
-    };
-    match saved {
-        Ok(r) => Ok(Redirect::to(&format!(
+
+    async fn hidden(
+        &self,
+        app: &App,
+        authed: &Authed,
+        form: &RegistrantForm,
+        number_token: String,
+    ) -> Result<Vec<(&'static str, String)>, WebError> {
+        let password_token = seal_secret(app, authed, "password", &form.password).await?;
+        Ok(hidden_fields(&number_token, &password_token, form))
+    }
+
+    async fn duplicates(
+        &self,
+        app: &App,
+        authed: &Authed,
+        checked: &Checked,
+    ) -> Result<Vec<Duplicate>, WebError> {
+        let except = self.current.as_ref().map(|r| r.id.as_str());
+        draft_duplicates(app, authed, checked.valid.number.as_ref(), except).await
+    }
+
+    async fn save(
+        &self,
+        app: &App,
+        authed: &Authed,
+        checked: Checked,
+        allow_duplicate: bool,
+    ) -> Result<String, SaveError> {
+        let actor = actor(authed);
+        let (scope, tenant, valid) = (&authed.scope, &authed.tenant, checked.valid);
+        let saved = match &self.current {
+            None => regs::create(app, scope, tenant, &actor, valid, allow_duplicate).await?,
+            Some(r) => {
+                regs::update(app, scope, tenant, &actor, &r.id, valid, allow_duplicate).await?
+            }
+        };
+        Ok(format!(
             "/registrants/{}?done={}",
-            r.id,
-            if editing { "updated" } else { "created" }
+            saved.id,
+            if self.editing { "updated" } else { "created" }
         ))
-        .into_response()),
-        Err(SaveError::Duplicate(d)) => Ok(confirm(d)),
-        Err(e) => refused(authed, mode, posted.form, e).await,
+    }
+
+    async fn refused(
+        &self,
+        authed: &Authed,
+        form: RegistrantForm,
+        e: SaveError,
+    ) -> Result<Response, WebError> {
+        refused(authed, self, form, e).await
     }
 }
 
@@ -549,7 +530,7 @@ async fn submit(
 /// business, not this one's).
 async fn refused(
     authed: &Authed,
-    mode: Mode,
+    mode: &Mode,
     form: RegistrantForm,
     e: SaveError,
 ) -> Result<Response, WebError> {
@@ -580,7 +561,7 @@ async fn new_form(authed: Authed) -> Result<Response, WebError> {
         attribute: Attribute::ALL[0].code().into(),
         ..RegistrantForm::default()
     };
-    form_page(&authed, mode_new(), form, Vec::new(), StatusCode::OK).await
+    form_page(&authed, &mode_new(), form, Vec::new(), StatusCode::OK).await
 }
 
 async fn new_submit(
@@ -588,7 +569,8 @@ async fn new_submit(
     authed: Authed,
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
-    submit(&app, &authed, mode_new(), posted).await
+    authed.require(Permission::EditRegistrants)?;
+    confirm::submit(&app, &authed, &mode_new(), posted).await
 }
 
 pub(super) async fn load(authed: &Authed, id: &str) -> Result<Registrant, WebError> {
@@ -601,7 +583,7 @@ async fn edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, W
     authed.require(Permission::EditRegistrants)?;
     let r = load(&authed, &id).await?;
     let form = RegistrantForm::from_registrant(&r);
-    form_page(&authed, mode_edit(r), form, Vec::new(), StatusCode::OK).await
+    form_page(&authed, &mode_edit(r), form, Vec::new(), StatusCode::OK).await
 }
 
 async fn edit_submit(
@@ -612,7 +594,7 @@ async fn edit_submit(
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let r = load(&authed, &id).await?;
-    submit(&app, &authed, mode_edit(r), posted).await
+    confirm::submit(&app, &authed, &mode_edit(r), posted).await
 }
 
 // ---------------------------------------------------------------- detail / delete
@@ -824,96 +806,4 @@ async fn delete_submit(
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
         Err(e) => Err(e.into()),
     }
-}
-
-// ---------------------------------------------------------------- the number on the confirm page
-
-/// Associated data binding a draft secret (`what`: the number, the login password) to this
-/// user's session: a token copied into another session, account or field does not open.
-fn draft_record(authed: &Authed, what: &str) -> String {
-    match what {
-        // The number's record as it always was (tokens on pages open across an upgrade).
-        "number" => format!("draft:{}:{}", authed.user.id, authed.session.csrf),
-        other => format!("draft:{other}:{}:{}", authed.user.id, authed.session.csrf),
-    }
-}
-
-/// A secret typed on a form, sealed under the tenant's data key, so that the 入力確認 page
-/// carries it back without holding it: the number and the login password alike.
-async fn seal_secret(
-    app: &App,
-    authed: &Authed,
-    what: &str,
-    text: &str,
-) -> Result<String, WebError> {
-    if text.is_empty() {
-        return Ok(String::new());
-    }
-    let cipher = app.vault.cipher(&authed.tenant.keys).await?;
-    Ok(cipher.seal_text(&draft_record(authed, what), text))
-}
-
-/// Opens a secret sealed by [`seal_secret`]: empty for an empty token, `None` for a token
-/// that does not open here (another session, user or field; the session was renewed).
-async fn open_secret(
-    app: &App,
-    authed: &Authed,
-    what: &str,
-    token: &str,
-) -> Result<Option<String>, WebError> {
-    if token.is_empty() {
-        return Ok(Some(String::new()));
-    }
-    let cipher = app.vault.cipher(&authed.tenant.keys).await?;
-    Ok(cipher.open_text(&draft_record(authed, what), token).ok())
-}
-
-/// The number typed on the form, sealed for the 入力確認 page (see [`seal_secret`]).
-pub(super) async fn seal_draft(
-    app: &App,
-    authed: &Authed,
-    number: Option<&crate::domain::my_number::MyNumber>,
-) -> Result<String, WebError> {
-    seal_secret(app, authed, "number", number.map_or("", |n| n.expose())).await
-}
-
-/// The other records of the tenant (not `except`) holding `number`, for the 入力確認 page's
-/// warning; none without a number.
-pub(super) async fn draft_duplicates(
-    app: &App,
-    authed: &Authed,
-    number: Option<&crate::domain::my_number::MyNumber>,
-    except: Option<&str>,
-) -> Result<Vec<Duplicate>, WebError> {
-    let Some(n) = number else {
-        return Ok(Vec::new());
-    };
-    let fp = app.vault.fingerprint(&authed.tenant.keys, n).await?;
-    Ok(regs::duplicates(&authed.scope, &fp, except).await?)
-}
-
-/// Puts a sealed draft number back into the form's three boxes (in memory only).
-pub(super) async fn open_draft(
-    app: &App,
-    authed: &Authed,
-    token: &str,
-    boxes: [&mut String; 3],
-) -> Result<(), String> {
-    let expired =
-        || "入力内容の有効期限が切れました。マイナンバーをもう一度入力してください。".to_string();
-    let digits = open_secret(app, authed, "number", token)
-        .await
-        .ok()
-        .flatten()
-        .ok_or_else(expired)?;
-    if digits.is_empty() {
-        return Ok(());
-    }
-    let n = crate::domain::my_number::MyNumber::parse(&digits).map_err(|_| expired())?;
-    let digits = n.expose();
-    let [a, b, c] = boxes;
-    *a = digits[..4].to_string();
-    *b = digits[4..8].to_string();
-    *c = digits[8..].to_string();
-    Ok(())
 }
