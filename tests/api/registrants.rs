@@ -1224,3 +1224,47 @@ async fn the_add_form_says_where_document_images_are_uploaded_instead_of_coming_
         .body
         .contains("<section class=\"card\" id=\"images\">"));
 }
+
+#[tokio::test]
+async fn back_from_the_confirm_page_keeps_every_typed_value_including_the_number() {
+    // GIVEN a filled registrant form on its 入力確認 page (the number is carried sealed)
+    let (t, mut b) = TestApp::with_owner(COMPANY, "back@example.jp").await;
+    let confirm = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("佐藤", "花子", "E077", NUMBER),
+        )
+        .await;
+    assert!(confirm.body.contains(CONFIRM_PAGE));
+
+    // WHEN the user presses 戻る
+    let form = b
+        .post_confirm(&confirm, "/registrants/new", &[("back", "1")])
+        .await;
+
+    // THEN the form comes back filled, the number in its three boxes, and nothing is saved
+    assert_eq!(form.status, StatusCode::OK);
+    assert!(!form.body.contains(CONFIRM_PAGE), "{}", form.body);
+    for value in [
+        "佐藤",
+        "花子",
+        "E077",
+        &NUMBER[..4],
+        &NUMBER[4..8],
+        &NUMBER[8..],
+    ] {
+        assert!(
+            form.body.contains(&format!("value=\"{value}\"")),
+            "{value} kept: {}",
+            form.body
+        );
+    }
+    let list = b.get("/registrants").await;
+    assert!(
+        !list.body.contains("佐藤 花子"),
+        "nothing saved: {}",
+        list.body
+    );
+    drop(t);
+}
