@@ -13,7 +13,6 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::records::{path_of, KindParam};
-use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::approval::{self, ApprovalFlowError, Review, Subject};
@@ -210,7 +209,8 @@ async fn view_page(
     error: Option<String>,
     reason: String,
 ) -> Result<Response, WebError> {
-    let viewed = approval::view(app, &authed.scope, &authed.tenant, &actor(authed), record).await?;
+    let viewed =
+        approval::view(app, &authed.scope, &authed.tenant, &authed.actor(), record).await?;
     let s = &viewed.subject;
     let base = path_of("/approval", record);
     let pending = s.status() == Status::Pending;
@@ -331,7 +331,7 @@ pub(super) async fn take(
     match approval::decide(
         app,
         &authed.scope,
-        &actor(authed),
+        &authed.actor(),
         record,
         decision,
         &form.reason,
@@ -412,7 +412,7 @@ async fn image(
         &app,
         &authed.scope,
         &authed.tenant,
-        &actor(&authed),
+        &authed.actor(),
         &record,
         kind,
     )

@@ -12,7 +12,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 
-use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::bulk::{self, At, NewPerson, RowError, Saved, GRID_ROWS};
@@ -343,7 +342,7 @@ async fn submit(
         )
         .await;
     }
-    let actor = actor(&authed);
+    let actor = authed.actor();
     match bulk::save_grid(&app, &authed.scope, &authed.tenant, &actor, &people).await? {
         Saved::Done(saved) => {
             if action == "finish" {

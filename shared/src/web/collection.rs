@@ -11,7 +11,6 @@ use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
 
-use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::collection::{self as coll, Blast, QuickRow, Recipient, QUICK_ROWS};
@@ -190,7 +189,7 @@ async fn quick_submit(
         &app,
         &authed.scope,
         &authed.tenant,
-        &actor(&authed),
+        &authed.actor(),
         valid.into_iter().map(|(_, v)| v).collect(),
     )
     .await
@@ -478,7 +477,7 @@ async fn submit(
                 return send_page(authed, screen, action, targets, typed, None, errors).await;
             }
         };
-    let id = coll::start_blast(app, &authed.scope, &actor(authed), options, &chosen).await?;
+    let id = coll::start_blast(app, &authed.scope, &authed.actor(), options, &chosen).await?;
     Ok(Redirect::to(&format!("/collection/blasts/{id}")).into_response())
 }
 
@@ -582,7 +581,7 @@ async fn audit(
     target: Option<&str>,
     detail: String,
 ) -> Result<(), WebError> {
-    let a = actor(authed);
+    let a = authed.actor();
     app.audit()
         .record(crate::ports::audit::AuditEvent {
             tenant_id: Some(authed.scope.tenant().to_string()),

@@ -25,7 +25,6 @@ use axum::{Form, Router};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::registrants::actor;
 use super::session::{Authed, Chrome, RequestContext};
 use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT, UPLOAD_PATHS};
 use crate::app::csv_io::{
@@ -167,7 +166,7 @@ async fn download(
         &authed.scope,
         &authed.tenant,
         &authed.user,
-        &actor(&authed),
+        &authed.actor(),
         req,
     )
     .await?
@@ -341,7 +340,7 @@ async fn upload(
         };
         return upload_view(&authed, vec![e], None).await;
     };
-    let actor = actor(&authed);
+    let actor = authed.actor();
     match csv_io::upload(&app, &authed.scope, &authed.tenant, &actor, &bytes).await? {
         Uploaded::Refused(errors) => upload_view(&authed, errors, None).await,
         Uploaded::Staged { import, encoding } => {

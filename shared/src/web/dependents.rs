@@ -10,7 +10,7 @@ use axum::Form;
 use axum::Router;
 
 use super::confirm::{self, draft_duplicates, ConfirmFlow};
-use super::registrants::{actor, load, DeleteView};
+use super::registrants::{load, DeleteView};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
@@ -242,7 +242,7 @@ impl ConfirmFlow for DepMode {
             app,
             &authed.scope,
             &authed.tenant,
-            &actor(authed),
+            &authed.actor(),
             &self.registrant.id,
             self.current.as_ref().map(|d| d.id.as_str()),
             valid,
@@ -387,7 +387,7 @@ async fn dep_delete_submit(
         &app,
         &authed.scope,
         &authed.tenant,
-        &actor(&authed),
+        &authed.actor(),
         &id,
         &dep,
     )

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::registrants::{actor, flash_text, DeleteView, Flash};
+use super::registrants::{flash_text, DeleteView, Flash};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::groups::{self, Group};
@@ -235,7 +235,7 @@ async fn group_delete_submit(
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
-    match regs::delete_group(&app, &authed.scope, &actor(&authed), &g).await {
+    match regs::delete_group(&app, &authed.scope, &authed.actor(), &g).await {
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=group_deleted").into_response()),
         Err(e) => Err(e.into()),
     }
@@ -309,7 +309,7 @@ async fn group_members_submit(
         let error = "メンバーに登録する登録者が選択されていません。登録する登録者にチェックを入れてください。";
         return members_page(&authed, g, Some(error)).await;
     }
-    match regs::join_group(&app, &authed.scope, &actor(&authed), &g, &ids).await {
+    match regs::join_group(&app, &authed.scope, &authed.actor(), &g, &ids).await {
         Ok(0) => {
             // Everyone ticked joined a group (or was deleted) since the page was served.
             let error = "選択した登録者は、すでに他のグループに登録されているか削除されています。一覧を確認してください。";

@@ -14,7 +14,6 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::records::KindParam;
-use super::registrants::actor;
 use super::session::Authed;
 use super::{AppState, Failure, WebError};
 use crate::app::images::{self, ImageFlowError};
@@ -145,7 +144,7 @@ async fn complete(
     Form(f): Form<CompleteForm>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let actor = actor(&authed);
+    let actor = authed.actor();
     Ok(finish(
         &app,
         &authed.scope,

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::approval::{person_rows, take, DecisionForm};
 use super::confirm::{self, ConfirmFlow};
 use super::records::path_of;
-use super::registrants::{actor, image_rows, ImageRow};
+use super::registrants::{image_rows, ImageRow};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::approval::{self, Subject};
@@ -304,7 +304,7 @@ impl ConfirmFlow for NumberEdit {
             app,
             &authed.scope,
             &authed.tenant,
-            &actor(authed),
+            &authed.actor(),
             &self.record,
             &checked.number,
             allow_duplicate,

@@ -18,7 +18,7 @@ use crate::app::groups::{self, Group};
 use crate::app::images;
 use crate::app::person::FieldErrors;
 use crate::app::registrants::{
-    self as regs, Actor, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
+    self as regs, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
 };
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
@@ -51,14 +51,6 @@ pub fn router() -> Router<AppState> {
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
-}
-
-pub(super) fn actor(a: &Authed) -> Actor {
-    Actor {
-        user_id: a.user.id.clone(),
-        name: a.user.display_name(),
-        ip: a.ctx.ip.clone(),
-    }
 }
 
 pub(super) fn flash_text(code: Option<&str>) -> Option<&'static str> {
@@ -501,7 +493,7 @@ impl ConfirmFlow for Mode {
         checked: Checked,
         allow_duplicate: bool,
     ) -> Result<String, SaveError> {
-        let actor = actor(authed);
+        let actor = authed.actor();
         let (scope, tenant, valid) = (&authed.scope, &authed.tenant, checked.valid);
         let saved = match &self.current {
             None => regs::create(app, scope, tenant, &actor, valid, allow_duplicate).await?,
@@ -802,7 +794,7 @@ async fn delete_submit(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    match regs::delete(&app, &authed.scope, &authed.tenant, &actor(&authed), &id).await {
+    match regs::delete(&app, &authed.scope, &authed.tenant, &authed.actor(), &id).await {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
         Err(e) => Err(e.into()),
     }

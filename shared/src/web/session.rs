@@ -273,6 +273,15 @@ pub struct Authed {
 }
 
 impl Authed {
+    /// Who is acting, as the use cases record it (audit entries, review notes).
+    pub fn actor(&self) -> crate::app::registrants::Actor {
+        crate::app::registrants::Actor {
+            user_id: self.user.id.clone(),
+            name: self.user.display_name(),
+            ip: self.ctx.ip.clone(),
+        }
+    }
+
     /// Refuses the request unless the user's role allows `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), WebError> {
         if self.user.role.allows(permission) {

@@ -10,7 +10,6 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::registrants::actor;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::usage::{self, RevealError, Target};
@@ -120,7 +119,7 @@ async fn reveal(
         &authed.scope,
         &authed.tenant,
         &authed.user,
-        &actor(&authed),
+        &authed.actor(),
         target,
         &posted.password,
         &posted.purpose,
