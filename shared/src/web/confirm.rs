@@ -281,3 +281,14 @@ pub(super) async fn submit<F: ConfirmFlow>(
 }
 
 const UNPROCESSABLE: StatusCode = StatusCode::UNPROCESSABLE_ENTITY;
+
+/// The confirmation page before a deletion (削除の確認): what goes, and that it cannot be undone.
+#[derive(Template)]
+#[template(path = "confirm_delete.html")]
+pub(super) struct DeleteView {
+    pub(super) chrome: Chrome,
+    pub(super) heading: &'static str,
+    pub(super) lines: Vec<String>,
+    pub(super) action: String,
+    pub(super) cancel_href: String,
+}

@@ -9,8 +9,9 @@ use axum::routing::get;
 use axum::Form;
 use axum::Router;
 
+use super::confirm::DeleteView;
 use super::confirm::{self, draft_duplicates, ConfirmFlow};
-use super::registrants::{load, DeleteView};
+use super::registrants::load;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};

@@ -12,7 +12,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
-use super::registrants::{flash_text, DeleteView, Flash};
+use super::confirm::DeleteView;
+use super::registrants::{flash_text, Flash};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::groups::{self, Group};

@@ -156,3 +156,42 @@ async fn complete(
     )
     .await)
 }
+
+/// One document image slot with its upload form.
+pub(super) struct ImageRow {
+    pub(super) label: &'static str,
+    pub(super) accepted: &'static str,
+    pub(super) uploaded: Option<String>,
+    pub(super) ticket: String,
+    pub(super) complete: String,
+}
+
+pub(super) fn image_rows(
+    base: &str,
+    images: &serde_json::Map<String, serde_json::Value>,
+) -> Vec<ImageRow> {
+    DocumentKind::ALL
+        .iter()
+        .map(|k| ImageRow {
+            label: k.label(),
+            accepted: k.accepted(),
+            uploaded: images
+                .get(&format!("{}_at", images::attr(*k)))
+                .and_then(|v| v.as_i64())
+                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+                .map(|t| {
+                    let t = t.to_offset(time::macros::offset!(+9));
+                    format!(
+                        "{}/{:02}/{:02} {:02}:{:02}",
+                        t.year(),
+                        u8::from(t.month()),
+                        t.day(),
+                        t.hour(),
+                        t.minute()
+                    )
+                }),
+            ticket: format!("{base}/images/{}/ticket", k.code()),
+            complete: format!("{base}/images/{}/complete", k.code()),
+        })
+        .collect()
+}

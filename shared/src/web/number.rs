@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::approval::{person_rows, take, DecisionForm};
 use super::confirm::{self, ConfirmFlow};
+use super::images::{image_rows, ImageRow};
 use super::records::path_of;
-use super::registrants::{image_rows, ImageRow};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::approval::{self, Subject};

@@ -10,19 +10,18 @@ use axum::routing::get;
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow};
+use super::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow, DeleteView};
+use super::images::{image_rows, ImageRow};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents as deps;
 use crate::app::groups::{self, Group};
-use crate::app::images;
 use crate::app::person::FieldErrors;
 use crate::app::registrants::{
     self as regs, Duplicate, Filter, ListPage, Registrant, RegistrantForm, SaveError, Valid,
 };
 use crate::app::App;
 use crate::domain::date::{format_slash, to_wareki};
-use crate::domain::image::DocumentKind;
 use crate::domain::my_number::MyNumber;
 use crate::domain::person::{Attribute, Sex};
 use crate::domain::role::Permission;
@@ -606,45 +605,6 @@ struct DetailView {
     pending: bool,
 }
 
-/// One document image slot with its upload form.
-pub(super) struct ImageRow {
-    pub(super) label: &'static str,
-    pub(super) accepted: &'static str,
-    pub(super) uploaded: Option<String>,
-    pub(super) ticket: String,
-    pub(super) complete: String,
-}
-
-pub(super) fn image_rows(
-    base: &str,
-    images: &serde_json::Map<String, serde_json::Value>,
-) -> Vec<ImageRow> {
-    DocumentKind::ALL
-        .iter()
-        .map(|k| ImageRow {
-            label: k.label(),
-            accepted: k.accepted(),
-            uploaded: images
-                .get(&format!("{}_at", images::attr(*k)))
-                .and_then(|v| v.as_i64())
-                .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
-                .map(|t| {
-                    let t = t.to_offset(time::macros::offset!(+9));
-                    format!(
-                        "{}/{:02}/{:02} {:02}:{:02}",
-                        t.year(),
-                        u8::from(t.month()),
-                        t.day(),
-                        t.hour(),
-                        t.minute()
-                    )
-                }),
-            ticket: format!("{base}/images/{}/ticket", k.code()),
-            complete: format!("{base}/images/{}/complete", k.code()),
-        })
-        .collect()
-}
-
 struct DepRow {
     id: String,
     has_number: bool,
@@ -753,16 +713,6 @@ async fn detail(
         can_approve: authed.user.role.allows(Permission::Approve),
         pending: r.status == Status::Pending,
     }))
-}
-
-#[derive(Template)]
-#[template(path = "confirm_delete.html")]
-pub(super) struct DeleteView {
-    pub(super) chrome: Chrome,
-    pub(super) heading: &'static str,
-    pub(super) lines: Vec<String>,
-    pub(super) action: String,
-    pub(super) cancel_href: String,
 }
 
 async fn delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {

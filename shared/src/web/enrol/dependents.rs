@@ -16,7 +16,7 @@ use crate::app::registrants::{today, SaveError};
 use crate::app::App;
 use crate::domain::image::DocumentKind;
 use crate::domain::person::{DependentKind, Sex};
-use crate::web::registrants::{image_rows, ImageRow};
+use crate::web::images::{image_rows, ImageRow};
 use crate::web::{render, render_status, AppState, WebError};
 
 #[derive(Template)]

@@ -16,8 +16,8 @@ use crate::app::App;
 use crate::domain::image::DocumentKind;
 use crate::domain::status::Status;
 use crate::web::images::{self as image_web, CompleteForm, TicketForm};
+use crate::web::images::{image_rows, ImageRow};
 use crate::web::records::{DepParam, KindParam};
-use crate::web::registrants::{image_rows, ImageRow};
 use crate::web::{render, render_status, AppState, WebError};
 
 pub(super) fn has(images: &serde_json::Map<String, serde_json::Value>, kind: DocumentKind) -> bool {
