@@ -57,7 +57,7 @@ pub fn refuse_my_number(label: &str, text: &str) -> Result<(), HoldsMyNumber> {
 
 /// Whether `text` holds a valid My Number: 12 digits (ASCII or full-width) with a right check
 /// digit, written as one group or as consecutive groups split by blanks or hyphens
-/// (`6214 9832 0257`, `6214-9832-0257`). A longer unbroken run (a 13-digit 法人番号) is not
+/// (`NNNN NNNN NNNN`, `NNNN-NNNN-NNNN`). A longer unbroken run (a 13-digit 法人番号) is not
 /// one, nor are 12 digits whose check digit fails, so ordinary numbers in text still pass.
 pub fn holds_my_number(text: &str) -> bool {
     // Digit groups of the current run: blanks and hyphens split groups, anything else ends
