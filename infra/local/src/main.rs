@@ -183,7 +183,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, smtp: mail::SmtpOptions) -> 
     // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
     let router = myna::web::group_with(
         app.clone(),
-        myna::web::routes().merge(mail_mode.routes()),
+        myna::web::routes(&app).merge(mail_mode.routes()),
         uploads::router(embedded.files),
     );
     println!(

@@ -21,6 +21,17 @@ pub struct Tenant {
     /// argon2id hash of the company passcode (企業パスコード) registrants must enter.
     pub passcode_hash: Option<String>,
     pub keys: TenantKeys,
+    /// The company's own choices about security (セキュリティ, 最高権限 only).
+    pub settings: TenantSettings,
+}
+
+/// A company's security settings; each is off until a 最高権限 user turns it on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TenantSettings {
+    /// 閲覧のみ users may reveal numbers and download them (CSV); off: they see masked numbers only.
+    pub view_only_may_reveal: bool,
+    /// Every login user must use an authenticator app (TOTP) for the second factor.
+    pub require_totp: bool,
 }
 
 impl Tenant {
@@ -34,7 +45,9 @@ impl Tenant {
             .with("created_at", self.created_at.unix_timestamp())
             .with("passcode_set", self.passcode_set)
             .with("master_key", self.keys.master_key.as_str())
-            .with("wrapped_key", self.keys.wrapped_b64());
+            .with("wrapped_key", self.keys.wrapped_b64())
+            .with("view_only_may_reveal", self.settings.view_only_may_reveal)
+            .with("require_totp", self.settings.require_totp);
         match &self.passcode_hash {
             Some(h) => item.with("passcode_hash", h.as_str()),
             None => item,
@@ -56,6 +69,10 @@ impl Tenant {
                 item.str("master_key")?.to_string(),
                 item.str("wrapped_key")?,
             )?,
+            settings: TenantSettings {
+                view_only_may_reveal: item.bool("view_only_may_reveal").unwrap_or(false),
+                require_totp: item.bool("require_totp").unwrap_or(false),
+            },
         })
     }
 }

@@ -5,6 +5,7 @@
 //! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
 //! extractors, so the same code serves both.
 
+pub mod access;
 pub mod approval;
 pub mod auth;
 pub mod bulk;
@@ -113,16 +114,24 @@ pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) 
 }
 
 /// Every group's routes merged (the local server adds its dev pages before [`group`]).
-pub fn routes() -> Router<AppState> {
+pub fn routes(app: &AppState) -> Router<AppState> {
     auth::router()
         .merge(home::router())
         .merge(registrants::router())
         .merge(enrol::router())
+        .merge(declared().into_router(app))
+}
+
+/// Routes declared with their access in the route table (`web::access`); capability modules
+/// move here from [`routes`] as they are converted.
+pub fn declared() -> access::Routes {
+    access::Routes::new()
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
 pub fn all(app: AppState) -> Router {
-    group(app, routes())
+    let routes = routes(&app);
+    group(app, routes)
 }
 
 async fn security_headers(State(app): State<AppState>, req: Request, next: Next) -> Response {

@@ -27,7 +27,7 @@ use crate::app::tenants::{self, Tenant};
 use crate::app::users::{self, User};
 use crate::app::App;
 use crate::crypto;
-use crate::domain::role::Permission;
+use crate::domain::role::{Permission, Role};
 
 pub const SESSION_COOKIE: &str = "myna_sid";
 /// The registrant's session on their phone pages (`/r/…`), apart from any administrator's.
@@ -263,6 +263,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Ctx {
 }
 
 /// A fully logged-in administrator, with their tenant-bound store access.
+#[derive(Clone)]
 pub struct Authed {
     pub ctx: RequestContext,
     pub session: Session,
@@ -282,9 +283,19 @@ impl Authed {
         }
     }
 
-    /// Refuses the request unless the user's role allows `permission`.
+    /// Whether the user's role, with the company's settings, allows `permission`: a 閲覧のみ
+    /// user reveals or downloads numbers only where the company has turned that on.
+    pub fn allows(&self, permission: Permission) -> bool {
+        let numbers = matches!(permission, Permission::RevealNumber | Permission::ExportCsv);
+        self.user.role.allows(permission)
+            && !(numbers
+                && self.user.role == Role::ViewOnly
+                && !self.tenant.settings.view_only_may_reveal)
+    }
+
+    /// Refuses the request unless [`Authed::allows`] `permission`.
     pub fn require(&self, permission: Permission) -> Result<(), WebError> {
-        if self.user.role.allows(permission) {
+        if self.allows(permission) {
             Ok(())
         } else {
             Err(WebError::Forbidden)
@@ -299,6 +310,10 @@ impl FromRequestParts<AppState> for Authed {
         parts: &mut Parts,
         app: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Set by the route's access check (`web::access`): the user and tenant are read once.
+        if let Some(authed) = parts.extensions.get::<Authed>() {
+            return Ok(authed.clone());
+        }
         let Ctx(ctx) = Ctx::from_request_parts(parts, app).await?;
         let Some(session) = ctx.active().cloned() else {
             return Err(WebError::LoginRequired {

@@ -1,0 +1,225 @@
+//! Who may call each route, declared on the route itself: the one place the product decides
+//! access. Every capability module lists its routes as [`Routes`] entries of (method, path,
+//! [`Access`], handler); [`Routes::into_router`] puts a check in front of each handler that runs
+//! after routing and before the handler's own extractors. Handlers do not check roles.
+//!
+//! The table is also data: [`Routes::table`] lists every (method, path, access), so a test can walk
+//! every route of every function and try it as every kind of caller.
+//!
+//! Limits: this decides *whether* a caller may reach a route. Which records they may touch is
+//! the tenant gate's job (`TenantScope`, bound to the session's tenant), and pages still decide
+//! which buttons to show (`Authed::allows`).
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::handler::Handler;
+use axum::http::{Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{self, MethodRouter};
+use axum::Router;
+
+use super::session::{Authed, Ctx, PendingLogin};
+use super::{render_status, AppState, MessagePage, WebError};
+use crate::app::sessions::Stage;
+use crate::domain::role::Permission;
+
+/// Who may call a route.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone: sign-up, login, reminders, static files, a registration link's entry page.
+    Public,
+    /// A login that has passed its password and waits for the second factor.
+    SecondFactor,
+    /// A registrant on their phone (a registrant session; the page checks the link is current).
+    Registrant,
+    /// Any logged-in administrator of the tenant, whatever the role (HOME, 操作ガイド, their
+    /// own second factor).
+    Staff,
+    /// A logged-in administrator whose role, with the company's settings, allows this.
+    Can(Permission),
+}
+
+/// One row of the table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteEntry {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+}
+
+struct Entry {
+    row: RouteEntry,
+    handler: MethodRouter<AppState>,
+}
+
+/// A capability's routes with their access, composed per function in `web::functions`.
+#[derive(Default)]
+#[must_use]
+pub struct Routes {
+    entries: Vec<Entry>,
+}
+
+impl Routes {
+    pub fn new() -> Routes {
+        Routes::default()
+    }
+
+    /// A GET route (HEAD is answered by the same handler).
+    pub fn get<H, T>(self, path: &'static str, access: Access, handler: H) -> Routes
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::GET, path, access, routing::get(handler))
+    }
+
+    /// A POST route.
+    pub fn post<H, T>(self, path: &'static str, access: Access, handler: H) -> Routes
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        self.add(Method::POST, path, access, routing::post(handler))
+    }
+
+    fn add(
+        mut self,
+        method: Method,
+        path: &'static str,
+        access: Access,
+        handler: MethodRouter<AppState>,
+    ) -> Routes {
+        self.entries.push(Entry {
+            row: RouteEntry {
+                method,
+                path,
+                access,
+            },
+            handler,
+        });
+        self
+    }
+
+    pub fn merge(mut self, other: Routes) -> Routes {
+        self.entries.extend(other.entries);
+        self
+    }
+
+    /// Every (method, path, access) of these routes.
+    pub fn table(&self) -> Vec<RouteEntry> {
+        self.entries.iter().map(|e| e.row.clone()).collect()
+    }
+
+    /// The routes as an axum router, each behind its access check.
+    pub fn into_router(self, app: &AppState) -> Router<AppState> {
+        let mut router = Router::new();
+        for Entry { row, handler } in self.entries {
+            let checked = handler.route_layer(middleware::from_fn_with_state(
+                (app.clone(), row.access),
+                check,
+            ));
+            // Two entries on one path (GET and POST) merge into one method router.
+            router = router.route(row.path, checked);
+        }
+        router
+    }
+}
+
+/// Lets the request through when the caller fits `access`; otherwise the login page (no
+/// session), the registrant's "please log in" page, or 403.
+async fn check(
+    State((app, access)): State<(AppState, Access)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let outcome: Result<(), Response> = match access {
+        Access::Public => Ok(()),
+        Access::SecondFactor => PendingLogin::from_request_parts(&mut parts, &app)
+            .await
+            .map(drop)
+            .map_err(IntoResponse::into_response),
+        Access::Registrant => match Ctx::from_request_parts(&mut parts, &app).await {
+            Ok(Ctx(ctx))
+                if ctx
+                    .session
+                    .as_ref()
+                    .is_some_and(|s| s.stage == Stage::Registrant) =>
+            {
+                Ok(())
+            }
+            Ok(_) => Err(registrant_login_required()),
+            Err(e) => Err(e.into_response()),
+        },
+        Access::Staff | Access::Can(_) => {
+            match Authed::from_request_parts(&mut parts, &app).await {
+                Ok(authed) => match access {
+                    Access::Can(p) if !authed.allows(p) => Err(WebError::Forbidden.into_response()),
+                    _ => {
+                        // The handler's `Authed` is this one: the user and tenant are read once.
+                        parts.extensions.insert(authed);
+                        Ok(())
+                    }
+                },
+                Err(e) => Err(e.into_response()),
+            }
+        }
+    };
+    match outcome {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal,
+    }
+}
+
+/// The title and text a phone page shows when there is no registrant session.
+pub const REGISTRANT_LOGIN_TITLE: &str = "ログインしてください";
+pub const REGISTRANT_LOGIN_TEXT: &str = "ログインの有効期限が切れたか、ログインしていません。メールに記載されたURL（またはQRコード）を開いて、もう一度ログインしてください。";
+
+fn registrant_login_required() -> Response {
+    render_status(
+        StatusCode::UNAUTHORIZED,
+        &MessagePage {
+            title: REGISTRANT_LOGIN_TITLE,
+            message: REGISTRANT_LOGIN_TEXT,
+            back_href: "/",
+            back_label: "トップページへ",
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn ok() -> &'static str {
+        "ok"
+    }
+
+    #[test]
+    fn table_lists_every_method_and_path_with_its_access() {
+        let routes = Routes::new()
+            .get("/x", Access::Can(Permission::ViewRegistrants), ok)
+            .post("/x", Access::Can(Permission::EditRegistrants), ok)
+            .merge(Routes::new().get("/login", Access::Public, ok));
+        assert_eq!(
+            routes.table(),
+            vec![
+                RouteEntry {
+                    method: Method::GET,
+                    path: "/x",
+                    access: Access::Can(Permission::ViewRegistrants)
+                },
+                RouteEntry {
+                    method: Method::POST,
+                    path: "/x",
+                    access: Access::Can(Permission::EditRegistrants)
+                },
+                RouteEntry {
+                    method: Method::GET,
+                    path: "/login",
+                    access: Access::Public
+                },
+            ]
+        );
+    }
+}
