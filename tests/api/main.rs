@@ -21,3 +21,4 @@ mod signup;
 mod template_routes;
 mod uploads;
 mod usage;
+mod users;

@@ -96,6 +96,21 @@ pub mod sk {
         format!("USER#{user_id}")
     }
 
+    /// Every login user of the tenant.
+    pub const USERS: &str = "USER#";
+
+    /// What is kept of a deleted login user: the name, for the operation log (no address,
+    /// no password hash).
+    pub fn deleted_user(user_id: &str) -> String {
+        format!("DELUSER#{user_id}")
+    }
+
+    pub const DELETED_USERS: &str = "DELUSER#";
+
+    /// The version of the tenant's set of login users: every change to it moves the version
+    /// in its own transaction, so two changes can never together remove the last 最高権限.
+    pub const USERS_VERSION: &str = "USERSVERSION";
+
     pub fn group(group_id: &str) -> String {
         format!("GROUP#{group_id}")
     }

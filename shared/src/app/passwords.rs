@@ -5,6 +5,26 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, PasswordHasher, PasswordVerifier, Version};
 
 use super::InfraError;
+use crate::domain::identity::{check_password_strength, Email};
+
+/// Checks a new password and its confirmation by the product's one rule set (sign-up, login
+/// users, their own change); each problem is added to `errors` under `password` or
+/// `password_confirm`.
+pub fn check_new(
+    errors: &mut Vec<(&'static str, String)>,
+    password: &str,
+    confirm: &str,
+    email: Option<&Email>,
+) {
+    if let Err(problems) = check_password_strength(password, email.map(Email::as_str)) {
+        errors.extend(problems.into_iter().map(|p| ("password", p)));
+    } else if password != confirm {
+        errors.push((
+            "password_confirm",
+            "パスワード（確認）が一致しません。".into(),
+        ));
+    }
+}
 
 /// argon2id cost parameters (memory in KiB, iterations, lanes).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -7,10 +7,10 @@ use time::Duration;
 
 use super::keys::{self as k, TenantId, TenantScope};
 use super::tenants::{Counters, Tenant};
-use super::users::User;
+use super::users::{User, UserKind};
 use super::{passwords, rate_limit, App, InfraError};
 use crate::crypto;
-use crate::domain::identity::{check_password_strength, Email};
+use crate::domain::identity::Email;
 use crate::domain::plan::Plan;
 use crate::domain::role::Role;
 use crate::ports::audit::AuditEvent;
@@ -51,7 +51,14 @@ pub struct SignupOutcome {
 
 const MAX_NAME: usize = 100;
 
-fn required(errors: &mut FieldErrors, field: &'static str, label: &str, value: &str) -> String {
+/// A required one-line text (a name): trimmed, at most [`MAX_NAME`] characters, no control
+/// characters, no My Number. Shared with the login user form (`app::users`).
+pub(crate) fn required(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    value: &str,
+) -> String {
     let v = value.trim().to_string();
     if v.is_empty() {
         errors.push((field, format!("{label}を入力してください。")));
@@ -99,16 +106,12 @@ pub fn validate(input: &SignupInput) -> Result<(String, String, String, Email), 
             None
         }
     };
-    if let Err(problems) =
-        check_password_strength(&input.password, email.as_ref().map(Email::as_str))
-    {
-        errors.extend(problems.into_iter().map(|p| ("password", p)));
-    } else if input.password != input.password_confirm {
-        errors.push((
-            "password_confirm",
-            "パスワード（確認）が一致しません。".into(),
-        ));
-    }
+    passwords::check_new(
+        &mut errors,
+        &input.password,
+        &input.password_confirm,
+        email.as_ref(),
+    );
     match email {
         Some(email) if errors.is_empty() => Ok((company, family, given, email)),
         _ => Err(errors),
@@ -181,6 +184,9 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
         role: Role::Owner,
         password_hash,
         created_at: now,
+        department: String::new(),
+        kind: UserKind::Employee,
+        note: String::new(),
     };
     let mut tenant = Tenant {
         customer_number: String::new(),

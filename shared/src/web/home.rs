@@ -18,7 +18,6 @@ use crate::app::tenants::Counters;
 pub const COMING_SOON: &[(&str, &str)] = &[
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
-    ("/users", "ログインユーザ"),
     ("/audit-log", "操作履歴"),
     ("/contractor", "契約者情報"),
     ("/contractor/edit", "契約者情報編集"),

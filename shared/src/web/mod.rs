@@ -23,6 +23,7 @@ pub mod records;
 pub mod registrants;
 pub mod session;
 pub mod usage;
+pub mod users;
 
 #[cfg(test)]
 mod tests {
@@ -125,7 +126,7 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 /// Routes declared with their access in the route table (`web::access`); capability modules
 /// move here from [`routes`] as they are converted.
 pub fn declared() -> access::Routes {
-    access::Routes::new()
+    access::Routes::new().merge(users::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
