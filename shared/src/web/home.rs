@@ -20,8 +20,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),
     ("/audit-log", "操作履歴"),
-    ("/contractor", "契約者情報"),
-    ("/contractor/edit", "契約者情報編集"),
     ("/security", "セキュリティ"),
     ("/plan", "契約プラン"),
     ("/plan/change", "プラン変更"),
