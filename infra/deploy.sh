@@ -51,6 +51,9 @@ sam() { "$ROOT/.venv-sam/bin/sam" "$@"; }
 
 build() {
   tools
+  # The postal table ships beside the functions (a layer from build/postal), not in a binary.
+  say "postal table"
+  infra/postal.sh build/postal
   say "sam build $*"
   local start=$SECONDS
   sam build "$@"

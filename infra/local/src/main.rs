@@ -27,6 +27,8 @@ mod uploads;
 const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR] [--smtp-host HOST ...]
   --listen ADDR    address to serve on (default 127.0.0.1:8080, env MYNA_LISTEN)
   --data-dir DIR   where data is kept (default ./data, env MYNA_DATA_DIR)
+  --postal-dir DIR the postal table made by infra/postal.sh, for 契約者情報's address autofill
+                   (default build/postal, env MYNA_POSTAL_DIR; missing: addresses typed by hand)
 mail (without --smtp-host, mail goes to the outbox: /dev/outbox?token=... printed at start-up,
 loopback listeners only):
   --smtp-host HOST           SMTP server; sends real mail (env MYNA_SMTP_HOST)
@@ -43,6 +45,7 @@ environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http
 struct Options {
     listen: String,
     data_dir: PathBuf,
+    postal_dir: PathBuf,
     smtp: mail::SmtpOptions,
 }
 
@@ -50,6 +53,8 @@ fn options() -> Result<Options, String> {
     let mut listen = std::env::var("MYNA_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".into());
     let mut data_dir =
         PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut postal_dir =
+        PathBuf::from(std::env::var("MYNA_POSTAL_DIR").unwrap_or_else(|_| "build/postal".into()));
     let mut smtp = mail::SmtpOptions::from_env();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -66,6 +71,7 @@ fn options() -> Result<Options, String> {
         match name.as_str() {
             "--listen" => listen = value()?,
             "--data-dir" => data_dir = PathBuf::from(value()?),
+            "--postal-dir" => postal_dir = PathBuf::from(value()?),
             "--smtp-password" => {
                 return Err(
                     "--smtp-password: a password on the command line is visible to every user \
@@ -81,6 +87,7 @@ fn options() -> Result<Options, String> {
     Ok(Options {
         listen,
         data_dir,
+        postal_dir,
         smtp,
     })
 }
@@ -126,7 +133,7 @@ fn main() -> ExitCode {
         Ok(r) => r,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(serve(addr, opts.data_dir, opts.smtp))
+    runtime.block_on(serve(addr, opts.data_dir, opts.postal_dir, opts.smtp))
 }
 
 fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
@@ -136,7 +143,12 @@ fn check_writable(dir: &std::path::Path) -> std::io::Result<()> {
     std::fs::remove_file(probe)
 }
 
-async fn serve(addr: SocketAddr, data_dir: PathBuf, smtp: mail::SmtpOptions) -> ExitCode {
+async fn serve(
+    addr: SocketAddr,
+    data_dir: PathBuf,
+    postal_dir: PathBuf,
+    smtp: mail::SmtpOptions,
+) -> ExitCode {
     let origin = std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| format!("http://{addr}"));
     // Bad mail settings stop the start, before any data is touched.
     let smtp = match smtp.mailer() {
@@ -163,6 +175,7 @@ async fn serve(addr: SocketAddr, data_dir: PathBuf, smtp: mail::SmtpOptions) -> 
             .unwrap_or(true),
         // Browsers drop Secure cookies on plain http; only loopback may go without.
         secure_cookies: !addr.ip().is_loopback(),
+        postal_dir: Some(postal_dir),
         ..Config::default()
     };
     let mail_mode = mail::Mode::choose(smtp, embedded.outbox.clone(), addr.ip().is_loopback());

@@ -91,6 +91,10 @@ pub fn install_marker() -> Key {
 pub mod sk {
     pub const PROFILE: &str = "PROFILE";
     pub const COUNTERS: &str = "COUNTERS";
+    /// 契約者情報 (app::contractor), apart from PROFILE so the two are edited independently.
+    pub const CONTRACTOR: &str = "CONTRACTOR";
+    /// The company passcode sealed under the tenant's data key, so 契約者情報 can show it.
+    pub const PASSCODE: &str = "PASSCODE";
 
     pub fn user(user_id: &str) -> String {
         format!("USER#{user_id}")

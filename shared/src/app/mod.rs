@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
+pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
@@ -56,6 +57,10 @@ pub struct Config {
     pub session_absolute: Duration,
     pub otp_validity: Duration,
     pub trial_days: i64,
+    /// Where the postal table's shards (`<3 digits>.json`, made by `infra/postal.sh`) are read
+    /// from for 契約者情報's address autofill; `None` or a missing file: no autofill, the
+    /// address is typed by hand.
+    pub postal_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Config {
@@ -71,6 +76,7 @@ impl Default for Config {
             session_absolute: Duration::hours(12),
             otp_validity: Duration::minutes(10),
             trial_days: 30,
+            postal_dir: None,
         }
     }
 }

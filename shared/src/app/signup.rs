@@ -215,6 +215,13 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
             WriteOp::put_new(tenant.to_item(&scope)),
             WriteOp::put_new(Counters::initial_item(&scope)),
             WriteOp::put_new(user.to_item(&scope)),
+            WriteOp::put_new(super::contractor::initial_item(
+                &scope,
+                &tenant.company_name,
+                (&user.family_name, &user.given_name),
+                &user.email,
+                now,
+            )),
             WriteOp::put_new(
                 Item::new(k::email_lookup(&user.email, &tenant_id)).with("user", user.id.as_str()),
             ),

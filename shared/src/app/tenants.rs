@@ -174,23 +174,12 @@ pub async fn counters(scope: &TenantScope) -> Result<Counters, InfraError> {
     Ok(Counters::from_values(v))
 }
 
-/// Sets (or, with `None`, removes) the company passcode registrants enter on their phones.
+/// Sets (or, with `None`, removes) the company passcode registrants enter on their phones:
+/// its hash and the sealed copy 契約者情報 shows (see `app::contractor::set_passcode`).
 pub async fn set_passcode(
     app: &super::App,
     scope: &TenantScope,
     passcode: Option<&str>,
 ) -> Result<(), InfraError> {
-    let mut tenant = load(scope).await?.ok_or(InfraError::Corrupt("tenant"))?;
-    tenant.passcode_hash = match passcode {
-        Some(p) => Some(super::passwords::hash(app.config.password_params, p.to_string()).await?),
-        None => None,
-    };
-    tenant.passcode_set = tenant.passcode_hash.is_some();
-    scope
-        .put(
-            tenant.to_item(scope),
-            crate::ports::store::Condition::Exists,
-        )
-        .await?;
-    Ok(())
+    super::contractor::set_passcode(app, scope, passcode).await
 }

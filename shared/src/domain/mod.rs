@@ -6,6 +6,7 @@
 //! be compiled and tested on its own. User-facing error messages are Japanese.
 
 pub mod approval;
+pub mod contractor;
 pub mod date;
 pub mod documents;
 pub mod identity;

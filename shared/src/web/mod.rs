@@ -11,6 +11,7 @@ pub mod auth;
 pub mod bulk;
 pub mod collection;
 pub mod confirm;
+pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
@@ -19,6 +20,7 @@ pub mod guide;
 pub mod home;
 pub mod images;
 pub mod number;
+pub mod postal;
 pub mod records;
 pub mod registrants;
 pub mod session;
@@ -126,7 +128,9 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 /// Routes declared with their access in the route table (`web::access`); capability modules
 /// move here from [`routes`] as they are converted.
 pub fn declared() -> access::Routes {
-    access::Routes::new().merge(users::routes())
+    access::Routes::new()
+        .merge(users::routes())
+        .merge(contractor::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).

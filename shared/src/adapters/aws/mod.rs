@@ -126,6 +126,12 @@ pub fn lambda_config() -> crate::app::Config {
             (Ok(b), Ok(r)) => format!("'self' https://{b}.s3.{r}.amazonaws.com"),
             _ => "'self'".into(),
         },
+        // The postal table ships as a Lambda layer (mounted under /opt), not in the binary.
+        postal_dir: Some(
+            std::env::var("MYNA_POSTAL_DIR")
+                .unwrap_or_else(|_| "/opt/postal".into())
+                .into(),
+        ),
         ..crate::app::Config::default()
     }
 }
