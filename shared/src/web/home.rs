@@ -22,7 +22,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/audit-log", "操作履歴"),
     ("/contractor", "契約者情報"),
     ("/contractor/edit", "契約者情報編集"),
-    ("/security", "セキュリティ"),
     ("/plan", "契約プラン"),
     ("/plan/change", "プラン変更"),
 ];

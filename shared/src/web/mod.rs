@@ -21,6 +21,8 @@ pub mod images;
 pub mod number;
 pub mod records;
 pub mod registrants;
+pub mod reminders;
+pub mod security;
 pub mod session;
 pub mod usage;
 
@@ -126,6 +128,8 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 /// move here from [`routes`] as they are converted.
 pub fn declared() -> access::Routes {
     access::Routes::new()
+        .merge(reminders::routes())
+        .merge(security::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
@@ -225,6 +229,9 @@ pub enum WebError {
     LoginRequired { expired: bool },
     #[error("forbidden")]
     Forbidden,
+    /// The company requires トークン認証 and this user has not set it up yet.
+    #[error("second factor setup required")]
+    TotpSetupRequired,
     #[error("csrf token missing or wrong")]
     Csrf,
     #[error("not found")]
@@ -299,6 +306,7 @@ impl IntoResponse for WebError {
             WebError::Infra(e) => Failure::attach(WebError::Internal.into_response(), e.to_string()),
             WebError::LoginRequired { expired: true } => Redirect::to("/login?expired=1").into_response(),
             WebError::LoginRequired { expired: false } => Redirect::to("/login").into_response(),
+            WebError::TotpSetupRequired => Redirect::to("/security/totp").into_response(),
             WebError::Forbidden => page(
                 StatusCode::FORBIDDEN,
                 "権限がありません",

@@ -16,6 +16,7 @@
 mod logout;
 mod password;
 mod second_factor;
+pub mod totp;
 
 pub use logout::logout;
 pub use password::password_step;

@@ -1,6 +1,7 @@
 //! The password step (第一認証): candidates by address and お客様番号, the password checked
 //! against each, the limits, and on success a pending session with the mailed code.
 
+use super::totp::{self, Method};
 use super::{audit, audit_each, event, LoginError, LoginInput};
 use crate::app::keys::{self as k, TenantId, TenantScope};
 use crate::app::rate_limit::{self, Verdict};
@@ -269,6 +270,35 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
     }
     let user = matched.remove(0);
 
+    let scope = TenantScope::new(user.tenant.clone(), app.ports.store.clone());
+    let (token, detail) = match totp::method(&scope, &user.id).await? {
+        // The app shows the code: no mail. The pending session holds the hash of a code nobody
+        // knows, so only the app's code (checked in the second step) can finish this login.
+        Method::Totp => (
+            sessions::start_pending(app, &user.tenant, &user.id, &crypto::random_token()).await?,
+            "ログイン第一認証（トークン認証）",
+        ),
+        Method::Mail => (
+            send_mail_code(app, &user).await?,
+            "ログイン第一認証（第二認証コード送信）",
+        ),
+    };
+    audit(
+        app,
+        event(
+            Some(&user.tenant),
+            Some(&user),
+            "auth.password_ok",
+            detail,
+            ip,
+        ),
+    )
+    .await?;
+    Ok(token)
+}
+
+/// Starts the pending session of a メール認証 user and mails its code; returns the token.
+async fn send_mail_code(app: &App, user: &User) -> Result<String, InfraError> {
     let code = crypto::random_digits(6);
     let token = sessions::start_pending(app, &user.tenant, &user.id, &code).await?;
     let minutes = app.config.otp_validity.whole_minutes();
@@ -292,16 +322,5 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
         ))
         .await
         .map_err(InfraError::from)?;
-    audit(
-        app,
-        event(
-            Some(&user.tenant),
-            Some(&user),
-            "auth.password_ok",
-            "ログイン第一認証（第二認証コード送信）",
-            ip,
-        ),
-    )
-    .await?;
     Ok(token)
 }

@@ -1,11 +1,12 @@
 //! The second-factor step (第二認証): the code is checked against the pending session, within
 //! the limits, and a new active session replaces the pending one.
 
+use super::totp::{self, Method};
 use super::{audit, event, OtpError};
 use crate::app::keys::TenantScope;
 use crate::app::rate_limit;
 use crate::app::sessions::{self, Session, Stage};
-use crate::app::users;
+use crate::app::{tenants, users};
 use crate::app::{App, InfraError};
 use crate::crypto;
 
@@ -66,9 +67,19 @@ pub async fn otp_step(
     }
 
     let code: String = code.trim().chars().filter(|c| !c.is_whitespace()).collect();
-    let given = sessions::otp_digest(&pending.id_hash, &code);
-    let expected = pending.otp_hash.clone().unwrap_or_default();
-    if !crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
+    let right = match totp::method(&scope, &user.id).await? {
+        // The app's code, once per time step (a replayed code is a wrong code).
+        Method::Totp => match tenants::load(&scope).await? {
+            Some(tenant) => totp::accept_code(app, &scope, &tenant, &user.id, &code).await?,
+            None => false,
+        },
+        Method::Mail => {
+            let given = sessions::otp_digest(&pending.id_hash, &code);
+            let expected = pending.otp_hash.clone().unwrap_or_default();
+            crypto::ct_eq(given.as_bytes(), expected.as_bytes())
+        }
+    };
+    if !right {
         rate_limit::hit(store, &rate_limit::OTP_IP, ip, now_ts)
             .await
             .map_err(InfraError::from)?;
@@ -98,7 +109,7 @@ pub async fn otp_step(
         return Err(OtpError::Wrong);
     }
 
-    let Some(token) = sessions::activate(app, pending).await? else {
+    let Some(token) = sessions::activate(app, pending, &user.password_hash).await? else {
         // The same code was used a moment ago: single use.
         return Err(OtpError::Expired);
     };
