@@ -1,7 +1,7 @@
 //! トークン認証: the second factor from an authenticator app (TOTP, RFC 6238: SHA-1, 6 digits,
 //! 30-second steps, one step of clock skew either way), per login user.
 //!
-//! The secret lives in its own item beside the user (`USER#<id>#2FA`), never in the user item
+//! The secret lives in its own item beside the user (`SECONDFACTOR#<user id>`), never in the user item
 //! and never in a log, sealed (AES-256-GCM) under a data key of its own: made under the
 //! tenant's master key with the encryption context `{tenant, purpose: second-factor, user}` and
 //! stored wrapped beside the secret. The login function can therefore be allowed to unwrap
@@ -84,8 +84,9 @@ pub struct Setup {
     pub url: String,
 }
 
+/// Not under `USER#`: a listing of the login users by that prefix must not meet this item.
 fn sk(user_id: &str) -> String {
-    format!("USER#{user_id}#2FA")
+    format!("SECONDFACTOR#{user_id}")
 }
 
 fn key(scope: &TenantScope, user_id: &str) -> Key {
