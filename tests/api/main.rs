@@ -17,6 +17,8 @@ mod login;
 mod mail;
 mod phone;
 mod registrants;
+mod reminders;
+mod second_factor;
 mod security;
 mod signup;
 mod template_routes;

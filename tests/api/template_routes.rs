@@ -81,7 +81,10 @@ async fn every_page_is_routed_to_the_function_that_serves_it() {
     let routers = [
         (
             "AuthFunction",
-            myna::web::group(t.app.clone(), myna::web::auth::router()),
+            myna::web::group(
+                t.app.clone(),
+                myna::web::auth::router().merge(myna::web::reminders::routes().into_router(&t.app)),
+            ),
         ),
         (
             "HomeFunction",

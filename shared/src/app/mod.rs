@@ -21,6 +21,8 @@ pub mod person;
 pub mod rate_limit;
 pub mod record;
 pub mod registrants;
+pub mod reminders;
+pub mod security;
 pub mod sessions;
 pub mod signup;
 pub mod staging;

@@ -5,6 +5,10 @@
 //! the second factor succeeds, so a token seen before login is worthless after it. Active
 //! sessions end after `session_idle` without requests or `session_absolute` after login,
 //! whichever comes first; the `ttl` attribute lets the store drop them afterwards.
+//!
+//! An active administrator's session is bound to the password it was opened with (`cred`, a
+//! digest of the stored password hash): a new password, set by the user, an administrator or
+//! a reminder, ends every session opened before it, with no list of sessions to walk.
 
 use time::OffsetDateTime;
 
@@ -41,10 +45,14 @@ pub struct Session {
     /// A registrant's session: the hash of the registration link it was opened with; the
     /// session lasts only while that link is the registrant's current one.
     pub link: Option<String>,
+    /// An administrator's session: [`credential_tag`] of the password hash at login.
+    pub cred: Option<String>,
 }
 
 /// What a cookie's token turned out to be.
 #[derive(Debug)]
+// A valid session is the common case; boxing it would cost an allocation per request.
+#[allow(clippy::large_enum_variant)]
 pub enum Lookup {
     Valid(Session),
     Expired,
@@ -86,6 +94,9 @@ impl Session {
         if let Some(l) = &self.link {
             item = item.with("link", l.as_str());
         }
+        if let Some(c) = &self.cred {
+            item = item.with("cred", c.as_str());
+        }
         item
     }
 
@@ -107,6 +118,7 @@ impl Session {
             otp_expires: item.i64("otp_expires"),
             otp_attempts: item.i64("otp_attempts").unwrap_or(0),
             link: item.str("link").map(str::to_string),
+            cred: item.str("cred").map(str::to_string),
         })
     }
 
@@ -121,6 +133,21 @@ impl Session {
 
     pub fn is_expired(&self, app: &App, now: OffsetDateTime) -> bool {
         now.unix_timestamp() >= self.expires_at(app)
+    }
+}
+
+/// What a session remembers of the password it was opened with: a digest of the stored
+/// argon2 hash (itself salted), so the session table holds nothing a guesser could use.
+pub fn credential_tag(password_hash: &str) -> String {
+    crypto::sha256_hex(format!("session-credential\n{password_hash}").as_bytes())
+}
+
+impl Session {
+    /// Whether the session was opened with the password whose stored hash is `password_hash`.
+    pub fn is_bound_to(&self, password_hash: &str) -> bool {
+        self.cred
+            .as_deref()
+            .is_some_and(|c| crypto::ct_eq(c.as_bytes(), credential_tag(password_hash).as_bytes()))
     }
 }
 
@@ -151,6 +178,7 @@ pub async fn start_pending(
         last_seen: now,
         otp_attempts: 0,
         link: None,
+        cred: None,
     };
     let expires = session.expires_at(app);
     app.ports
@@ -162,8 +190,13 @@ pub async fn start_pending(
 
 /// Replaces a pending session by an active one. The pending session is deleted only if it
 /// still holds `otp_hash`, so a code works once even when submitted twice at the same time.
-/// Returns `None` if the pending session was already used.
-pub async fn activate(app: &App, pending: &Session) -> Result<Option<String>, InfraError> {
+/// Returns `None` if the pending session was already used. The new session is bound to
+/// `password_hash`, the user's stored hash now.
+pub async fn activate(
+    app: &App,
+    pending: &Session,
+    password_hash: &str,
+) -> Result<Option<String>, InfraError> {
     let used = app
         .ports
         .sessions
@@ -181,7 +214,15 @@ pub async fn activate(app: &App, pending: &Session) -> Result<Option<String>, In
         Err(e) => return Err(e.into()),
     }
     Ok(Some(
-        start(app, &pending.tenant, &pending.user_id, Stage::Active, None).await?,
+        start(
+            app,
+            &pending.tenant,
+            &pending.user_id,
+            Stage::Active,
+            None,
+            Some(credential_tag(password_hash)),
+        )
+        .await?,
     ))
 }
 
@@ -192,6 +233,7 @@ async fn start(
     user_id: &str,
     stage: Stage,
     link: Option<String>,
+    cred: Option<String>,
 ) -> Result<String, InfraError> {
     let token = crypto::random_token();
     let now = app.now().unix_timestamp();
@@ -207,6 +249,7 @@ async fn start(
         otp_expires: None,
         otp_attempts: 0,
         link,
+        cred,
     };
     let expires = session.expires_at(app);
     app.ports
@@ -230,6 +273,7 @@ pub async fn start_registrant(
         registrant_id,
         Stage::Registrant,
         Some(link_hash.to_string()),
+        None,
     )
     .await
 }
@@ -273,6 +317,22 @@ pub async fn touch(app: &App, session: &mut Session) -> Result<(), InfraError> {
         Ok(()) | Err(crate::ports::StoreError::ConditionFailed) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Keeps `session` alive across its own user's password change (ログインユーザのPW変更 of
+/// oneself): it is re-bound to the new hash; every other session of the user still ends.
+pub async fn rebind(
+    app: &App,
+    session: &mut Session,
+    password_hash: &str,
+) -> Result<(), InfraError> {
+    session.cred = Some(credential_tag(password_hash));
+    let expires = session.expires_at(app);
+    app.ports
+        .sessions
+        .put(session.to_item(expires), Condition::Exists)
+        .await?;
+    Ok(())
 }
 
 /// Counts a wrong OTP on a pending session; returns the attempts so far.

@@ -9,8 +9,9 @@ use axum::{Form, Router};
 use serde::Deserialize;
 
 use super::session::{clear_cookie, set_cookie, Ctx, PendingLogin, SESSION_COOKIE};
-use super::{render, render_status, AppState, MessagePage, WebError};
-use crate::app::auth::{self as login, LoginError, LoginInput, OtpError};
+use super::{render, render_status, AppState, WebError};
+use crate::app::auth::{self as login, totp, LoginError, LoginInput, OtpError};
+use crate::app::keys::TenantScope;
 use crate::app::signup::{self, FieldErrors, SignupError, SignupInput};
 use crate::domain::identity::CustomerNumber;
 
@@ -27,7 +28,6 @@ pub fn router() -> Router<AppState> {
         .route("/signup/done", get(signup_done))
         .route("/login", get(login_form).post(login_submit))
         .route("/login/otp", get(otp_form).post(otp_submit))
-        .route("/login/reminder", get(reminder))
         .route("/logout", post(logout))
 }
 
@@ -266,13 +266,25 @@ fn login_error_text(error: &LoginError, customer_number: &str) -> String {
 struct OtpPage<'a> {
     csrf: &'a str,
     error: Option<String>,
+    /// The code comes from the user's authenticator app, not a mail.
+    totp: bool,
 }
 
-async fn otp_form(pending: PendingLogin) -> Response {
-    render(&OtpPage {
+/// Whether the pending login's user answers with their authenticator app.
+async fn uses_totp(app: &AppState, pending: &PendingLogin) -> Result<bool, WebError> {
+    let scope = TenantScope::new(pending.session.tenant.clone(), app.ports.store.clone());
+    Ok(totp::method(&scope, &pending.session.user_id).await? == totp::Method::Totp)
+}
+
+async fn otp_form(
+    State(app): State<AppState>,
+    pending: PendingLogin,
+) -> Result<Response, WebError> {
+    Ok(render(&OtpPage {
         csrf: &pending.session.csrf,
         error: None,
-    })
+        totp: uses_totp(&app, &pending).await?,
+    }))
 }
 
 #[derive(Deserialize, Default)]
@@ -304,6 +316,7 @@ async fn otp_submit(
             &OtpPage {
                 csrf: &pending.session.csrf,
                 error: Some(error.to_string()),
+                totp: uses_totp(&app, &pending).await?,
             },
         ));
     }
@@ -338,13 +351,4 @@ async fn logout(State(app): State<AppState>, Ctx(ctx): Ctx) -> Result<Response, 
     res.headers_mut()
         .append(header::SET_COOKIE, clear_cookie(&app, SESSION_COOKIE));
     Ok(res)
-}
-
-async fn reminder() -> Response {
-    render(&MessagePage {
-        title: "ログインできない場合",
-        message: "準備中: パスワードの再設定・お客様番号の確認（リマインダー機能）は現在準備中です。お手数ですが、最高権限のユーザまたは運営者にお問い合わせください。",
-        back_href: "/login",
-        back_label: "ログイン画面に戻る",
-    })
 }

@@ -19,7 +19,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
     ("/audit-log", "操作履歴"),
-    ("/security", "セキュリティ"),
     ("/plan", "契約プラン"),
     ("/plan/change", "プラン変更"),
 ];

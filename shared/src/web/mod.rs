@@ -23,6 +23,8 @@ pub mod number;
 pub mod postal;
 pub mod records;
 pub mod registrants;
+pub mod reminders;
+pub mod security;
 pub mod session;
 pub mod usage;
 pub mod users;
@@ -131,6 +133,8 @@ pub fn declared() -> access::Routes {
     access::Routes::new()
         .merge(users::routes())
         .merge(contractor::routes())
+        .merge(reminders::routes())
+        .merge(security::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
@@ -230,6 +234,9 @@ pub enum WebError {
     LoginRequired { expired: bool },
     #[error("forbidden")]
     Forbidden,
+    /// The company requires トークン認証 and this user has not set it up yet.
+    #[error("second factor setup required")]
+    TotpSetupRequired,
     #[error("csrf token missing or wrong")]
     Csrf,
     #[error("not found")]
@@ -304,6 +311,7 @@ impl IntoResponse for WebError {
             WebError::Infra(e) => Failure::attach(WebError::Internal.into_response(), e.to_string()),
             WebError::LoginRequired { expired: true } => Redirect::to("/login?expired=1").into_response(),
             WebError::LoginRequired { expired: false } => Redirect::to("/login").into_response(),
+            WebError::TotpSetupRequired => Redirect::to("/security/totp").into_response(),
             WebError::Forbidden => page(
                 StatusCode::FORBIDDEN,
                 "権限がありません",

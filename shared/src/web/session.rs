@@ -21,6 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::{body_limit, AppState, WebError};
+use crate::app::auth::totp;
 use crate::app::keys::TenantScope;
 use crate::app::sessions::{self, Lookup, Session, Stage};
 use crate::app::tenants::{self, Tenant};
@@ -76,7 +77,8 @@ fn cookies(headers: &HeaderMap) -> impl Iterator<Item = (&str, &str)> {
         .filter_map(|pair| pair.trim().split_once('='))
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of the cookie `name`, if the request carries it.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     cookies(headers).find(|(k, _)| *k == name).map(|(_, v)| v)
 }
 
@@ -329,6 +331,19 @@ impl FromRequestParts<AppState> for Authed {
             sessions::end(app, &session).await?;
             return Err(WebError::LoginRequired { expired: false });
         };
+        // A new password (a reminder, an administrator) ends the sessions opened before it.
+        if !session.is_bound_to(&user.password_hash) {
+            sessions::end(app, &session).await?;
+            return Err(WebError::LoginRequired { expired: false });
+        }
+        // Where the company requires トークン認証, a user without it sets it up before any
+        // other page (`web::security` serves the setup under `/security`).
+        if tenant.settings.require_totp
+            && !super::security::setup_path(parts.uri.path())
+            && totp::method(&scope, &user.id).await? != totp::Method::Totp
+        {
+            return Err(WebError::TotpSetupRequired);
+        }
         Ok(Authed {
             ctx,
             session,

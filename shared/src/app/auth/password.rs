@@ -1,112 +1,20 @@
-//! Login (manual ch.2): email + password, then a one-time code mailed to the user.
-//!
-//! The password step finds the address's tenants through the global `EMAIL#` look-up, narrows
-//! them by customer number when one is given (オプションログイン), and verifies the password
-//! against each candidate. Only when the password matches in more than one tenant does it ask
-//! for the customer number, so the question itself never tells a stranger anything.
-//! Every failure is rate limited (see [`rate_limit`]: per pair of account and client address,
-//! per client address, and a higher ceiling with growing delays per account, whose owner is
-//! mailed when it trips), and every outcome is written to the audit log with the address.
+//! The password step (第一認証): candidates by address and お客様番号, the password checked
+//! against each, the limits, and on success a pending session with the mailed code.
 
-use super::keys::{self as k, TenantId, TenantScope};
-use super::rate_limit::{self, Verdict};
-use super::sessions::{self, Session, Stage};
-use super::users::{self, User};
-use super::{passwords, App, InfraError};
+use super::totp::{self, Method};
+use super::{audit, audit_each, event, LoginError, LoginInput};
+use crate::app::keys::{self as k, TenantId, TenantScope};
+use crate::app::rate_limit::{self, Verdict};
+use crate::app::sessions;
+use crate::app::users::{self, User};
+use crate::app::{passwords, App, InfraError};
 use crate::crypto;
 use crate::domain::identity::{CustomerNumber, Email};
-use crate::ports::audit::AuditEvent;
 use crate::ports::mailer::Mail;
 use crate::ports::store::Query;
 
 /// Most tenants one address is tried against in one login.
 const MAX_CANDIDATES: usize = 20;
-
-#[derive(Debug, thiserror::Error)]
-pub enum LoginError {
-    #[error("メールアドレスまたはパスワードが正しくありません。")]
-    Invalid,
-    #[error("このメールアドレスは複数のアカウントで登録されています。「オプション入力」を押して、お客様番号を入力してください。")]
-    NeedCustomerNumber,
-    #[error("お客様番号が正しくありません。ログイン画面の「オプション入力」のお客様番号をご確認ください（お申し込み時のメールに記載しています）。")]
-    WrongCustomerNumber,
-    #[error("ログインの失敗が続いているため、しばらく待ってから再度お試しください（あと{}）。", rate_limit::wait_text(*.seconds))]
-    Wait { seconds: i64 },
-    #[error("ログインの失敗が続いたため、一時的にログインを制限しています。{}ほど時間をおいてから再度お試しください。", rate_limit::wait_text(*.seconds))]
-    Locked { seconds: i64 },
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl LoginError {
-    /// Seconds before another attempt can succeed, for a refusal by the limits.
-    pub fn retry_after(&self) -> Option<i64> {
-        match self {
-            LoginError::Wait { seconds } | LoginError::Locked { seconds } => Some(*seconds),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum OtpError {
-    #[error("第二認証コードが正しくありません。")]
-    Wrong,
-    #[error("第二認証コードの有効期限（10分）が切れました。お手数ですが、もう一度ログインしてください。")]
-    Expired,
-    #[error("第二認証コードの入力に続けて失敗したため、このログインは無効になりました。もう一度ログインしてください。")]
-    TooManyAttempts,
-    #[error("第二認証コードの失敗が続いたため、一時的にログインを制限しています。しばらく時間をおいて（15分程度）から再度お試しください。")]
-    Locked,
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-pub struct LoginInput {
-    pub email: String,
-    pub password: String,
-    pub customer_number: Option<String>,
-}
-
-fn event(
-    tenant: Option<&TenantId>,
-    user: Option<&User>,
-    action: &str,
-    detail: &str,
-    ip: &str,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id: tenant.map(TenantId::to_string),
-        actor_id: user.map(|u| u.id.clone()),
-        actor_name: user.map(User::display_name),
-        action: action.into(),
-        target: user.map(|u| u.id.clone()),
-        detail: detail.into(),
-        ip: Some(ip.to_string()),
-    }
-}
-
-async fn audit(app: &App, e: AuditEvent) -> Result<(), InfraError> {
-    app.audit().record(e).await.map_err(InfraError::from)
-}
-
-/// One audit entry in the tenant of each of `users` (so each tenant's administrators see it).
-async fn audit_each(
-    app: &App,
-    users: &[User],
-    action: &str,
-    detail: &str,
-    ip: &str,
-) -> Result<(), InfraError> {
-    for user in users {
-        audit(
-            app,
-            event(Some(&user.tenant), Some(user), action, detail, ip),
-        )
-        .await?;
-    }
-    Ok(())
-}
 
 /// The login users behind an address, optionally only in the tenant of `customer_number`.
 async fn candidates(
@@ -362,6 +270,35 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
     }
     let user = matched.remove(0);
 
+    let scope = TenantScope::new(user.tenant.clone(), app.ports.store.clone());
+    let (token, detail) = match totp::method(&scope, &user.id).await? {
+        // The app shows the code: no mail. The pending session holds the hash of a code nobody
+        // knows, so only the app's code (checked in the second step) can finish this login.
+        Method::Totp => (
+            sessions::start_pending(app, &user.tenant, &user.id, &crypto::random_token()).await?,
+            "ログイン第一認証（トークン認証）",
+        ),
+        Method::Mail => (
+            send_mail_code(app, &user).await?,
+            "ログイン第一認証（第二認証コード送信）",
+        ),
+    };
+    audit(
+        app,
+        event(
+            Some(&user.tenant),
+            Some(&user),
+            "auth.password_ok",
+            detail,
+            ip,
+        ),
+    )
+    .await?;
+    Ok(token)
+}
+
+/// Starts the pending session of a メール認証 user and mails its code; returns the token.
+async fn send_mail_code(app: &App, user: &User) -> Result<String, InfraError> {
     let code = crypto::random_digits(6);
     let token = sessions::start_pending(app, &user.tenant, &user.id, &code).await?;
     let minutes = app.config.otp_validity.whole_minutes();
@@ -385,151 +322,5 @@ pub async fn password_step(app: &App, input: LoginInput, ip: &str) -> Result<Str
         ))
         .await
         .map_err(InfraError::from)?;
-    audit(
-        app,
-        event(
-            Some(&user.tenant),
-            Some(&user),
-            "auth.password_ok",
-            "ログイン第一認証（第二認証コード送信）",
-            ip,
-        ),
-    )
-    .await?;
     Ok(token)
-}
-
-/// The second-factor step. On success the pending session is consumed and the token of a
-/// new active session returned.
-pub async fn otp_step(
-    app: &App,
-    pending: &Session,
-    code: &str,
-    ip: &str,
-) -> Result<String, OtpError> {
-    if pending.stage != Stage::Pending {
-        return Err(OtpError::Expired);
-    }
-    let now_ts = app.now().unix_timestamp();
-    let store = app.ports.sessions.as_ref();
-    let scope = TenantScope::new(pending.tenant.clone(), app.ports.store.clone());
-    let user = users::load(&scope, &pending.user_id)
-        .await?
-        .ok_or(OtpError::Expired)?;
-    let account_subject = format!("{}#{}", pending.tenant, pending.user_id);
-
-    if rate_limit::is_blocked(store, &rate_limit::OTP_IP, ip, now_ts)
-        .await
-        .map_err(InfraError::from)?
-        || rate_limit::is_blocked(store, &rate_limit::OTP_ACCOUNT, &account_subject, now_ts)
-            .await
-            .map_err(InfraError::from)?
-    {
-        sessions::end(app, pending).await?;
-        audit(
-            app,
-            event(
-                Some(&pending.tenant),
-                Some(&user),
-                "auth.otp_blocked",
-                "ログイン制限中の第二認証",
-                ip,
-            ),
-        )
-        .await?;
-        return Err(OtpError::Locked);
-    }
-    if pending.otp_expires.is_none_or(|e| now_ts >= e) {
-        sessions::end(app, pending).await?;
-        audit(
-            app,
-            event(
-                Some(&pending.tenant),
-                Some(&user),
-                "auth.otp_expired",
-                "第二認証失敗（有効期限切れ）",
-                ip,
-            ),
-        )
-        .await?;
-        return Err(OtpError::Expired);
-    }
-
-    let code: String = code.trim().chars().filter(|c| !c.is_whitespace()).collect();
-    let given = sessions::otp_digest(&pending.id_hash, &code);
-    let expected = pending.otp_hash.clone().unwrap_or_default();
-    if !crypto::ct_eq(given.as_bytes(), expected.as_bytes()) {
-        rate_limit::hit(store, &rate_limit::OTP_IP, ip, now_ts)
-            .await
-            .map_err(InfraError::from)?;
-        let locked = rate_limit::hit(store, &rate_limit::OTP_ACCOUNT, &account_subject, now_ts)
-            .await
-            .map_err(InfraError::from)?;
-        let attempts = sessions::count_otp_failure(app, pending).await?;
-        audit(
-            app,
-            event(
-                Some(&pending.tenant),
-                Some(&user),
-                "auth.otp_failed",
-                "第二認証失敗（コード誤り）",
-                ip,
-            ),
-        )
-        .await?;
-        if locked {
-            sessions::end(app, pending).await?;
-            return Err(OtpError::Locked);
-        }
-        if attempts >= rate_limit::OTP_PER_CODE {
-            sessions::end(app, pending).await?;
-            return Err(OtpError::TooManyAttempts);
-        }
-        return Err(OtpError::Wrong);
-    }
-
-    let Some(token) = sessions::activate(app, pending).await? else {
-        // The same code was used a moment ago: single use.
-        return Err(OtpError::Expired);
-    };
-    // The owner's own address starts afresh; the account's count across addresses stays, so
-    // a guesser elsewhere gains nothing from the owner's login.
-    rate_limit::clear(
-        store,
-        &rate_limit::LOGIN_PAIR,
-        &rate_limit::pair(&user.email, ip),
-        now_ts,
-    )
-    .await
-    .map_err(InfraError::from)?;
-    audit(
-        app,
-        event(
-            Some(&pending.tenant),
-            Some(&user),
-            "auth.login",
-            "ログイン",
-            ip,
-        ),
-    )
-    .await?;
-    Ok(token)
-}
-
-/// Ends a session and records the logout.
-pub async fn logout(app: &App, session: &Session, ip: &str) -> Result<(), InfraError> {
-    sessions::end(app, session).await?;
-    let scope = TenantScope::new(session.tenant.clone(), app.ports.store.clone());
-    let user = users::load(&scope, &session.user_id).await?;
-    audit(
-        app,
-        event(
-            Some(&session.tenant),
-            user.as_ref(),
-            "auth.logout",
-            "ログアウト",
-            ip,
-        ),
-    )
-    .await
 }
