@@ -68,6 +68,9 @@ async fn add_user(t: &TestApp, scope: &TenantScope, email: &str, role: Role) -> 
         role,
         password_hash: passwords::hash(Params::TESTING, PW.into()).await.unwrap(),
         created_at: t.clock.now(),
+        department: String::new(),
+        kind: myna::app::users::UserKind::Employee,
+        note: String::new(),
     };
     scope
         .put(user.to_item(scope), Condition::NotExists)

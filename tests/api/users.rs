@@ -457,12 +457,16 @@ async fn own_password_change_needs_the_current_password_and_stops_guessing() {
     assert_eq!(res.status, StatusCode::TOO_MANY_REQUESTS);
     // After the window, the right current password changes it
     t.clock.advance(time::Duration::minutes(16));
+    let mut elsewhere = t.login(OWNER, PW, None).await;
     let mut b = t.login(OWNER, PW, None).await;
     let res = b
         .submit("/account/password", "/account/password", &change(PW))
         .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     assert!(res.body.contains("パスワードを変更しました"));
+    // The session that changed it goes on; the one opened elsewhere with the old password ends
+    assert_eq!(b.get("/home").await.status, StatusCode::OK);
+    assert_eq!(elsewhere.get("/home").await.location(), Some("/login"));
     t.login(OWNER, "Kaede-2026xy", None).await;
     let scope = t.scope_of(OWNER).await;
     let log = t.audit_of(&scope).await;

@@ -366,7 +366,7 @@ async fn store_password(
     scope: &TenantScope,
     user: &User,
     password: String,
-) -> Result<(), UserError> {
+) -> Result<String, UserError> {
     let updated = User {
         password_hash: passwords::hash(app.config.password_params, password).await?,
         ..user.clone()
@@ -377,7 +377,8 @@ async fn store_password(
         .map_err(|e| match e {
             StoreError::ConditionFailed => UserError::NotFound,
             other => other.into(),
-        })
+        })?;
+    Ok(updated.password_hash)
 }
 
 /// パスワード変更 of another user by an administrator. The user is told by mail (no password
@@ -433,7 +434,8 @@ pub async fn set_password(
 
 /// パスワード変更 of one's own password: the current password first. Wrong ones count against
 /// the user and the client address with the re-authentication limits (as before revealing a
-/// number); once either is used up even the right one waits out the window.
+/// number); once either is used up even the right one waits out the window. Returns the new
+/// password hash, so the caller keeps its own session (every other session of the user ends).
 pub async fn change_own_password(
     app: &App,
     scope: &TenantScope,
@@ -442,7 +444,7 @@ pub async fn change_own_password(
     current: &str,
     password: String,
     confirm: &str,
-) -> Result<(), UserError> {
+) -> Result<String, UserError> {
     let now = app.now().unix_timestamp();
     let store = app.ports.sessions.as_ref();
     let account = format!("{}#{}", scope.tenant(), user.id);
@@ -484,7 +486,7 @@ pub async fn change_own_password(
         return Err(UserError::WrongPassword);
     }
     check_password(user, &password, confirm)?;
-    store_password(app, scope, user, password).await?;
+    let hash = store_password(app, scope, user, password).await?;
     audit(
         app,
         event(
@@ -495,7 +497,8 @@ pub async fn change_own_password(
             "パスワード変更（本人による）".into(),
         ),
     )
-    .await
+    .await?;
+    Ok(hash)
 }
 
 /// 削除: not oneself, never the last 最高権限. The user item and its address look-up go; a

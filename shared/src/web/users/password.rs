@@ -136,12 +136,18 @@ pub(super) async fn own_submit(
     )
     .await;
     match outcome {
-        Ok(()) => Ok(render(&MessagePage {
+        Ok(hash) => {
+            // This session stays; every other session of the user ends (it was opened with
+            // the old password).
+            let mut session = authed.session.clone();
+            crate::app::sessions::rebind(&app, &mut session, &hash).await?;
+            Ok(render(&MessagePage {
             title: "パスワードを変更しました",
-            message: "次回のログインから、新しいパスワードをお使いください。",
+            message: "このまま操作を続けられます。ほかの端末でのログインは終了しました。次回のログインから、新しいパスワードをお使いください。",
             back_href: "/home",
             back_label: "HOMEへ",
-        })),
+        }))
+        }
         Err(UserError::Invalid(errors)) => Ok(view(&authed, None, errors)),
         Err(e @ UserError::WrongPassword) => Ok(view(
             &authed,
