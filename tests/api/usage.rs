@@ -133,6 +133,9 @@ async fn a_view_only_user_may_see_a_number_for_a_purpose_but_another_tenant_may_
     let scope = t.scope_of("viewonly@example.jp").await;
     t.set_role(&scope, "view_only").await;
     let path = format!("/registrants/{id}/reveal");
+    // Off until the company allows 閲覧のみ to reveal numbers.
+    assert_eq!(b.get(&path).await.status, StatusCode::FORBIDDEN);
+    t.set_view_only_may_reveal(&scope, true).await;
     let shown = b
         .submit(
             &path,
