@@ -377,6 +377,18 @@ impl Browser {
         self.post_confirm(&confirm, &path, extra).await
     }
 
+    /// Sets the company passcode (企業パスコード) registrants enter on the phone.
+    pub async fn set_passcode(&mut self, passcode: &str) {
+        let res = self
+            .submit(
+                "/collection/passcode",
+                "/collection/passcode",
+                &[("passcode", passcode)],
+            )
+            .await;
+        assert_eq!(res.location(), Some("/collection/passcode?done=1"));
+    }
+
     /// Posts the confirm page's hidden fields, and `extra`, to `action`.
     pub async fn post_confirm(
         &mut self,
