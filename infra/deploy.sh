@@ -51,9 +51,10 @@ sam() { "$ROOT/.venv-sam/bin/sam" "$@"; }
 
 build() {
   tools
-  # The postal table ships beside the functions (a layer from build/postal), not in a binary.
+  # The postal table ships beside the functions, not in a binary: the layer PostalLayer holds
+  # build/postal-layer, whose postal/ directory Lambda mounts as /opt/postal.
   say "postal table"
-  infra/postal.sh build/postal
+  infra/postal.sh build/postal-layer/postal
   say "sam build $*"
   local start=$SECONDS
   sam build "$@"

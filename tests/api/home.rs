@@ -82,7 +82,7 @@ async fn home_counts_follow_the_counters_maintained_on_write() {
 async fn every_linked_capability_answers_with_a_coming_soon_page() {
     let (t, mut b) = TestApp::with_owner("株式会社リンク", "links@example.jp").await;
     let home = b.get("/home").await;
-    for (path, title) in COMING_SOON {
+    for (path, title, _) in COMING_SOON {
         let page = b.get(path).await;
         assert_eq!(page.status, StatusCode::OK, "{path}");
         assert!(

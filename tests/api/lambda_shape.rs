@@ -1,12 +1,13 @@
 //! The deployed functions' shape: API Gateway HTTP API (payload 2.0) events go through
-//! `lambda_http`'s adapter, exactly as `lambda_http::run` does, into the same group routers the
-//! functions run (`web::group(app, web::auth::router())`, `web::home::router()`).
+//! `lambda_http`'s adapter, exactly as `lambda_http::run` does, into the same routers the
+//! functions run (`web::functions::function_router(app, Function::Auth)`, …).
 
 use axum::Router;
 use base64::{engine::general_purpose::STANDARD, Engine};
 use lambda_http::request::LambdaRequest;
 use lambda_http::{Adapter, Context, LambdaEvent, Service};
 use myna::app::Config;
+use myna::web::functions::{function_router, Function};
 use myna_tests::fixtures::PW;
 use myna_tests::{csrf_in, test_config, TestApp};
 use serde_json::{json, Value};
@@ -88,8 +89,8 @@ fn form(fields: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn signup_login_and_home_work_through_http_api_events() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = myna::web::group(t.app.clone(), myna::web::auth::router());
-    let home = myna::web::group(t.app.clone(), myna::web::home::router());
+    let auth = function_router(t.app.clone(), Function::Auth);
+    let home = function_router(t.app.clone(), Function::Home);
     let mut jar = Vec::new();
 
     // GET: a text page, cookies moved to the v2 `cookies` list with their attributes.
@@ -156,7 +157,7 @@ async fn signup_login_and_home_work_through_http_api_events() {
 #[tokio::test]
 async fn a_binary_response_is_base64_encoded() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = myna::web::group(t.app.clone(), myna::web::auth::router());
+    let auth = function_router(t.app.clone(), Function::Auth);
     let res = invoke(&auth, event("GET", "/static/favicon.png", &[], None)).await;
     assert_eq!(res["statusCode"], 200);
     assert_eq!(res["headers"]["content-type"], "image/png");
@@ -168,7 +169,7 @@ async fn a_binary_response_is_base64_encoded() {
 #[tokio::test]
 async fn a_route_of_another_group_is_not_served_by_this_function() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = myna::web::group(t.app.clone(), myna::web::auth::router());
+    let auth = function_router(t.app.clone(), Function::Auth);
     let res = invoke(&auth, event("GET", "/home", &[], None)).await;
     assert_eq!(res["statusCode"], 404);
     assert!(res["body"]

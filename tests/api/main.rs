@@ -5,6 +5,7 @@
 // Tests and their helpers: a failed `unwrap` is a failed test.
 #![allow(clippy::unwrap_used)]
 
+mod access;
 mod approval;
 mod bulk;
 mod collection;

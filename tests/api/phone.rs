@@ -21,14 +21,7 @@ const EMPLOYEE: &str = "hanako@example.jp";
 /// A company with a passcode and one mailed registrant: the admin's browser and the link.
 async fn mailed(t: &TestApp) -> (Browser, String) {
     let mut admin = t.owner(COMPANY, OWNER).await;
-    let res = admin
-        .submit(
-            "/collection/passcode",
-            "/collection/passcode",
-            &[("passcode", PASSCODE)],
-        )
-        .await;
-    assert_eq!(res.location(), Some("/collection/passcode?done=1"));
+    admin.set_passcode(PASSCODE).await;
     let (_, link) = t.mailed_registrant(&mut admin, OWNER, EMPLOYEE).await;
     (admin, link)
 }

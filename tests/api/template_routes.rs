@@ -1,10 +1,11 @@
-//! `template.yaml` against the code: each page is routed to the function whose router serves
-//! it (a page missing from the template would 404 in AWS while working locally), and the IAM
+//! `template.yaml` against the code: each route of each function (`web::functions`) is sent to
+//! that function by the template, and each path the template routes is that function's (a
+//! route missing from the template would 404 in AWS while working locally), and the IAM
 //! statements keep the promises of least privilege.
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use axum::Router;
+use myna::web::functions::{function_router, Function};
 use myna_tests::TestApp;
 use tower::ServiceExt;
 
@@ -28,16 +29,32 @@ fn lines_by_resource() -> Vec<(String, String)> {
     out
 }
 
-/// `(function, path)` for every `Path:` of an `HttpApi` event.
-fn template_routes() -> Vec<(String, String)> {
-    lines_by_resource()
-        .into_iter()
-        .filter_map(|(r, l)| {
-            l.trim()
-                .strip_prefix("Path: ")
-                .map(|p| (r, p.trim().trim_matches('"').to_string()))
-        })
-        .collect()
+/// An `HttpApi` event: the function it invokes, its path and its method.
+#[derive(Debug)]
+struct Event {
+    function: String,
+    path: String,
+    method: String,
+}
+
+/// Every `HttpApi` event with a path (the `$default` catch-all has none).
+fn template_events() -> Vec<Event> {
+    let mut out: Vec<Event> = Vec::new();
+    for (function, line) in lines_by_resource() {
+        let line = line.trim();
+        if let Some(p) = line.strip_prefix("Path: ") {
+            out.push(Event {
+                function,
+                path: p.trim().trim_matches('"').to_string(),
+                method: String::new(),
+            });
+        } else if let Some(m) = line.strip_prefix("Method: ") {
+            if let Some(last) = out.last_mut().filter(|e| e.method.is_empty()) {
+                last.method = m.trim().to_string();
+            }
+        }
+    }
+    out
 }
 
 /// IAM statements as `(resource, text from its "- Sid:" to the next)`.
@@ -59,6 +76,7 @@ fn statements() -> Vec<(String, String)> {
     out
 }
 
+/// Whether API Gateway sends `path` to an event declared with `route`.
 fn matches(route: &str, path: &str) -> bool {
     match route.strip_suffix("/{proxy+}") {
         Some(prefix) => path.starts_with(&format!("{prefix}/")),
@@ -66,109 +84,80 @@ fn matches(route: &str, path: &str) -> bool {
     }
 }
 
-async fn status(router: &Router, path: &str) -> StatusCode {
-    router
-        .clone()
-        .oneshot(Request::get(path).body(Body::empty()).unwrap())
-        .await
-        .unwrap()
-        .status()
+#[tokio::test]
+async fn every_route_is_sent_by_the_template_to_the_function_that_serves_it() {
+    let t = TestApp::spawn();
+    let events = template_events();
+    assert!(events.len() > 10, "no routes parsed from template.yaml");
+    for function in Function::ALL {
+        let router = function_router(t.app.clone(), function);
+        let table = function.routes().table();
+        assert!(!table.is_empty(), "{function:?} serves no route");
+        for row in table {
+            let owners: Vec<_> = events
+                .iter()
+                .filter(|e| matches(&e.path, row.path))
+                .collect();
+            assert!(
+                owners.len() == 1
+                    && owners[0].function == function.resource()
+                    && (owners[0].method == "ANY" || owners[0].method == row.method.as_str()),
+                "{} {} ({function:?}) is sent to {owners:?} by template.yaml",
+                row.method,
+                row.path
+            );
+            // A path without parameters answers from the function itself (whatever the
+            // caller may do there), never with the 404 of a route it does not have.
+            if !row.path.contains('{') {
+                let res = router
+                    .clone()
+                    .oneshot(
+                        Request::builder()
+                            .method(row.method.clone())
+                            .uri(row.path)
+                            .body(Body::empty())
+                            .unwrap(),
+                    )
+                    .await
+                    .unwrap();
+                assert_ne!(
+                    res.status(),
+                    StatusCode::NOT_FOUND,
+                    "{function:?} does not serve {} {}",
+                    row.method,
+                    row.path
+                );
+            }
+        }
+    }
 }
 
-#[tokio::test]
-async fn every_page_is_routed_to_the_function_that_serves_it() {
-    let t = TestApp::spawn();
-    let routers = [
-        (
-            "AuthFunction",
-            myna::web::group(
-                t.app.clone(),
-                myna::web::auth::router().merge(myna::web::reminders::routes().into_router(&t.app)),
+#[test]
+fn every_template_path_leads_to_the_function_that_owns_it() {
+    for event in template_events() {
+        let function = Function::ALL
+            .into_iter()
+            .find(|f| f.resource() == event.function)
+            .unwrap_or_else(|| panic!("{} has routes but no Function", event.function));
+        let table = function.routes().table();
+        match event.path.strip_suffix("/{proxy+}") {
+            // A whole area: it is this function's (no other function serves a path in it).
+            Some(prefix) => assert_eq!(
+                Function::serving(&format!("{prefix}/x")),
+                Some(function),
+                "{} sends {} to {function:?}",
+                event.function,
+                event.path
             ),
-        ),
-        (
-            "HomeFunction",
-            myna::web::group(t.app.clone(), myna::web::home::router()),
-        ),
-        (
-            "RegistrantsFunction",
-            myna::web::group(t.app.clone(), myna::web::registrants::router()),
-        ),
-        (
-            "EnrolFunction",
-            myna::web::group(t.app.clone(), myna::web::enrol::router()),
-        ),
-    ];
-    let routes = template_routes();
-    assert!(routes.len() > 10, "no routes parsed from template.yaml");
-
-    let mut pages: Vec<(&str, &str)> = [
-        "/",
-        "/static/app.css",
-        "/static/favicon.png",
-        "/static/upload.js",
-        "/static/viewer.js",
-        "/signup",
-        "/signup/done",
-        "/login",
-        "/login/otp",
-        "/login/reminder",
-        "/logout",
-    ]
-    .into_iter()
-    .map(|p| ("AuthFunction", p))
-    .collect();
-    pages.push(("HomeFunction", "/home"));
-    // 閉じる on a HOME notice (POST; a GET answers 405, not 404, when routed).
-    pages.push(("HomeFunction", "/home/notices/welcome/dismiss"));
-    for (p, _) in myna::web::guide::PAGES {
-        pages.push(("HomeFunction", p));
-    }
-    for (p, _) in myna::web::home::COMING_SOON {
-        pages.push((
-            if p.starts_with("/registrants/") {
-                "RegistrantsFunction"
-            } else {
-                "HomeFunction"
-            },
-            p,
-        ));
-    }
-    for p in [
-        "/approval",
-        "/registrants",
-        "/registrants/new",
-        "/registrants/groups",
-        "/registrants/groups/new",
-        "/collection/quick",
-        "/collection/send-list",
-        "/collection/blast",
-        "/collection/mail",
-        "/collection/passcode",
-    ] {
-        pages.push(("RegistrantsFunction", p));
-    }
-    for p in ["/r/me", "/r/me/step1", "/r/me/review"] {
-        pages.push(("EnrolFunction", p));
-    }
-
-    for (function, path) in pages {
-        let owners: Vec<_> = routes
-            .iter()
-            .filter(|(_, r)| matches(r, path))
-            .map(|(f, _)| f.as_str())
-            .collect();
-        assert_eq!(
-            owners,
-            vec![function],
-            "{path} is routed to {owners:?} in template.yaml"
-        );
-        let router = &routers.iter().find(|(f, _)| *f == function).unwrap().1;
-        assert_ne!(
-            status(router, path).await,
-            StatusCode::NOT_FOUND,
-            "{function} does not serve {path}"
-        );
+            None => assert!(
+                table.iter().any(|r| r.path == event.path
+                    && (event.method == "ANY" || event.method == r.method.as_str())),
+                "{} sends {} {} to {function:?}, which has no such route",
+                event.function,
+                event.method,
+                event.path
+            ),
+        }
     }
 }
 
@@ -196,8 +185,9 @@ fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
 }
 
 #[test]
-fn only_functions_that_handle_numbers_may_decrypt_with_tenant_keys() {
-    let handle_numbers = ["RegistrantsFunction", "EnrolFunction"];
+fn only_functions_that_seal_or_open_tenant_data_may_decrypt_with_tenant_keys() {
+    // Numbers and images (registrants, enrol); TOTP secrets (account).
+    let handle_numbers = ["RegistrantsFunction", "EnrolFunction", "AccountFunction"];
     let mut granted = Vec::new();
     for (resource, s) in statements() {
         let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");
@@ -211,6 +201,6 @@ fn only_functions_that_handle_numbers_may_decrypt_with_tenant_keys() {
     }
     assert_eq!(
         granted, handle_numbers,
-        "the functions that seal numbers need the unwrap"
+        "the functions that seal tenant data need the unwrap"
     );
 }

@@ -190,6 +190,62 @@ impl TestApp {
         (t, b)
     }
 
+    /// A login user of `role` in the tenant of `scope`, written straight into the store (the
+    /// user, and the global `EMAIL#` look-up login goes through), then logged in through both
+    /// factors with [`PW`].
+    pub async fn with_user(
+        &self,
+        scope: &myna::app::keys::TenantScope,
+        email: &str,
+        role: myna::domain::role::Role,
+    ) -> Browser {
+        let user = myna::app::users::User {
+            id: ulid::Ulid::new().to_string(),
+            tenant: scope.tenant().clone(),
+            email: email.to_string(),
+            family_name: "試験".into(),
+            given_name: role.label().into(),
+            role,
+            password_hash: myna::app::passwords::hash(
+                self.app.config.password_params,
+                PW.to_string(),
+            )
+            .await
+            .unwrap(),
+            created_at: time::OffsetDateTime::now_utc(),
+            department: String::new(),
+            kind: myna::app::users::UserKind::Employee,
+            note: String::new(),
+        };
+        scope
+            .put(user.to_item(scope), myna::ports::Condition::None)
+            .await
+            .unwrap();
+        let lookup =
+            myna::ports::store::Item::new(myna::app::keys::email_lookup(email, scope.tenant()))
+                .with("user", user.id.as_str());
+        self.app
+            .ports
+            .store
+            .put(lookup, myna::ports::Condition::None)
+            .await
+            .unwrap();
+        self.login(email, PW, None).await
+    }
+
+    /// Turns the company's setting 閲覧のみ may reveal and download numbers on or off.
+    pub async fn set_view_only_may_reveal(&self, scope: &myna::app::keys::TenantScope, on: bool) {
+        let key = scope.key(myna::app::keys::sk::PROFILE);
+        let mut profile = scope.get(&key).await.unwrap().expect("tenant profile");
+        profile
+            .attrs
+            .insert("view_only_may_reveal".into(), on.into());
+        scope
+            .put(profile, myna::ports::Condition::None)
+            .await
+            .unwrap();
+    }
+
     /// The browser's PUT to the local upload URL of `ticket`.
     pub async fn put(&self, ticket: &serde_json::Value, content_type: &str, body: Vec<u8>) -> bool {
         let token = ticket["url"].as_str().unwrap().rsplit('/').next().unwrap();
@@ -322,6 +378,18 @@ impl Browser {
             return confirm;
         }
         self.post_confirm(&confirm, &path, extra).await
+    }
+
+    /// Sets the company passcode (企業パスコード) registrants enter on the phone.
+    pub async fn set_passcode(&mut self, passcode: &str) {
+        let res = self
+            .submit(
+                "/collection/passcode",
+                "/collection/passcode",
+                &[("passcode", passcode)],
+            )
+            .await;
+        assert_eq!(res.location(), Some("/collection/passcode?done=1"));
     }
 
     /// Posts the confirm page's hidden fields, and `extra`, to `action`.

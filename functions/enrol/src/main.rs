@@ -1,9 +1,11 @@
-//! Lambda `myna-fn-enrol`: the registrant's own phone pages under `/r/` (`web::enrol`).
+//! Lambda `myna-fn-enrol`: the registrant's own phone pages under `/r/` (`Function::Enrol`).
 //! Wiring only: configuration from the environment, adapters built once outside the handler.
+
+use myna::web::functions::{function_router, Function};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = myna::adapters::aws::bootstrap().await?;
-    lambda_http::run(myna::web::group(app, myna::web::enrol::router())).await
+    lambda_http::run(function_router(app, Function::Enrol)).await
 }

@@ -1,9 +1,12 @@
-//! Lambda `myna-fn-home`: HOME and the places of capabilities still to come (`web::home`).
-//! Wiring only: configuration from the environment, adapters built once outside the handler.
+//! Lambda `myna-fn-home`: HOME, 操作ガイド and the places of capabilities still to come
+//! (`Function::Home`). Wiring only: configuration from the environment, adapters built once
+//! outside the handler.
+
+use myna::web::functions::{function_router, Function};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = myna::adapters::aws::bootstrap().await?;
-    lambda_http::run(myna::web::group(app, myna::web::home::router())).await
+    lambda_http::run(function_router(app, Function::Home)).await
 }

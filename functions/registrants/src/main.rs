@@ -1,9 +1,12 @@
-//! Lambda `myna-fn-registrants`: マイナンバー管理, registrants and groups (`web::registrants`).
-//! Wiring only: configuration from the environment, adapters built once outside the handler.
+//! Lambda `myna-fn-registrants`: マイナンバー管理, approval and collection
+//! (`Function::Registrants`). Wiring only: configuration from the environment, adapters built
+//! once outside the handler.
+
+use myna::web::functions::{function_router, Function};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     lambda_http::tracing::init_default_subscriber();
     let app = myna::adapters::aws::bootstrap().await?;
-    lambda_http::run(myna::web::group(app, myna::web::registrants::router())).await
+    lambda_http::run(function_router(app, Function::Registrants)).await
 }

@@ -31,12 +31,14 @@ pub enum Permission {
     ViewAuditLog,
     ChangeSecurity,
     ChangePlan,
+    /// お支払い情報 (payment method and invoices) of the contract.
+    ManagePayment,
     CancelContract,
 }
 
 impl Permission {
     /// Every permission.
-    pub const ALL: [Permission; 14] = [
+    pub const ALL: [Permission; 15] = [
         Permission::ViewRegistrants,
         Permission::RevealNumber,
         Permission::ExportCsv,
@@ -50,6 +52,7 @@ impl Permission {
         Permission::ViewAuditLog,
         Permission::ChangeSecurity,
         Permission::ChangePlan,
+        Permission::ManagePayment,
         Permission::CancelContract,
     ];
 
@@ -69,6 +72,7 @@ impl Permission {
             Permission::ViewAuditLog => "操作履歴の閲覧",
             Permission::ChangeSecurity => "セキュリティ設定の変更",
             Permission::ChangePlan => "契約プランの変更",
+            Permission::ManagePayment => "お支払い情報の変更",
             Permission::CancelContract => "解約申請",
         }
     }
@@ -105,17 +109,26 @@ impl Role {
     pub fn description(self) -> &'static str {
         match self {
             Role::Owner => "契約プランの変更や解約申請を含む、すべての操作が可能です。",
-            Role::Manager => "契約プランの変更と解約申請以外の操作が可能です。",
+            Role::Manager => {
+                "ログインユーザの管理、契約プランの変更、お支払い情報の変更と解約申請以外の操作が可能です。"
+            }
             Role::ViewOnly => "マイナンバー関連の閲覧のみ可能です。登録情報の編集はできません。",
         }
     }
 
-    /// Whether this role may perform `permission`.
+    /// Whether this role may perform `permission`. A 管理担当者 runs the vault but not the
+    /// account: who may log in, the contract and its payment are the 最高権限's. 閲覧のみ reads
+    /// registrants and (where the company allows it: the caller checks `TenantSettings`)
+    /// reveals or downloads numbers; it changes nothing, approves nothing, mails nobody and
+    /// imports nothing, and the operation log (who did what, from where) is not theirs to read.
     pub fn allows(self, permission: Permission) -> bool {
         use Permission::*;
         match self {
             Role::Owner => true,
-            Role::Manager => !matches!(permission, ChangePlan | CancelContract),
+            Role::Manager => !matches!(
+                permission,
+                ManageUsers | ChangePlan | ManagePayment | CancelContract
+            ),
             Role::ViewOnly => matches!(permission, ViewRegistrants | RevealNumber | ExportCsv),
         }
     }
@@ -138,11 +151,12 @@ mod tests {
             (SendCollectionMail, true, true, false),
             (ImportCsv, true, true, false),
             (DisposeNumbers, true, true, false),
-            (ManageUsers, true, true, false),
+            (ManageUsers, true, false, false),
             (EditContractor, true, true, false),
             (ViewAuditLog, true, true, false),
             (ChangeSecurity, true, true, false),
             (ChangePlan, true, false, false),
+            (ManagePayment, true, false, false),
             (CancelContract, true, false, false),
         ];
         assert_eq!(table.len(), Permission::ALL.len());

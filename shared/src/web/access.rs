@@ -10,16 +10,16 @@
 //! the tenant gate's job (`TenantScope`, bound to the session's tenant), and pages still decide
 //! which buttons to show (`Authed::allows`).
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, Request, State};
 use axum::handler::Handler;
-use axum::http::{Method, StatusCode};
+use axum::http::Method;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{self, MethodRouter};
 use axum::Router;
 
 use super::session::{Authed, Ctx, PendingLogin};
-use super::{render_status, AppState, MessagePage, WebError};
+use super::{AppState, WebError};
 use crate::app::sessions::Stage;
 use crate::domain::role::Permission;
 
@@ -105,19 +105,28 @@ impl Routes {
         self
     }
 
+    /// Only the routes whose row `keep` accepts (a function's share of the product).
+    pub fn retain(mut self, keep: impl Fn(&RouteEntry) -> bool) -> Routes {
+        self.entries.retain(|e| keep(&e.row));
+        self
+    }
+
     /// Every (method, path, access) of these routes.
     pub fn table(&self) -> Vec<RouteEntry> {
         self.entries.iter().map(|e| e.row.clone()).collect()
     }
 
-    /// The routes as an axum router, each behind its access check.
+    /// The routes as an axum router, each behind its access check and with its path's body
+    /// limit (`web::body_limit`: only the CSV upload takes more than a form).
     pub fn into_router(self, app: &AppState) -> Router<AppState> {
         let mut router = Router::new();
         for Entry { row, handler } in self.entries {
-            let checked = handler.route_layer(middleware::from_fn_with_state(
-                (app.clone(), row.access),
-                check,
-            ));
+            let checked = handler
+                .route_layer(middleware::from_fn_with_state(
+                    (app.clone(), row.access),
+                    check,
+                ))
+                .layer(DefaultBodyLimit::max(super::body_limit(row.path)));
             // Two entries on one path (GET and POST) merge into one method router.
             router = router.route(row.path, checked);
         }
@@ -148,7 +157,7 @@ async fn check(
             {
                 Ok(())
             }
-            Ok(_) => Err(registrant_login_required()),
+            Ok(_) => Err(super::enrol::login_required()),
             Err(e) => Err(e.into_response()),
         },
         Access::Staff | Access::Can(_) => {
@@ -169,22 +178,6 @@ async fn check(
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(refusal) => refusal,
     }
-}
-
-/// The title and text a phone page shows when there is no registrant session.
-pub const REGISTRANT_LOGIN_TITLE: &str = "ログインしてください";
-pub const REGISTRANT_LOGIN_TEXT: &str = "ログインの有効期限が切れたか、ログインしていません。メールに記載されたURL（またはQRコード）を開いて、もう一度ログインしてください。";
-
-fn registrant_login_required() -> Response {
-    render_status(
-        StatusCode::UNAUTHORIZED,
-        &MessagePage {
-            title: REGISTRANT_LOGIN_TITLE,
-            message: REGISTRANT_LOGIN_TEXT,
-            back_href: "/",
-            back_label: "トップページへ",
-        },
-    )
 }
 
 #[cfg(test)]

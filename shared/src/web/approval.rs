@@ -8,10 +8,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::records::{path_of, KindParam};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
@@ -23,17 +23,27 @@ use crate::domain::image::DocumentKind;
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/approval", get(list))
-        .route("/approval/{id}", get(view))
-        .route("/approval/{id}/approve", post(approve))
-        .route("/approval/{id}/send-back", post(send_back))
-        .route("/approval/{id}/images/{kind}", get(image))
-        .route("/approval/{id}/dependents/{dep}", get(view))
-        .route("/approval/{id}/dependents/{dep}/approve", post(approve))
-        .route("/approval/{id}/dependents/{dep}/send-back", post(send_back))
-        .route("/approval/{id}/dependents/{dep}/images/{kind}", get(image))
+/// 承認: the number and the documents are shown only to those who may approve.
+pub(super) fn routes() -> Routes {
+    let approver = Access::Can(Permission::Approve);
+    Routes::new()
+        .get("/approval", approver, list)
+        .get("/approval/{id}", approver, view)
+        .post("/approval/{id}/approve", approver, approve)
+        .post("/approval/{id}/send-back", approver, send_back)
+        .get("/approval/{id}/images/{kind}", approver, image)
+        .get("/approval/{id}/dependents/{dep}", approver, view)
+        .post("/approval/{id}/dependents/{dep}/approve", approver, approve)
+        .post(
+            "/approval/{id}/dependents/{dep}/send-back",
+            approver,
+            send_back,
+        )
+        .get(
+            "/approval/{id}/dependents/{dep}/images/{kind}",
+            approver,
+            image,
+        )
 }
 
 /// The rows naming the person, as the manual's approval and edit screens show them.
@@ -119,7 +129,6 @@ struct ListView {
 }
 
 async fn list(authed: Authed, Query(q): Query<Done>) -> Result<Response, WebError> {
-    authed.require(Permission::Approve)?;
     let page = approval::waiting(&authed.scope, q.page.trim().parse().unwrap_or(1)).await?;
     let rows = page
         .rows
@@ -279,7 +288,6 @@ async fn view(
     record: RecordRef,
     Query(q): Query<Done>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::Approve)?;
     let flash = match q.done.as_str() {
         "sent_back" => {
             Some("差戻ししました。収集メールを再送して、必要な情報の提供を依頼してください。")
@@ -326,7 +334,6 @@ pub(super) async fn take(
     decision: Decision,
     form: &DecisionForm,
 ) -> Result<Option<(StatusCode, String)>, WebError> {
-    authed.require(Permission::Approve)?;
     let version = form.version.trim().parse().unwrap_or(-1);
     match approval::decide(
         app,
@@ -406,7 +413,6 @@ async fn image(
     record: RecordRef,
     KindParam(kind): KindParam,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::Approve)?;
     let kind = DocumentKind::from_code(&kind).ok_or(WebError::NotFound)?;
     let (bytes, format) = approval::image(
         &app,

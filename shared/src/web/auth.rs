@@ -4,10 +4,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::session::{clear_cookie, set_cookie, Ctx, PendingLogin, SESSION_COOKIE};
 use super::{render, render_status, AppState, WebError};
 use crate::app::auth::{self as login, totp, LoginError, LoginInput, OtpError};
@@ -15,20 +15,26 @@ use crate::app::keys::TenantScope;
 use crate::app::signup::{self, FieldErrors, SignupError, SignupInput};
 use crate::domain::identity::CustomerNumber;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(root))
-        .route("/static/app.css", get(super::stylesheet))
-        .route("/static/favicon.png", get(super::favicon))
-        .route("/static/upload.js", get(super::upload_script))
-        .route("/static/collection.js", get(super::collection_script))
-        .route("/static/viewer.js", get(super::viewer_script))
-        .route("/static/enrol.js", get(super::enrol_script))
-        .route("/signup", get(signup_form).post(signup_submit))
-        .route("/signup/done", get(signup_done))
-        .route("/login", get(login_form).post(login_submit))
-        .route("/login/otp", get(otp_form).post(otp_submit))
-        .route("/logout", post(logout))
+/// Public pages, but the second factor (after the password) and logout (which ends whatever
+/// session the browser holds, and is harmless without one).
+pub fn routes() -> Routes {
+    let anyone = Access::Public;
+    Routes::new()
+        .get("/", anyone, root)
+        .get("/static/app.css", anyone, super::stylesheet)
+        .get("/static/favicon.png", anyone, super::favicon)
+        .get("/static/upload.js", anyone, super::upload_script)
+        .get("/static/collection.js", anyone, super::collection_script)
+        .get("/static/viewer.js", anyone, super::viewer_script)
+        .get("/static/enrol.js", anyone, super::enrol_script)
+        .get("/signup", anyone, signup_form)
+        .post("/signup", anyone, signup_submit)
+        .get("/signup/done", anyone, signup_done)
+        .get("/login", anyone, login_form)
+        .post("/login", anyone, login_submit)
+        .get("/login/otp", Access::SecondFactor, otp_form)
+        .post("/login/otp", Access::SecondFactor, otp_submit)
+        .post("/logout", anyone, logout)
 }
 
 async fn root(State(app): State<AppState>, Ctx(ctx): Ctx) -> Result<Redirect, WebError> {

@@ -9,9 +9,9 @@ use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::Form;
 
+use super::access::{Access, Routes};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::bulk::{self, At, NewPerson, RowError, Saved, GRID_ROWS};
@@ -20,8 +20,11 @@ use crate::app::registrants::{self as regs, RegistrantForm};
 use crate::domain::person::{Attribute, DependentKind};
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/registrants/bulk", get(page).post(submit))
+pub(super) fn routes() -> Routes {
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .get("/registrants/bulk", edit, page)
+        .post("/registrants/bulk", edit, submit)
 }
 
 #[derive(Clone, Debug, Default)]
@@ -160,7 +163,6 @@ async fn show(
 }
 
 async fn page(authed: Authed) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     show(
         &authed,
         StatusCode::OK,
@@ -281,7 +283,6 @@ async fn submit(
     authed: Authed,
     Form(posted): Form<Vec<(String, String)>>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let action = posted
         .iter()
         .find(|(k, _)| k == "action")

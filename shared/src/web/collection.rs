@@ -7,10 +7,9 @@ use askama::Template;
 use axum::extract::{Path, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::Router;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::collection::{self as coll, Blast, QuickRow, Recipient, QUICK_ROWS};
@@ -19,21 +18,26 @@ use crate::app::registrants::{self as regs, Registrant, SaveError};
 use crate::app::tenants;
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/collection/quick", get(quick_form).post(quick_submit))
-        .route(
-            "/collection/send-list",
-            get(send_list).post(send_list_submit),
-        )
-        .route("/collection/blast", get(blast_form).post(blast_submit))
-        .route("/collection/mail", get(mail_form).post(mail_submit))
-        .route("/collection/blasts/{id}", get(blast_result))
-        .route(
-            "/collection/passcode",
-            get(passcode_form).post(passcode_submit),
-        )
-        .route("/registrants/{id}/qr", get(qr_confirm).post(qr_page))
+/// 簡易登録 adds registrants (an edit); the send list, the mails, their results and the QR code
+/// all hand out registration links (mail). The passcode is the company's (契約者情報).
+pub(super) fn routes() -> Routes {
+    let edit = Access::Can(Permission::EditRegistrants);
+    let mail = Access::Can(Permission::SendCollectionMail);
+    let contractor = Access::Can(Permission::EditContractor);
+    Routes::new()
+        .get("/collection/quick", edit, quick_form)
+        .post("/collection/quick", edit, quick_submit)
+        .get("/collection/send-list", mail, send_list)
+        .post("/collection/send-list", mail, send_list_submit)
+        .get("/collection/blast", mail, blast_form)
+        .post("/collection/blast", mail, blast_submit)
+        .get("/collection/mail", mail, mail_form)
+        .post("/collection/mail", mail, mail_submit)
+        .get("/collection/blasts/{id}", mail, blast_result)
+        .get("/collection/passcode", contractor, passcode_form)
+        .post("/collection/passcode", contractor, passcode_submit)
+        .get("/registrants/{id}/qr", mail, qr_confirm)
+        .post("/registrants/{id}/qr", mail, qr_page)
 }
 
 /// Pairs from a urlencoded body (repeated names kept).
@@ -106,7 +110,6 @@ async fn quick_page(
 }
 
 async fn quick_form(authed: Authed, Query(q): Query<AddedQuery>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let rows = (0..QUICK_ROWS)
         .map(|_| QuickRowView {
             row: QuickRow::default(),
@@ -124,7 +127,6 @@ async fn quick_submit(
     authed: Authed,
     RawForm(raw): RawForm,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let p = pairs(&raw);
     let rows: Vec<QuickRow> = (0..QUICK_ROWS)
         .map(|i| QuickRow {
@@ -372,7 +374,6 @@ fn blank() -> Typed {
 }
 
 async fn send_list(authed: Authed, Query(q): Query<AddedQuery>) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let targets = coll::send_list(&authed.scope).await?;
     let flash = q.added.map(|n| format!("{n}件の登録者を追加しました。"));
     send_page(
@@ -388,7 +389,6 @@ async fn send_list(authed: Authed, Query(q): Query<AddedQuery>) -> Result<Respon
 }
 
 async fn blast_form(authed: Authed) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let targets = coll::blast_candidates(&authed.scope).await?;
     send_page(
         &authed,
@@ -419,7 +419,6 @@ fn split_ids(raw: &str) -> Vec<String> {
 }
 
 async fn mail_form(authed: Authed, Query(q): Query<MailQuery>) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let ids = split_ids(&q.ids);
     let targets = regs::get_many(&authed.scope, &ids).await?;
     let action = format!("/collection/mail?ids={}", ids.join(","));
@@ -447,7 +446,6 @@ async fn submit(
     targets: Vec<Registrant>,
     raw: &[u8],
 ) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let p = pairs(raw);
     let selected: Vec<String> = p
         .iter()
@@ -486,7 +484,6 @@ async fn send_list_submit(
     authed: Authed,
     RawForm(raw): RawForm,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let targets = coll::send_list(&authed.scope).await?;
     submit(
         &app,
@@ -504,7 +501,6 @@ async fn blast_submit(
     authed: Authed,
     RawForm(raw): RawForm,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let targets = coll::blast_candidates(&authed.scope).await?;
     submit(
         &app,
@@ -523,7 +519,6 @@ async fn mail_submit(
     Query(q): Query<MailQuery>,
     RawForm(raw): RawForm,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let ids = split_ids(&q.ids);
     let targets = regs::get_many(&authed.scope, &ids).await?;
     let action = format!("/collection/mail?ids={}", ids.join(","));
@@ -542,7 +537,6 @@ struct BlastView {
 }
 
 async fn blast_result(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let (blast, recipients) = coll::load_blast(&authed.scope, &id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -609,7 +603,6 @@ struct QrConfirmView {
 }
 
 async fn qr_confirm(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let r = regs::get(&authed.scope, &id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -650,7 +643,6 @@ async fn qr_page(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::SendCollectionMail)?;
     let r = regs::get(&authed.scope, &id)
         .await?
         .ok_or(WebError::NotFound)?;
@@ -693,7 +685,6 @@ struct DoneQuery {
 }
 
 async fn passcode_form(authed: Authed, Query(q): Query<DoneQuery>) -> Result<Response, WebError> {
-    authed.require(Permission::EditContractor)?;
     Ok(render(&PasscodeView {
         chrome: Chrome::new(&authed, "/registrants"),
         passcode_set: authed.tenant.passcode_set,
@@ -724,7 +715,6 @@ async fn passcode_submit(
     authed: Authed,
     axum::Form(f): axum::Form<PasscodeForm>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditContractor)?;
     let passcode = match check_passcode(&f.passcode) {
         Ok(p) => p,
         Err(m) => {

@@ -20,11 +20,11 @@ use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::session::{Authed, Chrome, RequestContext};
 use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT, UPLOAD_PATHS};
 use crate::app::csv_io::{
@@ -39,19 +39,21 @@ use crate::domain::role::Permission;
 /// How long one request may spend committing an import before showing its progress.
 const SLICE: Duration = Duration::from_secs(3);
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registrants/csv", get(download_form).post(download))
-        .route(
-            "/registrants/csv-upload",
-            get(upload_page)
-                .post(upload)
-                .layer(axum::extract::DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)),
-        )
-        .route("/registrants/csv-upload/template.csv", get(template))
-        .route("/registrants/csv-upload/{id}", get(status))
-        .route("/registrants/csv-upload/{id}/commit", post(commit))
-        .route("/registrants/csv-upload/{id}/discard", post(discard))
+/// CSVダウンロード writes numbers (ExportCsv); the upload, its template and its staging are
+/// imports.
+pub(super) fn routes() -> Routes {
+    let export = Access::Can(Permission::ExportCsv);
+    let import = Access::Can(Permission::ImportCsv);
+    Routes::new()
+        .get("/registrants/csv", export, download_form)
+        .post("/registrants/csv", export, download)
+        // The body limit of this path is `web::UPLOAD_BODY_LIMIT` (`web::body_limit`).
+        .get("/registrants/csv-upload", import, upload_page)
+        .post("/registrants/csv-upload", import, upload)
+        .get("/registrants/csv-upload/template.csv", import, template)
+        .get("/registrants/csv-upload/{id}", import, status)
+        .post("/registrants/csv-upload/{id}/commit", import, commit)
+        .post("/registrants/csv-upload/{id}/discard", import, discard)
 }
 
 // ---------------------------------------------------------------- download
@@ -136,7 +138,6 @@ async fn download_page(
 }
 
 async fn download_form(authed: Authed, Query(filter): Query<Filter>) -> Result<Response, WebError> {
-    authed.require(Permission::ExportCsv)?;
     download_page(
         &authed,
         &filter,
@@ -153,7 +154,6 @@ async fn download(
     authed: Authed,
     Form(posted): Form<DownloadPosted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ExportCsv)?;
     let encoding = Encoding::from_code(&posted.encoding);
     let req = ExportRequest {
         filter: &posted.filter,
@@ -241,7 +241,10 @@ pub async fn unread_body(
     parts.extensions.insert(ctx);
     let page = async {
         let authed = Authed::from_request_parts(&mut parts, app).await?;
-        authed.require(Permission::ImportCsv)?;
+        // The session layer answers here before routing, so the route's own check has not run.
+        if !authed.allows(Permission::ImportCsv) {
+            return Err(WebError::Forbidden);
+        }
         let e = LineError {
             line: 0,
             column: "",
@@ -292,14 +295,12 @@ struct UploadFlash {
 }
 
 async fn upload_page(authed: Authed, Query(q): Query<UploadFlash>) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
     let flash =
         (q.done == "discarded").then_some("アップロードしたファイルの登録を取り消しました。");
     upload_view(&authed, Vec::new(), flash).await
 }
 
-async fn template(authed: Authed) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
+async fn template() -> Result<Response, WebError> {
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=Shift_JIS"),
@@ -331,7 +332,6 @@ async fn upload(
     authed: Authed,
     form: Multipart,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
     let Some(bytes) = file_of(form).await else {
         let e = LineError {
             line: 0,
@@ -418,7 +418,6 @@ async fn status(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
     let import = load(&authed, &id).await?;
     let import = advance(&app, &authed, import).await?;
     status_page(&authed, &import, None).await
@@ -429,7 +428,6 @@ async fn commit(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
     let import = load(&authed, &id).await?;
     staging::start(&authed.scope, &import).await?;
     let import = load(&authed, &id).await?;
@@ -438,7 +436,6 @@ async fn commit(
 }
 
 async fn discard(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::ImportCsv)?;
     let import = load(&authed, &id).await?;
     staging::discard(&authed.scope, &import).await?;
     Ok(match import.state {

@@ -5,10 +5,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
 use axum::Form;
-use axum::Router;
 
+use super::access::{Access, Routes};
 use super::confirm::DeleteView;
 use super::confirm::{self, draft_duplicates, ConfirmFlow};
 use super::registrants::load;
@@ -25,20 +24,32 @@ use crate::domain::my_number::MyNumber;
 use crate::domain::person::DependentKind;
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route(
-            "/registrants/{id}/dependents/new",
-            get(dep_new_form).post(dep_new_submit),
-        )
-        .route("/registrants/{id}/dependents/{dep}", get(dep_detail))
-        .route(
+pub(super) fn routes() -> Routes {
+    let view = Access::Can(Permission::ViewRegistrants);
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .get("/registrants/{id}/dependents/new", edit, dep_new_form)
+        .post("/registrants/{id}/dependents/new", edit, dep_new_submit)
+        .get("/registrants/{id}/dependents/{dep}", view, dep_detail)
+        .get(
             "/registrants/{id}/dependents/{dep}/edit",
-            get(dep_edit_form).post(dep_edit_submit),
+            edit,
+            dep_edit_form,
         )
-        .route(
+        .post(
+            "/registrants/{id}/dependents/{dep}/edit",
+            edit,
+            dep_edit_submit,
+        )
+        .get(
             "/registrants/{id}/dependents/{dep}/delete",
-            get(dep_delete_form).post(dep_delete_submit),
+            edit,
+            dep_delete_form,
+        )
+        .post(
+            "/registrants/{id}/dependents/{dep}/delete",
+            edit,
+            dep_delete_submit,
         )
 }
 
@@ -296,7 +307,6 @@ async fn dep_mode(authed: &Authed, id: &str, dep: Option<&str>) -> Result<DepMod
 }
 
 async fn dep_new_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, None).await?;
     let form = DependentForm {
         kind: DependentKind::ALL[0].code().into(),
@@ -317,7 +327,6 @@ async fn dep_new_submit(
     Path(id): Path<String>,
     Form(posted): Form<DepPosted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, None).await?;
     confirm::submit(&app, &authed, &mode, posted).await
 }
@@ -326,7 +335,6 @@ async fn dep_edit_form(
     authed: Authed,
     Path((id, dep)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     let form = mode
         .current
@@ -348,7 +356,6 @@ async fn dep_edit_submit(
     Path((id, dep)): Path<(String, String)>,
     Form(posted): Form<DepPosted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     confirm::submit(&app, &authed, &mode, posted).await
 }
@@ -357,7 +364,6 @@ async fn dep_delete_form(
     authed: Authed,
     Path((id, dep)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
     Ok(render(&DeleteView {
@@ -383,7 +389,6 @@ async fn dep_delete_submit(
     authed: Authed,
     Path((id, dep)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     match deps::delete(
         &app,
         &authed.scope,
@@ -419,7 +424,6 @@ async fn dep_detail(
     authed: Authed,
     Path((id, dep)): Path<(String, String)>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ViewRegistrants)?;
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
     let images = |k: DocumentKind| {

@@ -2,8 +2,6 @@
 //! ungrouped), メンバー登録. Served by the registrants function.
 
 use axum::body::Bytes;
-use axum::routing::get;
-use axum::Router;
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -12,6 +10,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::confirm::DeleteView;
 use super::registrants::{flash_text, Flash};
 use super::session::{Authed, Chrome};
@@ -21,24 +20,25 @@ use crate::app::registrants as regs;
 use crate::app::App;
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registrants/groups", get(groups_list))
-        .route(
-            "/registrants/groups/new",
-            get(group_new_form).post(group_new_submit),
+pub(super) fn routes() -> Routes {
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .get(
+            "/registrants/groups",
+            Access::Can(Permission::ViewRegistrants),
+            groups_list,
         )
-        .route(
-            "/registrants/groups/{id}/edit",
-            get(group_edit_form).post(group_edit_submit),
-        )
-        .route(
-            "/registrants/groups/{id}/delete",
-            get(group_delete_form).post(group_delete_submit),
-        )
-        .route(
+        .get("/registrants/groups/new", edit, group_new_form)
+        .post("/registrants/groups/new", edit, group_new_submit)
+        .get("/registrants/groups/{id}/edit", edit, group_edit_form)
+        .post("/registrants/groups/{id}/edit", edit, group_edit_submit)
+        .get("/registrants/groups/{id}/delete", edit, group_delete_form)
+        .post("/registrants/groups/{id}/delete", edit, group_delete_submit)
+        .get("/registrants/groups/{id}/members", edit, group_members_form)
+        .post(
             "/registrants/groups/{id}/members",
-            get(group_members_form).post(group_members_submit),
+            edit,
+            group_members_submit,
         )
 }
 
@@ -52,7 +52,6 @@ struct GroupsView {
 }
 
 async fn groups_list(authed: Authed, Query(flash): Query<Flash>) -> Result<Response, WebError> {
-    authed.require(Permission::ViewRegistrants)?;
     Ok(render(&GroupsView {
         chrome: Chrome::new(&authed, "/registrants"),
         flash: flash_text(flash.done.as_deref()),
@@ -81,7 +80,6 @@ struct GroupPosted {
 }
 
 async fn group_new_form(authed: Authed) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     Ok(render(&GroupFormView {
         chrome: Chrome::new(&authed, "/registrants"),
         heading: "グループの新規追加",
@@ -98,7 +96,6 @@ async fn group_submit(
     existing: Option<Group>,
     posted: GroupPosted,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let (heading, action) = match &existing {
         None => ("グループの新規追加", "/registrants/groups/new".to_string()),
         Some(g) => (
@@ -187,7 +184,6 @@ async fn load_group(authed: &Authed, id: &str) -> Result<Group, WebError> {
 }
 
 async fn group_edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
     Ok(render(&GroupFormView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -210,7 +206,6 @@ async fn group_edit_submit(
 }
 
 async fn group_delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
     let (members, _) = regs::load_all(&authed.scope, Some(regs::GroupFilter::Group(&g.id))).await?;
     let mut lines = vec![format!("グループ「{}」を削除します。", g.name)];
@@ -234,7 +229,6 @@ async fn group_delete_submit(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
     match regs::delete_group(&app, &authed.scope, &authed.actor(), &g).await {
         Ok(_) => Ok(Redirect::to("/registrants/groups?done=group_deleted").into_response()),
@@ -287,7 +281,6 @@ async fn members_page(
 }
 
 async fn group_members_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
     members_page(&authed, g, None).await
 }
@@ -298,7 +291,6 @@ async fn group_members_submit(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let g = load_group(&authed, &id).await?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let ids: Vec<String> = pairs

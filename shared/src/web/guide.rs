@@ -6,12 +6,10 @@
 
 use askama::Template;
 use axum::response::Response;
-use axum::routing::get;
-use axum::Router;
 
+use super::access::{Access, Routes};
 use super::render;
 use super::session::{Authed, Chrome};
-use super::AppState;
 
 /// Every guide page with its title, in menu order.
 pub const PAGES: &[(&str, &str)] = &[
@@ -75,13 +73,14 @@ guide_page!(DisposePage, "guide_dispose.html", "/guide/dispose");
 guide_page!(AccountsPage, "guide_accounts.html", "/guide/accounts");
 guide_page!(FaqPage, "guide_faq.html", "/guide/faq");
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/guide", get(IndexPage::handler))
-        .route("/guide/collect", get(CollectPage::handler))
-        .route("/guide/approve", get(ApprovePage::handler))
-        .route("/guide/use", get(UsePage::handler))
-        .route("/guide/dispose", get(DisposePage::handler))
-        .route("/guide/accounts", get(AccountsPage::handler))
-        .route("/guide/faq", get(FaqPage::handler))
+/// The guide is for every logged-in user, whatever the role.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/guide", Access::Staff, IndexPage::handler)
+        .get("/guide/collect", Access::Staff, CollectPage::handler)
+        .get("/guide/approve", Access::Staff, ApprovePage::handler)
+        .get("/guide/use", Access::Staff, UsePage::handler)
+        .get("/guide/dispose", Access::Staff, DisposePage::handler)
+        .get("/guide/accounts", Access::Staff, AccountsPage::handler)
+        .get("/guide/faq", Access::Staff, FaqPage::handler)
 }

@@ -5,44 +5,59 @@
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::Router;
 
+use super::access::{Access, Routes};
 use super::session::{Authed, Chrome};
 use super::{render, AppState, WebError};
 use crate::app::home::{self, Notice};
 use crate::app::tenants::Counters;
+use crate::domain::role::Permission;
 
 /// Capabilities linked from the menus and HOME that are not built yet: each answers with a
-/// plain 準備中 page (README lists them).
-pub const COMING_SOON: &[(&str, &str)] = &[
-    ("/retirement", "退職者の処理"),
-    ("/disposal", "登録者の削除（廃棄）"),
-    ("/audit-log", "操作履歴"),
-    ("/plan", "契約プラン"),
-    ("/plan/change", "プラン変更"),
+/// plain 準備中 page (README lists them), behind the access its real screen will need, so a
+/// menu link already refuses whom the screen will refuse.
+pub const COMING_SOON: &[(&str, &str, Access)] = &[
+    (
+        "/retirement",
+        "退職者の処理",
+        Access::Can(Permission::EditRegistrants),
+    ),
+    (
+        "/disposal",
+        "登録者の削除（廃棄）",
+        Access::Can(Permission::DisposeNumbers),
+    ),
+    (
+        "/audit-log",
+        "操作履歴",
+        Access::Can(Permission::ViewAuditLog),
+    ),
+    // The plan's name and limit are on HOME for everyone; changing it is the owner's.
+    ("/plan", "契約プラン", Access::Staff),
+    (
+        "/plan/change",
+        "プラン変更",
+        Access::Can(Permission::ChangePlan),
+    ),
 ];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/home", get(home_page))
-        .route("/home/notices/{id}/dismiss", post(dismiss_notice))
-        .merge(super::guide::router())
-        .merge(coming_soon_routes(|p| !p.starts_with("/registrants/")))
+/// HOME and its notices.
+pub fn routes() -> Routes {
+    Routes::new()
+        .get("/home", Access::Staff, home_page)
+        // A notice is closed for the user who closes it only.
+        .post("/home/notices/{id}/dismiss", Access::Staff, dismiss_notice)
 }
 
-/// The 準備中 pages whose paths `owns` accepts (each group serves those under its paths).
-pub fn coming_soon_routes(owns: impl Fn(&str) -> bool) -> Router<AppState> {
-    let mut router = Router::new();
-    for (path, title) in COMING_SOON.iter().filter(|(p, _)| owns(p)) {
-        let title: &'static str = title;
-        let path: &'static str = path;
-        router = router.route(
-            path,
-            get(move |authed: Authed| coming_soon(authed, path, title)),
-        );
+/// Every 準備中 page (`web::functions` hands each to the function that will serve the screen).
+pub fn coming_soon_routes() -> Routes {
+    let mut routes = Routes::new();
+    for &(path, title, access) in COMING_SOON {
+        routes = routes.get(path, access, move |authed: Authed| {
+            coming_soon(authed, path, title)
+        });
     }
-    router
+    routes
 }
 
 #[derive(Template)]

@@ -9,10 +9,10 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::records::KindParam;
 use super::session::Authed;
 use super::{AppState, Failure, WebError};
@@ -26,17 +26,21 @@ use crate::app::App;
 use crate::domain::image::DocumentKind;
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registrants/{id}/images/{kind}/ticket", post(ticket))
-        .route("/registrants/{id}/images/{kind}/complete", post(complete))
-        .route(
+/// An administrator uploading a document image for a registrant edits the record.
+pub(super) fn routes() -> Routes {
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .post("/registrants/{id}/images/{kind}/ticket", edit, ticket)
+        .post("/registrants/{id}/images/{kind}/complete", edit, complete)
+        .post(
             "/registrants/{id}/dependents/{dep}/images/{kind}/ticket",
-            post(ticket),
+            edit,
+            ticket,
         )
-        .route(
+        .post(
             "/registrants/{id}/dependents/{dep}/images/{kind}/complete",
-            post(complete),
+            edit,
+            complete,
         )
 }
 
@@ -132,7 +136,6 @@ async fn ticket(
     KindParam(kind): KindParam,
     Form(f): Form<TicketForm>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     Ok(start(&app, &authed.scope, &authed.tenant, &record, &kind, f).await)
 }
 
@@ -143,7 +146,6 @@ async fn complete(
     KindParam(kind): KindParam,
     Form(f): Form<CompleteForm>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let actor = authed.actor();
     Ok(finish(
         &app,

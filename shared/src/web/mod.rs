@@ -1,9 +1,10 @@
-//! The web layer: one axum router per capability group, shared middleware (sessions, CSRF,
-//! security headers, a request span with the failure log), and the askama views.
+//! The web layer: each capability module's routes with who may call them ([`access`]), the
+//! split into Lambda functions ([`functions`]), shared middleware (sessions, CSRF, security
+//! headers, a request span with the failure log), and the askama views.
 //!
-//! A Lambda function runs exactly its group's router (`web::group(app, web::auth::router())`
-//! handed to `lambda_http::run`); the local server runs [`all`]. Handlers use only axum
-//! extractors, so the same code serves both.
+//! A Lambda function runs exactly its share of the routes
+//! (`web::functions::function_router(app, Function::Auth)` handed to `lambda_http::run`); the
+//! local server runs [`all`]. Handlers use only axum extractors, so the same code serves both.
 
 pub mod access;
 pub mod approval;
@@ -15,6 +16,7 @@ pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
+pub mod functions;
 pub mod groups;
 pub mod guide;
 pub mod home;
@@ -118,22 +120,34 @@ pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) 
         .layer(middleware::from_fn_with_state(app, security_headers))
 }
 
-/// Every group's routes merged (the local server adds its dev pages before [`group`]).
+/// Every route of the product as an axum router (the local server adds its dev pages before
+/// [`group`]).
 pub fn routes(app: &AppState) -> Router<AppState> {
-    auth::router()
-        .merge(home::router())
-        .merge(registrants::router())
-        .merge(enrol::router())
-        .merge(declared().into_router(app))
+    declared().into_router(app)
 }
 
-/// Routes declared with their access in the route table (`web::access`); capability modules
-/// move here from [`routes`] as they are converted.
+/// Every route of the product with who may call it: each capability module's table. Which
+/// function serves a route follows from its path (`web::functions`).
 pub fn declared() -> access::Routes {
     access::Routes::new()
+        .merge(auth::routes())
+        .merge(home::routes())
+        .merge(guide::routes())
+        .merge(home::coming_soon_routes())
+        .merge(registrants::routes())
+        .merge(groups::routes())
+        .merge(dependents::routes())
+        .merge(images::routes())
+        .merge(usage::routes())
+        .merge(collection::routes())
+        .merge(approval::routes())
+        .merge(number::routes())
+        .merge(bulk::routes())
+        .merge(csv_io::routes())
+        .merge(enrol::routes())
+        .merge(reminders::routes())
         .merge(users::routes())
         .merge(contractor::routes())
-        .merge(reminders::routes())
         .merge(security::routes())
 }
 

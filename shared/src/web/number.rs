@@ -11,10 +11,10 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::approval::{person_rows, take, DecisionForm};
 use super::confirm::{self, ConfirmFlow};
 use super::images::{image_rows, ImageRow};
@@ -31,17 +31,20 @@ use crate::domain::my_number::MyNumber;
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registrants/{id}/number", get(form).post(submit))
-        .route("/registrants/{id}/number/refuse", post(refuse))
-        .route(
-            "/registrants/{id}/dependents/{dep}/number",
-            get(form).post(submit),
-        )
-        .route(
+/// マイナンバー編集 is an edit; 拒否 from it is an approval decision.
+pub(super) fn routes() -> Routes {
+    let edit = Access::Can(Permission::EditRegistrants);
+    let approve = Access::Can(Permission::Approve);
+    Routes::new()
+        .get("/registrants/{id}/number", edit, form)
+        .post("/registrants/{id}/number", edit, submit)
+        .post("/registrants/{id}/number/refuse", approve, refuse)
+        .get("/registrants/{id}/dependents/{dep}/number", edit, form)
+        .post("/registrants/{id}/dependents/{dep}/number", edit, submit)
+        .post(
             "/registrants/{id}/dependents/{dep}/number/refuse",
-            post(refuse),
+            approve,
+            refuse,
         )
 }
 
@@ -155,7 +158,6 @@ async fn form(
     record: RecordRef,
     Query(q): Query<Done>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let flash = match q.done.as_str() {
         "updated" => Some("マイナンバーを登録しました。"),
         "refused" => Some("ステータスを「拒否」にしました。"),
@@ -179,7 +181,6 @@ async fn submit(
     record: RecordRef,
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let subject = approval::load(&authed.scope, &record)
         .await?
         .ok_or(WebError::NotFound)?;

@@ -6,10 +6,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow, DeleteView};
 use super::images::{image_rows, ImageRow};
 use super::session::{Authed, Chrome};
@@ -28,28 +28,19 @@ use crate::domain::role::Permission;
 use crate::domain::status::Status;
 
 /// The registrants function's routes: registrants, groups, dependents and images.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/registrants", get(list))
-        .route("/registrants/new", get(new_form).post(new_submit))
-        .route("/registrants/{id}", get(detail))
-        .route("/registrants/{id}/edit", get(edit_form).post(edit_submit))
-        .route(
-            "/registrants/{id}/delete",
-            get(delete_form).post(delete_submit),
-        )
-        .merge(super::groups::routes())
-        .merge(super::dependents::routes())
-        .merge(super::images::routes())
-        .merge(super::usage::routes())
-        .merge(super::collection::routes())
-        .merge(super::approval::routes())
-        .merge(super::number::routes())
-        .merge(super::bulk::routes())
-        .merge(super::csv_io::routes())
-        .merge(super::home::coming_soon_routes(|p| {
-            p.starts_with("/registrants/")
-        }))
+/// マイナンバー管理's own pages: the list, 新規追加, detail, 編集 and 削除.
+pub fn routes() -> Routes {
+    let view = Access::Can(Permission::ViewRegistrants);
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .get("/registrants", view, list)
+        .get("/registrants/new", edit, new_form)
+        .post("/registrants/new", edit, new_submit)
+        .get("/registrants/{id}", view, detail)
+        .get("/registrants/{id}/edit", edit, edit_form)
+        .post("/registrants/{id}/edit", edit, edit_submit)
+        .get("/registrants/{id}/delete", edit, delete_form)
+        .post("/registrants/{id}/delete", edit, delete_submit)
 }
 
 pub(super) fn flash_text(code: Option<&str>) -> Option<&'static str> {
@@ -135,7 +126,6 @@ async fn list(
     Query(filter): Query<Filter>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ViewRegistrants)?;
     let page = regs::list(&authed.scope, &filter).await?;
     let groups = groups::list(&authed.scope).await?;
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
@@ -547,7 +537,6 @@ async fn refused(
 }
 
 async fn new_form(authed: Authed) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let form = RegistrantForm {
         attribute: Attribute::ALL[0].code().into(),
         ..RegistrantForm::default()
@@ -560,7 +549,6 @@ async fn new_submit(
     authed: Authed,
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     confirm::submit(&app, &authed, &mode_new(), posted).await
 }
 
@@ -571,7 +559,6 @@ pub(super) async fn load(authed: &Authed, id: &str) -> Result<Registrant, WebErr
 }
 
 async fn edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let r = load(&authed, &id).await?;
     let form = RegistrantForm::from_registrant(&r);
     form_page(&authed, &mode_edit(r), form, Vec::new(), StatusCode::OK).await
@@ -583,7 +570,6 @@ async fn edit_submit(
     Path(id): Path<String>,
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let r = load(&authed, &id).await?;
     confirm::submit(&app, &authed, &mode_edit(r), posted).await
 }
@@ -625,7 +611,6 @@ async fn detail(
     Path(id): Path<String>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::ViewRegistrants)?;
     let r = load(&authed, &id).await?;
     let group = match &r.group_id {
         Some(g) => groups::get(&authed.scope, g)
@@ -716,7 +701,6 @@ async fn detail(
 }
 
 async fn delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     let r = load(&authed, &id).await?;
     Ok(render(&DeleteView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -743,7 +727,6 @@ async fn delete_submit(
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::EditRegistrants)?;
     match regs::delete(&app, &authed.scope, &authed.tenant, &authed.actor(), &id).await {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
         Err(e) => Err(e.into()),

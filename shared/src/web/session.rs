@@ -294,15 +294,6 @@ impl Authed {
                 && self.user.role == Role::ViewOnly
                 && !self.tenant.settings.view_only_may_reveal)
     }
-
-    /// Refuses the request unless [`Authed::allows`] `permission`.
-    pub fn require(&self, permission: Permission) -> Result<(), WebError> {
-        if self.allows(permission) {
-            Ok(())
-        } else {
-            Err(WebError::Forbidden)
-        }
-    }
 }
 
 impl FromRequestParts<AppState> for Authed {

@@ -6,10 +6,10 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Form, Router};
+use axum::Form;
 use serde::Deserialize;
 
+use super::access::{Access, Routes};
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::usage::{self, RevealError, Target};
@@ -17,12 +17,21 @@ use crate::app::{dependents, registrants as regs};
 use crate::domain::purpose::Purpose;
 use crate::domain::role::Permission;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/registrants/{id}/reveal", get(form).post(submit))
-        .route(
+/// マイナンバーの表示 (閲覧のみ only where the company allows it: `Authed::allows`).
+pub(super) fn routes() -> Routes {
+    let reveal = Access::Can(Permission::RevealNumber);
+    Routes::new()
+        .get("/registrants/{id}/reveal", reveal, form)
+        .post("/registrants/{id}/reveal", reveal, submit)
+        .get(
             "/registrants/{id}/dependents/{dep}/reveal",
-            get(dep_form).post(dep_submit),
+            reveal,
+            dep_form,
+        )
+        .post(
+            "/registrants/{id}/dependents/{dep}/reveal",
+            reveal,
+            dep_submit,
         )
 }
 
@@ -88,7 +97,6 @@ fn purposes() -> Vec<(&'static str, &'static str)> {
 }
 
 async fn show_form(authed: Authed, id: String, dep: Option<String>) -> Result<Response, WebError> {
-    authed.require(Permission::RevealNumber)?;
     let (whose, action, back_href) = describe(&authed, &id, dep.as_deref()).await?;
     Ok(render(&FormView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -108,7 +116,6 @@ async fn reveal(
     dep: Option<String>,
     posted: Posted,
 ) -> Result<Response, WebError> {
-    authed.require(Permission::RevealNumber)?;
     let (whose, action, back_href) = describe(&authed, &id, dep.as_deref()).await?;
     let target = Target {
         registrant_id: &id,

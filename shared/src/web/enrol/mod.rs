@@ -17,9 +17,8 @@ use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::Router;
 
+use super::access::{Access, Routes};
 use super::session::{Ctx, RequestContext};
 use super::{render_status, AppState, WebError};
 use crate::app::enrol;
@@ -36,39 +35,44 @@ use finish::{done, finish, logged_out, logout, review};
 use login::{entry, entry_submit, link_problem};
 use steps::{complete, next_step, step1_form, step1_submit, step2, step3, ticket};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/r/me", get(next_step))
-        .route("/r/me/step1", get(step1_form).post(step1_submit))
-        .route("/r/me/step2", get(step2))
-        .route("/r/me/step3", get(step3))
-        .route("/r/me/images/{kind}/ticket", post(ticket))
-        .route("/r/me/images/{kind}/complete", post(complete))
-        .route("/r/me/family", get(family))
-        .route("/r/me/dependents", get(dependents))
-        .route("/r/me/dependents/new", get(dep_new).post(dep_new_submit))
-        .route("/r/me/dependents/{dep}", get(dep_detail))
-        .route(
-            "/r/me/dependents/{dep}/edit",
-            get(dep_edit).post(dep_edit_submit),
-        )
-        .route(
-            "/r/me/dependents/{dep}/delete",
-            get(dep_delete).post(dep_delete_submit),
-        )
-        .route("/r/me/dependents/{dep}/step5", get(dep_step5))
-        .route("/r/me/dependents/{dep}/step6", get(dep_step6))
-        .route("/r/me/dependents/{dep}/images/{kind}/ticket", post(ticket))
-        .route(
+/// The phone pages. The link's entry page and the pages shown after a session ended are
+/// public; everything under `/r/me` needs the registrant's session.
+pub fn routes() -> Routes {
+    let me = Access::Registrant;
+    Routes::new()
+        .get("/r/me", me, next_step)
+        .get("/r/me/step1", me, step1_form)
+        .post("/r/me/step1", me, step1_submit)
+        .get("/r/me/step2", me, step2)
+        .get("/r/me/step3", me, step3)
+        .post("/r/me/images/{kind}/ticket", me, ticket)
+        .post("/r/me/images/{kind}/complete", me, complete)
+        .get("/r/me/family", me, family)
+        .get("/r/me/dependents", me, dependents)
+        .get("/r/me/dependents/new", me, dep_new)
+        .post("/r/me/dependents/new", me, dep_new_submit)
+        .get("/r/me/dependents/{dep}", me, dep_detail)
+        .get("/r/me/dependents/{dep}/edit", me, dep_edit)
+        .post("/r/me/dependents/{dep}/edit", me, dep_edit_submit)
+        .get("/r/me/dependents/{dep}/delete", me, dep_delete)
+        .post("/r/me/dependents/{dep}/delete", me, dep_delete_submit)
+        .get("/r/me/dependents/{dep}/step5", me, dep_step5)
+        .get("/r/me/dependents/{dep}/step6", me, dep_step6)
+        .post("/r/me/dependents/{dep}/images/{kind}/ticket", me, ticket)
+        .post(
             "/r/me/dependents/{dep}/images/{kind}/complete",
-            post(complete),
+            me,
+            complete,
         )
-        .route("/r/me/review", get(review))
-        .route("/r/me/finish", post(finish))
-        .route("/r/me/done", get(done))
-        .route("/r/me/logout", post(logout))
-        .route("/r/logged-out", get(logged_out))
-        .route("/r/{tenant}/{token}", get(entry).post(entry_submit))
+        .get("/r/me/review", me, review)
+        .post("/r/me/finish", me, finish)
+        .post("/r/me/logout", me, logout)
+        // 登録完了 follows 登録を終了, and ログアウトしました follows the logout: both are shown
+        // after the session may have ended, and carry nothing of the registrant.
+        .get("/r/me/done", Access::Public, done)
+        .get("/r/logged-out", Access::Public, logged_out)
+        .get("/r/{tenant}/{token}", Access::Public, entry)
+        .post("/r/{tenant}/{token}", Access::Public, entry_submit)
 }
 
 /// Header of every phone page: who is registering, for which company, and (behind the
@@ -124,6 +128,17 @@ fn locked_page() -> Response {
     )
 }
 
+/// The phone page answering a request that needs a registrant session and has none (401):
+/// the route's access check (`web::access`) and [`Enrollee`] both answer with it.
+pub(crate) fn login_required() -> Response {
+    message(
+        StatusCode::UNAUTHORIZED,
+        "ログインしてください",
+        "ログインの有効期限が切れたか、ログインしていません。メールに記載されたURL（またはQRコード）を開いて、もう一度ログインしてください。",
+        None,
+    )
+}
+
 /// A registrant logged in on their phone.
 pub struct Enrollee {
     pub ctx: RequestContext,
@@ -165,14 +180,7 @@ impl FromRequestParts<AppState> for Enrollee {
         let Ctx(ctx) = Ctx::from_request_parts(parts, app)
             .await
             .map_err(IntoResponse::into_response)?;
-        let gone = || {
-            message(
-                StatusCode::UNAUTHORIZED,
-                "ログインしてください",
-                "ログインの有効期限が切れたか、ログインしていません。メールに記載されたURL（またはQRコード）を開いて、もう一度ログインしてください。",
-                None,
-            )
-        };
+        let gone = login_required;
         let Some(session) = ctx.session.clone().filter(|s| s.stage == Stage::Registrant) else {
             return Err(gone());
         };
