@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod approval;
+mod audit_log;
 mod bulk;
 mod collection;
 mod contract_embedded;

@@ -19,7 +19,6 @@ pub const COMING_SOON: &[(&str, &str)] = &[
     ("/retirement", "退職者の処理"),
     ("/disposal", "登録者の削除（廃棄）"),
     ("/users", "ログインユーザ"),
-    ("/audit-log", "操作履歴"),
     ("/contractor", "契約者情報"),
     ("/contractor/edit", "契約者情報編集"),
     ("/security", "セキュリティ"),

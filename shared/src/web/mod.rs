@@ -7,6 +7,8 @@
 
 pub mod access;
 pub mod approval;
+pub mod audit_log;
+pub mod audit_report;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
@@ -106,6 +108,7 @@ pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) 
     routes
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), session::layer))
+        .layer(middleware::from_fn(audit_log::user_agent_scope))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app.clone())
         .merge(sessionless)
@@ -126,6 +129,8 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 /// move here from [`routes`] as they are converted.
 pub fn declared() -> access::Routes {
     access::Routes::new()
+        .merge(audit_log::routes())
+        .merge(audit_report::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
