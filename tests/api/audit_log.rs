@@ -346,3 +346,179 @@ async fn audit_log_screens_are_refused_when_the_user_may_only_view() {
         assert_eq!(b.get(path).await.status, StatusCode::FORBIDDEN, "{path}");
     }
 }
+
+#[tokio::test]
+async fn every_kind_of_operation_reaches_the_log_with_its_description() {
+    // Given an owner whose first login attempt failed
+    let t = TestApp::spawn();
+    let email = "all@example.jp";
+    t.signup(COMPANY, email, PW).await;
+    let mut stranger = t.browser("198.51.100.77");
+    stranger
+        .submit(
+            "/login",
+            "/login",
+            &[("email", email), ("password", "wrong-password-1")],
+        )
+        .await;
+    let mut b = t.login(email, PW, None).await;
+
+    // When they go through the product's kinds of operations
+    let id = registrant(&mut b, "佐藤", "A001", &valid_number(21)).await;
+    let reveal = format!("/registrants/{id}/reveal");
+    b.submit(
+        &reveal,
+        &reveal,
+        &[("password", PW), ("purpose", "employment_insurance")],
+    )
+    .await;
+    b.submit(
+        "/collection/passcode",
+        "/collection/passcode",
+        &[("passcode", "8315")],
+    )
+    .await;
+    b.submit(
+        "/registrants/groups/new",
+        "/registrants/groups/new",
+        &[("name", "総務部"), ("confirmed", "1")],
+    )
+    .await;
+    t.mailed_registrant(&mut b, email, "hanako@example.jp")
+        .await;
+    let gone = registrant(&mut b, "鈴木", "B002", "").await;
+    let path = format!("/registrants/{gone}/delete");
+    b.submit(&path, &path, &[]).await;
+    let page = b.get("/audit-log").await;
+    b.submit("/home", "/logout", &[]).await;
+    let mut again = t.login(email, PW, None).await;
+    let after_logout = again.get("/audit-log").await;
+
+    // Then 操作履歴 names each of them
+    let rows = log_rows(&page).join("\n");
+    for expected in [
+        "ログイン失敗",
+        "| ログイン |",
+        "登録者「佐藤 一郎」",
+        "マイナンバー表示（利用目的: 雇用保険届出事務）",
+        "パスコード",
+        "グループ「総務部」",
+        "マイナンバー収集メールの送信（1名）",
+        "登録者「山田 花子」へのマイナンバー収集メールの送信",
+        "鈴木 一郎",
+    ] {
+        assert!(rows.contains(expected), "missing {expected}:\n{rows}");
+    }
+    assert!(log_rows(&after_logout)
+        .iter()
+        .any(|r| r.contains("ログアウト")));
+}
+
+#[tokio::test]
+async fn handling_report_sums_reveals_by_purpose_and_person_and_counts_the_month_without_numbers() {
+    // Given a month with a reveal for 雇用保険, a registration and a refusal
+    let (t, mut b) = TestApp::with_owner(COMPANY, "report@example.jp").await;
+    let number = valid_number(31);
+    let id = registrant(&mut b, "佐藤", "A001", &number).await;
+    let reveal = format!("/registrants/{id}/reveal");
+    for _ in 0..2 {
+        b.submit(
+            &reveal,
+            &reveal,
+            &[("password", PW), ("purpose", "employment_insurance")],
+        )
+        .await;
+    }
+    let month = {
+        let d = t.clock_today();
+        format!("{:04}-{:02}", d.year(), u8::from(d.month()))
+    };
+
+    // When the owner opens 取扱状況 for this month and downloads it
+    let page = b.get(&format!("/audit-log/report?month={month}")).await;
+    let csv = b
+        .submit(
+            &format!("/audit-log/report?month={month}"),
+            "/audit-log/report/csv",
+            &[("month", &month), ("encoding", "utf8")],
+        )
+        .await;
+    let earlier = b.get("/audit-log/report?month=2001-01").await;
+
+    // Then reveals are summed per purpose and person, the counts are there, and no number is
+    let uses = table_rows(&page.body, "report-uses");
+    assert_eq!(
+        uses,
+        vec!["表示 | 雇用保険届出事務 | 山田 太郎 | 2 | 2".to_string()]
+    );
+    assert!(
+        page.body.contains("登録者の登録</th><td class=\"num\">1件"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("ログイン</th><td class=\"num\">1件"));
+    assert!(!page.body.contains(&number) && !csv.body.contains(&number));
+    assert!(
+        csv.body.contains("表示,雇用保険届出事務,山田 太郎,2,2"),
+        "{}",
+        csv.body
+    );
+    assert!(earlier
+        .body
+        .contains("この月のマイナンバーの表示・ダウンロードはありません。"));
+    let bad = b.get("/audit-log/report?month=13").await;
+    assert!(bad.body.contains("年月を読み取れません"));
+}
+
+#[tokio::test]
+async fn evidence_lists_every_step_about_a_refused_registrant_oldest_first_and_is_linked_from_detail(
+) {
+    // Given a registrant mailed a collection request and then refused
+    let (t, mut b) = TestApp::with_owner(COMPANY, "evidence@example.jp").await;
+    registrant(&mut b, "鈴木", "B002", "").await;
+    let (id, _) = t
+        .mailed_registrant(&mut b, "evidence@example.jp", "hanako@example.jp")
+        .await;
+    let page = format!("/registrants/{id}/number");
+    let form = b.get(&page).await;
+    let version = form.hidden("version");
+    let reason = "本人が提供を拒否（説明済み）";
+    b.submit(
+        &page,
+        &format!("{page}/refuse"),
+        &[("version", &version), ("reason", reason)],
+    )
+    .await;
+
+    // When the owner opens the registrant's detail and its 対応記録, and downloads it
+    let detail = b.get(&format!("/registrants/{id}")).await;
+    let evidence = b.get(&format!("/registrants/{id}/evidence")).await;
+    let csv = b
+        .submit(
+            &format!("/registrants/{id}/evidence"),
+            &format!("/registrants/{id}/evidence/csv"),
+            &[("encoding", "utf8")],
+        )
+        .await;
+
+    // Then the steps come oldest first: the registration, the mail, the refusal, and nothing
+    // about anyone else; the download is itself recorded under the registrant
+    assert!(detail
+        .body
+        .contains(&format!("href=\"/registrants/{id}/evidence\"")));
+    let rows = table_rows(&evidence.body, "evidence");
+    let mail = rows
+        .iter()
+        .position(|r| r.contains("収集メールの送信"))
+        .unwrap();
+    let refused = rows.iter().position(|r| r.contains("拒否")).unwrap();
+    assert!(mail < refused, "{rows:?}");
+    assert!(!evidence.body.contains("鈴木"), "{rows:?}");
+    assert!(csv.bytes.starts_with(b"\xEF\xBB\xBF"));
+    assert_eq!(csv.body.lines().count(), rows.len() + 1, "{}", csv.body);
+    let again = table_rows(
+        &b.get(&format!("/registrants/{id}/evidence")).await.body,
+        "evidence",
+    );
+    assert!(again.last().unwrap().contains("対応記録のCSVダウンロード"));
+}
