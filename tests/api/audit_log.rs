@@ -5,7 +5,7 @@
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use myna::app::keys::TenantScope;
-use myna::ports::{AuditEvent, Condition, Key, Store};
+use myna::ports::{Condition, Key, Store};
 use myna_tests::fixtures::{person, valid_number, PW};
 use myna_tests::{Browser, Page, TestApp};
 
@@ -67,15 +67,10 @@ async fn append(t: &TestApp, scope: &TenantScope, n: usize) {
     for i in 0..n {
         t.app
             .audit
-            .record(AuditEvent {
-                tenant_id: Some(scope.tenant().to_string()),
-                actor_id: Some("u".into()),
-                actor_name: Some("記録 係".into()),
-                action: "test.bulk".into(),
-                target: None,
-                detail: format!("大量の操作{i:03}"),
-                ip: Some("192.0.2.9".into()),
-            })
+            .record(myna_tests::fixtures::audit_event(
+                scope.tenant(),
+                format!("大量の操作{i:03}"),
+            ))
             .await
             .unwrap();
     }

@@ -299,15 +299,10 @@ async fn audit_chain_after(
     let tenant = myna::app::keys::TenantId::new();
     for i in 0..5 {
         audit
-            .record(myna::ports::AuditEvent {
-                tenant_id: Some(tenant.to_string()),
-                actor_id: None,
-                actor_name: Some("監査 花子".into()),
-                action: "test".into(),
-                target: None,
-                detail: format!("操作{i}"),
-                ip: None,
-            })
+            .record(myna_tests::fixtures::audit_event(
+                &tenant,
+                format!("操作{i}"),
+            ))
             .await
             .unwrap();
     }

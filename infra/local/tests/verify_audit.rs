@@ -12,7 +12,7 @@ use std::sync::Arc;
 use myna::adapters::embedded::Embedded;
 use myna::app::audit::ChainedAudit;
 use myna::app::keys::TenantId;
-use myna::ports::{Audit, AuditEvent, Condition, Key, SystemClock};
+use myna::ports::{Audit, Condition, Key, SystemClock};
 
 fn temp_dir(label: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("myna-verify-{label}-{}", std::process::id()));
@@ -28,15 +28,10 @@ async fn write_log(dir: &Path, n: usize) -> TenantId {
     let tenant = TenantId::new();
     for i in 0..n {
         audit
-            .record(AuditEvent {
-                tenant_id: Some(tenant.to_string()),
-                actor_id: None,
-                actor_name: Some("運用 担当".into()),
-                action: "test".into(),
-                target: None,
-                detail: format!("操作{i}"),
-                ip: None,
-            })
+            .record(myna_tests::fixtures::audit_event(
+                &tenant,
+                format!("操作{i}"),
+            ))
             .await
             .unwrap();
     }
