@@ -7,6 +7,7 @@
 
 mod access;
 mod approval;
+mod audit_log;
 mod bulk;
 mod collection;
 mod contract_embedded;

@@ -285,3 +285,75 @@ async fn a_request_decrypting_1000_numbers_makes_one_kms_call() {
     println!("KMS calls to decrypt 1,000 numbers: {calls}");
     assert_eq!(calls, 1);
 }
+
+/// A tenant's log of five entries in the emulator's audit table, after `tamper`: the result
+/// of checking it, and whether a check of every log found the tenant.
+async fn audit_chain_after(
+    tamper: impl AsyncFnOnce(&dyn myna::ports::Store, &str),
+) -> (myna::app::audit::Verification, bool) {
+    use myna::app::audit::ChainedAudit;
+    use myna::ports::Audit;
+    let e = Emulator::start().await;
+    let store = e.ports(Arc::new(SystemClock)).audit_store;
+    let audit = ChainedAudit::new(store.clone(), Arc::new(SystemClock));
+    let tenant = myna::app::keys::TenantId::new();
+    for i in 0..5 {
+        audit
+            .record(myna_tests::fixtures::audit_event(
+                &tenant,
+                format!("操作{i}"),
+            ))
+            .await
+            .unwrap();
+    }
+    tamper(store.as_ref(), &format!("T#{tenant}")).await;
+    let listed = audit
+        .verify_all()
+        .await
+        .unwrap()
+        .iter()
+        .any(|c| c.tenant.as_ref() == Some(&tenant));
+    (audit.verify(Some(&tenant)).await.unwrap(), listed)
+}
+
+#[tokio::test]
+async fn audit_chain_on_dynamodb_names_an_edited_deleted_or_reordered_entry() {
+    use myna::app::audit::Problem;
+    use myna::ports::{Condition, Key};
+    let key = |pk: &str, seq: i64| Key::new(pk, format!("LOG#{seq:012}"));
+
+    let (intact, listed) = audit_chain_after(async |_, _| {}).await;
+    let (edited, _) = audit_chain_after(async |store, pk| {
+        let mut item = store.get(&key(pk, 2)).await.unwrap().unwrap();
+        item.attrs.insert("detail".into(), "改ざん".into());
+        store.put(item, Condition::None).await.unwrap();
+    })
+    .await;
+    let (deleted, _) = audit_chain_after(async |store, pk| {
+        store.delete(&key(pk, 3), Condition::None).await.unwrap();
+    })
+    .await;
+    let (reordered, _) = audit_chain_after(async |store, pk| {
+        let mut a = store.get(&key(pk, 4)).await.unwrap().unwrap();
+        let mut b = store.get(&key(pk, 5)).await.unwrap().unwrap();
+        std::mem::swap(&mut a.key, &mut b.key);
+        store.put(a, Condition::None).await.unwrap();
+        store.put(b, Condition::None).await.unwrap();
+    })
+    .await;
+
+    assert!(listed, "verify_all finds the tenant's log");
+    assert_eq!((intact.entries, intact.broken_at), (5, None));
+    assert_eq!(
+        (edited.broken_at, edited.problem),
+        (Some(2), Some(Problem::Altered))
+    );
+    assert_eq!(
+        (deleted.broken_at, deleted.problem),
+        (Some(3), Some(Problem::Missing))
+    );
+    assert_eq!(
+        (reordered.broken_at, reordered.problem),
+        (Some(4), Some(Problem::OutOfOrder))
+    );
+}

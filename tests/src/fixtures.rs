@@ -575,3 +575,16 @@ pub async fn status_of(
         .unwrap()
         .status
 }
+
+/// An operation-log event of `tenant` with `detail` (tests that fill or tamper with a log).
+pub fn audit_event(tenant: &myna::app::keys::TenantId, detail: String) -> myna::ports::AuditEvent {
+    myna::ports::AuditEvent {
+        tenant_id: Some(tenant.to_string()),
+        actor_id: None,
+        actor_name: Some("記録 係".into()),
+        action: "test".into(),
+        target: None,
+        detail,
+        ip: Some("192.0.2.9".into()),
+    }
+}

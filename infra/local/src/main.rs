@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! cargo run -p myna-local -- [--listen 127.0.0.1:8080] [--data-dir ./data]
+//! cargo run -p myna-local -- verify-audit [--data-dir ./data | --aws] [--tenant ID]
 //! ```
+//! `verify-audit` checks every operation log's hash chain and exits 1 on a broken one
+//! (verify_audit.rs).
 //! `MYNA_LISTEN` / `MYNA_DATA_DIR` do the same; `MYNA_SIGNUP=closed` closes sign-up;
 //! `MYNA_BASE_URL` sets the origin written into mails.
 //!
@@ -23,6 +26,7 @@ use myna::ports::SystemClock;
 mod mail;
 mod outbox_page;
 mod uploads;
+mod verify_audit;
 
 const USAGE: &str = "usage: myna-local [--listen ADDR] [--data-dir DIR] [--smtp-host HOST ...]
   --listen ADDR    address to serve on (default 127.0.0.1:8080, env MYNA_LISTEN)
@@ -40,7 +44,8 @@ loopback listeners only):
   --smtp-password-file FILE  file holding the password (env MYNA_SMTP_PASSWORD_FILE)
   --smtp-from ADDRESS        sender, e.g. 'マイナクラウド <no-reply@example.jp>' (env MYNA_SMTP_FROM)
   --smtp-ca-file FILE        extra trusted CA (PEM) beside the system's (env MYNA_SMTP_CA_FILE)
-environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)";
+environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)
+myna-local verify-audit --help: check the operation logs' hash chains";
 
 struct Options {
     listen: String,
@@ -103,6 +108,10 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
         )
         .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("verify-audit") {
+        return verify_audit::run(&args[1..]);
+    }
     let opts = match options() {
         Ok(o) => o,
         Err(e) if e.is_empty() => {

@@ -866,6 +866,7 @@ async fn send_one(
                 .delete(&scope.key(&sk::send_list(&registrant.id)), Condition::None)
                 .await?;
             finish_one(scope, blast, &r, RecipientState::Sent, "", ttl).await?;
+            audit_recipient(app, scope, blast, &registrant, "送信").await?;
             Ok(true)
         }
         Err(e) => {
@@ -878,9 +879,37 @@ async fn send_one(
                 }
             };
             finish_one(scope, blast, &r, RecipientState::Failed, &reason, ttl).await?;
+            audit_recipient(app, scope, blast, &registrant, "送信失敗").await?;
             Ok(true)
         }
     }
+}
+
+/// One recipient's mail in the log, under the registrant, so their 対応記録 shows each
+/// request. Named after whoever started the blast; the server's reason is left out (it may
+/// quote the address).
+async fn audit_recipient(
+    app: &App,
+    scope: &TenantScope,
+    blast: &Blast,
+    registrant: &Registrant,
+    outcome: &str,
+) -> Result<(), InfraError> {
+    app.audit()
+        .record(AuditEvent {
+            tenant_id: Some(scope.tenant().to_string()),
+            actor_id: None,
+            actor_name: Some(blast.created_by.clone()),
+            action: "collection.mail_one".into(),
+            target: Some(registrant.id.clone()),
+            detail: format!(
+                "登録者「{}」へのマイナンバー収集メールの{outcome}",
+                registrant.name()
+            ),
+            ip: None,
+        })
+        .await?;
+    Ok(())
 }
 
 /// Records a recipient's outcome and counts it, in one transaction.

@@ -41,7 +41,6 @@ use super::{App, InfraError};
 use crate::domain::date::format_slash;
 use crate::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use crate::domain::status::Status;
-use crate::ports::audit::AuditEvent;
 use crate::ports::store::Query;
 
 /// One column of the file: name (the header), whether it is required, format, example.
@@ -1056,18 +1055,7 @@ async fn record(
     action: &str,
     detail: String,
 ) -> Result<(), InfraError> {
-    app.audit()
-        .record(AuditEvent {
-            tenant_id: Some(scope.tenant().to_string()),
-            actor_id: Some(actor.user_id.clone()),
-            actor_name: Some(actor.name.clone()),
-            action: action.into(),
-            target: None,
-            detail,
-            ip: Some(actor.ip.clone()),
-        })
-        .await?;
-    Ok(())
+    crate::app::audit::record_by(app, scope, actor, action, None, detail).await
 }
 
 /// The file, piece by piece: the header, then [`ROWS_PER_PIECE`] registrants at a time.
@@ -1105,8 +1093,18 @@ fn write_piece(
         }
     }
     let bytes = w.into_inner().map_err(|_| InfraError::Task)?;
+    encode_download(bytes, encoding, header)
+}
+
+/// UTF-8 CSV bytes in a download's `encoding`: a BOM before the `first` piece of a UTF-8
+/// file, or CP932 (`InfraError::Corrupt` when a character has no CP932 form).
+pub fn encode_download(
+    bytes: Vec<u8>,
+    encoding: Encoding,
+    first: bool,
+) -> Result<Vec<u8>, InfraError> {
     Ok(match encoding {
-        Encoding::Utf8Bom if header => [b"\xEF\xBB\xBF".as_slice(), &bytes].concat(),
+        Encoding::Utf8Bom if first => [b"\xEF\xBB\xBF".as_slice(), &bytes].concat(),
         Encoding::Utf8Bom => bytes,
         Encoding::Cp932 => {
             let text = String::from_utf8(bytes).map_err(|_| InfraError::Task)?;

@@ -27,11 +27,6 @@ pub const COMING_SOON: &[(&str, &str, Access)] = &[
         "登録者の削除（廃棄）",
         Access::Can(Permission::DisposeNumbers),
     ),
-    (
-        "/audit-log",
-        "操作履歴",
-        Access::Can(Permission::ViewAuditLog),
-    ),
     // The plan's name and limit are on HOME for everyone; changing it is the owner's.
     ("/plan", "契約プラン", Access::Staff),
     (

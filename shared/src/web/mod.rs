@@ -8,6 +8,8 @@
 
 pub mod access;
 pub mod approval;
+pub mod audit_log;
+pub mod audit_report;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
@@ -113,6 +115,7 @@ pub fn group_with(app: AppState, routes: Router<AppState>, sessionless: Router) 
     routes
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(app.clone(), session::layer))
+        .layer(middleware::from_fn(audit_log::user_agent_scope))
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(app.clone())
         .merge(sessionless)
@@ -149,6 +152,8 @@ pub fn declared() -> access::Routes {
         .merge(users::routes())
         .merge(contractor::routes())
         .merge(security::routes())
+        .merge(audit_log::routes())
+        .merge(audit_report::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).

@@ -111,6 +111,33 @@ pub async fn bootstrap() -> Result<Arc<crate::app::App>, MissingSetting> {
     Ok(crate::app::App::new(ports, lambda_config()))
 }
 
+/// The audit table alone, from `AWS_REGION`, `MYNA_TABLE_AUDIT` and `MYNA_AWS_ENDPOINT`: what
+/// a check of the hash chains (`myna-local verify-audit --aws`) reads, without the other
+/// settings a function needs.
+pub async fn audit_store_from_env() -> Result<Arc<dyn crate::ports::Store>, MissingSetting> {
+    let var = |name: &'static str| std::env::var(name).map_err(|_| MissingSetting(name));
+    let settings = Settings {
+        region: var("AWS_REGION")?,
+        endpoint_url: std::env::var("MYNA_AWS_ENDPOINT")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        table_audit: var("MYNA_TABLE_AUDIT")?,
+        stage: String::new(),
+        table_main: String::new(),
+        table_sessions: String::new(),
+        bucket: String::new(),
+        event_bus: String::new(),
+        mail_from: String::new(),
+        mail_configuration_set: None,
+        kms_alias_prefix: String::new(),
+    };
+    let sdk = sdk_config(&settings).await;
+    Ok(Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(&sdk),
+        &settings.table_audit,
+    )))
+}
+
 /// The app configuration of a deployed function (`MYNA_BASE_URL`, `MYNA_SIGNUP`).
 pub fn lambda_config() -> crate::app::Config {
     crate::app::Config {
