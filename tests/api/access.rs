@@ -469,3 +469,39 @@ fn managers_may_not_open_login_users_plan_changes_payment_or_cancellation() {
         ]
     );
 }
+
+#[tokio::test]
+async fn every_menu_and_header_link_a_user_sees_opens_for_their_role() {
+    // given a company with a 最高権限, a 管理担当者 and a 閲覧のみ user
+    let (t, owner) = TestApp::with_owner(COMPANY, OWNER).await;
+    let scope = t.scope_of(OWNER).await;
+    let manager = t
+        .with_user(&scope, "manager@honke.example.jp", Role::Manager)
+        .await;
+    let viewer = t.with_user(&scope, VIEWER, Role::ViewOnly).await;
+    for (role, mut b) in [("最高権限", owner), ("管理担当者", manager), ("閲覧のみ", viewer)] {
+        // when each opens HOME and follows every link of its menus and header
+        let home = b.get("/home").await;
+        assert_eq!(home.status, StatusCode::OK);
+        let nav_end = home.body.find("<main").expect("the page's header and menus");
+        let links: Vec<String> = home.body[..nav_end]
+            .split("href=\"")
+            .skip(1)
+            .filter_map(|rest| rest.split('"').next())
+            .filter(|href| href.starts_with('/') && !href.starts_with("/static/"))
+            .map(str::to_string)
+            .collect();
+        assert!(links.iter().any(|l| l == "/home"), "{role}: {links:?}");
+        // then every link opens (no 403, no 404)
+        for href in &links {
+            let page = b.get(href).await;
+            assert_eq!(page.status, StatusCode::OK, "{role} → {href}");
+        }
+        // and only the roles that manage users see ログインユーザ
+        assert_eq!(
+            links.iter().any(|l| l == "/users"),
+            role == "最高権限",
+            "{role}: {links:?}"
+        );
+    }
+}

@@ -100,7 +100,7 @@ struct ComingSoonPage {
 async fn coming_soon(authed: Authed, path: &'static str, title: &'static str) -> Response {
     let section = super::session::MAIN_MENU
         .iter()
-        .map(|(href, _)| *href)
+        .map(|(href, _, _)| *href)
         .find(|href| path.starts_with(href))
         .unwrap_or("");
     render(&ComingSoonPage {

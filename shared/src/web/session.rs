@@ -379,13 +379,18 @@ pub struct MenuItem {
     pub current: bool,
 }
 
-/// The main menu (manual ch.3).
-pub const MAIN_MENU: [(&str, &str); 5] = [
-    ("/home", "HOME"),
-    ("/registrants", "マイナンバー管理"),
-    ("/users", "ログインユーザ"),
-    ("/audit-log", "操作履歴"),
-    ("/guide", "操作ガイド"),
+/// The main menu (manual ch.3), each entry with the permission its screen needs (`None`:
+/// every logged-in user). A user sees only the entries they may open.
+pub const MAIN_MENU: [(&str, &str, Option<Permission>); 5] = [
+    ("/home", "HOME", None),
+    (
+        "/registrants",
+        "マイナンバー管理",
+        Some(Permission::ViewRegistrants),
+    ),
+    ("/users", "ログインユーザ", Some(Permission::ManageUsers)),
+    ("/audit-log", "操作履歴", Some(Permission::ViewAuditLog)),
+    ("/guide", "操作ガイド", None),
 ];
 
 impl Chrome {
@@ -396,7 +401,8 @@ impl Chrome {
             csrf: authed.session.csrf.clone(),
             menu: MAIN_MENU
                 .iter()
-                .map(|(href, label)| MenuItem {
+                .filter(|(_, _, needs)| needs.is_none_or(|p| authed.allows(p)))
+                .map(|(href, label, _)| MenuItem {
                     href,
                     label,
                     current: *href == current,
