@@ -65,6 +65,28 @@ struct HomePage {
     plan_limit: u32,
     trial_ends: String,
     counters: Counters,
+    can: HomeActions,
+}
+
+/// Which of HOME's buttons and links the user's role may follow (the others are not shown).
+struct HomeActions {
+    edit: bool,
+    collect: bool,
+    approve: bool,
+    export: bool,
+    contractor: bool,
+}
+
+impl HomeActions {
+    fn of(authed: &Authed) -> HomeActions {
+        HomeActions {
+            edit: authed.allows(Permission::EditRegistrants),
+            collect: authed.allows(Permission::SendCollectionMail),
+            approve: authed.allows(Permission::Approve),
+            export: authed.allows(Permission::ExportCsv),
+            contractor: authed.allows(Permission::EditContractor),
+        }
+    }
 }
 
 async fn home_page(authed: Authed) -> Result<Response, WebError> {
@@ -77,6 +99,7 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         plan_limit: data.tenant.plan.limit(),
         trial_ends: crate::domain::date::format_slash(data.tenant.trial_ends),
         counters: data.counters,
+        can: HomeActions::of(&authed),
     }))
 }
 
