@@ -185,22 +185,32 @@ fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
 }
 
 #[test]
-fn only_functions_that_seal_or_open_tenant_data_may_decrypt_with_tenant_keys() {
-    // Numbers and images (registrants, enrol); TOTP secrets (account).
-    let handle_numbers = ["RegistrantsFunction", "EnrolFunction", "AccountFunction"];
-    let mut granted = Vec::new();
+fn only_functions_that_seal_or_open_numbers_may_unwrap_the_numbers_key() {
+    // Numbers and images: registrants, enrol. The login and account functions unwrap only keys
+    // whose encryption context names a secret's purpose (TOTP secrets, the passcode), which the
+    // numbers' key never has.
+    let numbers = ["RegistrantsFunction", "EnrolFunction"];
+    let secrets = ["AuthFunction", "AccountFunction"];
+    let (mut any_key, mut purpose_keys) = (Vec::new(), Vec::new());
     for (resource, s) in statements() {
         let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");
-        if tenant_keys && s.contains("kms:Decrypt") {
+        if !(tenant_keys && s.contains("kms:Decrypt")) {
+            continue;
+        }
+        if s.contains("kms:EncryptionContext:purpose") {
             assert!(
-                handle_numbers.contains(&resource.as_str()),
-                "{resource} may unwrap tenant data keys:\n{s}"
+                secrets.contains(&resource.as_str()),
+                "{resource} may unwrap secret keys:\n{s}"
             );
-            granted.push(resource);
+            purpose_keys.push(resource);
+        } else {
+            assert!(
+                numbers.contains(&resource.as_str()),
+                "{resource} may unwrap the numbers' data key:\n{s}"
+            );
+            any_key.push(resource);
         }
     }
-    assert_eq!(
-        granted, handle_numbers,
-        "the functions that seal tenant data need the unwrap"
-    );
+    assert_eq!(any_key, numbers, "the functions that seal numbers need the unwrap");
+    assert_eq!(purpose_keys, secrets, "TOTP login and the account screens need theirs");
 }

@@ -5,7 +5,7 @@
 //! the name every page shows, so a save writes `PROFILE.company_name` in the same transaction.
 //!
 //! The passcode is kept twice: its argon2 hash on `PROFILE` (what the phone login checks) and a
-//! copy sealed under the tenant's data key (`PASSCODE`), because the manual shows it on this
+//! copy sealed under a passcode key of its own (`PASSCODE`, `app::secrets`), because the manual shows it on this
 //! screen so that it can be passed on to the registrants. Both are written together.
 //!
 //! Not here: who may see or change what (the route table and the page), the postal table
@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use super::keys::{sk, TenantScope};
 use super::person::{text, FieldErrors};
 use super::registrants::Actor;
+use super::secrets::{self, Purpose, SealedSecret};
 use super::tenants::{self, Tenant};
 use super::{passwords, App, InfraError};
 use crate::domain::contractor::{
@@ -25,8 +26,8 @@ use crate::domain::identity::Email;
 use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Item, WriteOp};
 
-/// The record id the sealed passcode is bound to (see `TenantCipher::seal_text`).
-const PASSCODE_RECORD: &str = "tenant-passcode";
+/// The subject the sealed passcode is bound to (`app::secrets`, purpose `passcode`).
+const PASSCODE_SUBJECT: &str = "company";
 
 /// 契約者情報 as stored and shown. Text fields are empty when not given.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -426,15 +427,16 @@ pub async fn passcode(
     let Some(hash) = tenant.passcode_hash.clone() else {
         return Ok(Passcode::Unset);
     };
-    let Some(sealed) = scope
-        .get(&scope.key(sk::PASSCODE))
-        .await?
-        .and_then(|i| i.str("sealed").map(str::to_string))
-    else {
+    let Some(sealed) = scope.get(&scope.key(sk::PASSCODE)).await?.and_then(|i| {
+        Some(SealedSecret {
+            secret: i.str("sealed")?.to_string(),
+            key: i.str("sealed_key")?.to_string(),
+        })
+    }) else {
         return Ok(Passcode::SetUnreadable);
     };
-    let cipher = app.vault.cipher(&tenant.keys).await?;
-    let plain = cipher.open_text(PASSCODE_RECORD, &sealed)?;
+    let opened = secrets::open(app, tenant, Purpose::Passcode, PASSCODE_SUBJECT, &sealed).await?;
+    let plain = String::from_utf8(opened).map_err(|_| InfraError::Corrupt("passcode"))?;
     // The sealed copy and the hash are written together; a copy that no longer matches the
     // hash (a write from an older version) is not shown as if it were the passcode.
     if passwords::verify(hash, plain.clone()).await {
@@ -457,11 +459,19 @@ async fn passcode_ops(
         Some(p) => {
             tenant.passcode_hash =
                 Some(passwords::hash(app.config.password_params, p.to_string()).await?);
-            let cipher = app.vault.cipher(&tenant.keys).await?;
+            let sealed = secrets::seal(
+                app,
+                tenant,
+                Purpose::Passcode,
+                PASSCODE_SUBJECT,
+                p.as_bytes(),
+            )
+            .await?;
             ops.push(WriteOp::put(
                 Item::new(scope.key(sk::PASSCODE))
                     .with("kind", "passcode")
-                    .with("sealed", cipher.seal_text(PASSCODE_RECORD, p)),
+                    .with("sealed", sealed.secret)
+                    .with("sealed_key", sealed.key),
             ));
         }
         None => {

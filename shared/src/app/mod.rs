@@ -22,6 +22,7 @@ pub mod rate_limit;
 pub mod record;
 pub mod registrants;
 pub mod reminders;
+pub mod secrets;
 pub mod security;
 pub mod sessions;
 pub mod signup;

@@ -3,7 +3,7 @@
 //!
 //! The secret lives in its own item beside the user (`SECONDFACTOR#<user id>`), never in the user item
 //! and never in a log, sealed (AES-256-GCM) under a data key of its own: made under the
-//! tenant's master key with the encryption context `{tenant, purpose: second-factor, user}` and
+//! tenant's master key with the encryption context `{tenant, purpose: second-factor, subject: user}` and
 //! stored wrapped beside the secret. The login function can therefore be allowed to unwrap
 //! second-factor keys only (an IAM condition on `kms:EncryptionContext:purpose`), never the data
 //! key that opens the numbers; destroying the tenant's master key shreds these too. Setup keeps a new secret as `pending` until a code from the app proves the app holds
@@ -15,19 +15,18 @@
 //! not count failures itself beyond the shared limits in [`rate_limit`]; a missing item means
 //! メール認証, the default of every user.
 
-use base64::{engine::general_purpose::STANDARD, Engine};
 use totp_rs::{Algorithm, Builder, Totp};
 
 use super::{audit, event};
 use crate::app::keys::{RecordId, TenantScope};
 use crate::app::rate_limit;
 use crate::app::registrants::Actor;
+use crate::app::secrets::{self, Purpose, SealedSecret as Sealed};
 use crate::app::tenants::Tenant;
 use crate::app::users::{self, User};
 use crate::app::{App, InfraError};
 use crate::crypto;
 use crate::ports::audit::AuditEvent;
-use crate::ports::keys::{EncryptionContext, WrappedKey};
 use crate::ports::store::{Condition, Item, Key, StoreError};
 
 /// The name the app lists the account under (with the user's address).
@@ -125,40 +124,14 @@ pub async fn method(scope: &TenantScope, user_id: &str) -> Result<Method, InfraE
     })
 }
 
-/// The encryption context of a user's second-factor key (see the module docs).
-fn context(tenant: &Tenant, user_id: &str) -> EncryptionContext {
-    let mut ctx = EncryptionContext::tenant(tenant.keys.tenant.as_str());
-    ctx.0.insert("purpose".into(), "second-factor".into());
-    ctx.0.insert("user".into(), user_id.into());
-    ctx
-}
-
-fn aad(tenant: &Tenant, user_id: &str) -> Vec<u8> {
-    format!("myna-totp-v1\n{}\n{user_id}", tenant.keys.tenant).into_bytes()
-}
-
-/// A sealed secret and its wrapped key, as stored (base64 text).
-struct Sealed {
-    secret: String,
-    key: String,
-}
-
-/// Seals a new secret under a new second-factor data key.
+/// Seals a new secret under a new second-factor data key (`app::secrets`).
 async fn seal_secret(
     app: &App,
     tenant: &Tenant,
     user_id: &str,
     secret: &[u8],
 ) -> Result<Sealed, InfraError> {
-    let (key, wrapped) = app
-        .ports
-        .keys
-        .generate_data_key(&tenant.keys.master_key, &context(tenant, user_id))
-        .await?;
-    Ok(Sealed {
-        secret: STANDARD.encode(crypto::seal(&key.0, secret, &aad(tenant, user_id))),
-        key: STANDARD.encode(&wrapped.0),
-    })
+    secrets::seal(app, tenant, Purpose::SecondFactor, user_id, secret).await
 }
 
 async fn open_secret(
@@ -167,15 +140,7 @@ async fn open_secret(
     user_id: &str,
     sealed: &Sealed,
 ) -> Result<Vec<u8>, InfraError> {
-    let corrupt = || InfraError::Corrupt("totp secret");
-    let wrapped = WrappedKey(STANDARD.decode(&sealed.key).map_err(|_| corrupt())?);
-    let key = app
-        .ports
-        .keys
-        .decrypt_data_key(&tenant.keys.master_key, &wrapped, &context(tenant, user_id))
-        .await?;
-    let bytes = STANDARD.decode(&sealed.secret).map_err(|_| corrupt())?;
-    crypto::open(&key.0, &bytes, &aad(tenant, user_id)).map_err(|_| corrupt())
+    secrets::open(app, tenant, Purpose::SecondFactor, user_id, sealed).await
 }
 
 /// The sealed secret stored under `secret`/`secret_key` (or `pending`/`pending_key`).
