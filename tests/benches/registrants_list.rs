@@ -19,6 +19,7 @@ use myna::adapters::embedded::Embedded;
 use myna::app::dependents::Dependent;
 use myna::app::groups;
 use myna::app::keys::TenantScope;
+use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::Registrant;
 use myna::app::tenants::Counters;
 use myna::app::App;
@@ -103,52 +104,50 @@ async fn seed(scope: &TenantScope) -> Vec<String> {
         .collect();
     for i in 0..REGISTRANTS {
         let id = ulid::Ulid::new().to_string();
+        let family_name = format!("社員{}", i % 97);
         let r = Registrant {
             id: id.clone(),
             group_id: Some(groups[i % GROUPS].id.clone()),
             code: format!("E{i:05}"),
-            family_name: format!("社員{}", i % 97),
-            given_name: "太郎".into(),
-            family_kana: "シャイン".into(),
-            given_kana: "タロウ".into(),
+            person: PersonCore::new(
+                Names {
+                    family_name: family_name.clone(),
+                    given_name: "太郎".into(),
+                    family_kana: "シャイン".into(),
+                    given_kana: "タロウ".into(),
+                },
+                Some(Sex::ALL[i % 2]),
+                None,
+                now,
+            ),
             attribute: Attribute::ALL[i % 2],
             email: Some(format!("staff{i}@example.jp")),
             password_hash: None,
             login_lock: false,
-            sex: Some(Sex::ALL[i % 2]),
-            birth_date: None,
             hire_date: None,
             note: String::new(),
-            number: None,
-            status: Status::Unregistered,
             dependents: 1,
             dependents_unregistered: 1,
             dependents_pending: 0,
             dependents_status: Some(Status::Unregistered),
             retired_on: None,
             delete_on: None,
-            created_at: now,
-            updated_at: now,
-            images: Default::default(),
-            review: Default::default(),
         };
         let d = Dependent {
             id: ulid::Ulid::new().to_string(),
             registrant_id: id,
-            family_name: r.family_name.clone(),
-            given_name: "花子".into(),
-            family_kana: String::new(),
-            given_kana: String::new(),
+            person: PersonCore::new(
+                Names {
+                    family_name,
+                    given_name: "花子".into(),
+                    ..Names::default()
+                },
+                None,
+                None,
+                now,
+            ),
             relationship: Relationship::ALL[0],
             kind: DependentKind::ALL[0],
-            sex: None,
-            birth_date: None,
-            number: None,
-            status: Status::Unregistered,
-            created_at: now,
-            updated_at: now,
-            images: Default::default(),
-            review: Default::default(),
         };
         ops.push(WriteOp::put(r.to_item(scope)));
         ops.push(WriteOp::put(d.to_item(scope)));

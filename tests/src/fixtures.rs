@@ -505,5 +505,6 @@ pub async fn status_of(
         .await
         .unwrap()
         .unwrap()
+        .person
         .status
 }

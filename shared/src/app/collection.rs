@@ -20,6 +20,7 @@ use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
 use super::keys::{sk, RecordId, TenantId, TenantScope};
+use super::person::Names;
 use super::registrants::{self as regs, Actor, Registrant, SaveError, Valid};
 use super::tenants::{self, Tenant};
 use super::{App, InfraError};
@@ -350,10 +351,11 @@ pub fn validate_quick(
                 Valid {
                     group_id: None,
                     code: String::new(),
-                    family_name: family.to_string(),
-                    given_name: given.to_string(),
-                    family_kana: String::new(),
-                    given_kana: String::new(),
+                    names: Names {
+                        family_name: family.to_string(),
+                        given_name: given.to_string(),
+                        ..Names::default()
+                    },
                     attribute,
                     email: Some(email),
                     password: None,
@@ -389,7 +391,7 @@ pub async fn save_quick(
         let r = regs::create(app, scope, tenant, actor, valid, false).await?;
         scope
             .put(
-                Item::new(scope.key(&sk::send_list(&r.id))).with("added_at", r.created_at),
+                Item::new(scope.key(&sk::send_list(&r.id))).with("added_at", r.person.created_at),
                 Condition::None,
             )
             .await
@@ -438,7 +440,7 @@ pub async fn blast_candidates(scope: &TenantScope) -> Result<Vec<Registrant>, In
 /// to enter (未登録) or fix (差戻し) their number. The others stay listed so that a mail can be
 /// sent to them deliberately (a 拒否 re-opened, a 完了 asked again).
 pub fn ticked_for_blast(r: &Registrant) -> bool {
-    matches!(r.status, Status::Unregistered | Status::SentBack)
+    matches!(r.person.status, Status::Unregistered | Status::SentBack)
 }
 
 // ---------------------------------------------------------------- blasts

@@ -31,6 +31,7 @@ use super::bulk::{self, At, Checked, NewPerson, RowError, Rules};
 use super::dependents::{self as deps, Dependent, DependentForm};
 use super::groups::{self, Group};
 use super::keys::{sk, TenantScope};
+use super::person::PersonCore;
 use super::registrants::{self as regs, Actor, Filter, Registrant, RegistrantForm};
 use super::staging::{self, Import, Source};
 use super::tenants::Tenant;
@@ -775,48 +776,62 @@ fn person_rows(
         }
     };
     let sex = |s: Option<Sex>| s.map_or("", Sex::label).to_string();
-    let mut rows = vec![[
-        REGISTRANT_ROW.to_string(),
-        escape(&r.code),
-        r.attribute.label().to_string(),
-        escape(&r.family_name),
-        escape(&r.given_name),
-        escape(&r.family_kana),
-        escape(&r.given_kana),
-        date(r.birth_date),
-        sex(r.sex),
-        number(&r.id, &r.number)?,
-        String::new(),
-        date(r.hire_date),
-        escape(r.email.as_deref().unwrap_or_default()),
-        escape(
-            r.group_id
-                .as_ref()
-                .and_then(|g| groups.get(g))
-                .map_or("", String::as_str),
-        ),
-        escape(&r.note),
-    ]];
-    for d in dependents {
-        rows.push([
-            DEPENDENT_ROW.to_string(),
+    // 氏名 … マイナンバー: the columns a registrant's and a dependent's rows fill alike.
+    let person = |id: &str, p: &PersonCore| -> Result<[String; 7], InfraError> {
+        Ok([
+            escape(&p.family_name),
+            escape(&p.given_name),
+            escape(&p.family_kana),
+            escape(&p.given_kana),
+            date(p.birth_date),
+            sex(p.sex),
+            number(id, &p.number)?,
+        ])
+    };
+    let group = r
+        .group_id
+        .as_ref()
+        .and_then(|g| groups.get(g))
+        .map_or("", String::as_str);
+    let mut rows = vec![row(
+        [
+            REGISTRANT_ROW.to_string(),
             escape(&r.code),
-            d.kind.label().to_string(),
-            escape(&d.family_name),
-            escape(&d.given_name),
-            escape(&d.family_kana),
-            escape(&d.given_kana),
-            date(d.birth_date),
-            sex(d.sex),
-            number(&d.id, &d.number)?,
-            d.relationship.label().to_string(),
+            r.attribute.label().to_string(),
+        ],
+        person(&r.id, &r.person)?,
+        [
             String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-        ]);
+            date(r.hire_date),
+            escape(r.email.as_deref().unwrap_or_default()),
+            escape(group),
+            escape(&r.note),
+        ],
+    )];
+    for d in dependents {
+        rows.push(row(
+            [
+                DEPENDENT_ROW.to_string(),
+                escape(&r.code),
+                d.kind.label().to_string(),
+            ],
+            person(&d.id, &d.person)?,
+            [
+                d.relationship.label().to_string(),
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        ));
     }
     Ok(rows)
+}
+
+/// One CSV row: 区分・社員コード・属性, the person's seven columns, then 続柄 … 備考.
+fn row(head: [String; 3], person: [String; 7], tail: [String; 5]) -> [String; 15] {
+    let mut cells = head.into_iter().chain(person).chain(tail);
+    std::array::from_fn(|_| cells.next().unwrap_or_default())
 }
 
 /// Characters CP932 has no code for, but a look-alike Windows writes in their place (what

@@ -247,7 +247,7 @@ async fn set_password(app: &App, entry: &Entry, password: &str) -> Result<(), Lo
     let mut r = before.clone();
     r.password_hash =
         Some(passwords::hash(app.config.password_params, password.to_string()).await?);
-    r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+    r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     let consent = WriteOp::put(
         Item::new(entry.scope.key(&sk::enrolment(&r.id)))
             .with("consented_at", app.now().unix_timestamp()),
@@ -355,17 +355,17 @@ pub async fn save_own(
     own: Own,
 ) -> Result<Registrant, SaveError> {
     let mut r = before.clone();
-    r.sex = Some(own.sex);
-    r.birth_date = Some(own.birth_date);
+    r.person.sex = Some(own.sex);
+    r.person.birth_date = Some(own.birth_date);
     if let Some(n) =
         regs::seal_unique(app, scope, tenant, &r.id, own.number.as_ref(), false).await?
     {
-        r.number = Some(n);
-        if r.status == Status::Refused {
-            r.status = Status::Pending;
+        r.person.number = Some(n);
+        if r.person.status == Status::Refused {
+            r.person.status = Status::Pending;
         }
     }
-    r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+    r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     regs::commit_with(scope, Some(before), Some(&r), Vec::new()).await?;
     app.audit()
         .record(AuditEvent {
@@ -395,19 +395,19 @@ fn has_image(images: &serde_json::Map<String, Value>, kind: DocumentKind) -> boo
 /// What is still missing before 登録を終了 (Japanese, one line each); empty when complete.
 pub fn missing(r: &Registrant, dependents: &[Dependent]) -> Vec<String> {
     let mut out = Vec::new();
-    if r.number.is_none() || r.sex.is_none() || r.birth_date.is_none() {
+    if r.person.number.is_none() || r.person.sex.is_none() || r.person.birth_date.is_none() {
         out.push("ご本人のステップ1（性別・生年月日・マイナンバー）が未入力です。".into());
     }
-    if !has_image(&r.images, DocumentKind::NumberProof) {
+    if !has_image(&r.person.images, DocumentKind::NumberProof) {
         out.push(
             "ご本人の個人番号確認書類の画像（ステップ2）がアップロードされていません。".into(),
         );
     }
-    if !has_image(&r.images, DocumentKind::IdentityProof) {
+    if !has_image(&r.person.images, DocumentKind::IdentityProof) {
         out.push("ご本人の本人確認書類の画像（ステップ3）がアップロードされていません。".into());
     }
     for d in dependents {
-        if d.number.is_none() {
+        if d.person.number.is_none() {
             out.push(format!(
                 "扶養家族「{}」のマイナンバーが未入力です。",
                 d.name()
@@ -415,7 +415,7 @@ pub fn missing(r: &Registrant, dependents: &[Dependent]) -> Vec<String> {
         }
         if d.kind == DependentKind::NationalPensionCategory3 {
             for kind in DocumentKind::ALL {
-                if !has_image(&d.images, kind) {
+                if !has_image(&d.person.images, kind) {
                     out.push(format!(
                         "扶養家族「{}」（国民年金の第3号被保険者）の{}の画像がアップロードされていません。",
                         d.name(),
@@ -458,10 +458,13 @@ pub async fn finish(
     let mut ops = Vec::new();
     let mut after_deps = Vec::new();
     for d in dependents {
-        if d.number.is_some() && d.status != Status::Completed && d.status != Status::Pending {
+        if d.person.number.is_some()
+            && d.person.status != Status::Completed
+            && d.person.status != Status::Pending
+        {
             let mut d = d;
-            d.status = Status::Pending;
-            d.updated_at = now;
+            d.person.status = Status::Pending;
+            d.person.updated_at = now;
             ops.push(WriteOp::put(d.to_item(scope)));
             after_deps.push(d);
         } else {
@@ -469,10 +472,10 @@ pub async fn finish(
         }
     }
     let mut after = deps::summarised(&before, &after_deps, now);
-    after.status = Status::Pending;
+    after.person.status = Status::Pending;
     ops.push(WriteOp::Put {
         item: after.to_item(scope),
-        condition: Condition::Equals("updated_at".into(), Value::from(before.updated_at)),
+        condition: Condition::Equals("updated_at".into(), Value::from(before.person.updated_at)),
     });
     if let Some(op) = Counters::delta_op(scope, &regs::counter_delta(Some(&before), Some(&after))) {
         ops.push(op);

@@ -3,7 +3,7 @@
 //! `app::registrants` and `app::dependents` validate their own fields and call these for the
 //! common ones, in their own field order, so each form reports its problems as before.
 //!
-//! Also the part of their stored items both write alike ([`Person::write`]), the sealed number
+//! Also the record core both embed ([`PersonCore`], read and written alike), the sealed number
 //! and the approver's reasons.
 //!
 //! Limits: pure code, no I/O; messages are Japanese and never echo a number.
@@ -17,46 +17,80 @@ use crate::domain::person::Sex;
 use crate::domain::status::Status;
 use crate::ports::store::Item;
 
-/// A registrant's or a dependent's own record, borrowed: the fields both have. Each entity
-/// writes its own key, its own fields (and the birth date, which they store differently) and
-/// then this.
-#[derive(Clone, Copy, Debug)]
-pub struct Person<'a> {
-    pub family_name: &'a str,
-    pub given_name: &'a str,
-    pub family_kana: &'a str,
-    pub given_kana: &'a str,
+/// A registrant's or a dependent's own record: the fields both have, read from and written to
+/// their items alike ([`PersonCore::read`], [`PersonCore::write`]). Each entity reads and
+/// writes its own key and its own fields around this.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PersonCore {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
     pub sex: Option<Sex>,
-    pub number: Option<&'a SealedNumber>,
+    pub birth_date: Option<Date>,
+    pub number: Option<SealedNumber>,
     pub status: Status,
     /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
     /// stored; `app::images` writes them.
-    pub images: &'a Map<String, Value>,
-    pub review: &'a Review,
+    pub images: Map<String, Value>,
+    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
+    pub review: Review,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-impl Person<'_> {
+impl PersonCore {
+    /// A new record's core from checked names, without number, images or reasons.
+    pub fn new(names: Names, sex: Option<Sex>, birth_date: Option<Date>, now: i64) -> PersonCore {
+        let mut core = PersonCore {
+            family_name: String::new(),
+            given_name: String::new(),
+            family_kana: String::new(),
+            given_kana: String::new(),
+            sex,
+            birth_date,
+            number: None,
+            status: Status::Unregistered,
+            images: Map::new(),
+            review: Review::default(),
+            created_at: now,
+            updated_at: now,
+        };
+        core.set_names(names);
+        core
+    }
+
     /// 「山田 太郎」.
     pub fn name(&self) -> String {
-        format!("{} {}", self.family_name, self.given_name)
+        full_name(&self.family_name, &self.given_name)
     }
 
     /// 「ヤマダ タロウ」, or empty.
     pub fn kana(&self) -> String {
-        format!("{} {}", self.family_kana, self.given_kana)
-            .trim()
-            .to_string()
+        full_kana(&self.family_kana, &self.given_kana)
     }
 
-    /// The common attributes on the record's item.
+    pub fn set_names(&mut self, names: Names) {
+        let Names {
+            family_name,
+            given_name,
+            family_kana,
+            given_kana,
+        } = names;
+        self.family_name = family_name;
+        self.given_name = given_name;
+        self.family_kana = family_kana;
+        self.given_kana = given_kana;
+    }
+
+    /// The common attributes on the record's item. The birth date is written only when
+    /// known (a registrant's item also says so when it is not: `Registrant::to_item`).
     pub fn write(&self, item: &mut Item) {
         for (name, v) in [
-            ("family_name", self.family_name),
-            ("given_name", self.given_name),
-            ("family_kana", self.family_kana),
-            ("given_kana", self.given_kana),
+            ("family_name", self.family_name.as_str()),
+            ("given_name", self.given_name.as_str()),
+            ("family_kana", self.family_kana.as_str()),
+            ("given_kana", self.given_kana.as_str()),
             ("status", self.status.code()),
         ] {
             item.attrs.insert(name.into(), Value::from(v));
@@ -69,11 +103,47 @@ impl Person<'_> {
         if let Some(s) = self.sex {
             item.attrs.insert("sex".into(), Value::from(s.code()));
         }
-        if let Some(n) = self.number {
+        if let Some(d) = self.birth_date {
+            item.attrs
+                .insert("birth_date".into(), Value::from(d.to_string()));
+        }
+        if let Some(n) = &self.number {
             n.write(item);
         }
         self.review.write(item);
     }
+
+    /// The common attributes of a stored record; `None` without a family name or a known
+    /// status (not a person's item).
+    pub fn read(item: &Item) -> Option<PersonCore> {
+        let s = |k: &str| item.str(k).map(str::to_string);
+        Some(PersonCore {
+            family_name: s("family_name")?,
+            given_name: s("given_name").unwrap_or_default(),
+            family_kana: s("family_kana").unwrap_or_default(),
+            given_kana: s("given_kana").unwrap_or_default(),
+            sex: item.str("sex").and_then(Sex::from_code),
+            birth_date: read_date(item, "birth_date"),
+            number: SealedNumber::read(item),
+            status: Status::from_code(item.str("status")?)?,
+            images: item
+                .attrs
+                .iter()
+                .filter(|(k, _)| k.starts_with("image_"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            review: Review::read(item),
+            created_at: item.i64("created_at").unwrap_or(0),
+            updated_at: item.i64("updated_at").unwrap_or(0),
+        })
+    }
+}
+
+/// A stored ISO date (`2024-04-01`); `None` when absent, null or not a date.
+pub fn read_date(item: &Item, name: &str) -> Option<Date> {
+    item.str(name).and_then(|v| {
+        Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
+    })
 }
 
 /// A sealed number as stored.
@@ -144,11 +214,32 @@ impl Review {
 pub type FieldErrors = Vec<(&'static str, String)>;
 
 /// A person's name and its reading, checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Names {
     pub family_name: String,
     pub given_name: String,
     pub family_kana: String,
     pub given_kana: String,
+}
+
+impl Names {
+    /// 「山田 太郎」.
+    pub fn name(&self) -> String {
+        full_name(&self.family_name, &self.given_name)
+    }
+
+    /// 「ヤマダ タロウ」, or empty.
+    pub fn kana(&self) -> String {
+        full_kana(&self.family_kana, &self.given_kana)
+    }
+}
+
+fn full_name(family: &str, given: &str) -> String {
+    format!("{family} {given}")
+}
+
+fn full_kana(family: &str, given: &str) -> String {
+    format!("{family} {given}").trim().to_string()
 }
 
 /// 氏名（姓・名）and フリガナ（セイ・メイ）as typed, in that order; 姓 is always required,
@@ -278,5 +369,121 @@ pub(super) fn optional_date(
             errors.push((field, format!("{label}: {e}")));
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::*;
+    use crate::app::dependents::Dependent;
+    use crate::app::keys::{sk, TenantId, TenantScope};
+    use crate::app::registrants::Registrant;
+
+    fn scope() -> TenantScope {
+        let db = crate::adapters::embedded::SqliteDb::in_memory().unwrap();
+        TenantScope::new(TenantId::new(), Arc::new(db.table("main").unwrap()))
+    }
+
+    fn item(key: crate::ports::store::Key, attrs: Value) -> Item {
+        let mut item = Item::new(key);
+        if let Value::Object(map) = attrs {
+            item.attrs.extend(map);
+        }
+        item
+    }
+
+    /// The attributes both entities have stored since before the core existed.
+    fn common(birth_date: Value) -> Value {
+        json!({
+            "family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ",
+            "given_kana": "ハナコ", "sex": "female", "status": "pending", "birth_date": birth_date,
+            "number": "sealed", "number_fp": "fp", "number_last4": "1234",
+            "image_number": "obj", "image_number_at": 1700000000, "sent_back_reason": "暗い",
+            "created_at": 1700000000, "updated_at": 1700000001,
+        })
+    }
+
+    fn merged(mut a: Value, b: Value) -> Value {
+        if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+            a.extend(b);
+        }
+        a
+    }
+
+    #[test]
+    fn registrant_item_comes_back_attribute_for_attribute_when_read_and_written() {
+        // given a stored registrant as items have always looked, with and without a birth date
+        let scope = scope();
+        for birth_date in [Value::Null, json!("1990-04-01")] {
+            let stored = item(
+                scope.key(&sk::registrant("01J0REG")),
+                merged(
+                    common(birth_date.clone()),
+                    json!({
+                        "kind": "registrant", "code": "E1", "attribute": "employee1",
+                        "login_lock": false, "note": "", "dependents": 0,
+                        "dependents_unregistered": 0, "dependents_pending": 0,
+                        "hire_date": null, "retired_on": null, "delete_on": null,
+                        "email": "a@example.jp",
+                    }),
+                ),
+            );
+            // when it is read and written again
+            let r = Registrant::from_item(&stored).expect("a registrant");
+            let written = r.to_item(&scope);
+            // then the core holds the shared fields and every stored attribute is unchanged
+            assert_eq!(r.person.name(), "山田 花子");
+            assert_eq!(
+                r.person.number.as_ref().map(|n| n.masked()).as_deref(),
+                Some("********1234")
+            );
+            assert_eq!(r.person.birth_date.is_some(), !birth_date.is_null());
+            for (name, value) in &stored.attrs {
+                assert_eq!(written.attrs.get(name), Some(value), "attribute {name}");
+            }
+        }
+    }
+
+    #[test]
+    fn dependent_item_comes_back_attribute_for_attribute_when_read_and_written() {
+        // given a stored dependent, with and without a birth date (then it has no attribute)
+        let scope = scope();
+        for birth_date in [None, Some(json!("2015-10-10"))] {
+            let mut attrs = merged(
+                common(Value::Null),
+                json!({"kind": "dependent", "relationship": "spouse", "dependent_kind": "dependent"}),
+            );
+            match &birth_date {
+                Some(d) => attrs["birth_date"] = d.clone(),
+                None => {
+                    attrs.as_object_mut().map(|a| a.remove("birth_date"));
+                }
+            }
+            let stored = item(scope.key(&sk::dependent("01J0REG", "01J0DEP")), attrs);
+            // when it is read and written again
+            let d = Dependent::from_item(&stored).expect("a dependent");
+            let written = d.to_item(&scope);
+            // then nothing is added or changed: no null birth date appears
+            assert_eq!(d.person.review.sent_back_reason.as_deref(), Some("暗い"));
+            assert_eq!(written.attrs, stored.attrs);
+        }
+    }
+
+    #[test]
+    fn core_is_not_read_when_status_or_family_name_is_missing() {
+        let scope = scope();
+        let key = || scope.key(&sk::registrant("01J0REG"));
+        let without = |name: &str| {
+            let mut attrs = common(Value::Null);
+            attrs.as_object_mut().map(|a| a.remove(name));
+            item(key(), attrs)
+        };
+        assert!(PersonCore::read(&item(key(), common(Value::Null))).is_some());
+        assert!(PersonCore::read(&without("status")).is_none());
+        assert!(PersonCore::read(&without("family_name")).is_none());
     }
 }

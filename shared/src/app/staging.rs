@@ -258,7 +258,7 @@ fn person_writes(scope: &TenantScope, r: &Registrant, deps: &[Dependent]) -> Vec
     }
     for d in deps {
         out.push(staged(Role::Record, d.to_item(scope)));
-        if let Some(n) = &d.number {
+        if let Some(n) = &d.person.number {
             out.push(staged(
                 Role::Fingerprint,
                 Item::new(scope.key(&sk::fingerprint(&n.fingerprint, &d.id)))

@@ -59,7 +59,7 @@ pub async fn reveal(
     let (record_id, sealed, whose) = match target.dependent_id {
         None => (
             registrant.id.clone(),
-            registrant.number.clone(),
+            registrant.person.number.clone(),
             registrant.name(),
         ),
         Some(dep) => {
@@ -72,7 +72,7 @@ pub async fn reveal(
                 registrant.name(),
                 d.relationship.label()
             );
-            (d.id.clone(), d.number.clone(), whose)
+            (d.id.clone(), d.person.number.clone(), whose)
         }
     };
     let purpose = match reauthenticate(app, scope, user, actor, password, purpose).await {

@@ -127,9 +127,9 @@ async fn list(authed: Authed, Query(q): Query<Done>) -> Result<Response, WebErro
         .map(|w| {
             let r = &w.registrant;
             ListRow {
-                href: (r.status == Status::Pending).then(|| format!("/approval/{}", r.id)),
-                status: r.status.label(),
-                status_class: r.status.colour().css_class(),
+                href: (r.person.status == Status::Pending).then(|| format!("/approval/{}", r.id)),
+                status: r.person.status.label(),
+                status_class: r.person.status.colour().css_class(),
                 dep_status: r.dependents_status.map_or("", Status::label),
                 dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
                 code: r.code.clone(),

@@ -352,9 +352,14 @@ async fn submit(
                 .into_iter()
                 .map(|r| SavedRow {
                     name: r.name(),
-                    number: r.number.as_ref().map(|n| n.masked()).unwrap_or_default(),
+                    number: r
+                        .person
+                        .number
+                        .as_ref()
+                        .map(|n| n.masked())
+                        .unwrap_or_default(),
                     dependents: r.dependents,
-                    status: r.status.label(),
+                    status: r.person.status.label(),
                     code: r.code,
                 })
                 .collect();

@@ -323,8 +323,8 @@ async fn send_page(
         .iter()
         .map(|r| TargetRow {
             id: r.id.clone(),
-            status: r.status.label(),
-            status_class: r.status.colour().css_class(),
+            status: r.person.status.label(),
+            status_class: r.person.status.colour().css_class(),
             group: group_name(&r.group_id),
             code: r.code.clone(),
             name: r.name(),

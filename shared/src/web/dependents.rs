@@ -110,7 +110,7 @@ fn dep_form_page(
             current_number: mode
                 .current
                 .as_ref()
-                .and_then(|d| d.number.as_ref().map(|n| n.masked())),
+                .and_then(|d| d.person.number.as_ref().map(|n| n.masked())),
             form,
             relationships: super::choices::relationships(),
             kinds: super::choices::dependent_kinds(),
@@ -123,13 +123,8 @@ fn dep_form_page(
 fn dep_confirm_rows(v: &ValidDependent, editing: bool) -> Vec<(&'static str, String)> {
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_else(|| "（未入力）".into());
     vec![
-        ("氏名", format!("{} {}", v.family_name, v.given_name)),
-        (
-            "フリガナ",
-            format!("{} {}", v.family_kana, v.given_kana)
-                .trim()
-                .to_string(),
-        ),
+        ("氏名", v.names.name()),
+        ("フリガナ", v.names.kana()),
         ("続柄", v.relationship.label().into()),
         ("属性", v.kind.label().into()),
         (
@@ -423,7 +418,7 @@ async fn dep_detail(
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
     let images = |k: DocumentKind| {
-        if d.images.contains_key(&images::attr(k)) {
+        if d.person.images.contains_key(&images::attr(k)) {
             "アップロード済み"
         } else {
             "未アップロード"
@@ -431,11 +426,11 @@ async fn dep_detail(
         .to_string()
     };
     let rows = vec![
-        ("ステータス", d.status.label().to_string()),
+        ("ステータス", d.person.status.label().to_string()),
         ("氏名", d.name()),
         (
             "フリガナ",
-            format!("{} {}", d.family_kana, d.given_kana)
+            format!("{} {}", d.person.family_kana, d.person.given_kana)
                 .trim()
                 .to_string(),
         ),
@@ -443,11 +438,14 @@ async fn dep_detail(
         ("属性", d.kind.label().into()),
         (
             "性別",
-            d.sex.map_or(String::new(), |s| s.label().to_string()),
+            d.person
+                .sex
+                .map_or(String::new(), |s| s.label().to_string()),
         ),
         (
             "生年月日",
-            d.birth_date
+            d.person
+                .birth_date
                 .map(|b| {
                     format!(
                         "{}（{}）",
@@ -459,13 +457,19 @@ async fn dep_detail(
         ),
         (
             "マイナンバー",
-            d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+            d.person
+                .number
+                .as_ref()
+                .map_or("未登録".into(), |n| n.masked()),
         ),
         ("番号確認書類", images(DocumentKind::NumberProof)),
         ("身元確認書類", images(DocumentKind::IdentityProof)),
     ]
     .into_iter()
-    .chain(super::approval::review_rows(d.status, &d.review))
+    .chain(super::approval::review_rows(
+        d.person.status,
+        &d.person.review,
+    ))
     .collect();
     Ok(render(&DepDetailView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -476,6 +480,6 @@ async fn dep_detail(
         rows,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_approve: authed.user.role.allows(Permission::Approve),
-        pending: d.status == crate::domain::status::Status::Pending,
+        pending: d.person.status == crate::domain::status::Status::Pending,
     }))
 }

@@ -144,10 +144,10 @@ async fn list(
         .iter()
         .map(|r| Row {
             id: r.id.clone(),
-            has_number: r.number.is_some(),
-            pending: r.status == Status::Pending,
-            status: r.status.label(),
-            status_class: r.status.colour().css_class(),
+            has_number: r.person.number.is_some(),
+            pending: r.person.status == Status::Pending,
+            status: r.person.status.label(),
+            status_class: r.person.status.colour().css_class(),
             dep_status: r.dependents_status.map_or("", Status::label),
             dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
             group: r
@@ -275,7 +275,7 @@ async fn form_page(
             current_number: mode
                 .current
                 .as_ref()
-                .and_then(|r| r.number.as_ref().map(|n| n.masked())),
+                .and_then(|r| r.person.number.as_ref().map(|n| n.masked())),
             form,
             groups: groups::list(&authed.scope).await?,
             attributes: super::choices::attributes(),
@@ -309,11 +309,8 @@ fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str
                 .map_or("（なし）".into(), |g| g.name.clone()),
         ),
         ("社員コード", or_blank(&v.code)),
-        ("氏名", format!("{} {}", v.family_name, v.given_name)),
-        (
-            "フリガナ",
-            or_blank(format!("{} {}", v.family_kana, v.given_kana).trim()),
-        ),
+        ("氏名", v.names.name()),
+        ("フリガナ", or_blank(&v.names.kana())),
         ("属性", v.attribute.label().to_string()),
         (
             "メールアドレス",
@@ -645,7 +642,7 @@ async fn detail(
         .unwrap_or_default()
     };
     let rows = vec![
-        ("ステータス", r.status.label().to_string()),
+        ("ステータス", r.person.status.label().to_string()),
         ("グループ", group),
         ("社員コード", r.code.clone()),
         ("氏名", r.name()),
@@ -670,19 +667,27 @@ async fn detail(
         ),
         (
             "性別",
-            r.sex.map_or(String::new(), |s| s.label().to_string()),
+            r.person
+                .sex
+                .map_or(String::new(), |s| s.label().to_string()),
         ),
-        ("生年月日", date(r.birth_date)),
+        ("生年月日", date(r.person.birth_date)),
         ("入社日", date(r.hire_date)),
         ("備考", r.note.clone()),
         (
             "マイナンバー",
-            r.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+            r.person
+                .number
+                .as_ref()
+                .map_or("未登録".into(), |n| n.masked()),
         ),
         ("扶養家族", format!("{}人", r.dependents)),
     ]
     .into_iter()
-    .chain(super::approval::review_rows(r.status, &r.review))
+    .chain(super::approval::review_rows(
+        r.person.status,
+        &r.person.review,
+    ))
     .collect();
     Ok(render(&DetailView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -694,24 +699,31 @@ async fn detail(
             .await?
             .into_iter()
             .map(|d| DepRow {
-                has_number: d.number.is_some(),
-                pending: d.status == Status::Pending,
-                status: d.status.label(),
-                status_class: d.status.colour().css_class(),
+                has_number: d.person.number.is_some(),
+                pending: d.person.status == Status::Pending,
+                status: d.person.status.label(),
+                status_class: d.person.status.colour().css_class(),
                 name: d.name(),
                 relationship: d.relationship.label(),
-                sex: d.sex.map_or("", Sex::label),
+                sex: d.person.sex.map_or("", Sex::label),
                 kind: d.kind.label(),
-                number: d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
-                images: image_rows(&format!("/registrants/{id}/dependents/{}", d.id), &d.images),
+                number: d
+                    .person
+                    .number
+                    .as_ref()
+                    .map_or("未登録".into(), |n| n.masked()),
+                images: image_rows(
+                    &format!("/registrants/{id}/dependents/{}", d.id),
+                    &d.person.images,
+                ),
                 images_required: d.kind.requires_images(),
                 id: d.id,
             })
             .collect(),
-        images: image_rows(&format!("/registrants/{}", r.id), &r.images),
+        images: image_rows(&format!("/registrants/{}", r.id), &r.person.images),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_approve: authed.user.role.allows(Permission::Approve),
-        pending: r.status == Status::Pending,
+        pending: r.person.status == Status::Pending,
     }))
 }
 

@@ -225,14 +225,18 @@ async fn select_with(
             name.is_empty()
                 || search_key(&format!(
                     "{}{}{}{}",
-                    r.family_name, r.given_name, r.family_kana, r.given_kana
+                    r.person.family_name,
+                    r.person.given_name,
+                    r.person.family_kana,
+                    r.person.given_kana
                 ))
                 .contains(&name)
-                || search_key(&format!("{}{}", r.family_kana, r.given_kana)).contains(&name)
+                || search_key(&format!("{}{}", r.person.family_kana, r.person.given_kana))
+                    .contains(&name)
         })
         .filter(|r| attribute.is_none_or(|a| r.attribute == a))
         .filter(|r| email.is_empty() || r.email.as_deref().is_some_and(|m| m.contains(&email)))
-        .filter(|r| status.is_none_or(|s| r.status == s || r.dependents_status == Some(s)))
+        .filter(|r| status.is_none_or(|s| r.person.status == s || r.dependents_status == Some(s)))
         .filter(|r| match filter.retired.as_str() {
             "only" => r.is_retired(),
             "exclude" => !r.is_retired(),

@@ -115,8 +115,9 @@ pub(in crate::app) fn claim_ops(
 ) -> Vec<WriteOp> {
     let mut ops = Vec::new();
     let code = |r: Option<&Registrant>| r.map(|r| r.code.clone()).filter(|c| !c.is_empty());
-    let fp =
-        |r: Option<&Registrant>| r.and_then(|r| r.number.as_ref().map(|n| n.fingerprint.clone()));
+    let fp = |r: Option<&Registrant>| {
+        r.and_then(|r| r.person.number.as_ref().map(|n| n.fingerprint.clone()))
+    };
     let (old_code, new_code) = (code(before), code(after));
     if old_code != new_code {
         if let Some(c) = old_code {
@@ -195,11 +196,11 @@ pub(in crate::app) async fn commit_with(
         (None, Some(r)) => ops.push(WriteOp::put_new(r.to_item(scope))),
         (Some(b), Some(r)) => ops.push(WriteOp::Put {
             item: r.to_item(scope),
-            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.person.updated_at)),
         }),
         (Some(b), None) => ops.push(WriteOp::Delete {
             key: scope.key(&sk::registrant(&b.id)),
-            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.person.updated_at)),
         }),
         (None, None) => return Ok(()),
     }
@@ -360,25 +361,22 @@ pub async fn update(
     )
     .await?;
     if let Some(n) = &new_number {
-        set_number(&mut r.number, &mut r.status, n.clone());
+        set_number(&mut r.person.number, &mut r.person.status, n.clone());
     }
     if let Some(pw) = valid.password {
         r.password_hash = Some(passwords::hash(app.config.password_params, pw).await?);
     }
     r.group_id = valid.group_id;
     r.code = valid.code;
-    r.family_name = valid.family_name;
-    r.given_name = valid.given_name;
-    r.family_kana = valid.family_kana;
-    r.given_kana = valid.given_kana;
+    r.person.set_names(valid.names);
     r.attribute = valid.attribute;
     r.email = valid.email;
     r.login_lock = valid.login_lock;
-    r.sex = valid.sex;
-    r.birth_date = valid.birth_date;
+    r.person.sex = valid.sex;
+    r.person.birth_date = valid.birth_date;
     r.hire_date = valid.hire_date;
     r.note = valid.note;
-    r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+    r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     commit(scope, Some(&before), Some(&r)).await?;
     let what = if new_number.is_some() {
         "の編集（マイナンバー変更あり）"
@@ -411,9 +409,9 @@ pub async fn delete(
     let mut ops = crate::app::dependents::delete_ops(scope, id).await?;
     ops.extend(crate::app::collection::forget_ops(scope, id));
     commit_with(scope, Some(&before), None, ops).await?;
-    crate::app::images::remove_objects(app, scope, tenant, &before.images).await;
+    crate::app::images::remove_objects(app, scope, tenant, &before.person.images).await;
     for d in &dependents {
-        crate::app::images::remove_objects(app, scope, tenant, &d.images).await;
+        crate::app::images::remove_objects(app, scope, tenant, &d.person.images).await;
     }
     app.audit()
         .record(audit_event(

@@ -51,10 +51,10 @@ impl RegistrantForm {
         RegistrantForm {
             group_id: r.group_id.clone().unwrap_or_default(),
             code: r.code.clone(),
-            family_name: r.family_name.clone(),
-            given_name: r.given_name.clone(),
-            family_kana: r.family_kana.clone(),
-            given_kana: r.given_kana.clone(),
+            family_name: r.person.family_name.clone(),
+            given_name: r.person.given_name.clone(),
+            family_kana: r.person.family_kana.clone(),
+            given_kana: r.person.given_kana.clone(),
             attribute: r.attribute.code().to_string(),
             email: r.email.clone().unwrap_or_default(),
             password: String::new(),
@@ -63,8 +63,12 @@ impl RegistrantForm {
             } else {
                 String::new()
             },
-            sex: r.sex.map(|s| s.code().to_string()).unwrap_or_default(),
-            birth_date: date(r.birth_date),
+            sex: r
+                .person
+                .sex
+                .map(|s| s.code().to_string())
+                .unwrap_or_default(),
+            birth_date: date(r.person.birth_date),
             hire_date: date(r.hire_date),
             note: r.note.clone(),
             number1: String::new(),
@@ -79,10 +83,7 @@ impl RegistrantForm {
 pub struct Valid {
     pub group_id: Option<String>,
     pub code: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    pub names: Names,
     pub attribute: Attribute,
     pub email: Option<String>,
     pub password: Option<String>,
@@ -119,12 +120,7 @@ pub fn validate(
             "社員コードは半角英数字・ハイフン・アンダーバーで入力してください。".into(),
         ));
     }
-    let Names {
-        family_name,
-        given_name,
-        family_kana,
-        given_kana,
-    } = person::names(
+    let names = person::names(
         &mut e,
         [
             &form.family_name,
@@ -183,10 +179,7 @@ pub fn validate(
         Some(attribute) if e.is_empty() => Ok(Valid {
             group_id,
             code,
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
+            names,
             attribute,
             email,
             password,

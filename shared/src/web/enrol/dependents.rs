@@ -54,10 +54,10 @@ pub(super) async fn dependents(me: Enrollee) -> Result<Response, WebError> {
             .map(|d| DepRow {
                 id: d.id.clone(),
                 name: d.name(),
-                sex: d.sex.map_or("", |s| s.label()),
+                sex: d.person.sex.map_or("", |s| s.label()),
                 kind: d.kind.label(),
                 needs_images: d.kind == DependentKind::NationalPensionCategory3,
-                images_done: DocumentKind::ALL.iter().all(|k| has(&d.images, *k)),
+                images_done: DocumentKind::ALL.iter().all(|k| has(&d.person.images, *k)),
             })
             .collect(),
     }))
@@ -169,11 +169,15 @@ pub(super) async fn dep_edit(
     Path(dep): Path<String>,
 ) -> Result<Response, WebError> {
     let d = own_dependent(&me, &dep).await?;
-    let date = |f: fn(time::Date) -> String| d.birth_date.map(f).unwrap_or_default();
+    let date = |f: fn(time::Date) -> String| d.person.birth_date.map(f).unwrap_or_default();
     let form = DepForm {
-        family_name: d.family_name.clone(),
-        given_name: d.given_name.clone(),
-        sex: d.sex.map(|s| s.code().to_string()).unwrap_or_default(),
+        family_name: d.person.family_name.clone(),
+        given_name: d.person.given_name.clone(),
+        sex: d
+            .person
+            .sex
+            .map(|s| s.code().to_string())
+            .unwrap_or_default(),
         birth_year: date(|d| d.year().to_string()),
         birth_month: date(|d| u8::from(d.month()).to_string()),
         birth_day: date(|d| d.day().to_string()),
@@ -186,7 +190,7 @@ pub(super) async fn dep_edit(
         &app,
         format!("/r/me/dependents/{}/edit", d.id),
         form,
-        d.number.as_ref().map(|n| n.masked()),
+        d.person.number.as_ref().map(|n| n.masked()),
         Vec::new(),
     );
     Ok(render(&view))
@@ -204,7 +208,7 @@ async fn dep_save(
     );
     let stored = existing
         .as_ref()
-        .and_then(|d| d.number.as_ref().map(|n| n.masked()));
+        .and_then(|d| d.person.number.as_ref().map(|n| n.masked()));
     let mut errors: Vec<(&'static str, String)> = Vec::new();
     if Sex::from_code(form.sex.trim()).is_none() {
         errors.push(("sex", "性別を選択してください。".into()));
@@ -326,10 +330,11 @@ struct DepDetailView {
 pub(super) fn dep_rows(d: &Dependent) -> Vec<(&'static str, String)> {
     vec![
         ("氏名", d.name()),
-        ("性別", d.sex.map_or("", |s| s.label()).to_string()),
+        ("性別", d.person.sex.map_or("", |s| s.label()).to_string()),
         (
             "生年月日",
-            d.birth_date
+            d.person
+                .birth_date
                 .map(crate::domain::date::format_slash)
                 .unwrap_or_default(),
         ),
@@ -337,7 +342,8 @@ pub(super) fn dep_rows(d: &Dependent) -> Vec<(&'static str, String)> {
         ("属性", d.kind.label().to_string()),
         (
             "マイナンバー",
-            d.number
+            d.person
+                .number
                 .as_ref()
                 .map_or("未入力".to_string(), |n| n.masked()),
         ),
@@ -354,7 +360,7 @@ pub(super) async fn dep_detail(
         id: d.id.clone(),
         rows: dep_rows(&d),
         needs_images: d.kind == DependentKind::NationalPensionCategory3,
-        images: image_rows(&format!("/r/me/dependents/{}", d.id), &d.images),
+        images: image_rows(&format!("/r/me/dependents/{}", d.id), &d.person.images),
     }))
 }
 
@@ -421,7 +427,7 @@ async fn dep_image_step(
     Ok(image_page(
         me,
         &base,
-        &d.images,
+        &d.person.images,
         ImageStep {
             step,
             subject: format!("{}様の", d.name()),
