@@ -14,6 +14,7 @@ mod home;
 mod lambda_shape;
 mod login;
 mod mail;
+mod person;
 mod phone;
 mod registrants;
 mod security;

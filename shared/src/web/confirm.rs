@@ -150,6 +150,8 @@ pub(super) trait ConfirmFlow {
 
     /// The heading of the form and its 入力確認 page.
     fn heading(&self) -> &'static str;
+    /// The main menu entry the form and its 入力確認 page belong to (marked current).
+    fn nav(&self) -> &'static str;
     /// Where the form and its 入力確認 page post.
     fn action(&self) -> String;
     /// The form's three number boxes, which a sealed draft number goes back into.
@@ -253,7 +255,7 @@ pub(super) async fn submit<F: ConfirmFlow>(
     };
     let token = seal_draft(app, authed, F::number(&valid)).await?;
     let confirm = ConfirmView {
-        chrome: Chrome::new(authed, "/registrants"),
+        chrome: Chrome::new(authed, flow.nav()),
         heading: flow.heading(),
         action: flow.action(),
         rows: flow.rows(&valid),

@@ -171,6 +171,10 @@ impl ConfirmFlow for DepMode {
         self.heading()
     }
 
+    fn nav(&self) -> &'static str {
+        "/registrants"
+    }
+
     fn action(&self) -> String {
         self.action()
     }

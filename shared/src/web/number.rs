@@ -207,6 +207,10 @@ impl ConfirmFlow for NumberEdit {
         heading(&self.subject)
     }
 
+    fn nav(&self) -> &'static str {
+        "/registrants"
+    }
+
     fn action(&self) -> String {
         format!("{}/number", path_of("/registrants", &self.subject.record()))
     }

@@ -396,6 +396,10 @@ impl ConfirmFlow for Mode {
         self.heading
     }
 
+    fn nav(&self) -> &'static str {
+        "/registrants"
+    }
+
     fn action(&self) -> String {
         self.action.clone()
     }
