@@ -14,13 +14,14 @@
 
 use serde_json::Value;
 
+use super::actor::{audit_event, Actor};
 use super::dependents::{self as deps, Dependent};
 use super::images;
 use super::keys::{RecordId, TenantScope};
 use super::person::PersonCore;
 pub use super::person::Review;
 use super::record::RecordRef;
-use super::registrants::{self as regs, Actor, Registrant, SaveError, SealedNumber};
+use super::registrants::{self as regs, Registrant, SaveError, SealedNumber};
 use super::tenants::Tenant;
 use super::{App, InfraError};
 use crate::domain::approval::{self as rules, ApprovalError, Decision};
@@ -237,11 +238,11 @@ async fn record(
     detail: String,
 ) -> Result<(), InfraError> {
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             action,
-            &subject.registrant,
+            &subject.registrant.id,
             detail,
         ))
         .await
@@ -439,11 +440,11 @@ pub async fn change_number(
     }
     save(app, scope, &before, &mut after).await?;
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "number.update",
-            &after.registrant,
+            &after.registrant.id,
             format!(
                 "{}のマイナンバーを編集（{}→{}）",
                 after.whose(),

@@ -10,11 +10,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::actor::Actor;
 use super::dependents::{self as deps, Dependent, DependentForm, ValidDependent};
 use super::groups;
 use super::keys::{sk, TenantScope};
 use super::person::PersonCore;
-use super::registrants::{self as regs, Actor, Registrant, RegistrantForm, SealedNumber};
+use super::registrants::{self as regs, Registrant, RegistrantForm, SealedNumber};
 use super::staging::{self, Budget, Import, Source};
 use super::tenants::{self, Tenant};
 use super::vault::{fingerprint_with, TenantCipher};

@@ -19,9 +19,10 @@
 use serde_json::{json, Value};
 use time::{Duration, OffsetDateTime};
 
+use super::actor::Actor;
 use super::keys::{sk, RecordId, TenantId, TenantScope};
 use super::person::Names;
-use super::registrants::{self as regs, Actor, Registrant, SaveError, Valid};
+use super::registrants::{self as regs, Registrant, SaveError, Valid};
 use super::tenants::{self, Tenant};
 use super::{App, InfraError};
 use crate::crypto;

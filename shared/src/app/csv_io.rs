@@ -27,12 +27,13 @@ use std::collections::HashMap;
 use futures_util::stream::{self, Stream};
 use sha2::{Digest, Sha256};
 
+use super::actor::Actor;
 use super::bulk::{self, At, Checked, NewPerson, RowError, Rules};
 use super::dependents::{self as deps, Dependent, DependentForm};
 use super::groups::{self, Group};
 use super::keys::{sk, TenantScope};
 use super::person::PersonCore;
-use super::registrants::{self as regs, Actor, Filter, Registrant, RegistrantForm};
+use super::registrants::{self as regs, Filter, Registrant, RegistrantForm};
 use super::staging::{self, Import, Source};
 use super::tenants::Tenant;
 use super::usage::{self, RevealError};

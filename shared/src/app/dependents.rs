@@ -7,9 +7,10 @@
 use serde_json::Value;
 use time::Date;
 
+use super::actor::{audit_event, Actor};
 use super::keys::{sk, RecordId, TenantScope};
 use super::person::{self, Names, PersonCore};
-use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError};
+use super::registrants::{self as regs, FieldErrors, Registrant, SaveError};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
 use crate::domain::date::format_slash;
@@ -333,11 +334,11 @@ pub async fn save(
         ("dependent.create", "追加")
     };
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             action,
-            &registrant,
+            &registrant.id,
             format!("扶養家族「{}」（{}）の{what}", d.name(), registrant.name()),
         ))
         .await
@@ -374,11 +375,11 @@ pub async fn delete(
     .await?;
     super::images::remove_objects(app, scope, tenant, &before.person.images).await;
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "dependent.delete",
-            &registrant,
+            &registrant.id,
             format!(
                 "扶養家族「{}」（{}）の削除",
                 before.name(),
@@ -410,4 +411,37 @@ pub async fn delete_ops(
         }
     }
     Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::app::person::fixtures::{common, item, merged, scope};
+
+    #[test]
+    fn dependent_item_comes_back_attribute_for_attribute_when_read_and_written() {
+        // given a stored dependent, with and without a birth date (then it has no attribute)
+        let scope = scope();
+        for birth_date in [None, Some(json!("2015-10-10"))] {
+            let mut attrs = merged(
+                common(Value::Null),
+                json!({"kind": "dependent", "relationship": "spouse", "dependent_kind": "dependent"}),
+            );
+            match &birth_date {
+                Some(d) => attrs["birth_date"] = d.clone(),
+                None => {
+                    attrs.as_object_mut().map(|a| a.remove("birth_date"));
+                }
+            }
+            let stored = item(scope.key(&sk::dependent("01J0REG", "01J0DEP")), attrs);
+            // when it is read and written again
+            let d = Dependent::from_item(&stored).expect("a dependent");
+            let written = d.to_item(&scope);
+            // then nothing is added or changed: no null birth date appears
+            assert_eq!(d.person.review.sent_back_reason.as_deref(), Some("暗い"));
+            assert_eq!(written.attrs, stored.attrs);
+        }
+    }
 }

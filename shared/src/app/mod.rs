@@ -3,17 +3,20 @@
 //! [`App`] holds the ports and the configuration; the web layer calls its capability modules.
 //! Nothing here knows whether it runs in Lambda or in `myna-local`.
 
+pub mod actor;
 pub mod approval;
 pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
 pub mod csv_io;
+pub mod deletion;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
 pub mod home;
 pub mod images;
+pub mod import_gate;
 pub mod keys;
 pub mod passwords;
 pub mod person;

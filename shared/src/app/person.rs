@@ -373,22 +373,21 @@ pub(super) fn optional_date(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod fixtures {
+    //! Stored items as they have always looked, for the entities' item tests.
     use std::sync::Arc;
 
-    use serde_json::json;
+    use serde_json::{json, Value};
 
-    use super::*;
-    use crate::app::dependents::Dependent;
-    use crate::app::keys::{sk, TenantId, TenantScope};
-    use crate::app::registrants::Registrant;
+    use crate::app::keys::{TenantId, TenantScope};
+    use crate::ports::store::{Item, Key};
 
-    fn scope() -> TenantScope {
+    pub(crate) fn scope() -> TenantScope {
         let db = crate::adapters::embedded::SqliteDb::in_memory().unwrap();
         TenantScope::new(TenantId::new(), Arc::new(db.table("main").unwrap()))
     }
 
-    fn item(key: crate::ports::store::Key, attrs: Value) -> Item {
+    pub(crate) fn item(key: Key, attrs: Value) -> Item {
         let mut item = Item::new(key);
         if let Value::Object(map) = attrs {
             item.attrs.extend(map);
@@ -397,7 +396,7 @@ mod tests {
     }
 
     /// The attributes both entities have stored since before the core existed.
-    fn common(birth_date: Value) -> Value {
+    pub(crate) fn common(birth_date: Value) -> Value {
         json!({
             "family_name": "山田", "given_name": "花子", "family_kana": "ヤマダ",
             "given_kana": "ハナコ", "sex": "female", "status": "pending", "birth_date": birth_date,
@@ -407,71 +406,21 @@ mod tests {
         })
     }
 
-    fn merged(mut a: Value, b: Value) -> Value {
+    pub(crate) fn merged(mut a: Value, b: Value) -> Value {
         if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
             a.extend(b);
         }
         a
     }
+}
 
-    #[test]
-    fn registrant_item_comes_back_attribute_for_attribute_when_read_and_written() {
-        // given a stored registrant as items have always looked, with and without a birth date
-        let scope = scope();
-        for birth_date in [Value::Null, json!("1990-04-01")] {
-            let stored = item(
-                scope.key(&sk::registrant("01J0REG")),
-                merged(
-                    common(birth_date.clone()),
-                    json!({
-                        "kind": "registrant", "code": "E1", "attribute": "employee1",
-                        "login_lock": false, "note": "", "dependents": 0,
-                        "dependents_unregistered": 0, "dependents_pending": 0,
-                        "hire_date": null, "retired_on": null, "delete_on": null,
-                        "email": "a@example.jp",
-                    }),
-                ),
-            );
-            // when it is read and written again
-            let r = Registrant::from_item(&stored).expect("a registrant");
-            let written = r.to_item(&scope);
-            // then the core holds the shared fields and every stored attribute is unchanged
-            assert_eq!(r.person.name(), "山田 花子");
-            assert_eq!(
-                r.person.number.as_ref().map(|n| n.masked()).as_deref(),
-                Some("********1234")
-            );
-            assert_eq!(r.person.birth_date.is_some(), !birth_date.is_null());
-            for (name, value) in &stored.attrs {
-                assert_eq!(written.attrs.get(name), Some(value), "attribute {name}");
-            }
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use serde_json::Value;
 
-    #[test]
-    fn dependent_item_comes_back_attribute_for_attribute_when_read_and_written() {
-        // given a stored dependent, with and without a birth date (then it has no attribute)
-        let scope = scope();
-        for birth_date in [None, Some(json!("2015-10-10"))] {
-            let mut attrs = merged(
-                common(Value::Null),
-                json!({"kind": "dependent", "relationship": "spouse", "dependent_kind": "dependent"}),
-            );
-            match &birth_date {
-                Some(d) => attrs["birth_date"] = d.clone(),
-                None => {
-                    attrs.as_object_mut().map(|a| a.remove("birth_date"));
-                }
-            }
-            let stored = item(scope.key(&sk::dependent("01J0REG", "01J0DEP")), attrs);
-            // when it is read and written again
-            let d = Dependent::from_item(&stored).expect("a dependent");
-            let written = d.to_item(&scope);
-            // then nothing is added or changed: no null birth date appears
-            assert_eq!(d.person.review.sent_back_reason.as_deref(), Some("暗い"));
-            assert_eq!(written.attrs, stored.attrs);
-        }
-    }
+    use super::fixtures::{common, item, scope};
+    use super::*;
+    use crate::app::keys::sk;
 
     #[test]
     fn core_is_not_read_when_status_or_family_name_is_missing() {

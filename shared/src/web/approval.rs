@@ -12,10 +12,11 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
+use super::person::person_rows;
 use super::records::{path_of, KindParam};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
-use crate::app::approval::{self, ApprovalFlowError, Review, Subject};
+use crate::app::approval::{self, ApprovalFlowError};
 use crate::app::record::RecordRef;
 use crate::app::App;
 use crate::domain::approval::{ApprovalError, Decision};
@@ -34,37 +35,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/approval/{id}/dependents/{dep}/approve", post(approve))
         .route("/approval/{id}/dependents/{dep}/send-back", post(send_back))
         .route("/approval/{id}/dependents/{dep}/images/{kind}", get(image))
-}
-
-/// The rows naming the person, as the manual's approval and edit screens show them.
-pub(super) fn person_rows(s: &Subject) -> Vec<(&'static str, String)> {
-    let r = &s.registrant;
-    let mut rows = vec![("社員コード", r.code.clone())];
-    if let Some(d) = &s.dependent {
-        rows.push(("登録社員", r.name()));
-        rows.push(("氏名", s.name()));
-        rows.push(("フリガナ", s.kana()));
-        rows.push(("続柄", d.relationship.label().into()));
-        rows.push(("属性", d.kind.label().into()));
-    } else {
-        rows.push(("氏名", s.name()));
-        rows.push(("フリガナ", s.kana()));
-    }
-    rows.push(("ステータス", s.status().label().into()));
-    rows
-}
-
-/// The approver's reasons as detail rows: 差戻し理由 while kept (承認 clears it), 拒否理由 while
-/// the status is 拒否.
-pub(super) fn review_rows(status: Status, review: &Review) -> Vec<(&'static str, String)> {
-    let mut rows = Vec::new();
-    if let Some(r) = &review.sent_back_reason {
-        rows.push(("差戻し理由", r.clone()));
-    }
-    if let (Some(r), Status::Refused) = (&review.refused_reason, status) {
-        rows.push(("拒否理由", r.clone()));
-    }
-    rows
 }
 
 /// The link to the collection mail page with the reason as its message.

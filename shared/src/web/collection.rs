@@ -634,17 +634,6 @@ struct QrView {
     locked: bool,
 }
 
-/// The registration URL as an SVG QR code (inline, so no image request carries the token).
-pub fn qr_svg(text: &str) -> Option<String> {
-    let code = qrcode::QrCode::with_error_correction_level(text, qrcode::EcLevel::M).ok()?;
-    Some(
-        code.render::<qrcode::render::svg::Color<'_>>()
-            .min_dimensions(240, 240)
-            .quiet_zone(true)
-            .build(),
-    )
-}
-
 async fn qr_page(
     State(app): State<AppState>,
     authed: Authed,
@@ -667,7 +656,7 @@ async fn qr_page(
     Ok(render(&QrView {
         company: authed.tenant.company_name.clone(),
         name: r.name(),
-        svg: qr_svg(&link.url).ok_or(WebError::Internal)?,
+        svg: super::qr::svg(&link.url).ok_or(WebError::Internal)?,
         url: link.url,
         expires: format!("{}年{}月{}日", jst.year(), u8::from(jst.month()), jst.day()),
         passcode_set: authed.tenant.passcode_set,

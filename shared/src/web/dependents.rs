@@ -11,7 +11,7 @@ use axum::Router;
 
 use super::confirm::DeleteView;
 use super::confirm::{self, draft_duplicates, ConfirmFlow};
-use super::registrants::load;
+use super::records::registrant;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
@@ -279,7 +279,7 @@ impl ConfirmFlow for DepMode {
 }
 
 async fn dep_mode(authed: &Authed, id: &str, dep: Option<&str>) -> Result<DepMode, WebError> {
-    let registrant = load(authed, id).await?;
+    let registrant = registrant(authed, id).await?;
     let current = match dep {
         Some(dep) => Some(
             deps::get(&authed.scope, id, dep)
@@ -470,7 +470,7 @@ async fn dep_detail(
         ("身元確認書類", images(DocumentKind::IdentityProof)),
     ]
     .into_iter()
-    .chain(super::approval::review_rows(
+    .chain(super::person::review_rows(
         d.person.status,
         &d.person.review,
     ))

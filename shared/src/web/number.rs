@@ -15,9 +15,10 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use serde::Deserialize;
 
-use super::approval::{person_rows, take, DecisionForm};
+use super::approval::{take, DecisionForm};
 use super::confirm::{self, ConfirmFlow};
 use super::images::{image_rows, ImageRow};
+use super::person::person_rows;
 use super::records::path_of;
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};

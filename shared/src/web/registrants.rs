@@ -8,12 +8,14 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
-use serde::Deserialize;
 
 use super::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow, DeleteView};
+use super::flash::Flash;
 use super::images::{image_rows, ImageRow};
+use super::records::registrant;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
+use crate::app::deletion;
 use crate::app::dependents as deps;
 use crate::app::groups::{self, Group};
 use crate::app::person::FieldErrors;
@@ -50,29 +52,6 @@ pub fn router() -> Router<AppState> {
         .merge(super::home::coming_soon_routes(|p| {
             p.starts_with("/registrants/")
         }))
-}
-
-pub(super) fn flash_text(code: Option<&str>) -> Option<&'static str> {
-    match code? {
-        "created" => Some("登録者を追加しました。"),
-        "updated" => Some("登録者情報を更新しました。"),
-        "deleted" => Some("登録者を削除しました。"),
-        "group_created" => Some("グループを追加しました。"),
-        "group_updated" => Some("グループを更新しました。"),
-        "group_deleted" => Some("グループを削除しました。"),
-        "members" => Some("メンバーを登録しました。"),
-        "dep_created" => Some("扶養家族を追加しました。"),
-        "dep_updated" => Some("扶養家族を更新しました。"),
-        "dep_deleted" => Some("扶養家族を削除しました。"),
-        "bulk" => Some("複数一括登録で登録しました（ステータス: 完了）。"),
-        _ => None,
-    }
-}
-
-#[derive(Deserialize, Default)]
-#[serde(default)]
-pub(super) struct Flash {
-    pub(super) done: Option<String>,
 }
 
 // ---------------------------------------------------------------- list
@@ -181,7 +160,7 @@ async fn list(
         // Folded once there are rows to look at; open while it is the page's only content or
         // shows the conditions in use.
         search_open: filtered || page.rows.is_empty(),
-        flash: flash_text(flash.done.as_deref()),
+        flash: flash.text(),
         first_href: page_href(&filter, 1),
         csv_href: page_href(&filter, 1).replacen("/registrants?", "/registrants/csv?", 1),
         prev_href: page_href(&filter, page.page.saturating_sub(1).max(1)),
@@ -565,15 +544,9 @@ async fn new_submit(
     confirm::submit(&app, &authed, &mode_new(), posted).await
 }
 
-pub(super) async fn load(authed: &Authed, id: &str) -> Result<Registrant, WebError> {
-    regs::get(&authed.scope, id)
-        .await?
-        .ok_or(WebError::NotFound)
-}
-
 async fn edit_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let r = load(&authed, &id).await?;
+    let r = registrant(&authed, &id).await?;
     let form = RegistrantForm::from_registrant(&r);
     form_page(&authed, &mode_edit(r), form, Vec::new(), StatusCode::OK).await
 }
@@ -585,7 +558,7 @@ async fn edit_submit(
     Form(posted): Form<Posted>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let r = load(&authed, &id).await?;
+    let r = registrant(&authed, &id).await?;
     confirm::submit(&app, &authed, &mode_edit(r), posted).await
 }
 
@@ -627,7 +600,7 @@ async fn detail(
     Query(flash): Query<Flash>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::ViewRegistrants)?;
-    let r = load(&authed, &id).await?;
+    let r = registrant(&authed, &id).await?;
     let group = match &r.group_id {
         Some(g) => groups::get(&authed.scope, g)
             .await?
@@ -688,14 +661,14 @@ async fn detail(
         ("扶養家族", format!("{}人", r.dependents)),
     ]
     .into_iter()
-    .chain(super::approval::review_rows(
+    .chain(super::person::review_rows(
         r.person.status,
         &r.person.review,
     ))
     .collect();
     Ok(render(&DetailView {
         chrome: Chrome::new(&authed, "/registrants"),
-        flash: flash_text(flash.done.as_deref()),
+        flash: flash.text(),
         id: r.id.clone(),
         name: r.name(),
         rows,
@@ -733,7 +706,7 @@ async fn detail(
 
 async fn delete_form(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    let r = load(&authed, &id).await?;
+    let r = registrant(&authed, &id).await?;
     Ok(render(&DeleteView {
         chrome: Chrome::new(&authed, "/registrants"),
         heading: "登録者の削除",
@@ -760,7 +733,9 @@ async fn delete_submit(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     authed.require(Permission::EditRegistrants)?;
-    match regs::delete(&app, &authed.scope, &authed.tenant, &authed.actor(), &id).await {
+    match deletion::delete_registrant(&app, &authed.scope, &authed.tenant, &authed.actor(), &id)
+        .await
+    {
         Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
         Err(e) => Err(e.into()),
     }

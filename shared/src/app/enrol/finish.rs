@@ -1,9 +1,10 @@
 //! 登録を終了: what is still missing before a registrant may finish, and the finish itself
 //! (→ 承認待).
 
+use crate::app::actor::Actor;
 use crate::app::dependents::{self as deps, Dependent};
 use crate::app::keys::{sk, TenantScope};
-use crate::app::registrants::{self as regs, Actor, Registrant};
+use crate::app::registrants::{self as regs, Registrant};
 use crate::app::tenants::Counters;
 use crate::app::{App, InfraError};
 use crate::domain::image::DocumentKind;

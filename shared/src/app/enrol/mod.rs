@@ -11,10 +11,11 @@
 //! This file: the link, login and consent; `steps` holds ステップ1 and the phone's dependent
 //! form, `finish` 登録を終了.
 
+use super::actor::Actor;
 use super::collection::{self, LinkState};
 use super::keys::{sk, TenantId, TenantScope};
 use super::rate_limit::{self, ENROL_IP, ENROL_LINK, ENROL_PAIR};
-use super::registrants::{self as regs, Actor, Registrant, SaveError};
+use super::registrants::{self as regs, Registrant, SaveError};
 use super::tenants::{self, Tenant};
 use super::{passwords, sessions, App, InfraError};
 use crate::domain::identity::check_password_strength;

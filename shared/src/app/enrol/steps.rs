@@ -3,9 +3,10 @@
 //! three boxes, require sex and birth date, and a number unless one is stored; a dependent is
 //! then checked and saved by the same rules as the admin's form (`app::dependents`).
 
+use crate::app::actor::Actor;
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::keys::TenantScope;
-use crate::app::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError};
+use crate::app::registrants::{self as regs, FieldErrors, Registrant, SaveError};
 use crate::app::tenants::Tenant;
 use crate::app::{App, InfraError};
 use crate::domain::date::format_slash;

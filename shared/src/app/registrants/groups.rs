@@ -3,7 +3,8 @@
 
 use super::get;
 use super::list::{load_all, GroupFilter};
-use super::save::{commit, Actor, SaveError};
+use super::save::{commit, SaveError};
+use crate::app::actor::Actor;
 use crate::app::groups::Group;
 use crate::app::keys::{sk, TenantScope};
 use crate::app::{App, InfraError};

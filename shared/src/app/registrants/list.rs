@@ -34,7 +34,7 @@ pub async fn load_all(
             .query(&Query::partition(&pk).on(index).limit(1000).after(cursor))
             .await?;
         queries += 1;
-        let items = crate::app::staging::visible(scope, page.items).await?;
+        let items = crate::app::import_gate::visible(scope, page.items).await?;
         out.extend(items.iter().filter_map(Registrant::from_item));
         match page.next {
             Some(next) => cursor = Some(next),
@@ -123,7 +123,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
             )
             .await?;
         let read = page.items.len();
-        let items = crate::app::staging::visible(scope, page.items).await?;
+        let items = crate::app::import_gate::visible(scope, page.items).await?;
         // While a CSV import commits, its rows are in the index but not yet visible: then the
         // page is made the long way, so it still holds 50 rows.
         if items.len() == read {

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use super::validate::Valid;
 use super::{get, Registrant};
+use crate::app::actor::{audit_event, Actor};
 use crate::app::keys::{sk, TenantScope};
 use crate::app::person::{FieldErrors, SealedNumber};
 use crate::app::tenants::{Counters, Tenant};
@@ -14,16 +15,7 @@ use crate::domain::approval::after_number_change;
 use crate::domain::my_number::MyNumber;
 use crate::domain::plan::PlanLimitError;
 use crate::domain::status::Status;
-use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Item, Query, StoreError, WriteOp};
-
-/// Who acts, for the audit log.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub user_id: String,
-    pub name: String,
-    pub ip: String,
-}
 
 /// Another record of the tenant holding the same number.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,24 +73,6 @@ pub async fn duplicates(
         });
     }
     Ok(out)
-}
-
-pub(in crate::app) fn audit_event(
-    scope: &TenantScope,
-    actor: &Actor,
-    action: &str,
-    r: &Registrant,
-    detail: String,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id: Some(scope.tenant().to_string()),
-        actor_id: Some(actor.user_id.clone()),
-        actor_name: Some(actor.name.clone()),
-        action: action.into(),
-        target: Some(r.id.clone()),
-        detail,
-        ip: Some(actor.ip.clone()),
-    }
 }
 
 pub(in crate::app) fn counted_people(counters: &Counters) -> (u32, u32) {
@@ -283,7 +257,7 @@ pub async fn create(
             scope,
             actor,
             "registrant.create",
-            &r,
+            &r.id,
             format!("登録者「{}」の追加", r.name()),
         ))
         .await
@@ -388,42 +362,12 @@ pub async fn update(
             scope,
             actor,
             "registrant.update",
-            &r,
+            &r.id,
             format!("登録者「{}」{what}", r.name()),
         ))
         .await
         .map_err(InfraError::from)?;
     Ok(r)
-}
-
-/// Deletes a registrant with its claims and its dependents, in one transaction.
-pub async fn delete(
-    app: &App,
-    scope: &TenantScope,
-    tenant: &Tenant,
-    actor: &Actor,
-    id: &str,
-) -> Result<(), SaveError> {
-    let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
-    let dependents = crate::app::dependents::list(scope, id).await?;
-    let mut ops = crate::app::dependents::delete_ops(scope, id).await?;
-    ops.extend(crate::app::collection::forget_ops(scope, id));
-    commit_with(scope, Some(&before), None, ops).await?;
-    crate::app::images::remove_objects(app, scope, tenant, &before.person.images).await;
-    for d in &dependents {
-        crate::app::images::remove_objects(app, scope, tenant, &d.person.images).await;
-    }
-    app.audit()
-        .record(audit_event(
-            scope,
-            actor,
-            "registrant.delete",
-            &before,
-            format!("登録者「{}」の削除", before.name()),
-        ))
-        .await
-        .map_err(InfraError::from)?;
-    Ok(())
 }
 
 /// Refuses adding `n` people when the plan cannot take them (before writing anything).
