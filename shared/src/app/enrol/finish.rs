@@ -1,6 +1,8 @@
 //! 登録を終了: what is still missing before a registrant may finish, and the finish itself
 //! (→ 承認待).
 
+use serde_json::Value;
+
 use crate::app::actor::Actor;
 use crate::app::dependents::{self as deps, Dependent};
 use crate::app::keys::{sk, TenantScope};
@@ -12,7 +14,6 @@ use crate::domain::person::DependentKind;
 use crate::domain::status::Status;
 use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Item, StoreError, WriteOp};
-use serde_json::Value;
 
 fn has_image(images: &serde_json::Map<String, Value>, kind: DocumentKind) -> bool {
     images.contains_key(&crate::app::images::attr(kind))

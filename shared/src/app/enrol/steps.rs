@@ -3,6 +3,8 @@
 //! three boxes, require sex and birth date, and a number unless one is stored; a dependent is
 //! then checked and saved by the same rules as the admin's form (`app::dependents`).
 
+use time::Date;
+
 use crate::app::actor::Actor;
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::keys::TenantScope;
@@ -14,7 +16,6 @@ use crate::domain::my_number::MyNumber;
 use crate::domain::person::Sex;
 use crate::domain::status::Status;
 use crate::ports::audit::AuditEvent;
-use time::Date;
 
 /// ステップ1 as typed (birth date from three selects; the number in three boxes).
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
