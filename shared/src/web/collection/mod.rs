@@ -1,0 +1,78 @@
+//! マイナンバー収集ツール (manual ch.6 スマホで収集, ch.7 収集メール, ch.8 QRコード生成): the
+//! 簡易登録 grid, the 送信リスト, 収集メール一括送信, the mail to one registrant, the blast's
+//! progress and result, the printable QR page and the company passcode. Served by the
+//! registrants function.
+//!
+//! This file: the routes and what the pages share; `quick`, `mail` (送信リスト, 一括送信, one
+//! registrant, progress and result), `qr_code` and `passcode`.
+
+use axum::routing::get;
+use axum::Router;
+
+use super::session::Authed;
+use super::{AppState, WebError};
+
+mod mail;
+mod passcode;
+mod qr_code;
+mod quick;
+
+use mail::{
+    blast_form, blast_result, blast_submit, mail_form, mail_submit, send_list, send_list_submit,
+};
+use passcode::{passcode_form, passcode_submit};
+use qr_code::{qr_confirm, qr_page};
+use quick::{quick_form, quick_submit};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/collection/quick", get(quick_form).post(quick_submit))
+        .route(
+            "/collection/send-list",
+            get(send_list).post(send_list_submit),
+        )
+        .route("/collection/blast", get(blast_form).post(blast_submit))
+        .route("/collection/mail", get(mail_form).post(mail_submit))
+        .route("/collection/blasts/{id}", get(blast_result))
+        .route(
+            "/collection/passcode",
+            get(passcode_form).post(passcode_submit),
+        )
+        .route("/registrants/{id}/qr", get(qr_confirm).post(qr_page))
+}
+
+/// Pairs from a urlencoded body (repeated names kept).
+fn pairs(raw: &[u8]) -> Vec<(String, String)> {
+    serde_urlencoded::from_bytes(raw).unwrap_or_default()
+}
+
+fn field<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// One audit entry for an administrator's action on this page group.
+async fn audit(
+    app: &AppState,
+    authed: &Authed,
+    action: &str,
+    target: Option<&str>,
+    detail: String,
+) -> Result<(), WebError> {
+    let a = authed.actor();
+    app.audit()
+        .record(crate::ports::audit::AuditEvent {
+            tenant_id: Some(authed.scope.tenant().to_string()),
+            actor_id: Some(a.user_id),
+            actor_name: Some(a.name),
+            action: action.into(),
+            target: target.map(str::to_string),
+            detail,
+            ip: Some(a.ip),
+        })
+        .await
+        .map_err(crate::app::InfraError::from)?;
+    Ok(())
+}
