@@ -17,6 +17,7 @@ mod mail;
 mod person;
 mod phone;
 mod registrants;
+mod request_log;
 mod security;
 mod signup;
 mod template_routes;
