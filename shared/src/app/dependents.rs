@@ -9,7 +9,7 @@ use time::Date;
 
 use super::actor::{audit_event, Actor};
 use super::keys::{sk, RecordId, TenantScope};
-use super::person::{self, Names, PersonCore};
+use super::person::{self, Names, NamesForm, PersonCore};
 use super::registrants::{self as regs, FieldErrors, Registrant, SaveError};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
@@ -61,10 +61,8 @@ impl Dependent {
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct DependentForm {
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    #[serde(flatten)]
+    pub names: NamesForm,
     pub relationship: String,
     pub kind: String,
     pub sex: String,
@@ -77,10 +75,7 @@ pub struct DependentForm {
 impl DependentForm {
     pub fn from_dependent(d: &Dependent) -> DependentForm {
         DependentForm {
-            family_name: d.person.family_name.clone(),
-            given_name: d.person.given_name.clone(),
-            family_kana: d.person.family_kana.clone(),
-            given_kana: d.person.given_kana.clone(),
+            names: NamesForm::of(&d.person),
             relationship: d.relationship.code().into(),
             kind: d.kind.code().into(),
             sex: d
@@ -106,16 +101,7 @@ pub struct ValidDependent {
 
 pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, FieldErrors> {
     let mut e = FieldErrors::new();
-    let names = person::names(
-        &mut e,
-        [
-            &form.family_name,
-            &form.given_name,
-            &form.family_kana,
-            &form.given_kana,
-        ],
-        true,
-    );
+    let names = form.names.check(&mut e, true);
     let relationship = Relationship::from_code(form.relationship.trim());
     if relationship.is_none() {
         e.push(("relationship", "続柄を選択してください。".into()));

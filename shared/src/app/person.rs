@@ -213,6 +213,54 @@ impl Review {
 /// Problems with a form, each on its field (`"number"`, `"family_name"`, ...).
 pub type FieldErrors = Vec<(&'static str, String)>;
 
+/// 氏名（姓・名）and フリガナ（セイ・メイ）as typed: the part of the registrant's and the
+/// dependent's forms they share (flattened into both, so the posted field names stay).
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(default)]
+pub struct NamesForm {
+    pub family_name: String,
+    pub given_name: String,
+    pub family_kana: String,
+    pub given_kana: String,
+}
+
+impl NamesForm {
+    /// The names of a stored record, for editing.
+    pub fn of(p: &PersonCore) -> NamesForm {
+        NamesForm {
+            family_name: p.family_name.clone(),
+            given_name: p.given_name.clone(),
+            family_kana: p.family_kana.clone(),
+            given_kana: p.given_kana.clone(),
+        }
+    }
+
+    /// Checks them in that order; 姓 is always required, 名 when `given_required` (a
+    /// dependent's).
+    pub fn check(&self, errors: &mut FieldErrors, given_required: bool) -> Names {
+        names(
+            errors,
+            [
+                &self.family_name,
+                &self.given_name,
+                &self.family_kana,
+                &self.given_kana,
+            ],
+            given_required,
+        )
+    }
+
+    /// The fields as a form posts them (the 入力確認 page's hidden fields).
+    pub fn fields(&self) -> [(&'static str, String); 4] {
+        [
+            ("family_name", self.family_name.clone()),
+            ("given_name", self.given_name.clone()),
+            ("family_kana", self.family_kana.clone()),
+            ("given_kana", self.given_kana.clone()),
+        ]
+    }
+}
+
 /// A person's name and its reading, checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Names {

@@ -9,8 +9,8 @@ use axum::routing::get;
 use axum::Form;
 use axum::Router;
 
-use super::confirm::DeleteView;
-use super::confirm::{self, draft_duplicates, ConfirmFlow};
+use super::confirm::{self, draft_duplicates, ConfirmFlow, DeleteView, FieldErrorsView};
+use super::person::{number_row, sex_row};
 use super::records::registrant;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
@@ -58,9 +58,9 @@ struct DepFormView {
     errors: Vec<(&'static str, String)>,
 }
 
-impl DepFormView {
-    fn has_error(&self, field: &str) -> bool {
-        self.errors.iter().any(|(f, _)| *f == field)
+impl FieldErrorsView for DepFormView {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -127,40 +127,23 @@ fn dep_confirm_rows(v: &ValidDependent, editing: bool) -> Vec<(&'static str, Str
         ("フリガナ", v.names.kana()),
         ("続柄", v.relationship.label().into()),
         ("属性", v.kind.label().into()),
-        (
-            "性別",
-            v.sex.map_or("（未選択）".into(), |s| s.label().to_string()),
-        ),
+        sex_row(v.sex),
         ("生年月日", date(v.birth_date)),
-        (
-            "マイナンバー",
-            v.number.as_ref().map_or_else(
-                || {
-                    if editing {
-                        "変更しない".into()
-                    } else {
-                        "（未入力）".into()
-                    }
-                },
-                |n| n.masked(),
-            ),
-        ),
+        number_row(v.number.as_ref(), editing),
     ]
 }
 
 fn dep_hidden(token: &str, f: &DependentForm) -> Vec<(&'static str, String)> {
-    vec![
-        ("family_name", f.family_name.clone()),
-        ("given_name", f.given_name.clone()),
-        ("family_kana", f.family_kana.clone()),
-        ("given_kana", f.given_kana.clone()),
+    let mut fields = f.names.fields().to_vec();
+    fields.extend([
         ("relationship", f.relationship.clone()),
         ("kind", f.kind.clone()),
         ("sex", f.sex.clone()),
         ("birth_date", f.birth_date.clone()),
         ("number_token", token.to_string()),
         ("confirmed", "1".into()),
-    ]
+    ]);
+    fields
 }
 
 impl ConfirmFlow for DepMode {
@@ -258,23 +241,6 @@ impl ConfirmFlow for DepMode {
                 "dep_created"
             }
         ))
-    }
-
-    async fn refused(
-        &self,
-        authed: &Authed,
-        form: DependentForm,
-        e: SaveError,
-    ) -> Result<Response, WebError> {
-        let (errors, status) = match e {
-            SaveError::Invalid(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
-            SaveError::Conflict => (
-                vec![("form", SaveError::Conflict.to_string())],
-                StatusCode::CONFLICT,
-            ),
-            e => return Err(e.into()),
-        };
-        Ok(dep_form_page(authed, self, form, errors, status))
     }
 }
 

@@ -1,9 +1,12 @@
 //! How a registrant or a dependent is shown, wherever it is shown: the rows naming the person
-//! (approval and マイナンバー編集) and the approver's reasons (detail pages). The admin screens'
-//! views of a person share these; the screens themselves are their capabilities' own.
+//! (approval and マイナンバー編集), the approver's reasons (detail pages) and the rows both
+//! 入力確認 pages show alike. The admin screens' views of a person share these; the screens
+//! themselves are their capabilities' own.
 
 use crate::app::approval::Subject;
 use crate::app::person::Review;
+use crate::domain::my_number::MyNumber;
+use crate::domain::person::Sex;
 use crate::domain::status::Status;
 
 /// The rows naming the person, as the manual's approval and edit screens show them.
@@ -35,4 +38,26 @@ pub(super) fn review_rows(status: Status, review: &Review) -> Vec<(&'static str,
         rows.push(("拒否理由", r.clone()));
     }
     rows
+}
+
+/// 性別 on a 入力確認 page.
+pub(super) fn sex_row(sex: Option<Sex>) -> (&'static str, String) {
+    (
+        "性別",
+        sex.map_or("（未選択）".into(), |s| s.label().to_string()),
+    )
+}
+
+/// マイナンバー on a 入力確認 page: masked, or what the empty boxes mean (an edit keeps the
+/// stored number).
+pub(super) fn number_row(number: Option<&MyNumber>, editing: bool) -> (&'static str, String) {
+    let empty = if editing {
+        "変更しない"
+    } else {
+        "（未入力）"
+    };
+    (
+        "マイナンバー",
+        number.map_or_else(|| empty.into(), |n| n.masked()),
+    )
 }

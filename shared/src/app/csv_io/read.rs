@@ -15,6 +15,7 @@ use crate::app::bulk::{self, At, Checked, NewPerson, RowError, Rules};
 use crate::app::dependents::DependentForm;
 use crate::app::groups::{self, Group};
 use crate::app::keys::TenantScope;
+use crate::app::person::NamesForm;
 use crate::app::registrants::RegistrantForm;
 use crate::app::staging::{self, Import, Source};
 use crate::app::tenants::Tenant;
@@ -354,10 +355,12 @@ fn registrant_form(
     RegistrantForm {
         group_id,
         code: cells[CODE].to_string(),
-        family_name: cells[FAMILY].to_string(),
-        given_name: cells[GIVEN].to_string(),
-        family_kana: cells[FAMILY_KANA].to_string(),
-        given_kana: cells[GIVEN_KANA].to_string(),
+        names: NamesForm {
+            family_name: cells[FAMILY].to_string(),
+            given_name: cells[GIVEN].to_string(),
+            family_kana: cells[FAMILY_KANA].to_string(),
+            given_kana: cells[GIVEN_KANA].to_string(),
+        },
         attribute: attribute.code().to_string(),
         email: cells[EMAIL].to_string(),
         sex: sex_code(cells[SEX], refuse),
@@ -397,10 +400,12 @@ fn dependent_form(cells: &[&str], refuse: &mut dyn FnMut(&'static str, String)) 
         ),
     };
     DependentForm {
-        family_name: cells[FAMILY].to_string(),
-        given_name: cells[GIVEN].to_string(),
-        family_kana: cells[FAMILY_KANA].to_string(),
-        given_kana: cells[GIVEN_KANA].to_string(),
+        names: NamesForm {
+            family_name: cells[FAMILY].to_string(),
+            given_name: cells[GIVEN].to_string(),
+            family_kana: cells[FAMILY_KANA].to_string(),
+            given_kana: cells[GIVEN_KANA].to_string(),
+        },
         relationship,
         kind,
         sex: sex_code(cells[SEX], refuse),

@@ -8,6 +8,7 @@ use time::Date;
 use crate::app::actor::Actor;
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
 use crate::app::keys::TenantScope;
+use crate::app::person::NamesForm;
 use crate::app::registrants::{self as regs, FieldErrors, Registrant, SaveError};
 use crate::app::tenants::Tenant;
 use crate::app::{App, InfraError};
@@ -146,8 +147,11 @@ pub fn validate_dependent(
     }
     let checked = deps::validate(
         &DependentForm {
-            family_name: form.family_name.clone(),
-            given_name: form.given_name.clone(),
+            names: NamesForm {
+                family_name: form.family_name.clone(),
+                given_name: form.given_name.clone(),
+                ..NamesForm::default()
+            },
             relationship: form.relationship.clone(),
             kind: form.kind.clone(),
             sex: form.sex.clone(),
@@ -155,7 +159,6 @@ pub fn validate_dependent(
             number1: form.number1.clone(),
             number2: form.number2.clone(),
             number3: form.number3.clone(),
-            ..DependentForm::default()
         },
         today,
     );

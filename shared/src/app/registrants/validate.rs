@@ -6,7 +6,7 @@ use time::Date;
 use super::Registrant;
 use crate::app::groups::Group;
 use crate::app::person::FieldErrors;
-use crate::app::person::{self, identifier, optional_date, text, Names};
+use crate::app::person::{self, identifier, optional_date, text, Names, NamesForm};
 use crate::domain::date::format_slash;
 use crate::domain::identity::Email;
 use crate::domain::my_number::MyNumber;
@@ -18,10 +18,8 @@ use crate::domain::person::{Attribute, Sex};
 pub struct RegistrantForm {
     pub group_id: String,
     pub code: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    #[serde(flatten)]
+    pub names: NamesForm,
     pub attribute: String,
     pub email: String,
     pub password: String,
@@ -51,10 +49,7 @@ impl RegistrantForm {
         RegistrantForm {
             group_id: r.group_id.clone().unwrap_or_default(),
             code: r.code.clone(),
-            family_name: r.person.family_name.clone(),
-            given_name: r.person.given_name.clone(),
-            family_kana: r.person.family_kana.clone(),
-            given_kana: r.person.given_kana.clone(),
+            names: NamesForm::of(&r.person),
             attribute: r.attribute.code().to_string(),
             email: r.email.clone().unwrap_or_default(),
             password: String::new(),
@@ -120,16 +115,7 @@ pub fn validate(
             "社員コードは半角英数字・ハイフン・アンダーバーで入力してください。".into(),
         ));
     }
-    let names = person::names(
-        &mut e,
-        [
-            &form.family_name,
-            &form.given_name,
-            &form.family_kana,
-            &form.given_kana,
-        ],
-        false,
-    );
+    let names = form.names.check(&mut e, false);
     let attribute = match Attribute::from_code(form.attribute.trim()) {
         Some(a) => Some(a),
         None => {

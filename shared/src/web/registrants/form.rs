@@ -17,7 +17,10 @@ use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::my_number::MyNumber;
 use crate::domain::person::Attribute;
 use crate::domain::role::Permission;
-use crate::web::confirm::{self, draft_duplicates, open_secret, seal_secret, ConfirmFlow};
+use crate::web::confirm::{
+    self, draft_duplicates, open_secret, seal_secret, ConfirmFlow, FieldErrorsView,
+};
+use crate::web::person::{number_row, sex_row};
 use crate::web::records::registrant;
 use crate::web::session::{Authed, Chrome};
 use crate::web::{render_status, AppState, WebError};
@@ -38,9 +41,9 @@ struct FormView {
     errors: Vec<(&'static str, String)>,
 }
 
-impl FormView {
-    fn has_error(&self, field: &str) -> bool {
-        self.errors.iter().any(|(f, _)| *f == field)
+impl FieldErrorsView for FormView {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -154,26 +157,11 @@ fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str
                 "ロックしない".into()
             },
         ),
-        (
-            "性別",
-            v.sex.map_or("（未選択）".into(), |s| s.label().to_string()),
-        ),
+        sex_row(v.sex),
         ("生年月日", date(v.birth_date)),
         ("入社日", date(v.hire_date)),
         ("備考", or_blank(&v.note)),
-        (
-            "マイナンバー",
-            v.number.as_ref().map_or_else(
-                || {
-                    if editing {
-                        "変更しない".into()
-                    } else {
-                        "（未入力）".into()
-                    }
-                },
-                |n| n.masked(),
-            ),
-        ),
+        number_row(v.number.as_ref(), editing),
     ]
 }
 
@@ -182,13 +170,9 @@ fn hidden_fields(
     password_token: &str,
     f: &RegistrantForm,
 ) -> Vec<(&'static str, String)> {
-    vec![
-        ("group_id", f.group_id.clone()),
-        ("code", f.code.clone()),
-        ("family_name", f.family_name.clone()),
-        ("given_name", f.given_name.clone()),
-        ("family_kana", f.family_kana.clone()),
-        ("given_kana", f.given_kana.clone()),
+    let mut fields = vec![("group_id", f.group_id.clone()), ("code", f.code.clone())];
+    fields.extend(f.names.fields());
+    fields.extend([
         ("attribute", f.attribute.clone()),
         ("email", f.email.clone()),
         ("password_token", password_token.to_string()),
@@ -199,7 +183,8 @@ fn hidden_fields(
         ("note", f.note.clone()),
         ("number_token", token.to_string()),
         ("confirmed", "1".into()),
-    ]
+    ]);
+    fields
 }
 
 /// The registrant's form as it checks: valid, with the groups it was checked against.
@@ -327,44 +312,6 @@ impl ConfirmFlow for Mode {
             if self.editing { "updated" } else { "created" }
         ))
     }
-
-    async fn refused(
-        &self,
-        authed: &Authed,
-        form: RegistrantForm,
-        e: SaveError,
-    ) -> Result<Response, WebError> {
-        refused(authed, self, form, e).await
-    }
-}
-
-/// The form again, saying why the save was refused (a duplicate number is the confirm page's
-/// business, not this one's).
-async fn refused(
-    authed: &Authed,
-    mode: &Mode,
-    form: RegistrantForm,
-    e: SaveError,
-) -> Result<Response, WebError> {
-    let (errors, status) = match e {
-        SaveError::Invalid(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
-        SaveError::PlanLimit(e) => (
-            vec![("plan", e.to_string())],
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        SaveError::CodeTaken => (
-            vec![("code", SaveError::CodeTaken.to_string())],
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        SaveError::Conflict => (
-            vec![("form", SaveError::Conflict.to_string())],
-            StatusCode::CONFLICT,
-        ),
-        SaveError::Duplicate(_) => return Err(WebError::Internal),
-        SaveError::NotFound => return Err(WebError::NotFound),
-        SaveError::Infra(e) => return Err(e.into()),
-    };
-    form_page(authed, mode, form, errors, status).await
 }
 
 pub(super) async fn new_form(authed: Authed) -> Result<Response, WebError> {
