@@ -2,7 +2,8 @@
 //! company also keeps. Stored under the registrant (`REG#<id>#DEP#<dep>`); each has its own
 //! status, and the registrant item carries the summary the list and HOME show (count, how many
 //! 未登録 / 承認待, the aggregate status where the lowest wins). Every change rewrites the
-//! dependent, that summary and the counters in one transaction.
+//! dependent, that summary and the counters in one transaction. The fields a dependent shares
+//! with a registrant are its `person` ([`PersonCore`], read and written once in `app::person`).
 
 use serde_json::Value;
 use time::Date;

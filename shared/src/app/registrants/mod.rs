@@ -7,6 +7,9 @@
 //! failed write leaves nothing behind. Numbers are sealed by `app::vault` with the registrant
 //! id as associated data; only the last four digits are kept in clear, for masked display.
 //!
+//! The fields a registrant shares with a dependent are its `person` ([`PersonCore`], read and
+//! written once in `app::person`); its own fields and key are written around it.
+//!
 //! This file holds the entity and its item mapping and the single reads; the rest lives by
 //! concern in `validate` (the form), `save` (the write path), `groups` (membership) and `list`
 //! (search and paging), all re-exported here so callers keep using `registrants::…`.
