@@ -337,8 +337,8 @@ async fn another_company_never_sees_or_changes_this_companys_records() {
         .unwrap()
         .expect("the registrant is still there");
     assert_eq!(
-        (after.updated_at, after.status),
-        (before.updated_at, before.status)
+        (after.person.updated_at, after.person.status),
+        (before.person.updated_at, before.person.status)
     );
     assert!(
         myna::app::dependents::get(&w.scope, &w.registrant, &w.dependent)

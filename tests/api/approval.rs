@@ -43,7 +43,7 @@ async fn family(
         .await
         .unwrap()
         .into_iter()
-        .find(|d| d.given_name == given)
+        .find(|d| d.person.given_name == given)
         .unwrap()
         .id
 }
@@ -119,7 +119,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
         res.body
     );
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.status, Status::Completed);
+    assert_eq!(r.person.status, Status::Completed);
     assert!(r.login_lock, "the registrant can no longer change the data");
     assert_eq!(home_count(&mut b, "count-pending").await, "0");
     assert!(b
@@ -134,7 +134,7 @@ async fn approving_sets_completed_and_the_login_lock_and_home_pending_drops() {
         .submit(
             "/home",
             &format!("{base}/approve"),
-            &[("version", &r.updated_at.to_string())],
+            &[("version", &r.person.updated_at.to_string())],
         )
         .await;
     assert_eq!(again.status, StatusCode::CONFLICT);
@@ -167,7 +167,12 @@ async fn approving_or_sending_back_a_registrant_not_waiting_is_refused_with_the_
     assert_eq!(view.status, StatusCode::OK);
     assert!(view.body.contains("承認待ではないため"));
     assert!(!view.body.contains("/approve\""), "no approval form");
-    let version = regs::get(&scope, &id).await.unwrap().unwrap().updated_at;
+    let version = regs::get(&scope, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .person
+        .updated_at;
     for (action, message) in [
         ("approve", "承認できません。ステータスが「未登録」のため"),
         (
@@ -233,8 +238,8 @@ async fn sending_back_needs_a_reason_keeps_it_and_links_the_mail_with_it() {
         res.body
     );
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.status, Status::SentBack);
-    assert_eq!(r.review.sent_back_reason.as_deref(), Some(reason));
+    assert_eq!(r.person.status, Status::SentBack);
+    assert_eq!(r.person.review.sent_back_reason.as_deref(), Some(reason));
     let item = scope
         .get(&scope.key(&format!("REG#{id}")))
         .await
@@ -396,7 +401,7 @@ async fn a_category3_dependent_is_approved_only_with_both_images_and_a_plain_one
         res.body
     );
     let d = deps::get(&scope, &id, &spouse).await.unwrap().unwrap();
-    assert_eq!(d.status, Status::Completed);
+    assert_eq!(d.person.status, Status::Completed);
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(r.dependents_pending, 1);
     assert!(
@@ -491,7 +496,12 @@ async fn document_images_are_served_only_to_approvers_of_the_same_tenant_while_w
         assert_eq!(res.status, StatusCode::FORBIDDEN, "{path}");
         assert!(!res.body.contains("6214"));
     }
-    let version = regs::get(&scope, &id).await.unwrap().unwrap().updated_at;
+    let version = regs::get(&scope, &id)
+        .await
+        .unwrap()
+        .unwrap()
+        .person
+        .updated_at;
     for action in ["approve", "send-back"] {
         let res = viewer
             .submit(
@@ -552,8 +562,8 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
         .body
         .contains("同じマイナンバーがすでに登録されています。"));
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert!(r.number.is_none());
-    assert_eq!(r.status, Status::Unregistered);
+    assert!(r.person.number.is_none());
+    assert_eq!(r.person.status, Status::Unregistered);
     assert_eq!(
         regs::duplicates(
             &scope,
@@ -561,6 +571,7 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
                 .await
                 .unwrap()
                 .unwrap()
+                .person
                 .number
                 .unwrap()
                 .fingerprint,
@@ -583,8 +594,8 @@ async fn number_edit_refuses_a_bad_check_digit_or_an_unconfirmed_duplicate_and_c
         Some(format!("{page}?done=updated").as_str())
     );
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.status, Status::Pending);
-    assert_eq!(r.number.unwrap().last4, &mine[8..]);
+    assert_eq!(r.person.status, Status::Pending);
+    assert_eq!(r.person.number.unwrap().last4, &mine[8..]);
     let entry = t
         .audit_of(&scope)
         .await
@@ -680,7 +691,7 @@ async fn a_decision_applies_only_to_the_version_the_approver_saw() {
     assert_eq!(status_of(&scope, &id).await, Status::Completed);
     assert_eq!(home_count(&mut b, "count-pending").await, "0");
     assert_eq!(
-        regs::get(&scope, &id).await.unwrap().unwrap().review,
+        regs::get(&scope, &id).await.unwrap().unwrap().person.review,
         Review::default()
     );
 }

@@ -252,13 +252,13 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
         .contains("CSVアップロードは完了です。登録者1人・扶養家族1人を登録しました。"));
     let r = all(&scope).await.remove(0);
     assert_eq!(
-        (r.family_name.as_str(), r.given_name.as_str()),
+        (r.person.family_name.as_str(), r.person.given_name.as_str()),
         ("髙橋", "一,郎")
     );
     assert_eq!(r.note, "備考に\"引用\"と\r\n改行");
-    assert_eq!(r.birth_date.unwrap().to_string(), "1980-01-01");
+    assert_eq!(r.person.birth_date.unwrap().to_string(), "1980-01-01");
     assert_eq!(r.hire_date.unwrap().to_string(), "2020-04-01");
-    assert_eq!(r.status.label(), "承認待");
+    assert_eq!(r.person.status.label(), "承認待");
     let d = dependents::list(&scope, &r.id).await.unwrap();
     assert_eq!(d.len(), 1);
     assert_eq!(d[0].kind.label(), "国民年金の第3号被保険者");
@@ -317,12 +317,12 @@ async fn people(t: &TestApp, email: &str) -> Vec<String> {
             r.name(),
             r.kana(),
             r.attribute.code(),
-            r.sex,
-            r.birth_date,
+            r.person.sex,
+            r.person.birth_date,
             r.hire_date,
             r.email,
             r.note,
-            open(r.id.clone(), r.number.clone()).await
+            open(r.id.clone(), r.person.number.clone()).await
         ));
         for d in dependents::list(&scope, &r.id).await.unwrap() {
             out.push(format!(
@@ -330,9 +330,9 @@ async fn people(t: &TestApp, email: &str) -> Vec<String> {
                 d.name(),
                 d.relationship.code(),
                 d.kind.code(),
-                d.sex,
-                d.birth_date,
-                open(d.id.clone(), d.number.clone()).await
+                d.person.sex,
+                d.person.birth_date,
+                open(d.id.clone(), d.person.number.clone()).await
             ));
         }
     }
@@ -924,9 +924,9 @@ async fn a_valid_grid_saves_every_row_as_completed_and_counts_it() {
     assert_eq!(count(&home, "count-unregistered"), 0);
     let scope = t.scope_of("gridok@example.jp").await;
     let saved = all(&scope).await;
-    assert!(saved.iter().all(|r| r.status.label() == "完了"));
+    assert!(saved.iter().all(|r| r.person.status.label() == "完了"));
     let d = dependents::list(&scope, &saved[1].id).await.unwrap();
-    assert_eq!((d.len(), d[0].status.label()), (1, "完了"));
+    assert_eq!((d.len(), d[0].person.status.label()), (1, "完了"));
 
     let finish = post_grid(
         &mut b,
@@ -1093,7 +1093,7 @@ async fn a_13_digit_number_in_the_grid_is_refused_with_the_length_message_and_no
     .await;
     assert_eq!(res.status, StatusCode::OK, "{}", res.body);
     let saved = all(&scope).await;
-    assert_eq!(saved[0].number.as_ref().unwrap().last4, n[8..]);
+    assert_eq!(saved[0].person.number.as_ref().unwrap().last4, n[8..]);
 }
 
 #[test]

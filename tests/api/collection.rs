@@ -73,7 +73,7 @@ async fn quick_registration_saves_valid_pages_only_and_respects_the_plan() {
         .unwrap()
         .unwrap();
     assert_eq!(
-        (r.status, r.attribute.code()),
+        (r.person.status, r.attribute.code()),
         (Status::Unregistered, "employee1")
     );
 
@@ -282,7 +282,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     assert!(phone.get("/r/me/step1").await.body.contains("********0257"));
     assert_eq!(phone.get("/r/me").await.location(), Some("/r/me/step2"));
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.status, Status::Unregistered);
+    assert_eq!(r.person.status, Status::Unregistered);
 
     let step2 = phone.get("/r/me/step2").await;
     assert!(step2
@@ -350,16 +350,16 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         .contains("マイナンバーの登録作業は正常に完了いたしました。"));
 
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.status, Status::Pending);
+    assert_eq!(r.person.status, Status::Pending);
     assert!(deps::list(&scope, &id)
         .await
         .unwrap()
         .iter()
-        .all(|d| d.status == Status::Pending));
+        .all(|d| d.person.status == Status::Pending));
     let c = tenants::counters(&scope).await.unwrap();
     assert_eq!((c.pending, c.unregistered, c.dependents_pending), (1, 0, 2));
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
-    let sealed = r.number.unwrap().sealed;
+    let sealed = r.person.number.unwrap().sealed;
     assert_eq!(
         t.app
             .vault
@@ -396,7 +396,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
         res.body
     );
     assert_eq!(
-        regs::get(&scope, &id).await.unwrap().unwrap().status,
+        regs::get(&scope, &id).await.unwrap().unwrap().person.status,
         Status::SentBack
     );
     let mail_form = b
@@ -412,7 +412,7 @@ async fn the_registrant_enters_number_photos_and_dependents_on_the_phone() {
     let res = again.submit("/r/me/review", "/r/me/finish", &[]).await;
     assert_eq!(res.location(), Some("/r/me/done"), "{}", res.body);
     assert_eq!(
-        regs::get(&scope, &id).await.unwrap().unwrap().status,
+        regs::get(&scope, &id).await.unwrap().unwrap().person.status,
         Status::Pending
     );
 
@@ -637,13 +637,13 @@ async fn the_blast_lists_everyone_but_retirees_with_only_unregistered_and_sent_b
     for id in t.send_list_ids("everyone@example.jp").await {
         let mut r = regs::get(&scope, &id).await.unwrap().unwrap();
         match r.name().as_str() {
-            "承認 待子" => r.status = Status::Pending,
-            "差戻 し子" => r.status = Status::SentBack,
+            "承認 待子" => r.person.status = Status::Pending,
+            "差戻 し子" => r.person.status = Status::SentBack,
             "完了 済子" => {
-                r.status = Status::Completed;
+                r.person.status = Status::Completed;
                 completed_id = id.clone();
             }
-            "拒否 済子" => r.status = Status::Refused,
+            "拒否 済子" => r.person.status = Status::Refused,
             "退職 済子" => r.retired_on = Some(time::macros::date!(2026 - 03 - 31)),
             _ => continue,
         }
@@ -792,6 +792,7 @@ async fn an_open_phone_session_ends_when_a_new_link_is_mailed_or_shown_as_a_qr_c
         .await
         .unwrap()
         .unwrap()
+        .person
         .number
         .is_none());
     assert_eq!(
@@ -840,8 +841,8 @@ async fn refusing_a_registrant_voids_the_link_and_its_sessions_and_a_new_mail_re
     assert_eq!(res.status, StatusCode::GONE, "{}", res.body);
     assert!(res.body.contains("登録の受付が終了しました"));
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert!(r.number.is_none());
-    assert_eq!(r.status, Status::Refused);
+    assert!(r.person.number.is_none());
+    assert_eq!(r.person.status, Status::Refused);
     let res = phone_refused(&mut fresh, &link).await;
     assert!(
         res.body.contains("登録の受付が終了しました"),

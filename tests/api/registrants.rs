@@ -60,7 +60,7 @@ async fn adding_a_registrant_confirms_then_saves_sealed_and_counts_on_home() {
 
     let scope = t.scope_of("add@example.jp").await;
     let stored = regs::get(&scope, &id).await.unwrap().unwrap();
-    let sealed = stored.number.unwrap();
+    let sealed = stored.person.number.unwrap();
     assert!(!sealed.sealed.contains(NUMBER));
     let (entries, _) = t
         .app
@@ -219,7 +219,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
     );
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
     assert_eq!(
-        (r.given_name.as_str(), r.status.label()),
+        (r.person.given_name.as_str(), r.person.status.label()),
         ("太朗", "承認待")
     );
     let c = tenants::counters(&scope).await.unwrap();
@@ -235,6 +235,7 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
             .await
             .unwrap()
             .unwrap()
+            .person
             .number
             .unwrap()
             .last4,
@@ -496,7 +497,7 @@ async fn another_tenant_cannot_see_or_change_a_registrant_by_guessing_its_id() {
         .await
         .unwrap()
         .expect("still there");
-    assert_eq!(r.family_name, "秘密");
+    assert_eq!(r.person.family_name, "秘密");
     assert!(a
         .get(&format!("/registrants/{id}"))
         .await
@@ -597,7 +598,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
 
     // WHEN the child's number arrives THEN both dependents 承認待, the aggregate follows.
     let deps = myna::app::dependents::list(&scope, &id).await.unwrap();
-    let child = deps.iter().find(|d| d.given_name == "一郎").unwrap();
+    let child = deps.iter().find(|d| d.person.given_name == "一郎").unwrap();
     let edit = format!("/registrants/{id}/dependents/{}/edit", child.id);
     let confirm = b
         .submit(
@@ -659,7 +660,7 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
             &scope,
             &deps
                 .iter()
-                .find_map(|d| d.number.as_ref())
+                .find_map(|d| d.person.number.as_ref())
                 .unwrap()
                 .fingerprint,
             None
@@ -808,7 +809,7 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .unwrap()
         .is_none());
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.images["image_number_proof"], first_name.as_str());
+    assert_eq!(r.person.images["image_number_proof"], first_name.as_str());
     assert_eq!(
         t.app
             .ports
@@ -875,7 +876,10 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         .await;
     b.post_confirm(&confirm, &edit, &[]).await;
     let r = regs::get(&scope, &id).await.unwrap().unwrap();
-    assert_eq!(r.images["image_number_proof"], verified(&third).as_str());
+    assert_eq!(
+        r.person.images["image_number_proof"],
+        verified(&third).as_str()
+    );
     b.submit(
         &format!("/registrants/{id}/delete"),
         &format!("/registrants/{id}/delete"),

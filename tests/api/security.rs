@@ -7,6 +7,7 @@ use myna::app::tenants;
 use myna::domain::my_number::MyNumber;
 use myna::ports::{BlobScope, Condition, Item};
 use myna_tests::fixtures::{person, NUMBER, PW};
+use myna_tests::logs::capture_logs;
 use myna_tests::{signup_fields, test_config, TestApp};
 
 /// The company every owner here signs up.
@@ -322,32 +323,6 @@ async fn the_sqlite_file_and_blob_files_hold_no_plaintext_number() {
     assert!(!format!("{number:?} {number}").contains(NUMBER));
 }
 
-/// Log lines written while the returned guard lives (this test's thread only), as text.
-fn capture_logs() -> (
-    std::sync::Arc<std::sync::Mutex<Vec<u8>>>,
-    tracing::subscriber::DefaultGuard,
-) {
-    #[derive(Clone)]
-    struct Sink(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let buf = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Sink(buf.clone());
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || sink.clone())
-        .with_ansi(false)
-        .with_max_level(tracing::Level::TRACE)
-        .finish();
-    (buf, tracing::subscriber::set_default(subscriber))
-}
-
 #[tokio::test]
 async fn csrf_refusal_log_line_names_no_registration_link_token_or_upload_ticket() {
     // Arrange
@@ -364,7 +339,7 @@ async fn csrf_refusal_log_line_names_no_registration_link_token_or_upload_ticket
 
     // Assert
     assert_eq!(res.status, StatusCode::FORBIDDEN);
-    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let text = logs.text();
     assert!(text.contains("CSRF"), "the refusal is logged: {text}");
     assert!(text.contains("/r/…"), "{text}");
     assert!(!text.contains(token), "bearer secret in the log: {text}");

@@ -211,6 +211,12 @@ fn only_functions_that_seal_or_open_numbers_may_unwrap_the_numbers_key() {
             any_key.push(resource);
         }
     }
-    assert_eq!(any_key, numbers, "the functions that seal numbers need the unwrap");
-    assert_eq!(purpose_keys, secrets, "TOTP login and the account screens need theirs");
+    assert_eq!(
+        any_key, numbers,
+        "the functions that seal numbers need the unwrap"
+    );
+    assert_eq!(
+        purpose_keys, secrets,
+        "TOTP login and the account screens need theirs"
+    );
 }

@@ -24,6 +24,7 @@ use std::time::Instant;
 use axum::http::StatusCode;
 use myna::adapters::embedded::Embedded;
 use myna::app::keys::TenantScope;
+use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::{self as regs, Filter, Registrant, SealedNumber};
 use myna::app::tenants::{self, Counters};
 use myna::app::App;
@@ -151,38 +152,40 @@ async fn seed_export(app: &App, scope: &TenantScope) -> Vec<Registrant> {
     for i in 0..EXPORT_REGISTRANTS {
         let id = ulid::Ulid::new().to_string();
         let n = MyNumber::parse(&number(100_000 + i as u64)).unwrap();
+        let mut person = PersonCore::new(
+            Names {
+                family_name: format!("社員{}", i % 97),
+                given_name: "太郎".into(),
+                family_kana: "シャイン".into(),
+                given_kana: "タロウ".into(),
+            },
+            Some(Sex::ALL[i % 2]),
+            Some(time::macros::date!(1980 - 01 - 01)),
+            now,
+        );
+        person.number = Some(SealedNumber {
+            sealed: cipher.seal(&id, &n),
+            fingerprint: cipher.fingerprint(&n).unwrap(),
+            last4: n.last4().to_string(),
+        });
+        person.status = Status::Completed;
         let r = Registrant {
             id: id.clone(),
             group_id: None,
             code: format!("X{i:05}"),
-            family_name: format!("社員{}", i % 97),
-            given_name: "太郎".into(),
-            family_kana: "シャイン".into(),
-            given_kana: "タロウ".into(),
+            person,
             attribute: Attribute::ALL[i % 2],
             email: Some(format!("staff{i}@example.jp")),
             password_hash: None,
             login_lock: false,
-            sex: Some(Sex::ALL[i % 2]),
-            birth_date: Some(time::macros::date!(1980 - 01 - 01)),
             hire_date: None,
             note: String::new(),
-            number: Some(SealedNumber {
-                sealed: cipher.seal(&id, &n),
-                fingerprint: cipher.fingerprint(&n).unwrap(),
-                last4: n.last4().to_string(),
-            }),
-            status: Status::Completed,
             dependents: 0,
             dependents_unregistered: 0,
             dependents_pending: 0,
             dependents_status: None,
             retired_on: None,
             delete_on: None,
-            created_at: now,
-            updated_at: now,
-            images: Default::default(),
-            review: Default::default(),
         };
         ops.push(WriteOp::put(r.to_item(scope)));
         out.push(r);
@@ -205,19 +208,23 @@ fn bare_loop(cipher: &myna::app::vault::TenantCipher, rows: &[Registrant]) -> us
         .terminator(csv::Terminator::CRLF)
         .from_writer(Vec::new());
     for r in rows {
-        let n = r.number.as_ref().unwrap();
+        let n = r.person.number.as_ref().unwrap();
         let number = cipher.open(&r.id, &n.sealed).unwrap();
-        let birth = r.birth_date.map(|d| d.to_string()).unwrap_or_default();
+        let birth = r
+            .person
+            .birth_date
+            .map(|d| d.to_string())
+            .unwrap_or_default();
         w.write_record([
             "登録者",
             &r.code,
             r.attribute.label(),
-            &r.family_name,
-            &r.given_name,
-            &r.family_kana,
-            &r.given_kana,
+            &r.person.family_name,
+            &r.person.given_name,
+            &r.person.family_kana,
+            &r.person.given_kana,
             &birth,
-            r.sex.map_or("", Sex::label),
+            r.person.sex.map_or("", Sex::label),
             number.expose(),
             "",
             "",

@@ -12,80 +12,27 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use async_trait::async_trait;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use myna::adapters::embedded::Embedded;
 use myna::app::dependents::Dependent;
 use myna::app::groups;
 use myna::app::keys::TenantScope;
+use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::Registrant;
 use myna::app::tenants::Counters;
 use myna::app::App;
 use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use myna::domain::status::Status;
-use myna::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
+use myna::ports::store::WriteOp;
 use myna::ports::SystemClock;
+use myna_tests::store_hook::HookedStore;
 use myna_tests::{signed_up, test_config, TempDir};
 use tower::ServiceExt;
 
 const REGISTRANTS: usize = 10_000;
 const GROUPS: usize = 20;
 const RUNS: usize = 200;
-
-/// A `Store` that counts the calls made through it.
-struct Counting {
-    inner: Arc<dyn Store>,
-    calls: AtomicUsize,
-}
-
-impl Counting {
-    fn hit(&self) {
-        self.calls.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-#[async_trait]
-impl Store for Counting {
-    async fn get(&self, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.hit();
-        self.inner.get(key).await
-    }
-    async fn batch_get(&self, keys: &[Key]) -> Result<Vec<Item>, StoreError> {
-        self.hit();
-        self.inner.batch_get(keys).await
-    }
-    async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
-        self.hit();
-        self.inner.put(item, condition).await
-    }
-    async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
-        self.hit();
-        self.inner.delete(key, condition).await
-    }
-    async fn add(
-        &self,
-        key: &Key,
-        attr: &str,
-        delta: i64,
-        expires_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
-        self.hit();
-        self.inner.add(key, attr, delta, expires_at).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.hit();
-        self.inner.query(query).await
-    }
-    async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.hit();
-        self.inner.transact(ops).await
-    }
-    async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        self.hit();
-        self.inner.batch_write(ops).await
-    }
-}
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -103,52 +50,50 @@ async fn seed(scope: &TenantScope) -> Vec<String> {
         .collect();
     for i in 0..REGISTRANTS {
         let id = ulid::Ulid::new().to_string();
+        let family_name = format!("社員{}", i % 97);
         let r = Registrant {
             id: id.clone(),
             group_id: Some(groups[i % GROUPS].id.clone()),
             code: format!("E{i:05}"),
-            family_name: format!("社員{}", i % 97),
-            given_name: "太郎".into(),
-            family_kana: "シャイン".into(),
-            given_kana: "タロウ".into(),
+            person: PersonCore::new(
+                Names {
+                    family_name: family_name.clone(),
+                    given_name: "太郎".into(),
+                    family_kana: "シャイン".into(),
+                    given_kana: "タロウ".into(),
+                },
+                Some(Sex::ALL[i % 2]),
+                None,
+                now,
+            ),
             attribute: Attribute::ALL[i % 2],
             email: Some(format!("staff{i}@example.jp")),
             password_hash: None,
             login_lock: false,
-            sex: Some(Sex::ALL[i % 2]),
-            birth_date: None,
             hire_date: None,
             note: String::new(),
-            number: None,
-            status: Status::Unregistered,
             dependents: 1,
             dependents_unregistered: 1,
             dependents_pending: 0,
             dependents_status: Some(Status::Unregistered),
             retired_on: None,
             delete_on: None,
-            created_at: now,
-            updated_at: now,
-            images: Default::default(),
-            review: Default::default(),
         };
         let d = Dependent {
             id: ulid::Ulid::new().to_string(),
             registrant_id: id,
-            family_name: r.family_name.clone(),
-            given_name: "花子".into(),
-            family_kana: String::new(),
-            given_kana: String::new(),
+            person: PersonCore::new(
+                Names {
+                    family_name,
+                    given_name: "花子".into(),
+                    ..Names::default()
+                },
+                None,
+                None,
+                now,
+            ),
             relationship: Relationship::ALL[0],
             kind: DependentKind::ALL[0],
-            sex: None,
-            birth_date: None,
-            number: None,
-            status: Status::Unregistered,
-            created_at: now,
-            updated_at: now,
-            images: Default::default(),
-            review: Default::default(),
         };
         ops.push(WriteOp::put(r.to_item(scope)));
         ops.push(WriteOp::put(d.to_item(scope)));
@@ -174,11 +119,13 @@ async fn main() {
     let dir = TempDir::new("bench");
     let mut embedded =
         Embedded::open(dir.path(), "http://127.0.0.1:8080", Arc::new(SystemClock)).unwrap();
-    let counting = Arc::new(Counting {
-        inner: embedded.ports.store.clone(),
-        calls: AtomicUsize::new(0),
+    // Every store call made through the product, counted.
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    embedded.ports.store = HookedStore::wrap(embedded.ports.store, move |_, _| {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Ok(())
     });
-    embedded.ports.store = counting.clone();
     let app: Arc<App> = App::new(embedded.ports, test_config());
     let router = myna::web::all(app.clone());
 
@@ -221,7 +168,7 @@ async fn main() {
         let mut times = Vec::with_capacity(RUNS);
         let mut calls_per_page = 0;
         for run in 0..RUNS + 5 {
-            let before = counting.calls.load(Ordering::Relaxed);
+            let before = calls.load(Ordering::Relaxed);
             let t = Instant::now();
             let res = router
                 .clone()
@@ -239,7 +186,7 @@ async fn main() {
                 .unwrap();
             let ms = t.elapsed().as_secs_f64() * 1000.0;
             assert_eq!(status, StatusCode::OK, "{path}");
-            calls_per_page = counting.calls.load(Ordering::Relaxed) - before;
+            calls_per_page = calls.load(Ordering::Relaxed) - before;
             if run >= 5 {
                 times.push(ms);
             }

@@ -573,6 +573,7 @@ pub async fn status_of(
         .await
         .unwrap()
         .unwrap()
+        .person
         .status
 }
 

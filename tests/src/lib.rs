@@ -11,7 +11,9 @@ pub mod contract;
 pub mod emulator;
 pub mod fixtures;
 pub mod http;
+pub mod logs;
 pub mod smtp;
+pub mod store_hook;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -26,6 +28,7 @@ use http_body_util::BodyExt;
 use myna::adapters::embedded::{Embedded, EventQueue, FileBlobs, Outbox};
 use myna::app::passwords::Params;
 use myna::app::{App, Config};
+use myna::ports::store::Store;
 use myna::ports::ManualClock;
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -77,10 +80,20 @@ impl TestApp {
     }
 
     pub fn spawn_with(config: Config) -> TestApp {
+        Self::spawn_wrapping_store(config, |store| store)
+    }
+
+    /// A fresh product whose main store is `wrap`ped, e.g. to make some reads fail (fault
+    /// injection) while everything else runs on the real embedded adapters.
+    pub fn spawn_wrapping_store(
+        config: Config,
+        wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
+    ) -> TestApp {
         let dir = TempDir::new("test");
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
-        let embedded = Embedded::open(dir.path(), "http://127.0.0.1:8080", clock.clone())
+        let mut embedded = Embedded::open(dir.path(), "http://127.0.0.1:8080", clock.clone())
             .expect("embedded adapters");
+        embedded.ports.store = wrap(embedded.ports.store);
         let app = App::new(embedded.ports, config);
         let router = myna::web::all(app.clone());
         TestApp {

@@ -14,13 +14,14 @@
 
 use serde_json::Value;
 
+use super::actor::{audit_event, Actor};
 use super::dependents::{self as deps, Dependent};
 use super::images;
 use super::keys::{RecordId, TenantScope};
-use super::person::Person;
+use super::person::PersonCore;
 pub use super::person::Review;
 use super::record::RecordRef;
-use super::registrants::{self as regs, Actor, Registrant, SaveError, SealedNumber};
+use super::registrants::{self as regs, Registrant, SaveError, SealedNumber};
 use super::tenants::Tenant;
 use super::{App, InfraError};
 use crate::domain::approval::{self as rules, ApprovalError, Decision};
@@ -39,10 +40,10 @@ pub struct Subject {
 
 impl Subject {
     /// The record the decision is about: the dependent's if any, else the registrant's.
-    pub fn person(&self) -> Person<'_> {
+    pub fn person(&self) -> &PersonCore {
         self.dependent
             .as_ref()
-            .map_or_else(|| self.registrant.person(), Dependent::person)
+            .map_or(&self.registrant.person, |d| &d.person)
     }
 
     pub fn status(&self) -> Status {
@@ -50,7 +51,7 @@ impl Subject {
     }
 
     pub fn number(&self) -> Option<&SealedNumber> {
-        self.person().number
+        self.person().number.as_ref()
     }
 
     /// The id the number is sealed to.
@@ -94,11 +95,11 @@ impl Subject {
     }
 
     pub fn review(&self) -> &Review {
-        self.person().review
+        &self.person().review
     }
 
     pub fn images(&self) -> &serde_json::Map<String, Value> {
-        self.person().images
+        &self.person().images
     }
 
     /// The stored object of this kind of document image, if any.
@@ -117,10 +118,18 @@ impl Subject {
 
     fn parts_mut(&mut self) -> (&mut Option<SealedNumber>, &mut Status, &mut Review) {
         match &mut self.dependent {
-            Some(d) => (&mut d.number, &mut d.status, &mut d.review),
+            Some(d) => (
+                &mut d.person.number,
+                &mut d.person.status,
+                &mut d.person.review,
+            ),
             None => {
                 let r = &mut self.registrant;
-                (&mut r.number, &mut r.status, &mut r.review)
+                (
+                    &mut r.person.number,
+                    &mut r.person.status,
+                    &mut r.person.review,
+                )
             }
         }
     }
@@ -167,7 +176,7 @@ async fn save(
     let now = app.now().unix_timestamp();
     match (&before.dependent, &mut after.dependent) {
         (Some(b), Some(a)) => {
-            a.updated_at = now.max(b.updated_at + 1);
+            a.person.updated_at = now.max(b.person.updated_at + 1);
             let all: Vec<Dependent> = before
                 .siblings
                 .iter()
@@ -179,7 +188,7 @@ async fn save(
         }
         _ => {
             let r = &mut after.registrant;
-            r.updated_at = now.max(before.registrant.updated_at + 1);
+            r.person.updated_at = now.max(before.registrant.person.updated_at + 1);
             regs::commit(scope, Some(&before.registrant), Some(r)).await?;
         }
     }
@@ -229,11 +238,11 @@ async fn record(
     detail: String,
 ) -> Result<(), InfraError> {
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             action,
-            &subject.registrant,
+            &subject.registrant.id,
             detail,
         ))
         .await
@@ -431,11 +440,11 @@ pub async fn change_number(
     }
     save(app, scope, &before, &mut after).await?;
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "number.update",
-            &after.registrant,
+            &after.registrant.id,
             format!(
                 "{}のマイナンバーを編集（{}→{}）",
                 after.whose(),
@@ -466,7 +475,7 @@ pub async fn waiting(scope: &TenantScope, page: usize) -> Result<WaitingPage, In
     let (all, _) = regs::load_all(scope, None).await?;
     let waiting: Vec<Registrant> = all
         .into_iter()
-        .filter(|r| r.status == Status::Pending || r.dependents_pending > 0)
+        .filter(|r| r.person.status == Status::Pending || r.dependents_pending > 0)
         .collect();
     let total = waiting.len();
     let pages = total.div_ceil(regs::PAGE_SIZE).max(1);
@@ -481,7 +490,7 @@ pub async fn waiting(scope: &TenantScope, page: usize) -> Result<WaitingPage, In
             deps::list(scope, &registrant.id)
                 .await?
                 .into_iter()
-                .filter(|d| d.status == Status::Pending)
+                .filter(|d| d.person.status == Status::Pending)
                 .collect()
         } else {
             Vec::new()

@@ -10,10 +10,12 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::actor::Actor;
 use super::dependents::{self as deps, Dependent, DependentForm, ValidDependent};
 use super::groups;
 use super::keys::{sk, TenantScope};
-use super::registrants::{self as regs, Actor, Registrant, RegistrantForm, SealedNumber};
+use super::person::PersonCore;
+use super::registrants::{self as regs, Registrant, RegistrantForm, SealedNumber};
 use super::staging::{self, Budget, Import, Source};
 use super::tenants::{self, Tenant};
 use super::vault::{fingerprint_with, TenantCipher};
@@ -325,22 +327,14 @@ fn dependent(
     now: i64,
 ) -> Dependent {
     let number = seal(cipher, &id, d.number.as_ref());
+    let mut person = PersonCore::new(d.names, d.sex, d.birth_date, now);
+    person.status = status_of(&number, rules);
+    person.number = number;
     Dependent {
         registrant_id: registrant_id.to_string(),
-        family_name: d.family_name,
-        given_name: d.given_name,
-        family_kana: d.family_kana,
-        given_kana: d.given_kana,
+        person,
         relationship: d.relationship,
         kind: d.kind,
-        sex: d.sex,
-        birth_date: d.birth_date,
-        status: status_of(&number, rules),
-        number,
-        created_at: now,
-        updated_at: now,
-        images: serde_json::Map::new(),
-        review: Default::default(),
         id,
     }
 }
@@ -362,7 +356,7 @@ fn build(
         .map(|(_, d)| dependent(cipher, ids.next(), &r.id, d, rules, now))
         .collect();
     let mut r = deps::summarised(&r, &dependents, now);
-    r.updated_at = now;
+    r.person.updated_at = now;
     (r, dependents)
 }
 

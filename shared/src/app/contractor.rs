@@ -13,9 +13,9 @@
 
 use time::OffsetDateTime;
 
+use super::actor::Actor;
 use super::keys::{sk, TenantScope};
 use super::person::{text, FieldErrors};
-use super::registrants::Actor;
 use super::secrets::{self, Purpose, SealedSecret};
 use super::tenants::{self, Tenant};
 use super::{passwords, App, InfraError};

@@ -2,15 +2,16 @@
 //! company also keeps. Stored under the registrant (`REG#<id>#DEP#<dep>`); each has its own
 //! status, and the registrant item carries the summary the list and HOME show (count, how many
 //! 未登録 / 承認待, the aggregate status where the lowest wins). Every change rewrites the
-//! dependent, that summary and the counters in one transaction.
+//! dependent, that summary and the counters in one transaction. The fields a dependent shares
+//! with a registrant are its `person` ([`PersonCore`], read and written once in `app::person`).
 
 use serde_json::Value;
 use time::Date;
 
+use super::actor::{audit_event, Actor};
 use super::keys::{sk, RecordId, TenantScope};
-use super::person::Review;
-use super::person::{self, Names, Person};
-use super::registrants::{self as regs, Actor, FieldErrors, Registrant, SaveError, SealedNumber};
+use super::person::{self, Names, NamesForm, PersonCore};
+use super::registrants::{self as regs, FieldErrors, Registrant, SaveError};
 use super::tenants::{Counters, Tenant};
 use super::{App, InfraError};
 use crate::domain::date::format_slash;
@@ -26,45 +27,15 @@ pub const MAX_DEPENDENTS: usize = 40;
 pub struct Dependent {
     pub id: String,
     pub registrant_id: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    /// Names, sex, birth date, number, status, images, reasons and times, as a registrant has.
+    pub person: PersonCore,
     pub relationship: Relationship,
     pub kind: DependentKind,
-    pub sex: Option<Sex>,
-    pub birth_date: Option<Date>,
-    pub number: Option<SealedNumber>,
-    pub status: Status,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
-    /// stored; `app::images` writes them.
-    pub images: serde_json::Map<String, Value>,
-    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
-    pub review: Review,
 }
 
 impl Dependent {
-    /// What a dependent has in common with a registrant.
-    pub fn person(&self) -> Person<'_> {
-        Person {
-            family_name: &self.family_name,
-            given_name: &self.given_name,
-            family_kana: &self.family_kana,
-            given_kana: &self.given_kana,
-            sex: self.sex,
-            number: self.number.as_ref(),
-            status: self.status,
-            images: &self.images,
-            review: &self.review,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
-        }
-    }
-
     pub fn name(&self) -> String {
-        self.person().name()
+        self.person.name()
     }
 
     pub fn to_item(&self, scope: &TenantScope) -> Item {
@@ -72,40 +43,18 @@ impl Dependent {
             .with("kind", "dependent")
             .with("relationship", self.relationship.code())
             .with("dependent_kind", self.kind.code());
-        self.person().write(&mut item);
-        if let Some(d) = self.birth_date {
-            item = item.with("birth_date", d.to_string());
-        }
+        self.person.write(&mut item);
         item
     }
 
     pub fn from_item(item: &Item) -> Option<Dependent> {
         let (reg, dep) = item.key.sk.strip_prefix("REG#")?.split_once("#DEP#")?;
-        let s = |k: &str| item.str(k).map(str::to_string);
         Some(Dependent {
             id: dep.to_string(),
             registrant_id: reg.to_string(),
-            family_name: s("family_name")?,
-            given_name: s("given_name").unwrap_or_default(),
-            family_kana: s("family_kana").unwrap_or_default(),
-            given_kana: s("given_kana").unwrap_or_default(),
+            person: PersonCore::read(item)?,
             relationship: Relationship::from_code(item.str("relationship")?)?,
             kind: DependentKind::from_code(item.str("dependent_kind")?)?,
-            sex: item.str("sex").and_then(Sex::from_code),
-            birth_date: item.str("birth_date").and_then(|d| {
-                Date::parse(d, time::macros::format_description!("[year]-[month]-[day]")).ok()
-            }),
-            number: SealedNumber::read(item),
-            status: Status::from_code(item.str("status")?)?,
-            created_at: item.i64("created_at").unwrap_or(0),
-            updated_at: item.i64("updated_at").unwrap_or(0),
-            images: item
-                .attrs
-                .iter()
-                .filter(|(k, _)| k.starts_with("image_"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            review: Review::read(item),
         })
     }
 }
@@ -113,10 +62,8 @@ impl Dependent {
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct DependentForm {
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    #[serde(flatten)]
+    pub names: NamesForm,
     pub relationship: String,
     pub kind: String,
     pub sex: String,
@@ -129,14 +76,15 @@ pub struct DependentForm {
 impl DependentForm {
     pub fn from_dependent(d: &Dependent) -> DependentForm {
         DependentForm {
-            family_name: d.family_name.clone(),
-            given_name: d.given_name.clone(),
-            family_kana: d.family_kana.clone(),
-            given_kana: d.given_kana.clone(),
+            names: NamesForm::of(&d.person),
             relationship: d.relationship.code().into(),
             kind: d.kind.code().into(),
-            sex: d.sex.map(|s| s.code().to_string()).unwrap_or_default(),
-            birth_date: d.birth_date.map(format_slash).unwrap_or_default(),
+            sex: d
+                .person
+                .sex
+                .map(|s| s.code().to_string())
+                .unwrap_or_default(),
+            birth_date: d.person.birth_date.map(format_slash).unwrap_or_default(),
             ..DependentForm::default()
         }
     }
@@ -144,10 +92,7 @@ impl DependentForm {
 
 #[derive(Clone, Debug)]
 pub struct ValidDependent {
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    pub names: Names,
     pub relationship: Relationship,
     pub kind: DependentKind,
     pub sex: Option<Sex>,
@@ -157,21 +102,7 @@ pub struct ValidDependent {
 
 pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, FieldErrors> {
     let mut e = FieldErrors::new();
-    let Names {
-        family_name,
-        given_name,
-        family_kana,
-        given_kana,
-    } = person::names(
-        &mut e,
-        [
-            &form.family_name,
-            &form.given_name,
-            &form.family_kana,
-            &form.given_kana,
-        ],
-        true,
-    );
+    let names = form.names.check(&mut e, true);
     let relationship = Relationship::from_code(form.relationship.trim());
     if relationship.is_none() {
         e.push(("relationship", "続柄を選択してください。".into()));
@@ -194,10 +125,7 @@ pub fn validate(form: &DependentForm, today: Date) -> Result<ValidDependent, Fie
     let number = person::number(&mut e, &raw);
     match (relationship, kind) {
         (Some(relationship), Some(kind)) if e.is_empty() => Ok(ValidDependent {
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
+            names,
             relationship,
             kind,
             sex,
@@ -242,11 +170,14 @@ pub(super) fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Regist
     after.dependents = deps.len() as i64;
     after.dependents_unregistered = deps
         .iter()
-        .filter(|d| d.status == Status::Unregistered)
+        .filter(|d| d.person.status == Status::Unregistered)
         .count() as i64;
-    after.dependents_pending = deps.iter().filter(|d| d.status == Status::Pending).count() as i64;
-    after.dependents_status = aggregate(deps.iter().map(|d| d.status));
-    after.updated_at = now.max(r.updated_at + 1);
+    after.dependents_pending = deps
+        .iter()
+        .filter(|d| d.person.status == Status::Pending)
+        .count() as i64;
+    after.dependents_status = aggregate(deps.iter().map(|d| d.person.status));
+    after.person.updated_at = now.max(r.person.updated_at + 1);
     after
 }
 
@@ -267,11 +198,14 @@ pub(super) async fn commit(
     let summary = summarised(registrant, all_after, now);
     let mut ops = vec![WriteOp::Put {
         item: summary.to_item(scope),
-        condition: Condition::Equals("updated_at".into(), Value::from(registrant.updated_at)),
+        condition: Condition::Equals(
+            "updated_at".into(),
+            Value::from(registrant.person.updated_at),
+        ),
     }];
     let as_read = |b: Option<&Dependent>| {
         b.map_or(Condition::None, |b| {
-            Condition::Equals("updated_at".into(), Value::from(b.updated_at))
+            Condition::Equals("updated_at".into(), Value::from(b.person.updated_at))
         })
     };
     match (before, after) {
@@ -285,8 +219,9 @@ pub(super) async fn commit(
         }),
         (None, None) => {}
     }
-    let fp =
-        |d: Option<&Dependent>| d.and_then(|d| d.number.as_ref().map(|n| n.fingerprint.clone()));
+    let fp = |d: Option<&Dependent>| {
+        d.and_then(|d| d.person.number.as_ref().map(|n| n.fingerprint.clone()))
+    };
     if let Some(old) = fp(before).filter(|o| Some(o) != fp(after).as_ref()) {
         let id = before.map(|d| d.id.clone()).unwrap_or_default();
         ops.push(WriteOp::Delete {
@@ -362,33 +297,21 @@ pub async fn save(
     let mut d = before.clone().unwrap_or(Dependent {
         id: dep_id.clone(),
         registrant_id: registrant_id.to_string(),
-        family_name: String::new(),
-        given_name: String::new(),
-        family_kana: String::new(),
-        given_kana: String::new(),
+        person: PersonCore::new(Names::default(), None, None, now),
         relationship: valid.relationship,
         kind: valid.kind,
-        sex: None,
-        birth_date: None,
-        number: None,
-        status: Status::Unregistered,
-        created_at: now,
-        updated_at: now,
-        images: serde_json::Map::new(),
-        review: Review::default(),
     });
     if let Some(n) = number {
-        regs::set_number(&mut d.number, &mut d.status, n);
+        regs::set_number(&mut d.person.number, &mut d.person.status, n);
     }
-    d.family_name = valid.family_name;
-    d.given_name = valid.given_name;
-    d.family_kana = valid.family_kana;
-    d.given_kana = valid.given_kana;
+    d.person.set_names(valid.names);
     d.relationship = valid.relationship;
     d.kind = valid.kind;
-    d.sex = valid.sex;
-    d.birth_date = valid.birth_date;
-    d.updated_at = before.as_ref().map_or(now, |b| now.max(b.updated_at + 1));
+    d.person.sex = valid.sex;
+    d.person.birth_date = valid.birth_date;
+    d.person.updated_at = before
+        .as_ref()
+        .map_or(now, |b| now.max(b.person.updated_at + 1));
     all.retain(|x| x.id != d.id);
     all.push(d.clone());
     commit(scope, &registrant, before.as_ref(), Some(&d), &all, now).await?;
@@ -398,11 +321,11 @@ pub async fn save(
         ("dependent.create", "追加")
     };
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             action,
-            &registrant,
+            &registrant.id,
             format!("扶養家族「{}」（{}）の{what}", d.name(), registrant.name()),
         ))
         .await
@@ -437,13 +360,13 @@ pub async fn delete(
         app.now().unix_timestamp(),
     )
     .await?;
-    super::images::remove_objects(app, scope, tenant, &before.images).await;
+    super::images::remove_objects(app, scope, tenant, &before.person.images).await;
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "dependent.delete",
-            &registrant,
+            &registrant.id,
             format!(
                 "扶養家族「{}」（{}）の削除",
                 before.name(),
@@ -467,7 +390,7 @@ pub async fn delete_ops(
             key: scope.key(&sk::dependent(registrant_id, &d.id)),
             condition: Condition::None,
         });
-        if let Some(n) = &d.number {
+        if let Some(n) = &d.person.number {
             ops.push(WriteOp::Delete {
                 key: scope.key(&sk::fingerprint(&n.fingerprint, &d.id)),
                 condition: Condition::None,
@@ -475,4 +398,37 @@ pub async fn delete_ops(
         }
     }
     Ok(ops)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::app::person::fixtures::{common, item, merged, scope};
+
+    #[test]
+    fn dependent_item_comes_back_attribute_for_attribute_when_read_and_written() {
+        // given a stored dependent, with and without a birth date (then it has no attribute)
+        let scope = scope();
+        for birth_date in [None, Some(json!("2015-10-10"))] {
+            let mut attrs = merged(
+                common(Value::Null),
+                json!({"kind": "dependent", "relationship": "spouse", "dependent_kind": "dependent"}),
+            );
+            match &birth_date {
+                Some(d) => attrs["birth_date"] = d.clone(),
+                None => {
+                    attrs.as_object_mut().map(|a| a.remove("birth_date"));
+                }
+            }
+            let stored = item(scope.key(&sk::dependent("01J0REG", "01J0DEP")), attrs);
+            // when it is read and written again
+            let d = Dependent::from_item(&stored).expect("a dependent");
+            let written = d.to_item(&scope);
+            // then nothing is added or changed: no null birth date appears
+            assert_eq!(d.person.review.sent_back_reason.as_deref(), Some("暗い"));
+            assert_eq!(written.attrs, stored.attrs);
+        }
+    }
 }

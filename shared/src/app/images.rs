@@ -10,9 +10,10 @@
 
 use serde_json::Value;
 
+use super::actor::{audit_event, Actor};
 use super::keys::{RecordId, TenantScope};
 use super::record::RecordRef;
-use super::registrants::{self as regs, Actor};
+use super::registrants::{self as regs};
 use super::tenants::Tenant;
 use super::uploads::{self, UploadError};
 use super::{App, InfraError};
@@ -160,11 +161,11 @@ pub async fn complete(
         ""
     };
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "image.upload",
-            &registrant,
+            &registrant.id,
             format!(
                 "{}さんの{whose}{}画像をアップロード",
                 registrant.name(),

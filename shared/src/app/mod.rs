@@ -3,6 +3,7 @@
 //! [`App`] holds the ports and the configuration; the web layer calls its capability modules.
 //! Nothing here knows whether it runs in Lambda or in `myna-local`.
 
+pub mod actor;
 pub mod approval;
 pub mod audit;
 pub mod auth;
@@ -10,11 +11,13 @@ pub mod bulk;
 pub mod collection;
 pub mod contractor;
 pub mod csv_io;
+pub mod deletion;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
 pub mod home;
 pub mod images;
+pub mod import_gate;
 pub mod keys;
 pub mod passwords;
 pub mod person;

@@ -4,8 +4,8 @@
 //! Only the two attributes are written onto the stored profile, so whatever else the profile
 //! holds (契約者情報, the passcode, the keys) is left exactly as it was.
 
+use super::actor::Actor;
 use super::keys::{sk, TenantScope};
-use super::registrants::Actor;
 use super::tenants::TenantSettings;
 use super::{App, InfraError};
 use crate::ports::audit::AuditEvent;

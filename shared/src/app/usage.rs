@@ -2,9 +2,10 @@
 //! password and declares one of the legal purposes. Every showing is audited with the purpose;
 //! wrong passwords are rate limited per user and per client address.
 
+use super::actor::{audit_event, Actor};
 use super::dependents;
 use super::keys::TenantScope;
-use super::registrants::{self as regs, Actor};
+use super::registrants::{self as regs};
 use super::tenants::Tenant;
 use super::users::User;
 use super::{passwords, rate_limit, App, InfraError};
@@ -59,7 +60,7 @@ pub async fn reveal(
     let (record_id, sealed, whose) = match target.dependent_id {
         None => (
             registrant.id.clone(),
-            registrant.number.clone(),
+            registrant.person.number.clone(),
             registrant.name(),
         ),
         Some(dep) => {
@@ -72,17 +73,17 @@ pub async fn reveal(
                 registrant.name(),
                 d.relationship.label()
             );
-            (d.id.clone(), d.number.clone(), whose)
+            (d.id.clone(), d.person.number.clone(), whose)
         }
     };
     let purpose = match reauthenticate(app, scope, user, actor, password, purpose).await {
         Err(RevealError::WrongPassword) => {
             app.audit()
-                .record(regs::audit_event(
+                .record(audit_event(
                     scope,
                     actor,
                     "number.reveal_denied",
-                    &registrant,
+                    &registrant.id,
                     format!("{whose}のマイナンバー表示（パスワード誤り）"),
                 ))
                 .await
@@ -98,11 +99,11 @@ pub async fn reveal(
         .await?;
     // Recorded before the page is returned: no audit entry, no number.
     app.audit()
-        .record(regs::audit_event(
+        .record(audit_event(
             scope,
             actor,
             "number.reveal",
-            &registrant,
+            &registrant.id,
             format!("{whose}のマイナンバー表示（利用目的: {}）", purpose.label()),
         ))
         .await

@@ -12,10 +12,11 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::access::{Access, Routes};
+use super::person::person_rows;
 use super::records::{path_of, KindParam};
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
-use crate::app::approval::{self, ApprovalFlowError, Review, Subject};
+use crate::app::approval::{self, ApprovalFlowError};
 use crate::app::record::RecordRef;
 use crate::app::App;
 use crate::domain::approval::{ApprovalError, Decision};
@@ -44,37 +45,6 @@ pub(super) fn routes() -> Routes {
             approver,
             image,
         )
-}
-
-/// The rows naming the person, as the manual's approval and edit screens show them.
-pub(super) fn person_rows(s: &Subject) -> Vec<(&'static str, String)> {
-    let r = &s.registrant;
-    let mut rows = vec![("社員コード", r.code.clone())];
-    if let Some(d) = &s.dependent {
-        rows.push(("登録社員", r.name()));
-        rows.push(("氏名", s.name()));
-        rows.push(("フリガナ", s.kana()));
-        rows.push(("続柄", d.relationship.label().into()));
-        rows.push(("属性", d.kind.label().into()));
-    } else {
-        rows.push(("氏名", s.name()));
-        rows.push(("フリガナ", s.kana()));
-    }
-    rows.push(("ステータス", s.status().label().into()));
-    rows
-}
-
-/// The approver's reasons as detail rows: 差戻し理由 while kept (承認 clears it), 拒否理由 while
-/// the status is 拒否.
-pub(super) fn review_rows(status: Status, review: &Review) -> Vec<(&'static str, String)> {
-    let mut rows = Vec::new();
-    if let Some(r) = &review.sent_back_reason {
-        rows.push(("差戻し理由", r.clone()));
-    }
-    if let (Some(r), Status::Refused) = (&review.refused_reason, status) {
-        rows.push(("拒否理由", r.clone()));
-    }
-    rows
 }
 
 /// The link to the collection mail page with the reason as its message.
@@ -136,9 +106,9 @@ async fn list(authed: Authed, Query(q): Query<Done>) -> Result<Response, WebErro
         .map(|w| {
             let r = &w.registrant;
             ListRow {
-                href: (r.status == Status::Pending).then(|| format!("/approval/{}", r.id)),
-                status: r.status.label(),
-                status_class: r.status.colour().css_class(),
+                href: (r.person.status == Status::Pending).then(|| format!("/approval/{}", r.id)),
+                status: r.person.status.label(),
+                status_class: r.person.status.colour().css_class(),
                 dep_status: r.dependents_status.map_or("", Status::label),
                 dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
                 code: r.code.clone(),

@@ -149,7 +149,7 @@ async fn evidence_view(
             id: r.id.clone(),
             name: r.name(),
             code: r.code.clone(),
-            status: r.status.label(),
+            status: r.person.status.label(),
             rows: rows.iter().map(RowView::from).collect(),
             printed_at: audit_log::format_time(app.now().to_offset(time::macros::offset!(+9))),
             error,

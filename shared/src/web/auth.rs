@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::access::{Access, Routes};
 use super::session::{clear_cookie, set_cookie, Ctx, PendingLogin, SESSION_COOKIE};
-use super::{render, render_status, AppState, WebError};
+use super::{render, render_status, with_retry_after, AppState, WebError};
 use crate::app::auth::{self as login, totp, LoginError, LoginInput, OtpError};
 use crate::app::keys::TenantScope;
 use crate::app::signup::{self, FieldErrors, SignupError, SignupInput};
@@ -243,13 +243,6 @@ async fn login_submit(
     );
     with_retry_after(&mut res, retry_after);
     Ok(res)
-}
-
-/// Adds `Retry-After` to a refusal by the rate limits (scripts and API clients read it).
-pub(super) fn with_retry_after(res: &mut Response, seconds: Option<i64>) {
-    if let Some(v) = seconds.and_then(|s| header::HeaderValue::from_str(&s.to_string()).ok()) {
-        res.headers_mut().insert(header::RETRY_AFTER, v);
-    }
 }
 
 /// The login page's message. With a customer number typed (オプションログイン), a refusal names

@@ -16,6 +16,7 @@ use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
 use crate::app::bulk::{self, At, NewPerson, RowError, Saved, GRID_ROWS};
 use crate::app::dependents::DependentForm;
+use crate::app::person::NamesForm;
 use crate::app::registrants::{self as regs, RegistrantForm};
 use crate::domain::person::{Attribute, DependentKind};
 use crate::domain::role::Permission;
@@ -55,6 +56,15 @@ impl Cells {
     /// Whether nothing was typed (selects with a default do not count).
     fn is_empty(&self, typed: &[&str]) -> bool {
         typed.iter().all(|f| self.get(f).trim().is_empty())
+    }
+}
+
+/// 氏名 as typed on a row (the page has no フリガナ).
+fn typed_names(cells: &Cells) -> NamesForm {
+    NamesForm {
+        family_name: cells.get("family_name").into(),
+        given_name: cells.get("given_name").into(),
+        ..NamesForm::default()
     }
 }
 
@@ -218,8 +228,7 @@ fn people_of(rows: &[GridRow]) -> Vec<NewPerson> {
             .map(|(j, d)| {
                 let form = DependentForm {
                     relationship: d.get("relationship").into(),
-                    family_name: d.get("family_name").into(),
-                    given_name: d.get("given_name").into(),
+                    names: typed_names(d),
                     birth_date: d.get("birth_date").into(),
                     sex: d.get("sex").into(),
                     kind: d.get("kind").into(),
@@ -244,8 +253,7 @@ fn people_of(rows: &[GridRow]) -> Vec<NewPerson> {
             },
             form: RegistrantForm {
                 attribute: c.get("attribute").into(),
-                family_name: c.get("family_name").into(),
-                given_name: c.get("given_name").into(),
+                names: typed_names(c),
                 birth_date: c.get("birth_date").into(),
                 sex: c.get("sex").into(),
                 code: c.get("code").into(),
@@ -353,9 +361,14 @@ async fn submit(
                 .into_iter()
                 .map(|r| SavedRow {
                     name: r.name(),
-                    number: r.number.as_ref().map(|n| n.masked()).unwrap_or_default(),
+                    number: r
+                        .person
+                        .number
+                        .as_ref()
+                        .map(|n| n.masked())
+                        .unwrap_or_default(),
                     dependents: r.dependents,
-                    status: r.status.label(),
+                    status: r.person.status.label(),
                     code: r.code,
                 })
                 .collect();

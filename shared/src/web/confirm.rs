@@ -150,6 +150,8 @@ pub(super) trait ConfirmFlow {
 
     /// The heading of the form and its 入力確認 page.
     fn heading(&self) -> &'static str;
+    /// The main menu entry the form and its 入力確認 page belong to (marked current).
+    fn nav(&self) -> &'static str;
     /// Where the form and its 入力確認 page post.
     fn action(&self) -> String;
     /// The form's three number boxes, which a sealed draft number goes back into.
@@ -209,13 +211,37 @@ pub(super) trait ConfirmFlow {
         allow_duplicate: bool,
     ) -> Result<String, SaveError>;
     /// The answer to a refused check or save ([`SaveError::Duplicate`] never comes here: it
-    /// is the confirm page's business).
+    /// is the confirm page's business): by default the form again with [`refusal`]'s errors.
     async fn refused(
         &self,
         authed: &Authed,
         form: Self::Form,
         e: SaveError,
-    ) -> Result<Response, WebError>;
+    ) -> Result<Response, WebError> {
+        let (errors, status) = refusal(e)?;
+        self.form_page(authed, form, errors, status).await
+    }
+}
+
+/// A refused person form's errors on their fields and its status; a missing record or a
+/// failure is the error page's.
+pub(super) fn refusal(e: SaveError) -> Result<(FieldErrors, StatusCode), WebError> {
+    Ok(match e {
+        SaveError::Invalid(errors) => (errors, UNPROCESSABLE),
+        SaveError::PlanLimit(e) => (vec![("plan", e.to_string())], UNPROCESSABLE),
+        SaveError::CodeTaken => (vec![("code", e.to_string())], UNPROCESSABLE),
+        SaveError::Conflict => (vec![("form", e.to_string())], StatusCode::CONFLICT),
+        e => return Err(e.into()),
+    })
+}
+
+/// A form view that marks its fields in error (`self.has_error("number")` in a template).
+pub(super) trait FieldErrorsView {
+    fn errors(&self) -> &FieldErrors;
+
+    fn has_error(&self, field: &str) -> bool {
+        self.errors().iter().any(|(f, _)| *f == field)
+    }
 }
 
 /// A posted form with an 入力確認 step: the sealed draft number goes back into the boxes (an
@@ -253,7 +279,7 @@ pub(super) async fn submit<F: ConfirmFlow>(
     };
     let token = seal_draft(app, authed, F::number(&valid)).await?;
     let confirm = ConfirmView {
-        chrome: Chrome::new(authed, "/registrants"),
+        chrome: Chrome::new(authed, flow.nav()),
         heading: flow.heading(),
         action: flow.action(),
         rows: flow.rows(&valid),

@@ -8,9 +8,9 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 
 use super::access::{Access, Routes};
-use super::confirm::DeleteView;
-use super::confirm::{self, draft_duplicates, ConfirmFlow};
-use super::registrants::load;
+use super::confirm::{self, draft_duplicates, ConfirmFlow, DeleteView, FieldErrorsView};
+use super::person::{number_row, sex_row};
+use super::records::registrant;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::dependents::{self as deps, DependentForm, ValidDependent};
@@ -69,9 +69,9 @@ struct DepFormView {
     errors: Vec<(&'static str, String)>,
 }
 
-impl DepFormView {
-    fn has_error(&self, field: &str) -> bool {
-        self.errors.iter().any(|(f, _)| *f == field)
+impl FieldErrorsView for DepFormView {
+    fn errors(&self) -> &FieldErrors {
+        &self.errors
     }
 }
 
@@ -121,7 +121,7 @@ fn dep_form_page(
             current_number: mode
                 .current
                 .as_ref()
-                .and_then(|d| d.number.as_ref().map(|n| n.masked())),
+                .and_then(|d| d.person.number.as_ref().map(|n| n.masked())),
             form,
             relationships: super::choices::relationships(),
             kinds: super::choices::dependent_kinds(),
@@ -134,49 +134,27 @@ fn dep_form_page(
 fn dep_confirm_rows(v: &ValidDependent, editing: bool) -> Vec<(&'static str, String)> {
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_else(|| "（未入力）".into());
     vec![
-        ("氏名", format!("{} {}", v.family_name, v.given_name)),
-        (
-            "フリガナ",
-            format!("{} {}", v.family_kana, v.given_kana)
-                .trim()
-                .to_string(),
-        ),
+        ("氏名", v.names.name()),
+        ("フリガナ", v.names.kana()),
         ("続柄", v.relationship.label().into()),
         ("属性", v.kind.label().into()),
-        (
-            "性別",
-            v.sex.map_or("（未選択）".into(), |s| s.label().to_string()),
-        ),
+        sex_row(v.sex),
         ("生年月日", date(v.birth_date)),
-        (
-            "マイナンバー",
-            v.number.as_ref().map_or_else(
-                || {
-                    if editing {
-                        "変更しない".into()
-                    } else {
-                        "（未入力）".into()
-                    }
-                },
-                |n| n.masked(),
-            ),
-        ),
+        number_row(v.number.as_ref(), editing),
     ]
 }
 
 fn dep_hidden(token: &str, f: &DependentForm) -> Vec<(&'static str, String)> {
-    vec![
-        ("family_name", f.family_name.clone()),
-        ("given_name", f.given_name.clone()),
-        ("family_kana", f.family_kana.clone()),
-        ("given_kana", f.given_kana.clone()),
+    let mut fields = f.names.fields().to_vec();
+    fields.extend([
         ("relationship", f.relationship.clone()),
         ("kind", f.kind.clone()),
         ("sex", f.sex.clone()),
         ("birth_date", f.birth_date.clone()),
         ("number_token", token.to_string()),
         ("confirmed", "1".into()),
-    ]
+    ]);
+    fields
 }
 
 impl ConfirmFlow for DepMode {
@@ -185,6 +163,10 @@ impl ConfirmFlow for DepMode {
 
     fn heading(&self) -> &'static str {
         self.heading()
+    }
+
+    fn nav(&self) -> &'static str {
+        "/registrants"
     }
 
     fn action(&self) -> String {
@@ -271,27 +253,10 @@ impl ConfirmFlow for DepMode {
             }
         ))
     }
-
-    async fn refused(
-        &self,
-        authed: &Authed,
-        form: DependentForm,
-        e: SaveError,
-    ) -> Result<Response, WebError> {
-        let (errors, status) = match e {
-            SaveError::Invalid(errors) => (errors, StatusCode::UNPROCESSABLE_ENTITY),
-            SaveError::Conflict => (
-                vec![("form", SaveError::Conflict.to_string())],
-                StatusCode::CONFLICT,
-            ),
-            e => return Err(e.into()),
-        };
-        Ok(dep_form_page(authed, self, form, errors, status))
-    }
 }
 
 async fn dep_mode(authed: &Authed, id: &str, dep: Option<&str>) -> Result<DepMode, WebError> {
-    let registrant = load(authed, id).await?;
+    let registrant = registrant(authed, id).await?;
     let current = match dep {
         Some(dep) => Some(
             deps::get(&authed.scope, id, dep)
@@ -427,7 +392,7 @@ async fn dep_detail(
     let mode = dep_mode(&authed, &id, Some(&dep)).await?;
     let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
     let images = |k: DocumentKind| {
-        if d.images.contains_key(&images::attr(k)) {
+        if d.person.images.contains_key(&images::attr(k)) {
             "アップロード済み"
         } else {
             "未アップロード"
@@ -435,11 +400,11 @@ async fn dep_detail(
         .to_string()
     };
     let rows = vec![
-        ("ステータス", d.status.label().to_string()),
+        ("ステータス", d.person.status.label().to_string()),
         ("氏名", d.name()),
         (
             "フリガナ",
-            format!("{} {}", d.family_kana, d.given_kana)
+            format!("{} {}", d.person.family_kana, d.person.given_kana)
                 .trim()
                 .to_string(),
         ),
@@ -447,11 +412,14 @@ async fn dep_detail(
         ("属性", d.kind.label().into()),
         (
             "性別",
-            d.sex.map_or(String::new(), |s| s.label().to_string()),
+            d.person
+                .sex
+                .map_or(String::new(), |s| s.label().to_string()),
         ),
         (
             "生年月日",
-            d.birth_date
+            d.person
+                .birth_date
                 .map(|b| {
                     format!(
                         "{}（{}）",
@@ -463,13 +431,19 @@ async fn dep_detail(
         ),
         (
             "マイナンバー",
-            d.number.as_ref().map_or("未登録".into(), |n| n.masked()),
+            d.person
+                .number
+                .as_ref()
+                .map_or("未登録".into(), |n| n.masked()),
         ),
         ("番号確認書類", images(DocumentKind::NumberProof)),
         ("身元確認書類", images(DocumentKind::IdentityProof)),
     ]
     .into_iter()
-    .chain(super::approval::review_rows(d.status, &d.review))
+    .chain(super::person::review_rows(
+        d.person.status,
+        &d.person.review,
+    ))
     .collect();
     Ok(render(&DepDetailView {
         chrome: Chrome::new(&authed, "/registrants"),
@@ -480,6 +454,6 @@ async fn dep_detail(
         rows,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_approve: authed.user.role.allows(Permission::Approve),
-        pending: d.status == crate::domain::status::Status::Pending,
+        pending: d.person.status == crate::domain::status::Status::Pending,
     }))
 }

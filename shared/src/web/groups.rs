@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::access::{Access, Routes};
 use super::confirm::DeleteView;
-use super::registrants::{flash_text, Flash};
+use super::flash::Flash;
 use super::session::{Authed, Chrome};
 use super::{render, render_status, AppState, WebError};
 use crate::app::groups::{self, Group};
@@ -54,7 +54,7 @@ struct GroupsView {
 async fn groups_list(authed: Authed, Query(flash): Query<Flash>) -> Result<Response, WebError> {
     Ok(render(&GroupsView {
         chrome: Chrome::new(&authed, "/registrants"),
-        flash: flash_text(flash.done.as_deref()),
+        flash: flash.text(),
         groups: groups::list(&authed.scope).await?,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
     }))

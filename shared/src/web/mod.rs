@@ -18,13 +18,16 @@ pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
 pub mod enrol;
+mod flash;
 pub mod functions;
 pub mod groups;
 pub mod guide;
 pub mod home;
 pub mod images;
 pub mod number;
+mod person;
 pub mod postal;
+mod qr;
 pub mod records;
 pub mod registrants;
 pub mod reminders;
@@ -234,6 +237,15 @@ pub fn render_status<T: Template>(status: StatusCode, template: &T) -> Response 
         *res.status_mut() = status;
     }
     res
+}
+
+/// Adds `Retry-After` to a refusal by the rate limits (scripts and API clients read it).
+pub(crate) fn with_retry_after(res: &mut Response, seconds: Option<i64>) {
+    if let Some(v) =
+        seconds.and_then(|s| axum::http::header::HeaderValue::from_str(&s.to_string()).ok())
+    {
+        res.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+    }
 }
 
 /// A plain page with a title, a message and one way back.

@@ -15,9 +15,10 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::access::{Access, Routes};
-use super::approval::{person_rows, take, DecisionForm};
+use super::approval::{take, DecisionForm};
 use super::confirm::{self, ConfirmFlow};
 use super::images::{image_rows, ImageRow};
+use super::person::person_rows;
 use super::records::path_of;
 use super::session::{Authed, Chrome};
 use super::{render_status, AppState, WebError};
@@ -206,6 +207,10 @@ impl ConfirmFlow for NumberEdit {
 
     fn heading(&self) -> &'static str {
         heading(&self.subject)
+    }
+
+    fn nav(&self) -> &'static str {
+        "/registrants"
     }
 
     fn action(&self) -> String {

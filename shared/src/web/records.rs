@@ -1,8 +1,10 @@
 //! The record a path names, as an axum extractor: `{id}` (a registrant) and, under
 //! `/dependents/`, `{dep}` (one of its dependents), plus `{kind}` for a document image. One
-//! handler then serves a registrant's and a dependent's route alike.
+//! handler then serves a registrant's and a dependent's route alike. Also [`registrant`]: the
+//! registrant a path names, read through the session's `TenantScope` (404 when it is not
+//! this tenant's).
 //!
-//! Limits: it only reads the path; whether the ids exist, and in which tenant, is the use
+//! Limits: the extractors only read the path; whether the ids exist, and in which tenant, is the use
 //! case's check through the session's `TenantScope`.
 
 use std::collections::HashMap;
@@ -10,8 +12,17 @@ use std::collections::HashMap;
 use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 
+use super::session::Authed;
 use super::WebError;
 use crate::app::record::RecordRef;
+use crate::app::registrants::{self as regs, Registrant};
+
+/// The registrant `id` names in this tenant, or 404.
+pub(super) async fn registrant(authed: &Authed, id: &str) -> Result<Registrant, WebError> {
+    regs::get(&authed.scope, id)
+        .await?
+        .ok_or(WebError::NotFound)
+}
 
 async fn params<S: Send + Sync>(
     parts: &mut Parts,

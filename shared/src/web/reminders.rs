@@ -13,8 +13,8 @@ use axum::Form;
 use serde::Deserialize;
 
 use super::access::{Access, Routes};
-use super::auth::with_retry_after;
 use super::session::{clear_cookie, cookie, set_cookie, Ctx};
+use super::with_retry_after;
 use super::{render, render_status, AppState, WebError};
 use crate::app::reminders::{self, Kind, Opened, ReminderError, ResetError};
 use crate::domain::identity::{password_forbidden_part, PASSWORD_MIN_LEN};

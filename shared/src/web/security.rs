@@ -161,7 +161,7 @@ async fn setup_page(
     let setup = totp::begin_setup(app, &authed.scope, &authed.tenant, &authed.user).await?;
     let view = TotpSetupPage {
         chrome: Chrome::new(authed, "/security"),
-        qr: super::collection::qr_svg(&setup.url).ok_or(WebError::Internal)?,
+        qr: super::qr::svg(&setup.url).ok_or(WebError::Internal)?,
         account: setup.account,
         key: setup.key,
         issuer: totp::ISSUER,

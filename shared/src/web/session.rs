@@ -277,8 +277,8 @@ pub struct Authed {
 
 impl Authed {
     /// Who is acting, as the use cases record it (audit entries, review notes).
-    pub fn actor(&self) -> crate::app::registrants::Actor {
-        crate::app::registrants::Actor {
+    pub fn actor(&self) -> crate::app::actor::Actor {
+        crate::app::actor::Actor {
             user_id: self.user.id.clone(),
             name: self.user.display_name(),
             ip: self.ctx.ip.clone(),

@@ -188,7 +188,7 @@ pub struct LogCheck {
 pub async fn record_by(
     app: &crate::app::App,
     scope: &crate::app::keys::TenantScope,
-    actor: &crate::app::registrants::Actor,
+    actor: &crate::app::actor::Actor,
     action: &str,
     target: Option<&str>,
     detail: String,

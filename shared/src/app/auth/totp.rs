@@ -18,9 +18,9 @@
 use totp_rs::{Algorithm, Builder, Totp};
 
 use super::{audit, event};
+use crate::app::actor::Actor;
 use crate::app::keys::{RecordId, TenantScope};
 use crate::app::rate_limit;
-use crate::app::registrants::Actor;
 use crate::app::secrets::{self, Purpose, SealedSecret as Sealed};
 use crate::app::tenants::Tenant;
 use crate::app::users::{self, User};

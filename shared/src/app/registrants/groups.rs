@@ -3,7 +3,8 @@
 
 use super::get;
 use super::list::{load_all, GroupFilter};
-use super::save::{commit, Actor, SaveError};
+use super::save::{commit, SaveError};
+use crate::app::actor::Actor;
 use crate::app::groups::Group;
 use crate::app::keys::{sk, TenantScope};
 use crate::app::{App, InfraError};
@@ -28,7 +29,7 @@ pub async fn join_group(
         }
         let mut r = before.clone();
         r.group_id = Some(group.id.clone());
-        r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+        r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
         commit(scope, Some(&before), Some(&r)).await?;
         moved += 1;
     }
@@ -61,7 +62,7 @@ pub async fn delete_group(
     for before in &members {
         let mut r = before.clone();
         r.group_id = None;
-        r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+        r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
         commit(scope, Some(before), Some(&r)).await?;
     }
     scope

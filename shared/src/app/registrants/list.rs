@@ -34,7 +34,7 @@ pub async fn load_all(
             .query(&Query::partition(&pk).on(index).limit(1000).after(cursor))
             .await?;
         queries += 1;
-        let items = crate::app::staging::visible(scope, page.items).await?;
+        let items = crate::app::import_gate::visible(scope, page.items).await?;
         out.extend(items.iter().filter_map(Registrant::from_item));
         match page.next {
             Some(next) => cursor = Some(next),
@@ -123,7 +123,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
             )
             .await?;
         let read = page.items.len();
-        let items = crate::app::staging::visible(scope, page.items).await?;
+        let items = crate::app::import_gate::visible(scope, page.items).await?;
         // While a CSV import commits, its rows are in the index but not yet visible: then the
         // page is made the long way, so it still holds 50 rows.
         if items.len() == read {
@@ -225,14 +225,18 @@ async fn select_with(
             name.is_empty()
                 || search_key(&format!(
                     "{}{}{}{}",
-                    r.family_name, r.given_name, r.family_kana, r.given_kana
+                    r.person.family_name,
+                    r.person.given_name,
+                    r.person.family_kana,
+                    r.person.given_kana
                 ))
                 .contains(&name)
-                || search_key(&format!("{}{}", r.family_kana, r.given_kana)).contains(&name)
+                || search_key(&format!("{}{}", r.person.family_kana, r.person.given_kana))
+                    .contains(&name)
         })
         .filter(|r| attribute.is_none_or(|a| r.attribute == a))
         .filter(|r| email.is_empty() || r.email.as_deref().is_some_and(|m| m.contains(&email)))
-        .filter(|r| status.is_none_or(|s| r.status == s || r.dependents_status == Some(s)))
+        .filter(|r| status.is_none_or(|s| r.person.status == s || r.dependents_status == Some(s)))
         .filter(|r| match filter.retired.as_str() {
             "only" => r.is_retired(),
             "exclude" => !r.is_retired(),

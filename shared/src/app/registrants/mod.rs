@@ -7,6 +7,9 @@
 //! failed write leaves nothing behind. Numbers are sealed by `app::vault` with the registrant
 //! id as associated data; only the last four digits are kept in clear, for masked display.
 //!
+//! The fields a registrant shares with a dependent are its `person` ([`PersonCore`], read and
+//! written once in `app::person`); its own fields and key are written around it.
+//!
 //! This file holds the entity and its item mapping and the single reads; the rest lives by
 //! concern in `validate` (the form), `save` (the write path), `groups` (membership) and `list`
 //! (search and paging), all re-exported here so callers keep using `registrants::…`.
@@ -22,10 +25,10 @@ use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
 use super::keys::{index, sk, RecordId, TenantScope};
-use super::person::{Person, Review};
+use super::person::{read_date, PersonCore};
 use super::tenants::Counters;
 use super::InfraError;
-use crate::domain::person::{Attribute, Sex};
+use crate::domain::person::Attribute;
 use crate::domain::search::search_key;
 use crate::domain::status::Status;
 use crate::ports::store::Item;
@@ -33,12 +36,9 @@ use crate::ports::store::Item;
 pub use super::person::{FieldErrors, SealedNumber};
 pub use groups::{delete_group, join_group};
 pub use list::{list, load_all, select, Filter, GroupFilter, ListPage, PAGE_SIZE};
+pub use save::{check_plan, create, duplicates, room_left, update, Duplicate, SaveError};
 pub(super) use save::{
-    audit_event, claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique,
-    set_number,
-};
-pub use save::{
-    check_plan, create, delete, duplicates, room_left, update, Actor, Duplicate, SaveError,
+    claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique, set_number,
 };
 pub use validate::{validate, RegistrantForm, Valid};
 
@@ -47,20 +47,14 @@ pub struct Registrant {
     pub id: String,
     pub group_id: Option<String>,
     pub code: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    /// Names, sex, birth date, number, status, images, reasons and times, as a dependent has.
+    pub person: PersonCore,
     pub attribute: Attribute,
     pub email: Option<String>,
     pub password_hash: Option<String>,
     pub login_lock: bool,
-    pub sex: Option<Sex>,
-    pub birth_date: Option<Date>,
     pub hire_date: Option<Date>,
     pub note: String,
-    pub number: Option<SealedNumber>,
-    pub status: Status,
     /// Dependents, and how many of them are 未登録 / 承認待 (HOME counts them).
     pub dependents: i64,
     pub dependents_unregistered: i64,
@@ -69,13 +63,6 @@ pub struct Registrant {
     pub dependents_status: Option<Status>,
     pub retired_on: Option<Date>,
     pub delete_on: Option<Date>,
-    pub created_at: i64,
-    pub updated_at: i64,
-    /// Document images (`image_<kind>` → object name, `image_<kind>_at` → when), kept as
-    /// stored; `app::images` writes them.
-    pub images: serde_json::Map<String, Value>,
-    /// The approver's last 差戻し / 拒否 reasons (`app::approval` writes them).
-    pub review: Review,
 }
 
 impl Registrant {
@@ -88,60 +75,35 @@ impl Registrant {
         status: Status,
         now: i64,
     ) -> Registrant {
+        let mut person = PersonCore::new(valid.names, valid.sex, valid.birth_date, now);
+        person.number = number;
+        person.status = status;
         Registrant {
             id,
             group_id: valid.group_id,
             code: valid.code,
-            family_name: valid.family_name,
-            given_name: valid.given_name,
-            family_kana: valid.family_kana,
-            given_kana: valid.given_kana,
+            person,
             attribute: valid.attribute,
             email: valid.email,
             password_hash,
             login_lock: valid.login_lock,
-            sex: valid.sex,
-            birth_date: valid.birth_date,
             hire_date: valid.hire_date,
             note: valid.note,
-            status,
-            number,
             dependents: 0,
             dependents_unregistered: 0,
             dependents_pending: 0,
             dependents_status: None,
             retired_on: None,
             delete_on: None,
-            created_at: now,
-            updated_at: now,
-            images: serde_json::Map::new(),
-            review: Review::default(),
-        }
-    }
-
-    /// What a registrant has in common with a dependent.
-    pub fn person(&self) -> Person<'_> {
-        Person {
-            family_name: &self.family_name,
-            given_name: &self.given_name,
-            family_kana: &self.family_kana,
-            given_kana: &self.given_kana,
-            sex: self.sex,
-            number: self.number.as_ref(),
-            status: self.status,
-            images: &self.images,
-            review: &self.review,
-            created_at: self.created_at,
-            updated_at: self.updated_at,
         }
     }
 
     pub fn name(&self) -> String {
-        self.person().name()
+        self.person.name()
     }
 
     pub fn kana(&self) -> String {
-        self.person().kana()
+        self.person.kana()
     }
 
     pub fn is_retired(&self) -> bool {
@@ -153,8 +115,8 @@ impl Registrant {
         let retired = i64::from(self.is_retired());
         Counters {
             registrants: 1,
-            unregistered: i64::from(self.status == Status::Unregistered),
-            pending: i64::from(self.status == Status::Pending),
+            unregistered: i64::from(self.person.status == Status::Unregistered),
+            pending: i64::from(self.person.status == Status::Pending),
             retired,
             dependents: self.dependents,
             dependents_unregistered: self.dependents_unregistered,
@@ -169,6 +131,7 @@ impl Registrant {
 
     pub fn to_item(&self, scope: &TenantScope) -> Item {
         let date = |d: &Option<Date>| d.map(|d| Value::from(d.to_string())).unwrap_or(Value::Null);
+        let p = &self.person;
         let mut item = Item::new(scope.key(&sk::registrant(&self.id)))
             .with("kind", "registrant")
             .with(
@@ -183,7 +146,7 @@ impl Registrant {
                 "search",
                 search_key(&format!(
                     "{}{}{}{}",
-                    self.family_name, self.given_name, self.family_kana, self.given_kana
+                    p.family_name, p.given_name, p.family_kana, p.given_kana
                 )),
             )
             .with("attribute", self.attribute.code())
@@ -192,11 +155,12 @@ impl Registrant {
             .with("dependents", self.dependents)
             .with("dependents_unregistered", self.dependents_unregistered)
             .with("dependents_pending", self.dependents_pending)
-            .with("birth_date", date(&self.birth_date))
+            // A registrant's item has always said so when a date is unknown.
+            .with("birth_date", date(&p.birth_date))
             .with("hire_date", date(&self.hire_date))
             .with("retired_on", date(&self.retired_on))
             .with("delete_on", date(&self.delete_on));
-        self.person().write(&mut item);
+        p.write(&mut item);
         let mut opt = |name: &str, v: Option<String>| {
             if let Some(v) = v {
                 item.attrs.insert(name.into(), Value::from(v));
@@ -214,44 +178,24 @@ impl Registrant {
 
     pub fn from_item(item: &Item) -> Option<Registrant> {
         let s = |k: &str| item.str(k).map(str::to_string);
-        let date = |k: &str| {
-            item.str(k).and_then(|v| {
-                Date::parse(v, time::macros::format_description!("[year]-[month]-[day]")).ok()
-            })
-        };
+        let date = |k: &str| read_date(item, k);
         Some(Registrant {
             id: item.key.sk.strip_prefix("REG#")?.to_string(),
             group_id: s("group_id"),
             code: s("code").unwrap_or_default(),
-            family_name: s("family_name")?,
-            given_name: s("given_name").unwrap_or_default(),
-            family_kana: s("family_kana").unwrap_or_default(),
-            given_kana: s("given_kana").unwrap_or_default(),
+            person: PersonCore::read(item)?,
             attribute: Attribute::from_code(item.str("attribute")?)?,
             email: s("email"),
             password_hash: s("password_hash"),
             login_lock: item.bool("login_lock").unwrap_or(false),
-            sex: item.str("sex").and_then(Sex::from_code),
-            birth_date: date("birth_date"),
             hire_date: date("hire_date"),
             note: s("note").unwrap_or_default(),
-            number: SealedNumber::read(item),
-            status: Status::from_code(item.str("status")?)?,
             dependents: item.i64("dependents").unwrap_or(0),
             dependents_unregistered: item.i64("dependents_unregistered").unwrap_or(0),
             dependents_pending: item.i64("dependents_pending").unwrap_or(0),
             dependents_status: item.str("dependents_status").and_then(Status::from_code),
             retired_on: date("retired_on"),
             delete_on: date("delete_on"),
-            created_at: item.i64("created_at").unwrap_or(0),
-            updated_at: item.i64("updated_at").unwrap_or(0),
-            images: item
-                .attrs
-                .iter()
-                .filter(|(k, _)| k.starts_with("image_"))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            review: Review::read(item),
         })
     }
 }
@@ -268,7 +212,7 @@ pub async fn get_many(scope: &TenantScope, ids: &[String]) -> Result<Vec<Registr
         if keys.is_empty() {
             continue;
         }
-        let items = super::staging::visible(scope, scope.batch_get(&keys).await?).await?;
+        let items = super::import_gate::visible(scope, scope.batch_get(&keys).await?).await?;
         for item in items {
             if let Some(r) = Registrant::from_item(&item) {
                 found.insert(r.id.clone(), r);
@@ -286,7 +230,7 @@ pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, In
         return Ok(None);
     };
     // A row of a CSV import still being committed is not there yet.
-    if !super::staging::visible(scope, vec![item.clone()])
+    if !super::import_gate::visible(scope, vec![item.clone()])
         .await?
         .is_empty()
     {
@@ -297,4 +241,46 @@ pub async fn get(scope: &TenantScope, id: &str) -> Result<Option<Registrant>, In
 
 pub fn today(now: OffsetDateTime) -> Date {
     now.to_offset(time::macros::offset!(+9)).date()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::app::person::fixtures::{common, item, merged, scope};
+
+    #[test]
+    fn registrant_item_comes_back_attribute_for_attribute_when_read_and_written() {
+        // given a stored registrant as items have always looked, with and without a birth date
+        let scope = scope();
+        for birth_date in [Value::Null, json!("1990-04-01")] {
+            let stored = item(
+                scope.key(&sk::registrant("01J0REG")),
+                merged(
+                    common(birth_date.clone()),
+                    json!({
+                        "kind": "registrant", "code": "E1", "attribute": "employee1",
+                        "login_lock": false, "note": "", "dependents": 0,
+                        "dependents_unregistered": 0, "dependents_pending": 0,
+                        "hire_date": null, "retired_on": null, "delete_on": null,
+                        "email": "a@example.jp",
+                    }),
+                ),
+            );
+            // when it is read and written again
+            let r = Registrant::from_item(&stored).expect("a registrant");
+            let written = r.to_item(&scope);
+            // then the core holds the shared fields and every stored attribute is unchanged
+            assert_eq!(r.person.name(), "山田 花子");
+            assert_eq!(
+                r.person.number.as_ref().map(|n| n.masked()).as_deref(),
+                Some("********1234")
+            );
+            assert_eq!(r.person.birth_date.is_some(), !birth_date.is_null());
+            for (name, value) in &stored.attrs {
+                assert_eq!(written.attrs.get(name), Some(value), "attribute {name}");
+            }
+        }
+    }
 }

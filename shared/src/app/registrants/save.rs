@@ -1,11 +1,13 @@
-//! The write path: who acts ([`Actor`]), [`SaveError`], number sealing and duplicates, the
-//! one-transaction commit (registrant, 社員コード claim, fingerprint, HOME counters) and the
-//! create / update / delete use cases with the plan limit.
+//! The write path: [`SaveError`], number sealing and duplicates, the one-transaction commit
+//! (registrant, 社員コード claim, fingerprint, HOME counters) and the create / update use cases
+//! with the plan limit. Who acts is `app::actor`; deleting a registrant with everything under
+//! it is `app::deletion`.
 
 use serde_json::Value;
 
 use super::validate::Valid;
 use super::{get, Registrant};
+use crate::app::actor::{audit_event, Actor};
 use crate::app::keys::{sk, TenantScope};
 use crate::app::person::{FieldErrors, SealedNumber};
 use crate::app::tenants::{Counters, Tenant};
@@ -14,16 +16,7 @@ use crate::domain::approval::after_number_change;
 use crate::domain::my_number::MyNumber;
 use crate::domain::plan::PlanLimitError;
 use crate::domain::status::Status;
-use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, Item, Query, StoreError, WriteOp};
-
-/// Who acts, for the audit log.
-#[derive(Clone, Debug)]
-pub struct Actor {
-    pub user_id: String,
-    pub name: String,
-    pub ip: String,
-}
 
 /// Another record of the tenant holding the same number.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,24 +76,6 @@ pub async fn duplicates(
     Ok(out)
 }
 
-pub(in crate::app) fn audit_event(
-    scope: &TenantScope,
-    actor: &Actor,
-    action: &str,
-    r: &Registrant,
-    detail: String,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id: Some(scope.tenant().to_string()),
-        actor_id: Some(actor.user_id.clone()),
-        actor_name: Some(actor.name.clone()),
-        action: action.into(),
-        target: Some(r.id.clone()),
-        detail,
-        ip: Some(actor.ip.clone()),
-    }
-}
-
 pub(in crate::app) fn counted_people(counters: &Counters) -> (u32, u32) {
     let retired = u32::try_from(counters.retired.max(0)).unwrap_or(0);
     let active = u32::try_from((counters.registrants - counters.retired).max(0)).unwrap_or(0);
@@ -115,8 +90,9 @@ pub(in crate::app) fn claim_ops(
 ) -> Vec<WriteOp> {
     let mut ops = Vec::new();
     let code = |r: Option<&Registrant>| r.map(|r| r.code.clone()).filter(|c| !c.is_empty());
-    let fp =
-        |r: Option<&Registrant>| r.and_then(|r| r.number.as_ref().map(|n| n.fingerprint.clone()));
+    let fp = |r: Option<&Registrant>| {
+        r.and_then(|r| r.person.number.as_ref().map(|n| n.fingerprint.clone()))
+    };
     let (old_code, new_code) = (code(before), code(after));
     if old_code != new_code {
         if let Some(c) = old_code {
@@ -195,11 +171,11 @@ pub(in crate::app) async fn commit_with(
         (None, Some(r)) => ops.push(WriteOp::put_new(r.to_item(scope))),
         (Some(b), Some(r)) => ops.push(WriteOp::Put {
             item: r.to_item(scope),
-            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.person.updated_at)),
         }),
         (Some(b), None) => ops.push(WriteOp::Delete {
             key: scope.key(&sk::registrant(&b.id)),
-            condition: Condition::Equals("updated_at".into(), Value::from(b.updated_at)),
+            condition: Condition::Equals("updated_at".into(), Value::from(b.person.updated_at)),
         }),
         (None, None) => return Ok(()),
     }
@@ -282,7 +258,7 @@ pub async fn create(
             scope,
             actor,
             "registrant.create",
-            &r,
+            &r.id,
             format!("登録者「{}」の追加", r.name()),
         ))
         .await
@@ -360,25 +336,22 @@ pub async fn update(
     )
     .await?;
     if let Some(n) = &new_number {
-        set_number(&mut r.number, &mut r.status, n.clone());
+        set_number(&mut r.person.number, &mut r.person.status, n.clone());
     }
     if let Some(pw) = valid.password {
         r.password_hash = Some(passwords::hash(app.config.password_params, pw).await?);
     }
     r.group_id = valid.group_id;
     r.code = valid.code;
-    r.family_name = valid.family_name;
-    r.given_name = valid.given_name;
-    r.family_kana = valid.family_kana;
-    r.given_kana = valid.given_kana;
+    r.person.set_names(valid.names);
     r.attribute = valid.attribute;
     r.email = valid.email;
     r.login_lock = valid.login_lock;
-    r.sex = valid.sex;
-    r.birth_date = valid.birth_date;
+    r.person.sex = valid.sex;
+    r.person.birth_date = valid.birth_date;
     r.hire_date = valid.hire_date;
     r.note = valid.note;
-    r.updated_at = app.now().unix_timestamp().max(before.updated_at + 1);
+    r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     commit(scope, Some(&before), Some(&r)).await?;
     let what = if new_number.is_some() {
         "の編集（マイナンバー変更あり）"
@@ -390,42 +363,12 @@ pub async fn update(
             scope,
             actor,
             "registrant.update",
-            &r,
+            &r.id,
             format!("登録者「{}」{what}", r.name()),
         ))
         .await
         .map_err(InfraError::from)?;
     Ok(r)
-}
-
-/// Deletes a registrant with its claims and its dependents, in one transaction.
-pub async fn delete(
-    app: &App,
-    scope: &TenantScope,
-    tenant: &Tenant,
-    actor: &Actor,
-    id: &str,
-) -> Result<(), SaveError> {
-    let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
-    let dependents = crate::app::dependents::list(scope, id).await?;
-    let mut ops = crate::app::dependents::delete_ops(scope, id).await?;
-    ops.extend(crate::app::collection::forget_ops(scope, id));
-    commit_with(scope, Some(&before), None, ops).await?;
-    crate::app::images::remove_objects(app, scope, tenant, &before.images).await;
-    for d in &dependents {
-        crate::app::images::remove_objects(app, scope, tenant, &d.images).await;
-    }
-    app.audit()
-        .record(audit_event(
-            scope,
-            actor,
-            "registrant.delete",
-            &before,
-            format!("登録者「{}」の削除", before.name()),
-        ))
-        .await
-        .map_err(InfraError::from)?;
-    Ok(())
 }
 
 /// Refuses adding `n` people when the plan cannot take them (before writing anything).

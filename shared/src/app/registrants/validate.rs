@@ -6,7 +6,7 @@ use time::Date;
 use super::Registrant;
 use crate::app::groups::Group;
 use crate::app::person::FieldErrors;
-use crate::app::person::{self, identifier, optional_date, text, Names};
+use crate::app::person::{self, identifier, optional_date, text, Names, NamesForm};
 use crate::domain::date::format_slash;
 use crate::domain::identity::Email;
 use crate::domain::my_number::MyNumber;
@@ -18,10 +18,8 @@ use crate::domain::person::{Attribute, Sex};
 pub struct RegistrantForm {
     pub group_id: String,
     pub code: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    #[serde(flatten)]
+    pub names: NamesForm,
     pub attribute: String,
     pub email: String,
     pub password: String,
@@ -51,10 +49,7 @@ impl RegistrantForm {
         RegistrantForm {
             group_id: r.group_id.clone().unwrap_or_default(),
             code: r.code.clone(),
-            family_name: r.family_name.clone(),
-            given_name: r.given_name.clone(),
-            family_kana: r.family_kana.clone(),
-            given_kana: r.given_kana.clone(),
+            names: NamesForm::of(&r.person),
             attribute: r.attribute.code().to_string(),
             email: r.email.clone().unwrap_or_default(),
             password: String::new(),
@@ -63,8 +58,12 @@ impl RegistrantForm {
             } else {
                 String::new()
             },
-            sex: r.sex.map(|s| s.code().to_string()).unwrap_or_default(),
-            birth_date: date(r.birth_date),
+            sex: r
+                .person
+                .sex
+                .map(|s| s.code().to_string())
+                .unwrap_or_default(),
+            birth_date: date(r.person.birth_date),
             hire_date: date(r.hire_date),
             note: r.note.clone(),
             number1: String::new(),
@@ -79,10 +78,7 @@ impl RegistrantForm {
 pub struct Valid {
     pub group_id: Option<String>,
     pub code: String,
-    pub family_name: String,
-    pub given_name: String,
-    pub family_kana: String,
-    pub given_kana: String,
+    pub names: Names,
     pub attribute: Attribute,
     pub email: Option<String>,
     pub password: Option<String>,
@@ -119,21 +115,7 @@ pub fn validate(
             "社員コードは半角英数字・ハイフン・アンダーバーで入力してください。".into(),
         ));
     }
-    let Names {
-        family_name,
-        given_name,
-        family_kana,
-        given_kana,
-    } = person::names(
-        &mut e,
-        [
-            &form.family_name,
-            &form.given_name,
-            &form.family_kana,
-            &form.given_kana,
-        ],
-        false,
-    );
+    let names = form.names.check(&mut e, false);
     let attribute = match Attribute::from_code(form.attribute.trim()) {
         Some(a) => Some(a),
         None => {
@@ -183,10 +165,7 @@ pub fn validate(
         Some(attribute) if e.is_empty() => Ok(Valid {
             group_id,
             code,
-            family_name,
-            given_name,
-            family_kana,
-            given_kana,
+            names,
             attribute,
             email,
             password,

@@ -12,8 +12,8 @@ use serde_json::json;
 
 use super::form::UserDraft;
 use super::{DeletedUser, User};
+use crate::app::actor::Actor;
 use crate::app::keys::{self as k, sk, TenantScope};
-use crate::app::registrants::Actor;
 use crate::app::signup::FieldErrors;
 use crate::app::{passwords, rate_limit, worker, App, InfraError};
 use crate::domain::role::Role;

@@ -1,21 +1,22 @@
-//! 扶養家族 on the phone: the list, add/edit (入力確認 on the phone), detail, delete, and
-//! ステップ5–6 (each dependent's photos).
+//! 扶養家族 on the phone: the list, add/edit (ステップ4, saved on 決定 without a 入力確認 step;
+//! checked by `app::enrol::validate_dependent` and saved by `app::dependents::save`, as the
+//! admin's form is), detail, delete, and ステップ5–6 (each dependent's photos).
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use serde::Deserialize;
 
 use super::steps::{has, image_page, this_year, DateSelects, ImageStep};
 use super::{message, Enrollee, Who};
-use crate::app::dependents::{self as deps, Dependent, DependentForm};
-use crate::app::enrol::{self};
+use crate::app::dependents::{self as deps, Dependent};
+use crate::app::enrol::{self, PhoneDependentForm};
+use crate::app::person::FieldErrors;
 use crate::app::registrants::{today, SaveError};
 use crate::app::App;
 use crate::domain::image::DocumentKind;
-use crate::domain::person::{DependentKind, Sex};
+use crate::domain::person::DependentKind;
 use crate::web::images::{image_rows, ImageRow};
 use crate::web::{render, render_status, AppState, WebError};
 
@@ -54,30 +55,13 @@ pub(super) async fn dependents(me: Enrollee) -> Result<Response, WebError> {
             .map(|d| DepRow {
                 id: d.id.clone(),
                 name: d.name(),
-                sex: d.sex.map_or("", |s| s.label()),
+                sex: d.person.sex.map_or("", |s| s.label()),
                 kind: d.kind.label(),
                 needs_images: d.kind == DependentKind::NationalPensionCategory3,
-                images_done: DocumentKind::ALL.iter().all(|k| has(&d.images, *k)),
+                images_done: DocumentKind::ALL.iter().all(|k| has(&d.person.images, *k)),
             })
             .collect(),
     }))
-}
-
-/// The dependent form on the phone (all fields required, birth date from selects).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub(super) struct DepForm {
-    family_name: String,
-    given_name: String,
-    sex: String,
-    birth_year: String,
-    birth_month: String,
-    birth_day: String,
-    relationship: String,
-    kind: String,
-    number1: String,
-    number2: String,
-    number3: String,
 }
 
 #[derive(Template)]
@@ -86,7 +70,7 @@ struct DepFormView {
     who: Who,
     csrf: String,
     action: String,
-    form: DepForm,
+    form: PhoneDependentForm,
     date: DateSelects,
     months: Vec<u8>,
     days: Vec<u8>,
@@ -111,7 +95,7 @@ fn dep_view(
     me: &Enrollee,
     app: &App,
     action: String,
-    form: DepForm,
+    form: PhoneDependentForm,
     stored: Option<String>,
     errors: Vec<(&'static str, String)>,
 ) -> DepFormView {
@@ -152,10 +136,10 @@ pub(super) async fn dep_new(State(app): State<AppState>, me: Enrollee) -> Respon
         &me,
         &app,
         "/r/me/dependents/new".into(),
-        DepForm {
+        PhoneDependentForm {
             relationship: "spouse".into(),
             kind: "dependent".into(),
-            ..DepForm::default()
+            ..PhoneDependentForm::default()
         },
         None,
         Vec::new(),
@@ -169,24 +153,28 @@ pub(super) async fn dep_edit(
     Path(dep): Path<String>,
 ) -> Result<Response, WebError> {
     let d = own_dependent(&me, &dep).await?;
-    let date = |f: fn(time::Date) -> String| d.birth_date.map(f).unwrap_or_default();
-    let form = DepForm {
-        family_name: d.family_name.clone(),
-        given_name: d.given_name.clone(),
-        sex: d.sex.map(|s| s.code().to_string()).unwrap_or_default(),
+    let date = |f: fn(time::Date) -> String| d.person.birth_date.map(f).unwrap_or_default();
+    let form = PhoneDependentForm {
+        family_name: d.person.family_name.clone(),
+        given_name: d.person.given_name.clone(),
+        sex: d
+            .person
+            .sex
+            .map(|s| s.code().to_string())
+            .unwrap_or_default(),
         birth_year: date(|d| d.year().to_string()),
         birth_month: date(|d| u8::from(d.month()).to_string()),
         birth_day: date(|d| d.day().to_string()),
         relationship: d.relationship.code().into(),
         kind: d.kind.code().into(),
-        ..DepForm::default()
+        ..PhoneDependentForm::default()
     };
     let view = dep_view(
         &me,
         &app,
         format!("/r/me/dependents/{}/edit", d.id),
         form,
-        d.number.as_ref().map(|n| n.masked()),
+        d.person.number.as_ref().map(|n| n.masked()),
         Vec::new(),
     );
     Ok(render(&view))
@@ -196,7 +184,7 @@ async fn dep_save(
     app: &App,
     me: &Enrollee,
     existing: Option<Dependent>,
-    form: DepForm,
+    form: PhoneDependentForm,
 ) -> Result<Response, WebError> {
     let action = existing.as_ref().map_or_else(
         || "/r/me/dependents/new".to_string(),
@@ -204,61 +192,21 @@ async fn dep_save(
     );
     let stored = existing
         .as_ref()
-        .and_then(|d| d.number.as_ref().map(|n| n.masked()));
-    let mut errors: Vec<(&'static str, String)> = Vec::new();
-    if Sex::from_code(form.sex.trim()).is_none() {
-        errors.push(("sex", "性別を選択してください。".into()));
-    }
-    let birth = match enrol::birth_date(
-        &form.birth_year,
-        &form.birth_month,
-        &form.birth_day,
-        today(app.now()),
-    ) {
-        Ok(d) => crate::domain::date::format_slash(d),
-        Err(m) => {
-            errors.push(("birth_date", m));
-            String::new()
-        }
-    };
-    let typed_number = format!("{}{}{}", form.number1, form.number2, form.number3);
-    if typed_number.trim().is_empty() && stored.is_none() {
-        errors.push(("number", "マイナンバーを入力してください。".into()));
-    }
-    let dep_form = DependentForm {
-        family_name: form.family_name.clone(),
-        given_name: form.given_name.clone(),
-        relationship: form.relationship.clone(),
-        kind: form.kind.clone(),
-        sex: form.sex.clone(),
-        birth_date: birth,
-        number1: form.number1.clone(),
-        number2: form.number2.clone(),
-        number3: form.number3.clone(),
-        ..DependentForm::default()
-    };
-    let valid = match deps::validate(&dep_form, today(app.now())) {
-        Ok(v) if errors.is_empty() => v,
-        Ok(_) => {
-            let view = dep_view(me, app, action, form, stored, errors);
-            return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view));
-        }
-        Err(more) => {
-            errors.extend(more.into_iter().filter(|(f, _)| *f != "birth_date"));
-            let view = dep_view(me, app, action, form, stored, errors);
-            return Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view));
-        }
-    };
-    let refuse = |m: String| {
+        .and_then(|d| d.person.number.as_ref().map(|n| n.masked()));
+    let page = |errors: FieldErrors, status: StatusCode| {
         let view = dep_view(
             me,
             app,
             action.clone(),
             form.clone(),
             stored.clone(),
-            vec![("number", m)],
+            errors,
         );
-        render_status(StatusCode::CONFLICT, &view)
+        render_status(status, &view)
+    };
+    let valid = match enrol::validate_dependent(&form, today(app.now()), stored.is_some()) {
+        Ok(valid) => valid,
+        Err(errors) => return Ok(page(errors, StatusCode::UNPROCESSABLE_ENTITY)),
     };
     match deps::save(
         app,
@@ -276,29 +224,24 @@ async fn dep_save(
             Ok(Redirect::to(&format!("/r/me/dependents/{}/step5", d.id)).into_response())
         }
         Ok(_) => Ok(Redirect::to("/r/me/dependents").into_response()),
-        Err(SaveError::Duplicate(_)) => Ok(refuse(
-            "このマイナンバーはすでに登録されています。番号を確認してください。".into(),
+        // The registrant is not told whose record holds the number.
+        Err(SaveError::Duplicate(_)) => Ok(page(
+            vec![(
+                "number",
+                "このマイナンバーはすでに登録されています。番号を確認してください。".into(),
+            )],
+            StatusCode::CONFLICT,
         )),
-        Err(SaveError::Invalid(errors)) => {
-            let view = dep_view(
-                me,
-                app,
-                action.clone(),
-                form.clone(),
-                stored.clone(),
-                errors,
-            );
-            Ok(render_status(StatusCode::UNPROCESSABLE_ENTITY, &view))
-        }
-        Err(SaveError::Infra(e)) => Err(e.into()),
-        Err(e) => Ok(refuse(e.to_string())),
+        Err(SaveError::Invalid(errors)) => Ok(page(errors, StatusCode::UNPROCESSABLE_ENTITY)),
+        Err(e @ SaveError::Infra(_)) => Err(e.into()),
+        Err(e) => Ok(page(vec![("number", e.to_string())], StatusCode::CONFLICT)),
     }
 }
 
 pub(super) async fn dep_new_submit(
     State(app): State<AppState>,
     me: Enrollee,
-    Form(form): Form<DepForm>,
+    Form(form): Form<PhoneDependentForm>,
 ) -> Result<Response, WebError> {
     dep_save(&app, &me, None, form).await
 }
@@ -307,7 +250,7 @@ pub(super) async fn dep_edit_submit(
     State(app): State<AppState>,
     me: Enrollee,
     Path(dep): Path<String>,
-    Form(form): Form<DepForm>,
+    Form(form): Form<PhoneDependentForm>,
 ) -> Result<Response, WebError> {
     let d = own_dependent(&me, &dep).await?;
     dep_save(&app, &me, Some(d), form).await
@@ -326,10 +269,11 @@ struct DepDetailView {
 pub(super) fn dep_rows(d: &Dependent) -> Vec<(&'static str, String)> {
     vec![
         ("氏名", d.name()),
-        ("性別", d.sex.map_or("", |s| s.label()).to_string()),
+        ("性別", d.person.sex.map_or("", |s| s.label()).to_string()),
         (
             "生年月日",
-            d.birth_date
+            d.person
+                .birth_date
                 .map(crate::domain::date::format_slash)
                 .unwrap_or_default(),
         ),
@@ -337,7 +281,8 @@ pub(super) fn dep_rows(d: &Dependent) -> Vec<(&'static str, String)> {
         ("属性", d.kind.label().to_string()),
         (
             "マイナンバー",
-            d.number
+            d.person
+                .number
                 .as_ref()
                 .map_or("未入力".to_string(), |n| n.masked()),
         ),
@@ -354,7 +299,7 @@ pub(super) async fn dep_detail(
         id: d.id.clone(),
         rows: dep_rows(&d),
         needs_images: d.kind == DependentKind::NationalPensionCategory3,
-        images: image_rows(&format!("/r/me/dependents/{}", d.id), &d.images),
+        images: image_rows(&format!("/r/me/dependents/{}", d.id), &d.person.images),
     }))
 }
 
@@ -421,7 +366,7 @@ async fn dep_image_step(
     Ok(image_page(
         me,
         &base,
-        &d.images,
+        &d.person.images,
         ImageStep {
             step,
             subject: format!("{}様の", d.name()),

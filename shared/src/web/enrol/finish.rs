@@ -52,31 +52,33 @@ async fn review_page(me: &Enrollee, missing: Option<Vec<String>>) -> Result<Resp
             rows: vec![
                 ("氏名", r.name()),
                 ("メールアドレス", r.email.clone().unwrap_or_default()),
-                ("性別", r.sex.map_or("", |s| s.label()).to_string()),
+                ("性別", r.person.sex.map_or("", |s| s.label()).to_string()),
                 (
                     "生年月日",
-                    r.birth_date
+                    r.person
+                        .birth_date
                         .map(crate::domain::date::format_slash)
                         .unwrap_or_default(),
                 ),
                 (
                     "マイナンバー",
-                    r.number
+                    r.person
+                        .number
                         .as_ref()
                         .map_or("未入力".to_string(), |n| n.masked()),
                 ),
                 (
                     "個人番号確認書類",
-                    done_or_not(&r.images, DocumentKind::NumberProof),
+                    done_or_not(&r.person.images, DocumentKind::NumberProof),
                 ),
                 (
                     "本人確認書類",
-                    done_or_not(&r.images, DocumentKind::IdentityProof),
+                    done_or_not(&r.person.images, DocumentKind::IdentityProof),
                 ),
             ],
             dependents: list.iter().map(dep_rows).collect(),
             missing,
-            status: r.status.label(),
+            status: r.person.status.label(),
             sent_back: sent_back_reason(me),
         },
     ))

@@ -41,7 +41,7 @@ fn link_page(app: &App, entry: &Entry, tenant: &str, token: &str, csrf: &str) ->
         passcode: entry.tenant.passcode_hash.is_some(),
         error: None,
         purposes: Purpose::ALL.iter().map(|p| p.label()).collect(),
-        qr: crate::web::collection::qr_svg(&url).unwrap_or_default(),
+        qr: crate::web::qr::svg(&url).unwrap_or_default(),
         forbidden_part: entry
             .registrant
             .email
@@ -144,7 +144,7 @@ pub(super) async fn entry_submit(
             let mut view = link_page(&app, &entry, &tenant, &token, ctx.csrf());
             view.error = Some(e.to_string());
             let mut res = render_status(status, &view);
-            crate::web::auth::with_retry_after(&mut res, retry_after);
+            crate::web::with_retry_after(&mut res, retry_after);
             Ok(res)
         }
     }

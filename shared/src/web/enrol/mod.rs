@@ -156,7 +156,7 @@ impl Enrollee {
         }
     }
 
-    fn actor(&self) -> regs::Actor {
+    fn actor(&self) -> crate::app::actor::Actor {
         enrol::actor(&self.registrant, &self.ctx.ip)
     }
 

@@ -27,11 +27,12 @@ pub(super) fn has(images: &serde_json::Map<String, serde_json::Value>, kind: Doc
 /// Where a returning registrant continues: the first step not done, else the review.
 pub(super) async fn next_step(me: Enrollee) -> Response {
     let r = &me.registrant;
-    let to = if r.number.is_none() || r.sex.is_none() || r.birth_date.is_none() {
+    let to = if r.person.number.is_none() || r.person.sex.is_none() || r.person.birth_date.is_none()
+    {
         "/r/me/step1"
-    } else if !has(&r.images, DocumentKind::NumberProof) {
+    } else if !has(&r.person.images, DocumentKind::NumberProof) {
         "/r/me/step2"
-    } else if !has(&r.images, DocumentKind::IdentityProof) {
+    } else if !has(&r.person.images, DocumentKind::IdentityProof) {
         "/r/me/step3"
     } else {
         "/r/me/review"
@@ -112,8 +113,8 @@ pub(super) fn this_year(app: &App) -> i32 {
 
 /// The reason the administrator gave when sending the registration back (差戻し), if any.
 pub(super) fn sent_back_reason(me: &Enrollee) -> Option<String> {
-    (me.registrant.status == Status::SentBack)
-        .then(|| me.registrant.review.sent_back_reason.clone())
+    (me.registrant.person.status == Status::SentBack)
+        .then(|| me.registrant.person.review.sent_back_reason.clone())
         .flatten()
 }
 
@@ -125,13 +126,17 @@ pub(super) async fn step1_form(
     Ok(render(&Step1View {
         who: me.who(),
         csrf: me.csrf(),
-        sex: r.sex.map(|s| s.code().to_string()).unwrap_or_default(),
+        sex: r
+            .person
+            .sex
+            .map(|s| s.code().to_string())
+            .unwrap_or_default(),
         sexes: crate::web::choices::sexes(),
-        date: DateSelects::of(r.birth_date, this_year(&app)),
+        date: DateSelects::of(r.person.birth_date, this_year(&app)),
         months: (1..=12).collect(),
         days: (1..=31).collect(),
         number: Default::default(),
-        stored: r.number.as_ref().map(|n| n.masked()),
+        stored: r.person.number.as_ref().map(|n| n.masked()),
         errors: Vec::new(),
         sent_back: sent_back_reason(&me),
     }))
@@ -161,11 +166,11 @@ pub(super) async fn step1_submit(
             form.number2.clone(),
             form.number3.clone(),
         ],
-        stored: r.number.as_ref().map(|n| n.masked()),
+        stored: r.person.number.as_ref().map(|n| n.masked()),
         errors,
         sent_back: None,
     };
-    let own = match enrol::validate_own(&form, today(app.now()), r.number.is_some()) {
+    let own = match enrol::validate_own(&form, today(app.now()), r.person.number.is_some()) {
         Ok(own) => own,
         Err(errors) => {
             return Ok(render_status(
@@ -263,7 +268,7 @@ pub(super) async fn step2(me: Enrollee) -> Response {
     image_page(
         &me,
         "/r/me",
-        &me.registrant.images,
+        &me.registrant.person.images,
         ImageStep {
             step: 2,
             subject: String::new(),
@@ -278,7 +283,7 @@ pub(super) async fn step3(me: Enrollee) -> Response {
     image_page(
         &me,
         "/r/me",
-        &me.registrant.images,
+        &me.registrant.person.images,
         ImageStep {
             step: 3,
             subject: String::new(),

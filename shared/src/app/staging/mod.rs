@@ -1,0 +1,210 @@
+//! Staged imports: how thousands of new registrants (CSVアップロード) or one 複数一括登録 page
+//! become visible all at once, although one DynamoDB transaction holds at most 100 writes.
+//!
+//! 1. **Stage.** The checked people are cut into chunks that each fit one transaction (the
+//!    registrant, its dependents, its 社員コード claim and number fingerprints never straddle
+//!    two). Each chunk is one item in the import's own partition (`T#<t>#IMPORT#<id>`, no index
+//!    attributes), holding the final items with their ids and sealed numbers; the `IMPORT#<id>`
+//!    item (state `staged`, counts, who, the file's SHA-256, the counters' delta) is written
+//!    last. Nothing in the tenant's partition or its indexes has changed yet.
+//! 2. **Commit** (`committing`). Chunk *k* is one transaction: its registrants and dependents
+//!    (carrying `import_id`), its claims (`REGCODE#`, put only if absent, so 社員コード stays
+//!    unique against anyone saving meanwhile), its fingerprints (`FP#`, so duplicate checks see
+//!    the numbers at once) and the `IMPORT` item advanced from *k* to *k+1* under a version
+//!    condition. A chunk is therefore applied exactly once, and a re-run (after a crash, a
+//!    timeout, a closed browser) resumes at the recorded chunk. Rows carrying an `import_id`
+//!    whose import is not `done` are hidden by [`visible`] (`app::import_gate`), which `registrants::get`, the list
+//!    and every walk go through, and the HOME counters have not moved: nothing is visible.
+//! 3. **Flip.** One transaction sets the import `done` and adds the counters' delta: every row
+//!    becomes visible in the same instant, and HOME counts them. The plan limit is checked
+//!    just before.
+//! 4. **Tidy** (`done` → `finished`). Chunk by chunk the rows are rewritten without
+//!    `import_id` (only if still carrying it, so an edit made meanwhile wins) and the chunk item
+//!    (sealed numbers) is deleted; afterwards reads pay nothing for the gate.
+//!
+//! A chunk refused because a 社員コード was taken since the check, or a plan limit reached
+//! meanwhile, marks the import `failed`; running it then rolls the committed chunks back (in
+//! reverse, each undo one transaction moving the progress down), which is the cleanup of
+//! anything still carrying an uncommitted import id. A staged import never started is
+//! discarded by [`discard`]. A single-chunk import (every 複数一括登録 page of ordinary size)
+//! skips the gate: its one transaction writes the rows, the counters and `finished` at once.
+//!
+//! Limits: duplicate numbers are checked when staging, not by a condition (fingerprints are
+//! per record, like the single add form's warning). Abandoned `staged` imports stay until
+//! discarded (their status page offers it); there is no sweep yet.
+//!
+//! This file: staging (1.); `run` commits, flips, tidies and rolls back (2.–4.); the import's
+//! state record and the gate are `app::import_gate`.
+
+use serde::{Deserialize, Serialize};
+
+use super::actor::Actor;
+use super::dependents::Dependent;
+pub use super::import_gate::{load, visible, Import, Source, State, IMPORT_ATTR};
+use super::keys::{index, sk, TenantScope};
+use super::registrants::{self as regs, Registrant};
+use super::tenants::Counters;
+use super::{App, InfraError};
+use crate::ports::store::{Attrs, Condition, Item, Key, WriteOp, MAX_TRANSACTION};
+
+mod run;
+pub use run::{discard, run, start, Budget};
+
+/// Writes of one chunk, leaving room for the import item, the counters and the chunk delete.
+const CHUNK_WRITES: usize = MAX_TRANSACTION - 3;
+
+/// What one staged write is, which decides how it is committed, tidied and undone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Role {
+    /// A registrant or dependent item: carries `import_id` until tidied.
+    Record,
+    /// A 社員コード claim: must not exist yet.
+    Claim,
+    /// A number fingerprint.
+    Fingerprint,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Staged {
+    role: Role,
+    sk: String,
+    attrs: Attrs,
+}
+
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Chunk {
+    people: usize,
+    writes: Vec<Staged>,
+}
+
+/// The writes adding one registrant with its dependents, as a normal save would make them.
+fn person_writes(scope: &TenantScope, r: &Registrant, deps: &[Dependent]) -> Vec<Staged> {
+    let staged = |role, item: Item| Staged {
+        role,
+        sk: item.key.sk,
+        attrs: item.attrs,
+    };
+    let mut out = vec![staged(Role::Record, r.to_item(scope))];
+    for op in regs::claim_ops(scope, None, Some(r)) {
+        if let WriteOp::Put { item, condition } = op {
+            let role = if condition == Condition::NotExists {
+                Role::Claim
+            } else {
+                Role::Fingerprint
+            };
+            out.push(staged(role, item));
+        }
+    }
+    for d in deps {
+        out.push(staged(Role::Record, d.to_item(scope)));
+        if let Some(n) = &d.person.number {
+            out.push(staged(
+                Role::Fingerprint,
+                Item::new(scope.key(&sk::fingerprint(&n.fingerprint, &d.id)))
+                    .with("label", super::dependents::fingerprint_label(d, r)),
+            ));
+        }
+    }
+    out
+}
+
+/// Stages checked people (see the module docs, step 1); nothing becomes visible.
+pub async fn stage(
+    app: &App,
+    scope: &TenantScope,
+    actor: &Actor,
+    source: Source,
+    digest: &str,
+    people: &[(Registrant, Vec<Dependent>)],
+) -> Result<Import, InfraError> {
+    let id = ulid::Ulid::new().to_string();
+    let mut chunks: Vec<Chunk> = vec![Chunk::default()];
+    let mut delta = Counters::default();
+    let mut dependents = 0;
+    for (r, deps) in people {
+        let writes = person_writes(scope, r, deps);
+        let last = chunks
+            .last_mut()
+            .filter(|c| c.writes.len() + writes.len() <= CHUNK_WRITES);
+        let chunk = match last {
+            Some(c) => c,
+            None => {
+                chunks.push(Chunk::default());
+                chunks.last_mut().ok_or(InfraError::Task)?
+            }
+        };
+        chunk.people += 1 + deps.len();
+        chunk.writes.extend(writes);
+        dependents += deps.len();
+        let d = regs::counter_delta(None, Some(r));
+        delta = Counters {
+            registrants: delta.registrants + d.registrants,
+            unregistered: delta.unregistered + d.unregistered,
+            pending: delta.pending + d.pending,
+            retired: delta.retired + d.retired,
+            dependents: delta.dependents + d.dependents,
+            dependents_unregistered: delta.dependents_unregistered + d.dependents_unregistered,
+            dependents_pending: delta.dependents_pending + d.dependents_pending,
+            dependents_retired: delta.dependents_retired + d.dependents_retired,
+        };
+    }
+    for (n, chunk) in chunks.iter().enumerate() {
+        let item = Item::new(Key::new(
+            scope.partition(&index::import(&id)),
+            sk::import_chunk(n),
+        ))
+        .with("people", chunk.people)
+        .with(
+            "writes",
+            serde_json::to_value(&chunk.writes).map_err(|_| InfraError::Task)?,
+        );
+        scope.put(item, Condition::None).await?;
+    }
+    let import = Import {
+        id,
+        source,
+        state: State::Staged,
+        chunks: chunks.len(),
+        committed: 0,
+        tidied: 0,
+        registrants: people.len(),
+        dependents,
+        committed_people: 0,
+        digest: digest.to_string(),
+        actor: actor.clone(),
+        delta,
+        error: None,
+        created_at: app.now().unix_timestamp(),
+        version: 0,
+    };
+    scope
+        .put(import.to_item(scope), Condition::NotExists)
+        .await?;
+    Ok(import)
+}
+
+async fn load_chunk(scope: &TenantScope, id: &str, n: usize) -> Result<Chunk, InfraError> {
+    let item = scope
+        .get(&Key::new(
+            scope.partition(&index::import(id)),
+            sk::import_chunk(n),
+        ))
+        .await?
+        .ok_or(InfraError::Corrupt("import chunk"))?;
+    Ok(Chunk {
+        people: item
+            .i64("people")
+            .and_then(|v| usize::try_from(v).ok())
+            .unwrap_or(0),
+        writes: serde_json::from_value(item.attrs.get("writes").cloned().unwrap_or_default())
+            .map_err(|_| InfraError::Corrupt("import chunk"))?,
+    })
+}
+
+fn chunk_delete(scope: &TenantScope, id: &str, n: usize) -> WriteOp {
+    WriteOp::Delete {
+        key: Key::new(scope.partition(&index::import(id)), sk::import_chunk(n)),
+        condition: Condition::None,
+    }
+}

@@ -1,0 +1,162 @@
+//! マイナンバー管理 (manual ch.6, 10, 11): the registrant list with search and paging, add /
+//! edit with the 入力確認 → 登録 step, detail and delete. グループ管理 is `web::groups`, 扶養家族 and
+//! document images are `web::dependents`; all three are served by the registrants function.
+//!
+//! This file: the routes and the list; `form` (追加 / 編集 with 入力確認), `detail` (詳細, 削除).
+
+use super::access::{Access, Routes};
+use super::flash::Flash;
+use super::session::{Authed, Chrome};
+use super::{render, WebError};
+use crate::app::groups::{self, Group};
+use crate::app::registrants::{self as regs, Filter, ListPage};
+use crate::domain::date::format_slash;
+use crate::domain::role::Permission;
+use crate::domain::status::Status;
+use askama::Template;
+use axum::extract::Query;
+use axum::response::Response;
+
+mod detail;
+mod form;
+use detail::{delete_form, delete_submit, detail};
+use form::{edit_form, edit_submit, new_form, new_submit};
+
+/// マイナンバー管理's own pages: the list, 新規追加, detail, 編集 and 削除.
+pub fn routes() -> Routes {
+    let view = Access::Can(Permission::ViewRegistrants);
+    let edit = Access::Can(Permission::EditRegistrants);
+    Routes::new()
+        .get("/registrants", view, list)
+        .get("/registrants/new", edit, new_form)
+        .post("/registrants/new", edit, new_submit)
+        .get("/registrants/{id}", view, detail)
+        .get("/registrants/{id}/edit", edit, edit_form)
+        .post("/registrants/{id}/edit", edit, edit_submit)
+        .get("/registrants/{id}/delete", edit, delete_form)
+        .post("/registrants/{id}/delete", edit, delete_submit)
+}
+
+// ---------------------------------------------------------------- list
+
+struct Row {
+    id: String,
+    has_number: bool,
+    pending: bool,
+    status: &'static str,
+    status_class: &'static str,
+    dep_status: &'static str,
+    dep_status_class: &'static str,
+    group: String,
+    code: String,
+    name: String,
+    kana: String,
+    attribute: &'static str,
+    email: String,
+    dependents: i64,
+    retired: bool,
+    retired_on: String,
+    delete_on: String,
+}
+
+#[derive(Template)]
+#[template(path = "registrants_list.html")]
+struct ListView {
+    chrome: Chrome,
+    flash: Option<&'static str>,
+    filter: Filter,
+    filtered: bool,
+    search_open: bool,
+    page: ListPage,
+    rows: Vec<Row>,
+    groups: Vec<Group>,
+    attributes: Vec<(&'static str, &'static str)>,
+    statuses: Vec<(&'static str, &'static str)>,
+    can_edit: bool,
+    can_reveal: bool,
+    can_approve: bool,
+    first_href: String,
+    /// CSVダウンロード of what this filter selects (all pages).
+    csv_href: String,
+    prev_href: String,
+    next_href: String,
+    last_href: String,
+}
+
+fn page_href(filter: &Filter, page: usize) -> String {
+    let mut f = filter.clone();
+    f.page = page.to_string();
+    format!(
+        "/registrants?{}",
+        serde_urlencoded::to_string(&f).unwrap_or_default()
+    )
+}
+
+async fn list(
+    authed: Authed,
+    Query(filter): Query<Filter>,
+    Query(flash): Query<Flash>,
+) -> Result<Response, WebError> {
+    let page = regs::list(&authed.scope, &filter).await?;
+    let groups = groups::list(&authed.scope).await?;
+    let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
+    let rows = page
+        .rows
+        .iter()
+        .map(|r| Row {
+            id: r.id.clone(),
+            has_number: r.person.number.is_some(),
+            pending: r.person.status == Status::Pending,
+            status: r.person.status.label(),
+            status_class: r.person.status.colour().css_class(),
+            dep_status: r.dependents_status.map_or("", Status::label),
+            dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
+            group: r
+                .group_id
+                .as_ref()
+                .and_then(|g| page.groups.get(g))
+                .cloned()
+                .unwrap_or_default(),
+            code: r.code.clone(),
+            name: r.name(),
+            kana: r.kana(),
+            attribute: r.attribute.short_label(),
+            email: r.email.clone().unwrap_or_default(),
+            dependents: r.dependents,
+            retired: r.is_retired(),
+            retired_on: date(r.retired_on),
+            delete_on: date(r.delete_on),
+        })
+        .collect();
+    let filtered = !(filter.code.is_empty()
+        && filter.name.is_empty()
+        && filter.attribute.is_empty()
+        && filter.email.is_empty()
+        && filter.status.is_empty()
+        && filter.retired.is_empty()
+        && filter.group.is_empty()
+        && filter.retired_month.is_empty()
+        && filter.delete_month.is_empty());
+    Ok(render(&ListView {
+        chrome: Chrome::new(&authed, "/registrants"),
+        // Folded once there are rows to look at; open while it is the page's only content or
+        // shows the conditions in use.
+        search_open: filtered || page.rows.is_empty(),
+        flash: flash.text(),
+        first_href: page_href(&filter, 1),
+        csv_href: page_href(&filter, 1).replacen("/registrants?", "/registrants/csv?", 1),
+        prev_href: page_href(&filter, page.page.saturating_sub(1).max(1)),
+        next_href: page_href(&filter, (page.page + 1).min(page.pages)),
+        last_href: page_href(&filter, page.pages),
+        filtered,
+        rows,
+        page,
+        groups,
+        filter,
+        attributes: super::choices::attributes(),
+        statuses: Status::ALL.iter().map(|s| (s.code(), s.label())).collect(),
+        can_edit: authed.user.role.allows(Permission::EditRegistrants),
+        can_reveal: authed.user.role.allows(Permission::RevealNumber),
+        can_approve: authed.user.role.allows(Permission::Approve),
+    }))
+}
