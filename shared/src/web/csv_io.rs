@@ -8,25 +8,26 @@
 //! confirmed with a CSRF-checked POST, so it is safe as a GET; an import left half-way (browser
 //! closed, process stopped) shows nothing until it is continued, and completes when it is.
 //!
-//! A file over [`UPLOAD_BODY_LIMIT`] never reaches the upload handler: the session layer cannot
-//! read it (nor its CSRF field), and hands it to [`unread_body`], which renders the upload page
-//! with 「ファイルが大きすぎます」 rather than the expired-form page.
+//! A file over [`UPLOAD_BODY_LIMIT`] reaches the upload handler without its body: the session
+//! layer cannot read it (nor its CSRF field) and marks the request `BodyTooLarge`; the handler
+//! then only renders the upload page with 「ファイルが大きすぎます」 rather than the expired-form
+//! page.
 
 use std::time::{Duration, Instant};
 
 use askama::Template;
 use axum::body::Body;
-use axum::extract::{FromRequestParts, Multipart, Path, Query, State};
-use axum::http::request::Parts;
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::Extension;
 use axum::Form;
 use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::access::{Access, Routes};
-use super::session::{Authed, Chrome, RequestContext};
-use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT, UPLOAD_PATHS};
+use super::session::{Authed, BodyTooLarge, Chrome};
+use super::{render, render_status, AppState, WebError, UPLOAD_BODY_LIMIT};
 use crate::app::csv_io::{
     self, Encoding, ExportError, ExportRequest, LineError, Unwritable, Uploaded,
 };
@@ -223,43 +224,6 @@ struct UploadView {
     limit_mb: usize,
 }
 
-/// What the session layer does with a request body it could not read. An upload over the
-/// limit is answered with the upload page and its own message instead of the expired-form
-/// page; no handler runs (the CSRF field was never read), the page is only rendered. Anything
-/// else is refused as a form without its token, as before.
-pub async fn unread_body(
-    app: &AppState,
-    err: &axum::Error,
-    mut parts: Parts,
-    ctx: RequestContext,
-) -> Response {
-    let over_limit =
-        std::error::Error::source(err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>());
-    if !over_limit || !UPLOAD_PATHS.contains(&parts.uri.path()) {
-        return WebError::Csrf.into_response();
-    }
-    parts.extensions.insert(ctx);
-    let page = async {
-        let authed = Authed::from_request_parts(&mut parts, app).await?;
-        // The session layer answers here before routing, so the route's own check has not run.
-        if !authed.allows(Permission::ImportCsv) {
-            return Err(WebError::Forbidden);
-        }
-        let e = LineError {
-            line: 0,
-            column: "",
-            message: format!(
-                "ファイルが大きすぎます（上限 {}MB）。ファイルを分けてアップロードしてください。",
-                limit_mb()
-            ),
-        };
-        let mut res = upload_view(&authed, vec![e], None).await?;
-        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
-        Ok::<_, WebError>(res)
-    };
-    page.await.unwrap_or_else(IntoResponse::into_response)
-}
-
 /// The upload limit in whole megabytes, as the page and its messages state it.
 fn limit_mb() -> usize {
     UPLOAD_BODY_LIMIT / (1024 * 1024)
@@ -330,8 +294,24 @@ async fn file_of(mut form: Multipart) -> Option<Vec<u8>> {
 async fn upload(
     State(app): State<AppState>,
     authed: Authed,
+    too_large: Option<Extension<BodyTooLarge>>,
     form: Multipart,
 ) -> Result<Response, WebError> {
+    // Over the limit: the session layer did not read the body (nor its CSRF field), so only
+    // the page with the size message is answered.
+    if too_large.is_some() {
+        let e = LineError {
+            line: 0,
+            column: "",
+            message: format!(
+                "ファイルが大きすぎます（上限 {}MB）。ファイルを分けてアップロードしてください。",
+                limit_mb()
+            ),
+        };
+        let mut res = upload_view(&authed, vec![e], None).await?;
+        *res.status_mut() = StatusCode::PAYLOAD_TOO_LARGE;
+        return Ok(res);
+    }
     let Some(bytes) = file_of(form).await else {
         let e = LineError {
             line: 0,

@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{body_limit, AppState, WebError};
+use super::{body_limit, AppState, WebError, UPLOAD_PATHS};
 use crate::app::auth::totp;
 use crate::app::keys::TenantScope;
 use crate::app::sessions::{self, Lookup, Session, Stage};
@@ -197,34 +197,28 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
     } else {
         let (parts, body) = req.into_parts();
         let bytes = match to_bytes(body, body_limit(parts.uri.path())).await {
-            Ok(bytes) => bytes,
-            Err(e) => return super::csv_io::unread_body(&app, &e, parts, ctx).await,
+            Ok(bytes) => Some(bytes),
+            // A file upload over its limit is routed without its body, marked [`BodyTooLarge`]:
+            // its CSRF field was never read, so the upload handler answers only with its page
+            // and the size message (after the route's own access check). Anything else that
+            // cannot be read is refused as a form without its token.
+            Err(e) if over_limit(&e) && UPLOAD_PATHS.contains(&parts.uri.path()) => None,
+            Err(_) => return WebError::Csrf.into_response(),
         };
-        let multipart_csrf = match is_multipart(&parts.headers) {
-            true => multipart_field(&parts.headers, &bytes, "csrf").await,
-            false => None,
-        };
-        let provided = parts
-            .headers
-            .get("x-csrf-token")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string)
-            .or_else(|| {
-                is_form(&parts.headers)
-                    .then(|| form_field(&bytes, "csrf"))
-                    .flatten()
-            })
-            .or(multipart_csrf);
-        let expected = match &ctx.session {
-            Some(s) => Some(s.csrf.as_str()),
-            None => anon_cookie.as_deref(),
-        };
-        let ok = matches!((provided.as_deref(), expected), (Some(p), Some(e)) if crypto::ct_eq(p.as_bytes(), e.as_bytes()));
-        if !ok {
-            tracing::warn!(path = %super::loggable_path(parts.uri.path()), "request refused: CSRF token missing or wrong");
-            return WebError::Csrf.into_response();
+        match bytes {
+            None => {
+                let mut req = Request::from_parts(parts, Body::empty());
+                req.extensions_mut().insert(BodyTooLarge);
+                req
+            }
+            Some(bytes) => {
+                if !csrf_ok(&parts, &bytes, &ctx, anon_cookie.as_deref()).await {
+                    tracing::warn!(path = %super::loggable_path(parts.uri.path()), "request refused: CSRF token missing or wrong");
+                    return WebError::Csrf.into_response();
+                }
+                Request::from_parts(parts, Body::from(bytes))
+            }
         }
-        Request::from_parts(parts, Body::from(bytes))
     };
 
     let mut req = req;
@@ -246,6 +240,44 @@ pub async fn layer(State(app): State<AppState>, req: Request, next: Next) -> Res
             .append(header::SET_COOKIE, clear_cookie(&app, session_cookie));
     }
     res
+}
+
+/// Set on an upload whose body was over its limit and was not read (see [`layer`]).
+#[derive(Clone, Copy, Debug)]
+pub struct BodyTooLarge;
+
+fn over_limit(err: &axum::Error) -> bool {
+    std::error::Error::source(err).is_some_and(|e| e.is::<http_body_util::LengthLimitError>())
+}
+
+/// Whether the request carries the expected CSRF token: the `x-csrf-token` header, or the
+/// `csrf` field of a urlencoded or multipart body.
+async fn csrf_ok(
+    parts: &axum::http::request::Parts,
+    bytes: &Bytes,
+    ctx: &RequestContext,
+    anon_cookie: Option<&str>,
+) -> bool {
+    let multipart_csrf = match is_multipart(&parts.headers) {
+        true => multipart_field(&parts.headers, bytes, "csrf").await,
+        false => None,
+    };
+    let provided = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .or_else(|| {
+            is_form(&parts.headers)
+                .then(|| form_field(bytes, "csrf"))
+                .flatten()
+        })
+        .or(multipart_csrf);
+    let expected = match &ctx.session {
+        Some(s) => Some(s.csrf.as_str()),
+        None => anon_cookie,
+    };
+    matches!((provided.as_deref(), expected), (Some(p), Some(e)) if crypto::ct_eq(p.as_bytes(), e.as_bytes()))
 }
 
 /// The request context set by [`layer`].
