@@ -18,6 +18,7 @@ mod lambda_shape;
 mod login;
 mod mail;
 mod phone;
+mod plan;
 mod registrants;
 mod reminders;
 mod second_factor;

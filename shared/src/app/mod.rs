@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
+pub mod contract;
 pub mod contractor;
 pub mod csv_io;
 pub mod dependents;

@@ -24,6 +24,7 @@ pub mod guide;
 pub mod home;
 pub mod images;
 pub mod number;
+pub mod plan;
 pub mod postal;
 pub mod records;
 pub mod registrants;
@@ -137,6 +138,7 @@ pub fn declared() -> access::Routes {
         .merge(home::routes())
         .merge(guide::routes())
         .merge(home::coming_soon_routes())
+        .merge(plan::routes())
         .merge(registrants::routes())
         .merge(groups::routes())
         .merge(dependents::routes())

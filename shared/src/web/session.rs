@@ -28,6 +28,7 @@ use crate::app::tenants::{self, Tenant};
 use crate::app::users::{self, User};
 use crate::app::App;
 use crate::crypto;
+use crate::domain::plan::Standing;
 use crate::domain::role::{Permission, Role};
 
 pub const SESSION_COOKIE: &str = "myna_sid";
@@ -273,6 +274,8 @@ pub struct Authed {
     pub tenant: Tenant,
     /// The only way handlers reach tenant data: bound to the session's tenant.
     pub scope: TenantScope,
+    /// Where the contract stands today (a lapsed trial makes the company read-only).
+    pub standing: Standing,
 }
 
 impl Authed {
@@ -335,12 +338,14 @@ impl FromRequestParts<AppState> for Authed {
         {
             return Err(WebError::TotpSetupRequired);
         }
+        let standing = crate::app::contract::standing(&tenant, app.now());
         Ok(Authed {
             ctx,
             session,
             user,
             tenant,
             scope,
+            standing,
         })
     }
 }
@@ -371,6 +376,10 @@ pub struct Chrome {
     pub user_name: String,
     pub csrf: String,
     pub menu: Vec<MenuItem>,
+    /// The trial ended without 本契約: every page says the company is read-only.
+    pub read_only: bool,
+    /// Whether this user may make the 本契約 the banner asks for.
+    pub may_contract: bool,
 }
 
 pub struct MenuItem {
@@ -402,6 +411,8 @@ impl Chrome {
                     current: *href == current,
                 })
                 .collect(),
+            read_only: authed.standing.read_only(),
+            may_contract: authed.allows(Permission::ChangePlan),
         }
     }
 }
