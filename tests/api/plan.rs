@@ -4,7 +4,7 @@
 
 use axum::http::StatusCode;
 use myna::domain::role::Role;
-use myna_tests::fixtures::{person, valid_number, PW};
+use myna_tests::fixtures::{person, valid_number, NUMBER, PW};
 use myna_tests::{Browser, Page, TestApp};
 
 const COMPANY: &str = "株式会社プラン";
@@ -440,4 +440,44 @@ async fn a_contract_made_during_the_trial_keeps_the_company_writable_after_it() 
         again.body.contains("本契約のお手続きは完了しています。")
             || again.body.contains("すでに本契約済みです。")
     );
+}
+
+#[tokio::test]
+async fn a_registrants_phone_saves_nothing_when_the_company_trial_has_lapsed() {
+    // Given a registrant mailed a link during the trial
+    let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
+    b.set_passcode("Kaisha42").await;
+    let (id, link) = t
+        .mailed_registrant(&mut b, OWNER, "hanako@example.jp")
+        .await;
+    // When the trial ends without 本契約 and the registrant opens the link and saves step 1
+    t.clock.advance(time::Duration::days(31));
+    let mut phone = t.phone_login(&link, "Kaisha42", "198.51.100.77").await;
+    let step1 = [
+        ("sex", "female"),
+        ("birth_year", "1985"),
+        ("birth_month", "2"),
+        ("birth_day", "28"),
+        ("number1", &NUMBER[0..4]),
+        ("number2", &NUMBER[4..8]),
+        ("number3", &NUMBER[8..12]),
+    ];
+    let res = phone.submit("/r/me/step1", "/r/me/step1", &step1).await;
+
+    let mut b = t.login(OWNER, PW, None).await;
+    // Then the phone is told why, and nothing is stored
+    assert_eq!(res.status, StatusCode::FORBIDDEN);
+    assert!(
+        res.body.contains("現在、登録を受け付けていません"),
+        "{}",
+        res.body
+    );
+    let step1_again = phone.get("/r/me/step1").await;
+    assert_eq!(step1_again.status, StatusCode::OK);
+    assert!(!step1_again.body.contains("********0257"));
+    let detail = b.get(&format!("/registrants/{id}")).await;
+    assert!(detail.body.contains("未登録"), "{}", detail.body);
+    // … while logging out still works
+    let out = phone.submit("/r/me/step1", "/r/me/logout", &[]).await;
+    assert_ne!(out.status, StatusCode::FORBIDDEN);
 }

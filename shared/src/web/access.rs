@@ -155,7 +155,16 @@ async fn check(
                     .as_ref()
                     .is_some_and(|s| s.stage == Stage::Registrant) =>
             {
-                Ok(())
+                match ctx.session.as_ref() {
+                    // Logging out writes nothing of the company's.
+                    Some(s)
+                        if !matches!(parts.method, Method::GET | Method::HEAD)
+                            && !parts.uri.path().ends_with("/logout") =>
+                    {
+                        registrant_may_write(&app, &s.tenant).await
+                    }
+                    _ => Ok(()),
+                }
             }
             Ok(_) => Err(super::enrol::login_required()),
             Err(e) => Err(e.into_response()),
@@ -201,6 +210,21 @@ pub fn writes_company_data(method: &Method, access: Access) -> bool {
             RevealNumber | ExportCsv | ChangePlan | ManagePayment | CancelContract
         ),
         Access::Public | Access::SecondFactor | Access::Registrant | Access::Staff => false,
+    }
+}
+
+/// A registrant's save reaches the company's data only while the company is not read-only.
+async fn registrant_may_write(
+    app: &AppState,
+    tenant: &crate::app::keys::TenantId,
+) -> Result<(), Response> {
+    let scope = crate::app::keys::TenantScope::new(tenant.clone(), app.ports.store.clone());
+    match crate::app::tenants::load(&scope).await {
+        Ok(Some(t)) if crate::app::contract::standing(&t, app.now()).read_only() => {
+            Err(super::enrol::company_read_only())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(WebError::from(e).into_response()),
     }
 }
 
