@@ -460,6 +460,10 @@ fn managers_may_not_open_login_users_plan_changes_payment_or_cancellation() {
         refused,
         vec![
             "/plan/change",
+            "/plan/contract",
+            "/plan/payment",
+            "/plan/payment/transfer-done",
+            "/plan/payment/transfer-form",
             "/users",
             "/users/new",
             "/users/{id}/delete",

@@ -19,6 +19,7 @@ mod login;
 mod mail;
 mod person;
 mod phone;
+mod plan;
 mod registrants;
 mod reminders;
 mod request_log;

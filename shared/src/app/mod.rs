@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod bulk;
 pub mod collection;
+pub mod contract;
 pub mod contractor;
 pub mod csv_io;
 pub mod deletion;

@@ -200,6 +200,7 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
         passcode_hash: None,
         keys,
         settings: Default::default(),
+        terms: Default::default(),
     };
 
     // The customer number is claimed in the same transaction as the tenant; on a collision

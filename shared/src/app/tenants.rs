@@ -23,6 +23,8 @@ pub struct Tenant {
     pub keys: TenantKeys,
     /// The company's own choices about security (セキュリティ, 最高権限 only).
     pub settings: TenantSettings,
+    /// 本契約 and the payment method (`app::contract`).
+    pub terms: super::contract::Terms,
 }
 
 /// A company's security settings; each is off until a 最高権限 user turns it on.
@@ -48,6 +50,7 @@ impl Tenant {
             .with("wrapped_key", self.keys.wrapped_b64())
             .with("view_only_may_reveal", self.settings.view_only_may_reveal)
             .with("require_totp", self.settings.require_totp);
+        let item = self.terms.write(item);
         match &self.passcode_hash {
             Some(h) => item.with("passcode_hash", h.as_str()),
             None => item,
@@ -73,6 +76,7 @@ impl Tenant {
                 view_only_may_reveal: item.bool("view_only_may_reveal").unwrap_or(false),
                 require_totp: item.bool("require_totp").unwrap_or(false),
             },
+            terms: super::contract::Terms::read(item),
         })
     }
 }

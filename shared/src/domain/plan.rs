@@ -4,7 +4,13 @@
 //! only on plans below プラン60 (「退職者は「プラン60」以上であれば登録の対応人数に
 //! 含まれません」); dependents never count, so they are not parameters here.
 //!
-//! Limits: no prices, billing periods or contract dates.
+//! Also the contract's pure rules: whether a plan change is an upgrade (applies at once) or a
+//! downgrade (refused while the counted registrants exceed the new limit), the month from which
+//! the bill follows the new plan, the payment methods, and where the 30-day trial stands.
+//!
+//! Limits: no prices (the manual lists none), no invoices, no I/O.
+
+use time::{Date, Month};
 
 /// A contract plan, identified by its registrant limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -94,9 +100,135 @@ impl Plan {
     }
 }
 
+/// What a plan change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlanChange {
+    /// A larger plan: the new limit applies at once.
+    Upgrade,
+    /// A smaller plan that the counted registrants fit.
+    Downgrade,
+}
+
+/// Why a plan change is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanChangeError {
+    #[error("現在のプランと同じプランです。変更後のプランを選択してください。")]
+    Same,
+    /// The counted registrants exceed the smaller plan's limit.
+    #[error(
+        "登録者が{counted}人のため、{}（登録可能人数{}人）には変更できません。マイナンバー管理から登録者を{}人以上減らしてから変更してください。",
+        .to.label(), .to.limit(), .counted - .to.limit()
+    )]
+    TooMany {
+        to: Plan,
+        /// Registrants counted under `to`'s rule.
+        counted: u32,
+    },
+}
+
+impl Plan {
+    /// Checks a change from `self` to `to` with the registrants now stored: an upgrade is
+    /// always possible; a downgrade only while the registrants, counted under `to`'s rule
+    /// (retirees are free from プラン60), fit `to`'s limit.
+    pub fn change_to(
+        self,
+        to: Plan,
+        active: u32,
+        retired: u32,
+    ) -> Result<PlanChange, PlanChangeError> {
+        if to == self {
+            return Err(PlanChangeError::Same);
+        }
+        if to > self {
+            return Ok(PlanChange::Upgrade);
+        }
+        let counted = to.counted(active, retired);
+        if counted > to.limit() {
+            return Err(PlanChangeError::TooMany { to, counted });
+        }
+        Ok(PlanChange::Downgrade)
+    }
+}
+
+/// The first month whose bill follows a plan changed on `today` (manual: 「ご請求金額は次月より
+/// 適用となります」), as (year, month).
+pub fn billing_from(today: Date) -> (i32, Month) {
+    match today.month() {
+        Month::December => (today.year() + 1, Month::January),
+        m => (today.year(), m.next()),
+    }
+}
+
+/// How the contract is paid (manual ch.15: 口座自動振替 or クレジットカード).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PaymentMethod {
+    /// 口座自動振替: starts once the printed 口座振替依頼書 has reached the operator.
+    BankTransfer,
+    /// クレジットカード: the card itself is taken by the payment provider, never by us.
+    Card,
+}
+
+impl PaymentMethod {
+    pub const ALL: [PaymentMethod; 2] = [PaymentMethod::BankTransfer, PaymentMethod::Card];
+
+    /// Stable storage and form code.
+    pub fn code(self) -> &'static str {
+        match self {
+            PaymentMethod::BankTransfer => "bank_transfer",
+            PaymentMethod::Card => "card",
+        }
+    }
+
+    /// Inverse of [`PaymentMethod::code`].
+    pub fn from_code(code: &str) -> Option<PaymentMethod> {
+        PaymentMethod::ALL.into_iter().find(|m| m.code() == code)
+    }
+
+    /// Label as the manual writes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            PaymentMethod::BankTransfer => "口座自動振替",
+            PaymentMethod::Card => "クレジットカード",
+        }
+    }
+}
+
+/// Where the contract stands on a given day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Standing {
+    /// In the free trial, which ends after `ends` (the last day of use).
+    Trial { ends: Date },
+    /// 本契約 made: in force.
+    Contracted,
+    /// The trial ended without 本契約: the tenant may read, not write, until it contracts.
+    Lapsed { ended: Date },
+}
+
+impl Standing {
+    /// `trial_ends` is the trial's last day (Japan time); `contracted` whether 本契約 was made.
+    pub fn on(today: Date, trial_ends: Date, contracted: bool) -> Standing {
+        match (contracted, today > trial_ends) {
+            (true, _) => Standing::Contracted,
+            (false, false) => Standing::Trial { ends: trial_ends },
+            (false, true) => Standing::Lapsed { ended: trial_ends },
+        }
+    }
+
+    /// Whether the company's data may only be read.
+    pub fn read_only(self) -> bool {
+        matches!(self, Standing::Lapsed { .. })
+    }
+
+    /// Whether a 本契約 step is open (during or after the trial).
+    pub fn may_contract(self) -> bool {
+        !matches!(self, Standing::Contracted)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use time::macros::date;
 
     fn plan(n: u16) -> Plan {
         Plan::new(n).unwrap()
@@ -195,6 +327,111 @@ mod tests {
                 ok,
                 "{from}->{to} {active} {retired}"
             );
+        }
+    }
+
+    #[test]
+    fn change_to_upgrades_at_once_and_refuses_downgrades_over_the_new_limit() {
+        // (from, to, active, retired, outcome)
+        type Case = (u16, u16, u32, u32, Result<PlanChange, PlanChangeError>);
+        let cases: [Case; 8] = [
+            (10, 30, 10, 0, Ok(PlanChange::Upgrade)),
+            (10, 1000, 10, 5, Ok(PlanChange::Upgrade)),
+            (30, 10, 10, 0, Ok(PlanChange::Downgrade)),
+            (
+                30,
+                10,
+                11,
+                0,
+                Err(PlanChangeError::TooMany {
+                    to: plan(10),
+                    counted: 11,
+                }),
+            ),
+            // Retirees count below プラン60 …
+            (
+                60,
+                30,
+                25,
+                10,
+                Err(PlanChangeError::TooMany {
+                    to: plan(30),
+                    counted: 35,
+                }),
+            ),
+            // … and are free from プラン60.
+            (100, 60, 60, 40, Ok(PlanChange::Downgrade)),
+            (
+                100,
+                60,
+                61,
+                0,
+                Err(PlanChangeError::TooMany {
+                    to: plan(60),
+                    counted: 61,
+                }),
+            ),
+            (30, 30, 0, 0, Err(PlanChangeError::Same)),
+        ];
+        for (from, to, active, retired, want) in cases {
+            assert_eq!(
+                plan(from).change_to(plan(to), active, retired),
+                want,
+                "{from}->{to} {active} {retired}"
+            );
+        }
+    }
+
+    #[test]
+    fn change_to_message_names_the_count_and_how_many_to_remove_when_refused() {
+        let err = plan(30).change_to(plan(10), 12, 1).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "登録者が13人のため、プラン10（登録可能人数10人）には変更できません。マイナンバー管理から登録者を3人以上減らしてから変更してください。"
+        );
+    }
+
+    #[test]
+    fn billing_from_is_the_next_month_when_changed_any_day() {
+        let cases = [
+            (date!(2026 - 07 - 01), (2026, Month::August)),
+            (date!(2026 - 07 - 31), (2026, Month::August)),
+            (date!(2026 - 12 - 15), (2027, Month::January)),
+        ];
+        for (today, want) in cases {
+            assert_eq!(billing_from(today), want, "{today}");
+        }
+    }
+
+    #[test]
+    fn payment_codes_round_trip_when_stored() {
+        for m in PaymentMethod::ALL {
+            assert_eq!(PaymentMethod::from_code(m.code()), Some(m));
+        }
+        assert_eq!(PaymentMethod::from_code("cash"), None);
+        assert_eq!(PaymentMethod::BankTransfer.label(), "口座自動振替");
+    }
+
+    #[test]
+    fn standing_is_read_only_only_after_the_trial_without_a_contract() {
+        let ends = date!(2026 - 07 - 31);
+        // (today, contracted, standing)
+        let cases = [
+            (date!(2026 - 07 - 01), false, Standing::Trial { ends }),
+            (ends, false, Standing::Trial { ends }),
+            (
+                date!(2026 - 08 - 01),
+                false,
+                Standing::Lapsed { ended: ends },
+            ),
+            (date!(2026 - 07 - 01), true, Standing::Contracted),
+            (date!(2027 - 01 - 01), true, Standing::Contracted),
+        ];
+        for (today, contracted, want) in cases {
+            let got = Standing::on(today, ends, contracted);
+            assert_eq!(got, want, "{today} {contracted}");
+            assert_eq!(got.read_only(), matches!(want, Standing::Lapsed { .. }));
+            assert_eq!(got.may_contract(), !contracted);
         }
     }
 }

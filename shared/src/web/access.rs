@@ -155,7 +155,16 @@ async fn check(
                     .as_ref()
                     .is_some_and(|s| s.stage == Stage::Registrant) =>
             {
-                Ok(())
+                match ctx.session.as_ref() {
+                    // Logging out writes nothing of the company's.
+                    Some(s)
+                        if !matches!(parts.method, Method::GET | Method::HEAD)
+                            && !parts.uri.path().ends_with("/logout") =>
+                    {
+                        registrant_may_write(&app, &s.tenant).await
+                    }
+                    _ => Ok(()),
+                }
             }
             Ok(_) => Err(super::enrol::login_required()),
             Err(e) => Err(e.into_response()),
@@ -164,6 +173,11 @@ async fn check(
             match Authed::from_request_parts(&mut parts, &app).await {
                 Ok(authed) => match access {
                     Access::Can(p) if !authed.allows(p) => Err(WebError::Forbidden.into_response()),
+                    _ if authed.standing.read_only()
+                        && writes_company_data(&parts.method, access) =>
+                    {
+                        Err(read_only_refusal())
+                    }
                     _ => {
                         // The handler's `Authed` is this one: the user and tenant are read once.
                         parts.extensions.insert(authed);
@@ -180,12 +194,86 @@ async fn check(
     }
 }
 
+/// Whether a request changes the company's data, which a company whose trial ended without
+/// 本契約 may not do. Reading stays open (pages, and the number reveals and downloads that are
+/// POSTs only to carry a password), and so do the contract's own screens (plan, payment,
+/// 本契約, cancellation: the way out of the state) and a user's own things (`Staff` routes:
+/// their password, second factor, closing a notice).
+pub fn writes_company_data(method: &Method, access: Access) -> bool {
+    use Permission::*;
+    if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+        return false;
+    }
+    match access {
+        Access::Can(p) => !matches!(
+            p,
+            RevealNumber | ExportCsv | ChangePlan | ManagePayment | CancelContract
+        ),
+        Access::Public | Access::SecondFactor | Access::Registrant | Access::Staff => false,
+    }
+}
+
+/// A registrant's save reaches the company's data only while the company is not read-only.
+async fn registrant_may_write(
+    app: &AppState,
+    tenant: &crate::app::keys::TenantId,
+) -> Result<(), Response> {
+    let scope = crate::app::keys::TenantScope::new(tenant.clone(), app.ports.store.clone());
+    match crate::app::tenants::load(&scope).await {
+        Ok(Some(t)) if crate::app::contract::standing(&t, app.now()).read_only() => {
+            Err(super::enrol::company_read_only())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(WebError::from(e).into_response()),
+    }
+}
+
+/// The page a write gets while the company is read-only: why, and where to end it.
+fn read_only_refusal() -> Response {
+    super::render_status(
+        axum::http::StatusCode::FORBIDDEN,
+        &super::MessagePage {
+            title: "閲覧のみご利用いただけます",
+            message: "無料お試し期間が終了したため、本契約のお手続きが済むまで登録・編集・削除・メール送信などの操作はできません。登録済みのデータは削除されず、閲覧とダウンロードは引き続きご利用いただけます。本契約は最高権限のユーザが「契約プラン」から行えます。",
+            back_href: "/plan",
+            back_label: "契約プランへ",
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     async fn ok() -> &'static str {
         "ok"
+    }
+
+    #[test]
+    fn writes_company_data_only_for_posts_outside_reading_the_contract_and_own_things() {
+        use Permission::*;
+        // (method, access, writes)
+        let cases = [
+            (Method::GET, Access::Can(EditRegistrants), false),
+            (Method::POST, Access::Can(EditRegistrants), true),
+            (Method::POST, Access::Can(SendCollectionMail), true),
+            (Method::POST, Access::Can(DisposeNumbers), true),
+            (Method::POST, Access::Can(ManageUsers), true),
+            (Method::POST, Access::Can(RevealNumber), false),
+            (Method::POST, Access::Can(ExportCsv), false),
+            (Method::POST, Access::Can(ChangePlan), false),
+            (Method::POST, Access::Can(ManagePayment), false),
+            (Method::POST, Access::Can(CancelContract), false),
+            (Method::POST, Access::Staff, false),
+            (Method::POST, Access::Public, false),
+        ];
+        for (method, access, writes) in cases {
+            assert_eq!(
+                writes_company_data(&method, access),
+                writes,
+                "{method} {access:?}"
+            );
+        }
     }
 
     #[test]

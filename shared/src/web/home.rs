@@ -27,13 +27,6 @@ pub const COMING_SOON: &[(&str, &str, Access)] = &[
         "登録者の削除（廃棄）",
         Access::Can(Permission::DisposeNumbers),
     ),
-    // The plan's name and limit are on HOME for everyone; changing it is the owner's.
-    ("/plan", "契約プラン", Access::Staff),
-    (
-        "/plan/change",
-        "プラン変更",
-        Access::Can(Permission::ChangePlan),
-    ),
 ];
 
 /// HOME and its notices.
@@ -63,7 +56,16 @@ struct HomePage {
     notices: Vec<Notice>,
     plan_label: String,
     plan_limit: u32,
-    trial_ends: String,
+    /// Registrants the plan counts (retirees free from プラン60; dependents never).
+    plan_counted: u32,
+    can_change_plan: bool,
+    /// The trial's end, or how the contract stands after it.
+    standing: String,
+    /// The 本契約 step is open to this user (during or after the trial).
+    may_contract: bool,
+    /// 口座自動振替 chosen and its paperwork not done (manual ch.3 注意文).
+    transfer_pending: bool,
+    can_pay: bool,
     counters: Counters,
     can: HomeActions,
 }
@@ -97,7 +99,12 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         notices: data.notices,
         plan_label: data.tenant.plan.label(),
         plan_limit: data.tenant.plan.limit(),
-        trial_ends: crate::domain::date::format_slash(data.tenant.trial_ends),
+        plan_counted: crate::app::contract::Usage::of(&data.counters).counted(data.tenant.plan),
+        can_change_plan: authed.allows(Permission::ChangePlan),
+        standing: super::plan::standing_text(authed.standing),
+        may_contract: authed.standing.may_contract() && authed.allows(Permission::ChangePlan),
+        transfer_pending: data.tenant.terms.transfer_pending(),
+        can_pay: authed.allows(Permission::ManagePayment),
         counters: data.counters,
         can: HomeActions::of(&authed),
     }))

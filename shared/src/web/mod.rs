@@ -26,6 +26,7 @@ pub mod home;
 pub mod images;
 pub mod number;
 mod person;
+pub mod plan;
 pub mod postal;
 mod qr;
 pub mod records;
@@ -140,6 +141,7 @@ pub fn declared() -> access::Routes {
         .merge(home::routes())
         .merge(guide::routes())
         .merge(home::coming_soon_routes())
+        .merge(plan::routes())
         .merge(registrants::routes())
         .merge(groups::routes())
         .merge(dependents::routes())

@@ -28,6 +28,7 @@ use crate::app::tenants::{self, Tenant};
 use crate::app::users::{self, User};
 use crate::app::App;
 use crate::crypto;
+use crate::domain::plan::Standing;
 use crate::domain::role::{Permission, Role};
 
 pub const SESSION_COOKIE: &str = "myna_sid";
@@ -305,6 +306,8 @@ pub struct Authed {
     pub tenant: Tenant,
     /// The only way handlers reach tenant data: bound to the session's tenant.
     pub scope: TenantScope,
+    /// Where the contract stands today (a lapsed trial makes the company read-only).
+    pub standing: Standing,
 }
 
 impl Authed {
@@ -367,12 +370,14 @@ impl FromRequestParts<AppState> for Authed {
         {
             return Err(WebError::TotpSetupRequired);
         }
+        let standing = crate::app::contract::standing(&tenant, app.now());
         Ok(Authed {
             ctx,
             session,
             user,
             tenant,
             scope,
+            standing,
         })
     }
 }
@@ -403,6 +408,10 @@ pub struct Chrome {
     pub user_name: String,
     pub csrf: String,
     pub menu: Vec<MenuItem>,
+    /// The trial ended without 本契約: every page says the company is read-only.
+    pub read_only: bool,
+    /// Whether this user may make the 本契約 the banner asks for.
+    pub may_contract: bool,
 }
 
 pub struct MenuItem {
@@ -440,6 +449,8 @@ impl Chrome {
                     current: *href == current,
                 })
                 .collect(),
+            read_only: authed.standing.read_only(),
+            may_contract: authed.allows(Permission::ChangePlan),
         }
     }
 }

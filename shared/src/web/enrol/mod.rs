@@ -139,6 +139,17 @@ pub(crate) fn login_required() -> Response {
     )
 }
 
+/// The phone page answering a registrant's save while the company's trial has lapsed without
+/// 本契約 (`web::access`): nothing is taken, and the registrant is told whom to ask.
+pub(crate) fn company_read_only() -> Response {
+    message(
+        StatusCode::FORBIDDEN,
+        "現在、登録を受け付けていません",
+        "所属会社のマイナクラウドのご契約手続きが済んでいないため、現在マイナンバーの登録・変更を受け付けていません。",
+        Some("所属会社のマイナンバー管理担当者にお問い合わせください。手続きが済みしだい、同じURLから登録できます。"),
+    )
+}
+
 /// A registrant logged in on their phone.
 pub struct Enrollee {
     pub ctx: RequestContext,
