@@ -6,7 +6,10 @@
 //! user's name; a deleted user leaves a [`super::DeletedUser`] so the log can still mark them.
 //!
 //! Who may call these is the route table's business (`web::access`); the rules that hold for
-//! every caller (not yourself, never the last 最高権限, one address once per tenant) are here.
+//! every caller (not yourself, never the last 最高権限, one address once per tenant) are here.//!
+//! The password changes (by an administrator, by oneself) live in `users::password` and are
+//! re-exported here, so callers keep using `manage::…`; the error, audit and mail helpers they
+//! share stay in this file.
 
 use serde_json::json;
 
@@ -15,11 +18,13 @@ use super::{DeletedUser, User};
 use crate::app::actor::Actor;
 use crate::app::keys::{self as k, sk, TenantScope};
 use crate::app::signup::FieldErrors;
-use crate::app::{passwords, rate_limit, worker, App, InfraError};
+use crate::app::{passwords, worker, App, InfraError};
 use crate::domain::role::Role;
 use crate::ports::audit::AuditEvent;
 use crate::ports::mailer::Mail;
 use crate::ports::store::{Condition, Item, StoreError, WriteOp};
+
+pub use super::password::{change_own_password, set_password};
 
 pub const EMAIL_TAKEN: &str = "このメールアドレスは、すでにログインユーザとして登録されています。";
 
@@ -51,7 +56,7 @@ impl From<StoreError> for UserError {
     }
 }
 
-fn event(
+pub(super) fn event(
     scope: &TenantScope,
     actor: &Actor,
     action: &str,
@@ -69,7 +74,7 @@ fn event(
     }
 }
 
-async fn audit(app: &App, e: AuditEvent) -> Result<(), UserError> {
+pub(super) async fn audit(app: &App, e: AuditEvent) -> Result<(), UserError> {
     app.audit()
         .record(e)
         .await
@@ -77,7 +82,7 @@ async fn audit(app: &App, e: AuditEvent) -> Result<(), UserError> {
 }
 
 /// Queues a mail through the worker (the page does not wait on the mail service).
-async fn queue_mail(app: &App, mail: &Mail) {
+pub(super) async fn queue_mail(app: &App, mail: &Mail) {
     if let Err(e) = app
         .ports
         .events
@@ -347,158 +352,6 @@ pub async fn update(
     )
     .await?;
     Ok(after)
-}
-
-/// The new password of `user`, checked by the sign-up rules.
-fn check_password(user: &User, password: &str, confirm: &str) -> Result<(), UserError> {
-    let mut errors = FieldErrors::new();
-    let email = crate::domain::identity::Email::parse(&user.email).ok();
-    passwords::check_new(&mut errors, password, confirm, email.as_ref());
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(UserError::Invalid(errors))
-    }
-}
-
-async fn store_password(
-    app: &App,
-    scope: &TenantScope,
-    user: &User,
-    password: String,
-) -> Result<String, UserError> {
-    let updated = User {
-        password_hash: passwords::hash(app.config.password_params, password).await?,
-        ..user.clone()
-    };
-    scope
-        .put(updated.to_item(scope), Condition::Exists)
-        .await
-        .map_err(|e| match e {
-            StoreError::ConditionFailed => UserError::NotFound,
-            other => other.into(),
-        })?;
-    Ok(updated.password_hash)
-}
-
-/// パスワード変更 of another user by an administrator. The user is told by mail (no password
-/// in it), so a change they did not expect does not go unnoticed.
-pub async fn set_password(
-    app: &App,
-    scope: &TenantScope,
-    actor: &Actor,
-    user_id: &str,
-    password: String,
-    confirm: &str,
-) -> Result<(), UserError> {
-    let user = super::load(scope, user_id)
-        .await?
-        .ok_or(UserError::NotFound)?;
-    check_password(&user, &password, confirm)?;
-    store_password(app, scope, &user, password).await?;
-    audit(
-        app,
-        event(
-            scope,
-            actor,
-            "user.password_set",
-            &user.id,
-            format!(
-                "ログインユーザ「{}」のパスワード変更（管理者による）",
-                user.display_name()
-            ),
-        ),
-    )
-    .await?;
-    let body = format!(
-        "{name} 様\n\n\
-         マイナクラウドのログインパスワードが、管理者（{actor}）によって変更されました。\n\
-         新しいパスワードは管理者にお問い合わせください（このメールには記載していません）。\n\
-         ログイン後、画面右上の「パスワード変更」から、ご自身だけが知るパスワードに変更してください。\n\n\
-         お心当たりのない場合は、至急ご担当者にお問い合わせください。\n\n\
-         マイナクラウド\n",
-        name = user.display_name(),
-        actor = actor.name,
-    );
-    queue_mail(
-        app,
-        &Mail::new(
-            &user.email,
-            "【マイナンバー管理】パスワードが変更されました",
-            body,
-        ),
-    )
-    .await;
-    Ok(())
-}
-
-/// パスワード変更 of one's own password: the current password first. Wrong ones count against
-/// the user and the client address with the re-authentication limits (as before revealing a
-/// number); once either is used up even the right one waits out the window. Returns the new
-/// password hash, so the caller keeps its own session (every other session of the user ends).
-pub async fn change_own_password(
-    app: &App,
-    scope: &TenantScope,
-    user: &User,
-    ip: &str,
-    current: &str,
-    password: String,
-    confirm: &str,
-) -> Result<String, UserError> {
-    let now = app.now().unix_timestamp();
-    let store = app.ports.sessions.as_ref();
-    let account = format!("{}#{}", scope.tenant(), user.id);
-    let limited = |e: StoreError| UserError::Infra(e.into());
-    if rate_limit::is_blocked(store, &rate_limit::REAUTH_ACCOUNT, &account, now)
-        .await
-        .map_err(limited)?
-        || rate_limit::is_blocked(store, &rate_limit::REAUTH_IP, ip, now)
-            .await
-            .map_err(limited)?
-    {
-        return Err(UserError::Locked);
-    }
-    let actor = Actor {
-        user_id: user.id.clone(),
-        name: user.display_name(),
-        ip: ip.to_string(),
-    };
-    if current.is_empty()
-        || !passwords::verify(user.password_hash.clone(), current.to_string()).await
-    {
-        rate_limit::hit(store, &rate_limit::REAUTH_IP, ip, now)
-            .await
-            .map_err(limited)?;
-        rate_limit::hit(store, &rate_limit::REAUTH_ACCOUNT, &account, now)
-            .await
-            .map_err(limited)?;
-        audit(
-            app,
-            event(
-                scope,
-                &actor,
-                "user.password_change_failed",
-                &user.id,
-                "パスワード変更失敗（現在のパスワード誤り）".into(),
-            ),
-        )
-        .await?;
-        return Err(UserError::WrongPassword);
-    }
-    check_password(user, &password, confirm)?;
-    let hash = store_password(app, scope, user, password).await?;
-    audit(
-        app,
-        event(
-            scope,
-            &actor,
-            "user.password_change",
-            &user.id,
-            "パスワード変更（本人による）".into(),
-        ),
-    )
-    .await?;
-    Ok(hash)
 }
 
 /// 削除: not oneself, never the last 最高権限. The user item and its address look-up go; a

@@ -4,11 +4,13 @@
 //! several companies) can be a user in several tenants and picks one with its お客様番号.
 //!
 //! This module is the record and its reads; [`manage`] holds the use cases that change the set
-//! of users (register, edit, password, delete) and [`form`] the checks of the typed form.
+//! of users (register, edit, password, delete; the password changes written in `password`
+//! and re-exported by `manage`) and [`form`] the checks of the typed form.
 //! Not here: logging in (`app::auth`), roles and their permissions (`domain::role`).
 
 pub mod form;
 pub mod manage;
+mod password;
 
 use time::OffsetDateTime;
 
