@@ -65,6 +65,9 @@ struct HomePage {
     plan_limit: u32,
     trial_ends: String,
     counters: Counters,
+    /// A pending 解約申請 (its 解約日), shown to every user.
+    cancellation: Option<crate::app::cancel::Cancellation>,
+    can_cancel: bool,
 }
 
 async fn home_page(authed: Authed) -> Result<Response, WebError> {
@@ -77,6 +80,8 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         plan_limit: data.tenant.plan.limit(),
         trial_ends: crate::domain::date::format_slash(data.tenant.trial_ends),
         counters: data.counters,
+        cancellation: crate::app::cancel::pending(&authed.scope).await?,
+        can_cancel: authed.allows(Permission::CancelContract),
     }))
 }
 
