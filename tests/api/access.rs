@@ -459,6 +459,9 @@ fn managers_may_not_open_login_users_plan_changes_payment_or_cancellation() {
     assert_eq!(
         refused,
         vec![
+            "/plan/cancel",
+            "/plan/cancel/confirm",
+            "/plan/cancel/withdraw",
             "/plan/change",
             "/plan/contract",
             "/plan/payment",

@@ -9,6 +9,7 @@ mod access;
 mod approval;
 mod audit_log;
 mod bulk;
+mod cancel;
 mod collection;
 mod contract_embedded;
 mod contractor;

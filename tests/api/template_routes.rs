@@ -162,26 +162,39 @@ fn every_template_path_leads_to_the_function_that_owns_it() {
 }
 
 #[test]
-fn no_function_may_rewrite_the_audit_log_or_destroy_tenant_keys() {
+fn only_the_purge_function_may_delete_audit_items_or_destroy_tenant_keys() {
     let all = statements();
     assert!(all.len() > 10, "no IAM statements parsed");
+    let (mut purge_deletes_audit, mut purge_destroys_keys) = (false, false);
     for (resource, s) in &all {
         let audit = s.contains("AuditTable");
-        for forbidden in ["DeleteItem", "UpdateItem", "BatchWriteItem", "dynamodb:*"] {
+        let destroys = s.contains("kms:ScheduleKeyDeletion") || s.contains("kms:DisableKey");
+        if resource == "PurgeFunction" {
+            // The month-end purge: the tenant's whole log, and its key (crypto-shredding).
+            purge_deletes_audit |= audit && s.contains("dynamodb:DeleteItem");
+            purge_destroys_keys |= destroys && s.contains("myna:stage");
             assert!(
-                !(audit && s.contains(forbidden)),
-                "{resource}: audit log writable beyond appends:\n{s}"
+                !s.contains("UpdateItem") || !audit,
+                "{resource}: audit entries rewritable:\n{s}"
             );
+        } else {
+            for forbidden in ["DeleteItem", "UpdateItem", "BatchWriteItem", "dynamodb:*"] {
+                assert!(
+                    !(audit && s.contains(forbidden)),
+                    "{resource}: audit log writable beyond appends:\n{s}"
+                );
+            }
+            assert!(!destroys, "{resource} can destroy keys:\n{s}");
         }
-        assert!(
-            !s.contains("kms:ScheduleKeyDeletion") && !s.contains("kms:DisableKey"),
-            "{resource} can destroy keys:\n{s}"
-        );
         assert!(
             !s.contains("Action: \"*\"") && !s.contains("Action: '*'"),
             "{resource}: wildcard action:\n{s}"
         );
     }
+    assert!(
+        purge_deletes_audit && purge_destroys_keys,
+        "the purge function lacks its grants"
+    );
 }
 
 #[test]

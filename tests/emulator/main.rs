@@ -357,3 +357,122 @@ async fn audit_chain_on_dynamodb_names_an_edited_deleted_or_reordered_entry() {
         (Some(4), Some(Problem::OutOfOrder))
     );
 }
+
+#[tokio::test]
+async fn purge_schedules_the_key_deletion_and_removes_every_object_version_on_aws() {
+    use myna::app::{cancel, purge};
+    // Given a company on the AWS adapters with an image replaced once (two versions), whose
+    // cancellation is due
+    let e = Emulator::start().await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let app = App::new(e.ports(clock.clone()), Config { ..test_config() });
+    let mut b = Browser::new(myna::web::all(app.clone()), "203.0.113.51");
+    let owner = "owner@purge.example.jp";
+    let res = b
+        .submit(
+            "/signup",
+            "/signup",
+            &signup_fields("株式会社ハキ", owner, "Sakura-2026x"),
+        )
+        .await;
+    assert_eq!(res.location(), Some("/signup/done"), "{}", res.body);
+    let scope = myna_tests::scope_of(&app, owner).await;
+    let tenant = myna::app::tenants::load(&scope).await.unwrap().unwrap();
+    let blob_scope = myna::ports::BlobScope {
+        tenant_id: scope.tenant().to_string(),
+        master_key: tenant.keys.master_key.clone(),
+    };
+    // Versioned, as the template's bucket is.
+    let s3 = myna::adapters::aws::s3_client(&e.sdk, &e.settings);
+    s3.put_bucket_versioning()
+        .bucket(&e.settings.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for fill in [1u8, 2] {
+        app.ports
+            .blobs
+            .put(
+                &blob_scope,
+                "images/card.jpg",
+                [&[0xFF, 0xD8, 0xFF, 0xE0][..], &[fill; 64]].concat(),
+                "image/jpeg",
+            )
+            .await
+            .unwrap();
+    }
+    let actor = myna::app::registrants::Actor {
+        user_id: "owner".into(),
+        name: "申込 太郎".into(),
+        ip: "203.0.113.51".into(),
+    };
+    let due = cancel::request(&app, &scope, &actor).await.unwrap().due;
+    let after = due.next_day().unwrap().midnight().assume_utc() + time::Duration::hours(12);
+    {
+        use myna::ports::Clock;
+        clock.advance(after - clock.now());
+    }
+
+    // When the purge runs (twice) and the worker handles what it published
+    let report = purge::run(&app).await.unwrap();
+    purge::run(&app).await.unwrap();
+    for _ in 0..20 {
+        let events = e.delivered_events().await;
+        for env in &events {
+            let job = Event {
+                kind: env["detail-type"].as_str().unwrap().into(),
+                detail: env["detail"].clone(),
+            };
+            myna::app::worker::handle(&app, &job).await.unwrap();
+        }
+        if e.sent_mail()
+            .await
+            .iter()
+            .any(|m| m.1 == purge::CERTIFICATE_SUBJECT)
+        {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    // Then the tenant's KMS key is pending deletion, no version of its objects is left, its
+    // profile is gone, and one certificate was sent
+    assert_eq!(report.purged, vec![scope.tenant().clone()]);
+    let described = kms_client(&e)
+        .describe_key()
+        .key_id(&tenant.keys.master_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        described.key_metadata().unwrap().key_state(),
+        Some(&aws_sdk_kms::types::KeyState::PendingDeletion)
+    );
+    let versions = s3
+        .list_object_versions()
+        .bucket(&e.settings.bucket)
+        .prefix(format!("{}/", scope.tenant()))
+        .send()
+        .await
+        .unwrap();
+    assert!(versions.versions().is_empty() && versions.delete_markers().is_empty());
+    assert!(myna::app::tenants::load(&scope).await.unwrap().is_none());
+    let certs: Vec<_> = e
+        .sent_mail()
+        .await
+        .into_iter()
+        .filter(|m| m.1 == purge::CERTIFICATE_SUBJECT)
+        .collect();
+    assert_eq!(certs.len(), 1, "{certs:?}");
+    assert_eq!(certs[0].0, owner);
+    assert!(
+        certs[0].2.contains("画像（通知カード・身分証明書等）: 1件"),
+        "{}",
+        certs[0].2
+    );
+}

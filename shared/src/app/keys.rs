@@ -4,7 +4,8 @@
 //! Tenant items live in partitions starting `T#<tenant id>`; a `TenantScope` can only build
 //! such keys for its own tenant and refuses any item (or index key) outside them, so no use
 //! case can cross tenants even by mistake. The only global items are the login look-ups
-//! (`EMAIL#…`, `CUST#…`) and the install marker (`GLOBAL`), built only by the functions below.
+//! (`EMAIL#…`, `CUST#…`), the install marker (`GLOBAL`), the purge job's work list
+//! (`CANCELLATIONS`) and its number-free records (`PURGES`), built only by the functions below.
 
 use std::sync::Arc;
 
@@ -87,6 +88,24 @@ pub fn install_marker() -> Key {
     Key::new("GLOBAL", "INSTALL")
 }
 
+/// Global: a tenant whose cancellation (解約) is pending, by its 解約日, so the purge job
+/// finds the tenants due without reading any tenant's data (`app::cancel`).
+pub fn cancellation_due(due: &str, tenant: &TenantId) -> Key {
+    Key::new(CANCELLATIONS, format!("{due}#{tenant}"))
+}
+
+/// The partition of [`cancellation_due`] items.
+pub const CANCELLATIONS: &str = "CANCELLATIONS";
+
+/// Global: a purge's progress and, once done, what is kept of the tenant (number-free:
+/// customer number, company name, counts, key destruction time; `app::purge`).
+pub fn purge_record(tenant: &TenantId) -> Key {
+    Key::new(PURGES, format!("T#{tenant}"))
+}
+
+/// The partition of [`purge_record`] items.
+pub const PURGES: &str = "PURGES";
+
 /// Sort keys inside a tenant's main partition.
 pub mod sk {
     pub const PROFILE: &str = "PROFILE";
@@ -95,6 +114,8 @@ pub mod sk {
     pub const CONTRACTOR: &str = "CONTRACTOR";
     /// The company passcode sealed under the tenant's data key, so 契約者情報 can show it.
     pub const PASSCODE: &str = "PASSCODE";
+    /// A pending cancellation (解約申請), `app::cancel`.
+    pub const CANCELLATION: &str = "CANCELLATION";
 
     pub fn user(user_id: &str) -> String {
         format!("USER#{user_id}")
@@ -309,6 +330,14 @@ impl TenantScope {
     pub async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
         self.store.batch_write(ops).await
+    }
+
+    /// Deletes every item of one of the tenant's partitions (the month-end purge only).
+    pub async fn delete_partition(&self, pk: &str) -> Result<(), StoreError> {
+        if !self.owns(pk) {
+            return Err(StoreError::Invalid("partition outside the tenant".into()));
+        }
+        crate::ports::store::delete_partition(self.store.as_ref(), pk).await
     }
 
     /// Checks ops built for this tenant, e.g. before adding them to a larger transaction.

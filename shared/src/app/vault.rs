@@ -79,6 +79,15 @@ impl Vault {
         })
     }
 
+    /// Drops the tenant's cached data key (its master key was just destroyed: this process
+    /// must not go on sealing or opening with it).
+    pub fn forget(&self, tenant: &TenantId) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(tenant.as_str());
+    }
+
     /// Number of data-key unwraps so far (a figure for benchmarks and tests).
     pub fn unwrap_count(&self) -> u64 {
         self.unwraps.load(Ordering::Relaxed)

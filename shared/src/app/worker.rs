@@ -27,9 +27,15 @@ pub enum JobError {
 
 /// An event asking the worker to send `mail`.
 pub fn mail_event(mail: &Mail) -> Event {
+    mail_event_once(&ulid::Ulid::new().to_string(), mail)
+}
+
+/// An event asking the worker to send `mail` under `id`: publishing it again with the same id
+/// (a re-run job) sends nothing more while the worker remembers the id.
+pub fn mail_event_once(id: &str, mail: &Mail) -> Event {
     Event {
         kind: MAIL_SEND.into(),
-        detail: json!({ "id": ulid::Ulid::new().to_string(), "mail": mail }),
+        detail: json!({ "id": id, "mail": mail }),
     }
 }
 

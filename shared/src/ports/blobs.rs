@@ -89,6 +89,10 @@ pub trait Blobs: Send + Sync {
     /// Deletes the object; deleting a missing object succeeds.
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError>;
 
+    /// Deletes every object of the tenant (the month-end purge only) and returns how many
+    /// there were. Re-running after a failure deletes what is left and counts only that.
+    async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError>;
+
     /// Size and content type of the object, or `None` if absent.
     async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError>;
 

@@ -73,6 +73,16 @@ pub enum KeyError {
     Backend(String),
 }
 
+/// A live master key as the key store lists it (for the sweep of failed sign-ups' keys).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MasterKeyInfo {
+    /// The id [`Keys::create_master_key`] returned for it (or one the other methods accept).
+    pub id: String,
+    /// The tenant it was created for.
+    pub tenant_id: String,
+    pub created_at: time::OffsetDateTime,
+}
+
 #[async_trait]
 pub trait Keys: Send + Sync {
     /// Creates the tenant's master key and returns its id (a KMS key ARN, a file name).
@@ -96,4 +106,8 @@ pub trait Keys: Send + Sync {
     /// Destroys the master key (KMS: schedules deletion). Afterwards nothing wrapped under it
     /// unwraps. Destroying an already destroyed key succeeds.
     async fn destroy_master_key(&self, master_key: &str) -> Result<(), KeyError>;
+
+    /// Every master key of this installation not yet destroyed (nor pending deletion), with
+    /// the tenant it was made for. Only the purge job's sweep lists keys.
+    async fn list_master_keys(&self) -> Result<Vec<MasterKeyInfo>, KeyError>;
 }

@@ -282,6 +282,42 @@ pub trait Store: Send + Sync {
     async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError>;
 }
 
+/// Every item of a (small) partition, all pages read: for global work lists, not tenant data.
+pub async fn read_all(store: &dyn Store, pk: &str) -> Result<Vec<Item>, StoreError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store
+            .query(&Query::partition(pk).limit(500).after(cursor))
+            .await?;
+        out.extend(page.items);
+        match page.next {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Deletes every item of a partition, a page at a time (the month-end purge). Re-running after
+/// a failure deletes what is left.
+pub async fn delete_partition(store: &dyn Store, pk: &str) -> Result<(), StoreError> {
+    loop {
+        let page = store.query(&Query::partition(pk).limit(500)).await?;
+        if page.items.is_empty() {
+            return Ok(());
+        }
+        let ops = page
+            .items
+            .into_iter()
+            .map(|i| WriteOp::Delete {
+                key: i.key,
+                condition: Condition::None,
+            })
+            .collect();
+        store.batch_write(ops).await?;
+    }
+}
+
 /// Checks the rules every adapter enforces on a transaction before touching the backend.
 pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
     if ops.is_empty() {

@@ -67,6 +67,9 @@ struct HomePage {
     transfer_pending: bool,
     can_pay: bool,
     counters: Counters,
+    /// A pending 解約申請 (its 解約日), shown to every user.
+    cancellation: Option<crate::app::cancel::Cancellation>,
+    can_cancel: bool,
     can: HomeActions,
 }
 
@@ -107,6 +110,8 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         can_pay: authed.allows(Permission::ManagePayment),
         counters: data.counters,
         can: HomeActions::of(&authed),
+        cancellation: crate::app::cancel::pending(&authed.scope).await?,
+        can_cancel: authed.allows(Permission::CancelContract),
     }))
 }
 

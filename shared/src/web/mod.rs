@@ -12,6 +12,7 @@ pub mod audit_log;
 pub mod audit_report;
 pub mod auth;
 pub mod bulk;
+pub mod cancel;
 pub mod collection;
 pub mod confirm;
 pub mod contractor;
@@ -159,6 +160,7 @@ pub fn declared() -> access::Routes {
         .merge(security::routes())
         .merge(audit_log::routes())
         .merge(audit_report::routes())
+        .merge(cancel::routes())
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).

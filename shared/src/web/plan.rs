@@ -78,6 +78,7 @@ struct ViewPage {
     transfer_pending: bool,
     can_change: bool,
     can_pay: bool,
+    can_cancel: bool,
 }
 
 impl ViewPage {
@@ -114,6 +115,7 @@ async fn view(authed: Authed, Query(q): Query<DoneQuery>) -> Result<Response, We
         transfer_pending: t.terms.transfer_pending(),
         can_change: authed.allows(Permission::ChangePlan),
         can_pay: authed.allows(Permission::ManagePayment),
+        can_cancel: authed.allows(Permission::CancelContract),
     }))
 }
 

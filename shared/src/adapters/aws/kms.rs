@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
-use aws_sdk_kms::types::{DataKeySpec, KeySpec, KeyUsageType, Tag};
+use aws_sdk_kms::types::{DataKeySpec, KeySpec, KeyState, KeyUsageType, Tag};
 use aws_sdk_kms::Client;
 
 use super::{describe, Settings};
-use crate::ports::keys::{DataKey, EncryptionContext, KeyError, Keys, WrappedKey};
+use crate::ports::keys::{DataKey, EncryptionContext, KeyError, Keys, MasterKeyInfo, WrappedKey};
 
 pub struct KmsKeys {
     client: Client,
@@ -154,6 +154,61 @@ impl Keys for KmsKeys {
                 _ => KeyError::Backend(describe(&e)),
             })?;
         plain_key(out.plaintext())
+    }
+
+    /// Keys found through their aliases (`<prefix><tenant>`), each described for its state and
+    /// creation time; keys pending deletion are left out.
+    async fn list_master_keys(&self) -> Result<Vec<MasterKeyInfo>, KeyError> {
+        let mut out = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            self.count();
+            let page = self
+                .client
+                .list_aliases()
+                .set_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| KeyError::Backend(describe(&e)))?;
+            for alias in page.aliases() {
+                let (Some(name), Some(target)) = (alias.alias_name(), alias.target_key_id()) else {
+                    continue;
+                };
+                let Some(tenant) = name.strip_prefix(&self.alias_prefix) else {
+                    continue;
+                };
+                self.count();
+                let described = self
+                    .client
+                    .describe_key()
+                    .key_id(target)
+                    .send()
+                    .await
+                    .map_err(|e| KeyError::Backend(describe(&e)))?;
+                let Some(meta) = described.key_metadata() else {
+                    continue;
+                };
+                if matches!(
+                    meta.key_state(),
+                    Some(KeyState::PendingDeletion | KeyState::PendingReplicaDeletion)
+                ) {
+                    continue;
+                }
+                let created = meta
+                    .creation_date()
+                    .map_or(0, aws_sdk_kms::primitives::DateTime::secs);
+                out.push(MasterKeyInfo {
+                    id: meta.arn().unwrap_or(meta.key_id()).to_string(),
+                    tenant_id: tenant.to_string(),
+                    created_at: time::OffsetDateTime::from_unix_timestamp(created)
+                        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+                });
+            }
+            match (page.truncated(), page.next_marker()) {
+                (true, Some(next)) => marker = Some(next.to_string()),
+                _ => return Ok(out),
+            }
+        }
     }
 
     async fn destroy_master_key(&self, master_key: &str) -> Result<(), KeyError> {

@@ -128,6 +128,56 @@ impl Blobs for S3Blobs {
         }
     }
 
+    /// The bucket is versioned: every version and delete marker under the tenant's prefix is
+    /// deleted (by version id), so nothing waits for the lifecycle rule. The count is of the
+    /// objects that were current (an image replaced earlier counts once).
+    async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
+        if !valid_name(tenant_id) || tenant_id.contains('/') {
+            return Err(BlobError::InvalidName);
+        }
+        let prefix = format!("{tenant_id}/");
+        let mut count = 0u64;
+        // Each round lists from the start again: what was deleted is no longer listed.
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&prefix)
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| BlobError::Backend(describe(&e)))?;
+            let mut doomed: Vec<(String, Option<String>)> = Vec::new();
+            for v in page.versions() {
+                if let Some(key) = v.key() {
+                    if v.is_latest() == Some(true) {
+                        count += 1;
+                    }
+                    doomed.push((key.to_string(), v.version_id().map(str::to_string)));
+                }
+            }
+            for m in page.delete_markers() {
+                if let Some(key) = m.key() {
+                    doomed.push((key.to_string(), m.version_id().map(str::to_string)));
+                }
+            }
+            if doomed.is_empty() {
+                return Ok(count);
+            }
+            for (key, version) in doomed {
+                self.client
+                    .delete_object()
+                    .bucket(&self.bucket)
+                    .key(key)
+                    .set_version_id(version)
+                    .send()
+                    .await
+                    .map_err(|e| BlobError::Backend(describe(&e)))?;
+            }
+        }
+    }
+
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
         self.client
             .delete_object()

@@ -270,6 +270,36 @@ impl Blobs for FileBlobs {
         Ok(true)
     }
 
+    async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
+        if !valid_name(tenant_id) || tenant_id.contains('/') {
+            return Err(BlobError::InvalidName);
+        }
+        let root = self.dir.join(tenant_id);
+        let mut count = 0u64;
+        let mut dirs = vec![root.clone()];
+        while let Some(dir) = dirs.pop() {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io(e)),
+            };
+            for entry in entries {
+                let entry = entry.map_err(io)?;
+                if entry.file_type().map_err(io)?.is_dir() {
+                    dirs.push(entry.path());
+                } else {
+                    std::fs::remove_file(entry.path()).map_err(io)?;
+                    count += 1;
+                }
+            }
+        }
+        match std::fs::remove_dir_all(&root) {
+            Ok(()) => Ok(count),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(count),
+            Err(e) => Err(io(e)),
+        }
+    }
+
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
         match std::fs::remove_file(self.path(scope, name)?) {
             Ok(()) => Ok(()),

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 
 use crate::crypto;
-use crate::ports::keys::{DataKey, EncryptionContext, KeyError, Keys, WrappedKey};
+use crate::ports::keys::{DataKey, EncryptionContext, KeyError, Keys, MasterKeyInfo, WrappedKey};
 
 const WRAP_AAD: &[u8] = b"myna-data-key-v1\n";
 
@@ -116,6 +116,29 @@ impl Keys for FileKeys {
             crypto::open(&master, &wrapped.0, &Self::aad(context)).map_err(|_| KeyError::Unwrap)?;
         let bytes: [u8; 32] = plain.try_into().map_err(|_| KeyError::Unwrap)?;
         Ok(DataKey(bytes))
+    }
+
+    async fn list_master_keys(&self) -> Result<Vec<MasterKeyInfo>, KeyError> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.dir).map_err(io)? {
+            let entry = entry.map_err(io)?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            // `<tenant>-<random hex>.key` (see `create_master_key`).
+            let Some(id) = name.strip_suffix(".key") else {
+                continue;
+            };
+            let Some((tenant, _)) = id.rsplit_once('-') else {
+                continue;
+            };
+            let modified = entry.metadata().and_then(|m| m.modified()).map_err(io)?;
+            out.push(MasterKeyInfo {
+                id: id.to_string(),
+                tenant_id: tenant.to_string(),
+                created_at: time::OffsetDateTime::from(modified),
+            });
+        }
+        out.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(out)
     }
 
     async fn destroy_master_key(&self, master_key: &str) -> Result<(), KeyError> {

@@ -35,7 +35,7 @@ use serde::Serialize;
 use super::keys::TenantId;
 use crate::crypto;
 use crate::ports::audit::AuditEvent;
-use crate::ports::store::{Item, Query, Store, StoreError};
+use crate::ports::store::{Condition, Item, Key, Query, Store, StoreError};
 use crate::ports::Clock;
 
 pub use chain::{LogCheck, Problem, Verification};
@@ -161,6 +161,26 @@ impl ChainedAudit {
             .map(|(e, _)| e)
             .collect();
         Ok((entries, page.next))
+    }
+
+    /// How many entries the tenant's log holds (its head's sequence number).
+    pub async fn entry_count(&self, tenant: &TenantId) -> Result<i64, StoreError> {
+        let head = self
+            .store
+            .get(&Key::new(partition(Some(tenant.as_str())), HEAD))
+            .await?;
+        Ok(head.and_then(|h| h.i64("seq")).unwrap_or(0))
+    }
+
+    /// Deletes the tenant's whole log and its entry under `LOGS`: the month-end purge only
+    /// (`app::purge`; in AWS only its role may delete from the audit table). Re-running after
+    /// a failure deletes what is left.
+    pub async fn erase_tenant(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let pk = partition(Some(tenant.as_str()));
+        crate::ports::store::delete_partition(self.store.as_ref(), &pk).await?;
+        self.store
+            .delete(&Key::new(LOGS, &pk), Condition::None)
+            .await
     }
 
     /// Every tenant with a log, in id order.

@@ -1,0 +1,115 @@
+//! The month-end purge in `myna-local` (in Lambda it is the `purge` function on a daily
+//! EventBridge Scheduler schedule): run in process at start-up and then every hour (the job
+//! does nothing until a 解約日 has ended, and resumes an interrupted purge), and on demand:
+//!
+//! ```text
+//! myna-local purge-now [--data-dir DIR]    one run now; prints what it purged
+//! ```
+//! `purge-now` uses the same data directory as the server (stop the server first or let the
+//! two share the SQLite file; the job is idempotent either way) and sends the certificate
+//! mail through the outbox or SMTP like the server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use myna::adapters::embedded::Embedded;
+use myna::app::{App, Config};
+use myna::ports::SystemClock;
+
+pub const USAGE: &str = "usage: myna-local purge-now [--data-dir DIR]
+  runs the month-end purge once: tenants whose 解約日 has ended are deleted, their keys
+  destroyed and their データ破棄証明書 mailed (outbox or SMTP settings as for the server)";
+
+/// How often the server runs the job.
+pub const EVERY: Duration = Duration::from_secs(3600);
+
+/// Runs the job in process: now, then every [`EVERY`].
+pub fn spawn(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            match myna::app::purge::run(&app).await {
+                Ok(r) if r.purged.is_empty() && r.failed.is_empty() && r.orphan_keys == 0 => {}
+                Ok(r) => tracing::info!(
+                    purged = r.purged.len(),
+                    failed = r.failed.len(),
+                    orphan_keys = r.orphan_keys,
+                    "month-end purge ran"
+                ),
+                Err(e) => tracing::error!(error = %e, "month-end purge failed; retried next hour"),
+            }
+        }
+    });
+}
+
+/// `myna-local purge-now`.
+pub fn run(args: &[String], smtp: crate::mail::SmtpOptions) -> ExitCode {
+    let mut data_dir =
+        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data-dir" => match args.next() {
+                Some(d) => data_dir = PathBuf::from(d),
+                None => return crate::fail("--data-dir needs a value"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let smtp = match smtp.mailer() {
+            Ok(m) => m,
+            Err(e) => return crate::fail(&e),
+        };
+        let origin =
+            std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        let mut embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
+            Ok(e) => e,
+            Err(e) => return crate::fail(&e.to_string()),
+        };
+        if let Some((mailer, _)) = smtp {
+            embedded.ports.mailer = mailer;
+        }
+        let config = Config {
+            base_url: origin,
+            ..Config::default()
+        };
+        let app = App::new(embedded.ports, config);
+        let report = match myna::app::purge::run(&app).await {
+            Ok(r) => r,
+            Err(e) => return crate::fail(&format!("purge failed: {e}")),
+        };
+        // The certificate mails were queued for the worker: send them now.
+        for event in embedded.queue.drain() {
+            if let Err(e) = myna::app::worker::handle(&app, &event).await {
+                eprintln!("myna-local: a mail could not be sent ({e}); run purge-now again");
+            }
+        }
+        for tenant in &report.purged {
+            println!("purged {tenant}");
+        }
+        for tenant in &report.failed {
+            println!("FAILED {tenant} (run again to resume)");
+        }
+        println!("orphaned master keys destroyed: {}", report.orphan_keys);
+        if report.failed.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        }
+    })
+}
