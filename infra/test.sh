@@ -56,6 +56,9 @@ run_unit() {
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings
+  # The emulator suite is `test = false` (it needs moto), so --all-targets skips it: lint it
+  # here too, so an API change breaks the unit run rather than only the emulator run.
+  cargo clippy -p myna-tests --test emulator -- -D warnings
   say "cargo test --workspace"
   cargo test --workspace
 }

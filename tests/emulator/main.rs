@@ -406,7 +406,7 @@ async fn purge_schedules_the_key_deletion_and_removes_every_object_version_on_aw
             .await
             .unwrap();
     }
-    let actor = myna::app::registrants::Actor {
+    let actor = myna::app::actor::Actor {
         user_id: "owner".into(),
         name: "申込 太郎".into(),
         ip: "203.0.113.51".into(),
