@@ -13,6 +13,7 @@ pub mod contract;
 pub mod contractor;
 pub mod csv_io;
 pub mod deletion;
+pub mod disposal;
 pub mod dependents;
 pub mod enrol;
 pub mod groups;
@@ -133,6 +134,8 @@ pub enum InfraError {
     Audit(#[from] crate::ports::AuditError),
     #[error(transparent)]
     Events(#[from] crate::ports::events::EventError),
+    #[error(transparent)]
+    Blobs(#[from] crate::ports::blobs::BlobError),
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
     #[error("background task failed")]

@@ -22,11 +22,6 @@ pub const COMING_SOON: &[(&str, &str, Access)] = &[
         "退職者の処理",
         Access::Can(Permission::EditRegistrants),
     ),
-    (
-        "/disposal",
-        "登録者の削除（廃棄）",
-        Access::Can(Permission::DisposeNumbers),
-    ),
 ];
 
 /// HOME and its notices.

@@ -17,6 +17,7 @@ pub mod confirm;
 pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
+pub mod disposal;
 pub mod enrol;
 mod flash;
 pub mod functions;
@@ -145,6 +146,7 @@ pub fn declared() -> access::Routes {
         .merge(registrants::routes())
         .merge(groups::routes())
         .merge(dependents::routes())
+        .merge(disposal::routes())
         .merge(images::routes())
         .merge(usage::routes())
         .merge(collection::routes())
