@@ -12,6 +12,7 @@ mod bulk;
 mod collection;
 mod contract_embedded;
 mod contractor;
+mod disposal;
 mod guide;
 mod home;
 mod lambda_shape;

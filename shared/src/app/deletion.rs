@@ -52,7 +52,9 @@ pub(super) async fn remove(
             let dependents = deps::list(scope, &before.id).await?;
             record.objects = images::object_names(&before.person.images);
             for d in &dependents {
-                record.objects.extend(images::object_names(&d.person.images));
+                record
+                    .objects
+                    .extend(images::object_names(&d.person.images));
                 record.dependents.push(label(d));
             }
             record.images = record.objects.len();

@@ -319,9 +319,9 @@ async fn finish(
     {
         Ok(()) => Ok(record),
         // Finished by a concurrent retry meanwhile.
-        Err(StoreError::ConditionFailed) => get(scope, &record.id)
-            .await?
-            .ok_or(DisposalError::NotFound),
+        Err(StoreError::ConditionFailed) => {
+            get(scope, &record.id).await?.ok_or(DisposalError::NotFound)
+        }
         Err(e) => Err(e.into()),
     }
 }

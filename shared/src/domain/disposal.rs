@@ -184,7 +184,11 @@ mod tests {
             ("", "", Err(ReasonError::Missing)),
             ("unknown", "理由", Err(ReasonError::Missing)),
             ("retired", "", Ok("退職・契約終了による事務の終了")),
-            ("retired", " 2025年3月退職 ", Ok("退職・契約終了による事務の終了（2025年3月退職）")),
+            (
+                "retired",
+                " 2025年3月退職 ",
+                Ok("退職・契約終了による事務の終了（2025年3月退職）"),
+            ),
             ("other", "  ", Err(ReasonError::OtherNeedsText)),
             ("other", &long, Err(ReasonError::TooLong)),
             ("other", "重複登録の整理", Ok("その他（重複登録の整理）")),

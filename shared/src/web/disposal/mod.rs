@@ -115,11 +115,15 @@ async fn subject(authed: &Authed, at: &RecordRef, whole: bool) -> Result<Subject
     let target = target_of(at, whole);
     let r = super::records::registrant(authed, &at.registrant_id).await?;
     let mut rows = vec![("社員コード", r.code.clone()), ("登録者名", r.name())];
-    let masked = |n: &Option<regs::SealedNumber>| n.as_ref().map_or("未登録".into(), |n| n.masked());
+    let masked =
+        |n: &Option<regs::SealedNumber>| n.as_ref().map_or("未登録".into(), |n| n.masked());
     let (cancel_href, nothing) = match &at.dependent_id {
         None => {
             if whole {
-                rows.push(("扶養家族", format!("{}人（すべて削除されます）", r.dependents)));
+                rows.push((
+                    "扶養家族",
+                    format!("{}人（すべて削除されます）", r.dependents),
+                ));
             }
             rows.push(("マイナンバー", masked(&r.person.number)));
             rows.push(("画像", format!("{}件", count_images(&r.person.images))));
@@ -130,7 +134,10 @@ async fn subject(authed: &Authed, at: &RecordRef, whole: bool) -> Result<Subject
             let d = deps::get(&authed.scope, &r.id, dep)
                 .await?
                 .ok_or(WebError::NotFound)?;
-            rows.push(("扶養家族", format!("{}（{}）", d.name(), d.relationship.label())));
+            rows.push((
+                "扶養家族",
+                format!("{}（{}）", d.name(), d.relationship.label()),
+            ));
             rows.push(("マイナンバー", masked(&d.person.number)));
             rows.push(("画像", format!("{}件", count_images(&d.person.images))));
             let nothing = !whole && d.person.number.is_none() && d.person.images.is_empty();
@@ -263,7 +270,9 @@ async fn submit(
                 )
                 .await;
                 return match done {
-                    Ok(r) => Ok(Redirect::to(&format!("/disposal/{}?done=1", r.id)).into_response()),
+                    Ok(r) => {
+                        Ok(Redirect::to(&format!("/disposal/{}?done=1", r.id)).into_response())
+                    }
                     Err(DisposalError::Infra(e)) => Err(e.into()),
                     Err(_) => Err(WebError::NotFound),
                 };
