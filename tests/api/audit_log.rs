@@ -383,7 +383,7 @@ async fn every_kind_of_operation_reaches_the_log_with_its_description() {
         .await;
     let gone = registrant(&mut b, "鈴木", "B002", "").await;
     let path = format!("/registrants/{gone}/delete");
-    b.submit(&path, &path, &[]).await;
+    b.dispose(&path, "mistaken", "").await;
     let page = b.get("/audit-log").await;
     b.submit("/home", "/logout", &[]).await;
     let mut again = t.login(email, PW, None).await;

@@ -13,6 +13,7 @@ mod cancel;
 mod collection;
 mod contract_embedded;
 mod contractor;
+mod disposal;
 mod guide;
 mod home;
 mod lambda_shape;

@@ -248,14 +248,10 @@ async fn editing_keeps_the_number_unless_a_new_one_is_typed_and_delete_needs_con
         regs::get(&scope, &id).await.unwrap().is_some(),
         "asking deletes nothing"
     );
-    let res = b
-        .submit(
-            &format!("/registrants/{id}/delete"),
-            &format!("/registrants/{id}/delete"),
-            &[],
-        )
+    let (_, res) = b
+        .dispose(&format!("/registrants/{id}/delete"), "mistaken", "")
         .await;
-    assert_eq!(res.location(), Some("/registrants?done=deleted"));
+    assert!(res.location().unwrap().starts_with("/disposal/"));
     assert!(regs::get(&scope, &id).await.unwrap().is_none());
     let c = tenants::counters(&scope).await.unwrap();
     assert_eq!((c.registrants, c.pending), (0, 0));
@@ -638,14 +634,10 @@ async fn dependents_have_their_own_status_and_the_list_shows_the_lowest() {
     // it.
     let del = format!("/registrants/{id}/dependents/{}/delete", child.id);
     assert!(b.get(&del).await.body.contains("元に戻せません"));
-    b.submit(&del, &del, &[]).await;
+    b.dispose(&del, "no_longer_needed", "").await;
     assert_eq!(regs::get(&scope, &id).await.unwrap().unwrap().dependents, 1);
-    b.submit(
-        &format!("/registrants/{id}/delete"),
-        &format!("/registrants/{id}/delete"),
-        &[],
-    )
-    .await;
+    b.dispose(&format!("/registrants/{id}/delete"), "retired", "")
+        .await;
     assert!(myna::app::dependents::list(&scope, &id)
         .await
         .unwrap()
@@ -880,12 +872,8 @@ async fn document_images_go_straight_to_storage_and_only_verified_images_replace
         r.person.images["image_number_proof"],
         verified(&third).as_str()
     );
-    b.submit(
-        &format!("/registrants/{id}/delete"),
-        &format!("/registrants/{id}/delete"),
-        &[],
-    )
-    .await;
+    b.dispose(&format!("/registrants/{id}/delete"), "mistaken", "")
+        .await;
     assert!(t
         .app
         .ports

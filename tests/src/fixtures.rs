@@ -392,6 +392,32 @@ impl Browser {
         assert_eq!(res.location(), Some("/collection/passcode?done=1"));
     }
 
+    /// 廃棄 through its screens: opens the deletion page `path` (e.g.
+    /// `/registrants/{id}/number/delete`), gives the reason, passes 入力確認 and presses 削除.
+    /// Returns the 入力確認 page and the answer to 削除.
+    pub async fn dispose(&mut self, path: &str, reason: &str, text: &str) -> (Page, Page) {
+        let form = self.get(path).await;
+        assert_eq!(form.status, StatusCode::OK, "{path}: {}", form.body);
+        let csrf = form.csrf().expect("a csrf token");
+        let record = form.hidden("record");
+        let confirm = self
+            .post(
+                path,
+                &[
+                    ("csrf", &csrf),
+                    ("record", &record),
+                    ("reason", reason),
+                    ("reason_text", text),
+                ],
+            )
+            .await;
+        assert_eq!(confirm.status, StatusCode::OK, "{path}: {}", confirm.body);
+        let done = self
+            .post_confirm(&confirm, path, &[("step", "commit")])
+            .await;
+        (confirm, done)
+    }
+
     /// Posts the confirm page's hidden fields, and `extra`, to `action`.
     pub async fn post_confirm(
         &mut self,

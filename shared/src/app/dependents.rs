@@ -195,14 +195,28 @@ pub(super) async fn commit(
     all_after: &[Dependent],
     now: i64,
 ) -> Result<Registrant, SaveError> {
+    commit_with(scope, registrant, before, after, all_after, now, Vec::new()).await
+}
+
+/// [`commit`] plus `extra` writes in the same transaction (the deletion record of 廃棄).
+pub(super) async fn commit_with(
+    scope: &TenantScope,
+    registrant: &Registrant,
+    before: Option<&Dependent>,
+    after: Option<&Dependent>,
+    all_after: &[Dependent],
+    now: i64,
+    extra: Vec<WriteOp>,
+) -> Result<Registrant, SaveError> {
     let summary = summarised(registrant, all_after, now);
-    let mut ops = vec![WriteOp::Put {
+    let mut ops = extra;
+    ops.push(WriteOp::Put {
         item: summary.to_item(scope),
         condition: Condition::Equals(
             "updated_at".into(),
             Value::from(registrant.person.updated_at),
         ),
-    }];
+    });
     let as_read = |b: Option<&Dependent>| {
         b.map_or(Condition::None, |b| {
             Condition::Equals("updated_at".into(), Value::from(b.person.updated_at))

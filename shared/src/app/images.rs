@@ -177,6 +177,15 @@ pub async fn complete(
     Ok(())
 }
 
+/// The object names a record's image attributes point at (not their `_at` times).
+pub fn object_names(images: &serde_json::Map<String, Value>) -> Vec<String> {
+    images
+        .iter()
+        .filter(|(k, _)| !k.ends_with("_at"))
+        .filter_map(|(_, v)| v.as_str().map(str::to_string))
+        .collect()
+}
+
 /// Deletes the image objects a removed record pointed at (after the record is gone; an object
 /// left behind by a crash here is unreachable and dies with the tenant's key).
 pub async fn remove_objects(
@@ -186,11 +195,9 @@ pub async fn remove_objects(
     images: &serde_json::Map<String, Value>,
 ) {
     let bs = blob_scope(tenant, scope);
-    for (k, v) in images {
-        if let (false, Some(name)) = (k.ends_with("_at"), v.as_str()) {
-            if let Err(e) = app.ports.blobs.delete(&bs, name).await {
-                tracing::warn!(error = %e, "image object not deleted");
-            }
+    for name in object_names(images) {
+        if let Err(e) = app.ports.blobs.delete(&bs, &name).await {
+            tracing::warn!(error = %e, "image object not deleted");
         }
     }
 }

@@ -136,6 +136,13 @@ pub mod sk {
     /// in its own transaction, so two changes can never together remove the last 最高権限.
     pub const USERS_VERSION: &str = "USERSVERSION";
 
+    /// A deletion record of 廃棄 (`app::disposal`): number-free, kept after the person is gone.
+    pub fn disposal(record_id: &str) -> String {
+        format!("DISPOSAL#{record_id}")
+    }
+
+    pub const DISPOSALS: &str = "DISPOSAL#";
+
     pub fn group(group_id: &str) -> String {
         format!("GROUP#{group_id}")
     }

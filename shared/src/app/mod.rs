@@ -15,6 +15,7 @@ pub mod contractor;
 pub mod csv_io;
 pub mod deletion;
 pub mod dependents;
+pub mod disposal;
 pub mod enrol;
 pub mod groups;
 pub mod home;
@@ -135,6 +136,8 @@ pub enum InfraError {
     Audit(#[from] crate::ports::AuditError),
     #[error(transparent)]
     Events(#[from] crate::ports::events::EventError),
+    #[error(transparent)]
+    Blobs(#[from] crate::ports::blobs::BlobError),
     #[error("corrupt record: {0}")]
     Corrupt(&'static str),
     #[error("background task failed")]

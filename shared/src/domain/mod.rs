@@ -8,6 +8,7 @@
 pub mod approval;
 pub mod contractor;
 pub mod date;
+pub mod disposal;
 pub mod documents;
 pub mod identity;
 pub mod image;

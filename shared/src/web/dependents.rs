@@ -1,14 +1,14 @@
 //! 扶養家族 (manual ch.9, 11) under a registrant: add / edit with 入力確認 → 登録, detail,
-//! delete. Their document images are `web::images`. Served by the registrants function.
+//! delete (`web::disposal`). Their document images are `web::images`. Served by the registrants function.
 
 use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use axum::Form;
 
 use super::access::{Access, Routes};
-use super::confirm::{self, draft_duplicates, ConfirmFlow, DeleteView, FieldErrorsView};
+use super::confirm::{self, draft_duplicates, ConfirmFlow, FieldErrorsView};
 use super::person::{number_row, sex_row};
 use super::records::registrant;
 use super::session::{Authed, Chrome};
@@ -40,16 +40,6 @@ pub(super) fn routes() -> Routes {
             "/registrants/{id}/dependents/{dep}/edit",
             edit,
             dep_edit_submit,
-        )
-        .get(
-            "/registrants/{id}/dependents/{dep}/delete",
-            edit,
-            dep_delete_form,
-        )
-        .post(
-            "/registrants/{id}/dependents/{dep}/delete",
-            edit,
-            dep_delete_submit,
         )
 }
 
@@ -325,52 +315,6 @@ async fn dep_edit_submit(
     confirm::submit(&app, &authed, &mode, posted).await
 }
 
-async fn dep_delete_form(
-    authed: Authed,
-    Path((id, dep)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    let mode = dep_mode(&authed, &id, Some(&dep)).await?;
-    let d = mode.current.as_ref().ok_or(WebError::NotFound)?;
-    Ok(render(&DeleteView {
-        chrome: Chrome::new(&authed, "/registrants"),
-        heading: "扶養家族の削除",
-        lines: vec![
-            format!(
-                "{}さんの扶養家族「{}」（{}）を削除します。",
-                mode.registrant.name(),
-                d.name(),
-                d.relationship.label()
-            ),
-            "扶養家族の登録情報・マイナンバーは完全に削除され、元に戻せません。よろしいですか。"
-                .into(),
-        ],
-        action: format!("/registrants/{id}/dependents/{dep}/delete"),
-        cancel_href: format!("/registrants/{id}#dependents"),
-    }))
-}
-
-async fn dep_delete_submit(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path((id, dep)): Path<(String, String)>,
-) -> Result<Response, WebError> {
-    match deps::delete(
-        &app,
-        &authed.scope,
-        &authed.tenant,
-        &authed.actor(),
-        &id,
-        &dep,
-    )
-    .await
-    {
-        Ok(()) => Ok(
-            Redirect::to(&format!("/registrants/{id}?done=dep_deleted#dependents")).into_response(),
-        ),
-        Err(e) => Err(e.into()),
-    }
-}
-
 #[derive(Template)]
 #[template(path = "dependent_detail.html")]
 struct DepDetailView {
@@ -381,6 +325,7 @@ struct DepDetailView {
     name: String,
     rows: Vec<(&'static str, String)>,
     can_edit: bool,
+    can_dispose: bool,
     can_approve: bool,
     pending: bool,
 }
@@ -453,6 +398,7 @@ async fn dep_detail(
         name: d.name(),
         rows,
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
+        can_dispose: authed.allows(Permission::DisposeNumbers),
         can_approve: authed.user.role.allows(Permission::Approve),
         pending: d.person.status == crate::domain::status::Status::Pending,
     }))

@@ -16,18 +16,11 @@ use crate::domain::role::Permission;
 /// Capabilities linked from the menus and HOME that are not built yet: each answers with a
 /// plain 準備中 page (README lists them), behind the access its real screen will need, so a
 /// menu link already refuses whom the screen will refuse.
-pub const COMING_SOON: &[(&str, &str, Access)] = &[
-    (
-        "/retirement",
-        "退職者の処理",
-        Access::Can(Permission::EditRegistrants),
-    ),
-    (
-        "/disposal",
-        "登録者の削除（廃棄）",
-        Access::Can(Permission::DisposeNumbers),
-    ),
-];
+pub const COMING_SOON: &[(&str, &str, Access)] = &[(
+    "/retirement",
+    "退職者の処理",
+    Access::Can(Permission::EditRegistrants),
+)];
 
 /// HOME and its notices.
 pub fn routes() -> Routes {

@@ -18,6 +18,7 @@ pub mod confirm;
 pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
+pub mod disposal;
 pub mod enrol;
 mod flash;
 pub mod functions;
@@ -146,6 +147,7 @@ pub fn declared() -> access::Routes {
         .merge(registrants::routes())
         .merge(groups::routes())
         .merge(dependents::routes())
+        .merge(disposal::routes())
         .merge(images::routes())
         .merge(usage::routes())
         .merge(collection::routes())

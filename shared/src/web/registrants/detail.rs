@@ -1,23 +1,21 @@
-//! 登録者詳細 and 登録者の削除 (manual ch.11): the record with its dependents and images, and the
-//! deletion with its confirmation page.
+//! 登録者詳細 (manual ch.11): the record with its dependents and images. Its 削除 button leads to
+//! 登録者削除 (`web::disposal`).
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::extract::{Path, Query};
+use axum::response::Response;
 
-use crate::app::deletion;
 use crate::app::dependents as deps;
 use crate::app::groups;
 use crate::domain::date::{format_slash, to_wareki};
 use crate::domain::person::Sex;
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
-use crate::web::confirm::DeleteView;
 use crate::web::flash::Flash;
 use crate::web::images::{image_rows, ImageRow};
 use crate::web::records::registrant;
 use crate::web::session::{Authed, Chrome};
-use crate::web::{render, AppState, WebError};
+use crate::web::{render, WebError};
 
 #[derive(Template)]
 #[template(path = "registrant_detail.html")]
@@ -31,6 +29,7 @@ struct DetailView {
     images: Vec<ImageRow>,
     can_edit: bool,
     can_approve: bool,
+    can_dispose: bool,
     pending: bool,
 }
 
@@ -154,44 +153,7 @@ pub(super) async fn detail(
         images: image_rows(&format!("/registrants/{}", r.id), &r.person.images),
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_approve: authed.user.role.allows(Permission::Approve),
+        can_dispose: authed.allows(Permission::DisposeNumbers),
         pending: r.person.status == Status::Pending,
     }))
-}
-
-pub(super) async fn delete_form(
-    authed: Authed,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    let r = registrant(&authed, &id).await?;
-    Ok(render(&DeleteView {
-        chrome: Chrome::new(&authed, "/registrants"),
-        heading: "登録者の削除",
-        lines: vec![
-            format!(
-                "登録者「{}」{}を削除します。",
-                r.name(),
-                if r.code.is_empty() {
-                    String::new()
-                } else {
-                    format!("（社員コード {}）", r.code)
-                }
-            ),
-            "登録者情報・マイナンバーは完全に削除され、元に戻せません。よろしいですか。".into(),
-        ],
-        action: format!("/registrants/{id}/delete"),
-        cancel_href: format!("/registrants/{id}"),
-    }))
-}
-
-pub(super) async fn delete_submit(
-    State(app): State<AppState>,
-    authed: Authed,
-    Path(id): Path<String>,
-) -> Result<Response, WebError> {
-    match deletion::delete_registrant(&app, &authed.scope, &authed.tenant, &authed.actor(), &id)
-        .await
-    {
-        Ok(()) => Ok(Redirect::to("/registrants?done=deleted").into_response()),
-        Err(e) => Err(e.into()),
-    }
 }

@@ -1,8 +1,8 @@
 //! マイナンバー管理 (manual ch.6, 10, 11): the registrant list with search and paging, add /
-//! edit with the 入力確認 → 登録 step, detail and delete. グループ管理 is `web::groups`, 扶養家族 and
+//! edit with the 入力確認 → 登録 step and detail (deletion is `web::disposal`). グループ管理 is `web::groups`, 扶養家族 and
 //! document images are `web::dependents`; all three are served by the registrants function.
 //!
-//! This file: the routes and the list; `form` (追加 / 編集 with 入力確認), `detail` (詳細, 削除).
+//! This file: the routes and the list; `form` (追加 / 編集 with 入力確認), `detail` (詳細).
 
 use super::access::{Access, Routes};
 use super::flash::Flash;
@@ -19,7 +19,7 @@ use axum::response::Response;
 
 mod detail;
 mod form;
-use detail::{delete_form, delete_submit, detail};
+use detail::detail;
 use form::{edit_form, edit_submit, new_form, new_submit};
 
 /// マイナンバー管理's own pages: the list, 新規追加, detail, 編集 and 削除.
@@ -33,8 +33,6 @@ pub fn routes() -> Routes {
         .get("/registrants/{id}", view, detail)
         .get("/registrants/{id}/edit", edit, edit_form)
         .post("/registrants/{id}/edit", edit, edit_submit)
-        .get("/registrants/{id}/delete", edit, delete_form)
-        .post("/registrants/{id}/delete", edit, delete_submit)
 }
 
 // ---------------------------------------------------------------- list
@@ -75,6 +73,8 @@ struct ListView {
     can_edit: bool,
     can_reveal: bool,
     can_approve: bool,
+    /// 削除 in マイナンバー操作 and アクション (manual ch.12).
+    can_dispose: bool,
     first_href: String,
     /// CSVダウンロード of what this filter selects (all pages).
     csv_href: String,
@@ -158,5 +158,6 @@ async fn list(
         can_edit: authed.user.role.allows(Permission::EditRegistrants),
         can_reveal: authed.user.role.allows(Permission::RevealNumber),
         can_approve: authed.user.role.allows(Permission::Approve),
+        can_dispose: authed.allows(Permission::DisposeNumbers),
     }))
 }
