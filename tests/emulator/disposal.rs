@@ -41,6 +41,18 @@ async fn deletions_remove_number_fingerprint_and_image_objects_from_dynamodb_and
     let scope = TenantScope::new(out.tenant.clone(), app.ports.store.clone());
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
     let bs = images::blob_scope(&tenant, &scope);
+    // versioned as the template makes it, so a plain delete would leave earlier versions
+    let s3 = myna::adapters::aws::s3_client(&e.sdk, &e.settings);
+    s3.put_bucket_versioning()
+        .bucket(&e.settings.bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
     let actor = Actor {
         user_id: "owner".into(),
         name: "山田 太郎".into(),
@@ -66,16 +78,19 @@ async fn deletions_remove_number_fingerprint_and_image_objects_from_dynamodb_and
             .await
             .unwrap();
         let object = format!("registrants/{}/number_proof/{}", r.id, ulid::Ulid::new());
-        app.ports
-            .blobs
-            .put(
-                &bs,
-                &object,
-                b"\xFF\xD8\xFF\xE0 jpeg".to_vec(),
-                "image/jpeg",
-            )
-            .await
-            .unwrap();
+        // written twice: the bucket keeps the first as an earlier version
+        for _ in 0..2 {
+            app.ports
+                .blobs
+                .put(
+                    &bs,
+                    &object,
+                    b"\xFF\xD8\xFF\xE0 jpeg".to_vec(),
+                    "image/jpeg",
+                )
+                .await
+                .unwrap();
+        }
         let mut item = r.to_item(&scope);
         item.attrs
             .insert("image_number_proof".into(), object.clone().into());
@@ -134,6 +149,19 @@ async fn deletions_remove_number_fingerprint_and_image_objects_from_dynamodb_and
     for (_, object) in &people {
         assert!(app.ports.blobs.head(&bs, object).await.unwrap().is_none());
     }
+    // and no earlier version or delete marker of either image stays in the versioned bucket
+    let left = s3
+        .list_object_versions()
+        .bucket(&e.settings.bucket)
+        .prefix(format!("{}/", out.tenant))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        left.versions().len() + left.delete_markers().len(),
+        0,
+        "versions left behind"
+    );
     // and two number-free records stay
     let (records, _) = disposal::list(&scope, None).await.unwrap();
     assert_eq!(records.len(), 2);

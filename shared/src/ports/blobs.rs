@@ -86,7 +86,8 @@ pub trait Blobs: Send + Sync {
     /// ends up either wholly in `to` or not at all.
     async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError>;
 
-    /// Deletes the object; deleting a missing object succeeds.
+    /// Deletes the object and any earlier version a versioned store keeps of it (no copy of a
+    /// deleted image stays behind); deleting a missing object succeeds.
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError>;
 
     /// Deletes every object of the tenant (the month-end purge only) and returns how many

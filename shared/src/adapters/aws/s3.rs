@@ -178,14 +178,54 @@ impl Blobs for S3Blobs {
         }
     }
 
+    /// Deletes the object and every earlier version of it: the bucket is versioned, and a
+    /// plain DeleteObject would only add a delete marker and keep the image for the lifecycle
+    /// rule's 30 days. A deletion (廃棄) removes the image at once.
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(Self::object_key(scope, name)?)
-            .send()
-            .await
-            .map_err(|e| BlobError::Backend(describe(&e)))?;
+        let key = Self::object_key(scope, name)?;
+        let mut doomed: Vec<Option<String>> = Vec::new();
+        let mut key_marker: Option<String> = None;
+        let mut version_marker: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(&key)
+                .set_key_marker(key_marker.take())
+                .set_version_id_marker(version_marker.take())
+                .send()
+                .await
+                .map_err(|e| BlobError::Backend(describe(&e)))?;
+            // The prefix also matches longer names (`a.jpg` and `a.jpg.old`): exact keys only.
+            let exact = |k: Option<&str>| k == Some(key.as_str());
+            for v in page.versions().iter().filter(|v| exact(v.key())) {
+                doomed.push(v.version_id().map(str::to_string));
+            }
+            for m in page.delete_markers().iter().filter(|m| exact(m.key())) {
+                doomed.push(m.version_id().map(str::to_string));
+            }
+            if page.is_truncated() != Some(true) {
+                break;
+            }
+            key_marker = page.next_key_marker().map(str::to_string);
+            version_marker = page.next_version_id_marker().map(str::to_string);
+        }
+        if doomed.is_empty() {
+            // Nothing listed (an unversioned bucket lists its objects too): a plain delete,
+            // which succeeds for a missing object.
+            doomed.push(None);
+        }
+        for version in doomed {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .set_version_id(version)
+                .send()
+                .await
+                .map_err(|e| BlobError::Backend(describe(&e)))?;
+        }
         Ok(())
     }
 
