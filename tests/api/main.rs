@@ -16,6 +16,7 @@ mod contractor;
 mod guide;
 mod home;
 mod lambda_shape;
+mod least_privilege;
 mod login;
 mod mail;
 mod person;
