@@ -170,6 +170,16 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
             .collect()
     };
     let numbers = &["kms:Decrypt@tenant-key", "kms:GenerateDataKey@tenant-key"][..];
+    // Number entry and image uploads (the admin's and the registrant's own phone pages).
+    let uploads = web(&[
+        MAIN_RW,
+        numbers,
+        &[
+            "s3:PutObject@documents",
+            "s3:GetObject@documents",
+            "s3:DeleteObject@documents",
+        ],
+    ]);
     let mut map = BTreeMap::new();
     map.insert(
         "LoginFunction",
@@ -208,18 +218,7 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
         ]
         .concat(),
     );
-    map.insert(
-        "RegistrantsFunction",
-        web(&[
-            MAIN_RW,
-            numbers,
-            &[
-                "s3:PutObject@documents",
-                "s3:GetObject@documents",
-                "s3:DeleteObject@documents",
-            ],
-        ]),
-    );
+    map.insert("RegistrantsFunction", uploads.clone());
     map.insert(
         "ApprovalFunction",
         web(&[
@@ -245,18 +244,7 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
             ],
         ]),
     );
-    map.insert(
-        "EnrolFunction",
-        web(&[
-            MAIN_RW,
-            numbers,
-            &[
-                "s3:PutObject@documents",
-                "s3:GetObject@documents",
-                "s3:DeleteObject@documents",
-            ],
-        ]),
-    );
+    map.insert("EnrolFunction", uploads.clone());
     map.insert(
         "AccountFunction",
         web(&[
