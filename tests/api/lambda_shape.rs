@@ -1,6 +1,6 @@
 //! The deployed functions' shape: API Gateway HTTP API (payload 2.0) events go through
 //! `lambda_http`'s adapter, exactly as `lambda_http::run` does, into the same routers the
-//! functions run (`web::functions::function_router(app, Function::Auth)`, …).
+//! functions run (`web::functions::function_router(app, Function::Login)`, …).
 
 use axum::Router;
 use base64::{engine::general_purpose::STANDARD, Engine};
@@ -89,7 +89,8 @@ fn form(fields: &[(&str, &str)]) -> String {
 #[tokio::test]
 async fn signup_login_and_home_work_through_http_api_events() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = function_router(t.app.clone(), Function::Auth);
+    let auth = function_router(t.app.clone(), Function::Login);
+    let second = function_router(t.app.clone(), Function::SecondFactor);
     let home = function_router(t.app.clone(), Function::Home);
     let mut jar = Vec::new();
 
@@ -128,11 +129,11 @@ async fn signup_login_and_home_work_through_http_api_events() {
     cookie_pairs(&res, &mut jar);
     assert!(jar.iter().any(|c| c.starts_with("myna_sid=")));
 
-    let otp_page = invoke(&auth, event("GET", "/login/otp", &jar, None)).await;
+    let otp_page = invoke(&second, event("GET", "/login/otp", &jar, None)).await;
     let token = csrf_in(otp_page["body"].as_str().unwrap()).unwrap();
     let code = t.latest_otp("lambda@example.jp").unwrap();
     let otp = form(&[("csrf", &token), ("code", &code)]);
-    let res = invoke(&auth, event("POST", "/login/otp", &jar, Some(&otp))).await;
+    let res = invoke(&second, event("POST", "/login/otp", &jar, Some(&otp))).await;
     assert_eq!(res["headers"]["location"], "/home", "{res}");
     cookie_pairs(&res, &mut jar);
 
@@ -157,7 +158,7 @@ async fn signup_login_and_home_work_through_http_api_events() {
 #[tokio::test]
 async fn a_binary_response_is_base64_encoded() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = function_router(t.app.clone(), Function::Auth);
+    let auth = function_router(t.app.clone(), Function::Login);
     let res = invoke(&auth, event("GET", "/static/favicon.png", &[], None)).await;
     assert_eq!(res["statusCode"], 200);
     assert_eq!(res["headers"]["content-type"], "image/png");
@@ -169,7 +170,7 @@ async fn a_binary_response_is_base64_encoded() {
 #[tokio::test]
 async fn a_route_of_another_group_is_not_served_by_this_function() {
     let t = TestApp::spawn_with(lambda_config());
-    let auth = function_router(t.app.clone(), Function::Auth);
+    let auth = function_router(t.app.clone(), Function::Login);
     let res = invoke(&auth, event("GET", "/home", &[], None)).await;
     assert_eq!(res["statusCode"], 404);
     assert!(res["body"]

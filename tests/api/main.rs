@@ -17,6 +17,7 @@ mod disposal;
 mod guide;
 mod home;
 mod lambda_shape;
+mod least_privilege;
 mod login;
 mod mail;
 mod person;

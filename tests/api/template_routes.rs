@@ -76,12 +76,44 @@ fn statements() -> Vec<(String, String)> {
     out
 }
 
-/// Whether API Gateway sends `path` to an event declared with `route`.
-fn matches(route: &str, path: &str) -> bool {
+/// Whether API Gateway sends `path` to an event declared with `route`, and how specifically:
+/// a route without a greedy variable beats every greedy one, a longer greedy prefix a shorter
+/// one (API Gateway's rule for HTTP APIs). `{…}` matches one segment, as in the route table.
+fn specificity(route: &str, path: &str) -> Option<(bool, usize)> {
+    let segs = |p: &str| -> Vec<String> {
+        p.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let same = |r: &[String], p: &[String]| {
+        r.iter()
+            .zip(p)
+            .all(|(r, p)| r == p || (r.starts_with('{') && r.ends_with('}')))
+    };
+    let have = segs(path);
     match route.strip_suffix("/{proxy+}") {
-        Some(prefix) => path.starts_with(&format!("{prefix}/")),
-        None => route == path,
+        Some(prefix) => {
+            let want = segs(prefix);
+            (have.len() > want.len() && same(&want, &have)).then_some((false, want.len()))
+        }
+        None => {
+            let want = segs(route);
+            (have.len() == want.len() && same(&want, &have)).then_some((true, want.len()))
+        }
     }
+}
+
+/// The event API Gateway sends `path` to (the most specific match), if any.
+fn route_for<'a>(events: &'a [Event], path: &str) -> Vec<&'a Event> {
+    let best = events
+        .iter()
+        .filter_map(|e| specificity(&e.path, path))
+        .max();
+    events
+        .iter()
+        .filter(|e| best.is_some() && specificity(&e.path, path) == best)
+        .collect()
 }
 
 #[tokio::test]
@@ -94,10 +126,7 @@ async fn every_route_is_sent_by_the_template_to_the_function_that_serves_it() {
         let table = function.routes().table();
         assert!(!table.is_empty(), "{function:?} serves no route");
         for row in table {
-            let owners: Vec<_> = events
-                .iter()
-                .filter(|e| matches(&e.path, row.path))
-                .collect();
+            let owners = route_for(&events, row.path);
             assert!(
                 owners.len() == 1
                     && owners[0].function == function.resource()
@@ -199,11 +228,20 @@ fn only_the_purge_function_may_delete_audit_items_or_destroy_tenant_keys() {
 
 #[test]
 fn only_functions_that_seal_or_open_numbers_may_unwrap_the_numbers_key() {
-    // Numbers and images: registrants, enrol. The login and account functions unwrap only keys
-    // whose encryption context names a secret's purpose (TOTP secrets, the passcode), which the
-    // numbers' key never has.
-    let numbers = ["RegistrantsFunction", "EnrolFunction"];
-    let secrets = ["AuthFunction", "AccountFunction"];
+    // Numbers and images: registrants, approval, csv, enrol. The second-factor, collection and
+    // account functions unwrap only keys whose encryption context names a secret's purpose
+    // (TOTP secrets, the passcode), which the numbers' key never has.
+    let numbers = [
+        "RegistrantsFunction",
+        "ApprovalFunction",
+        "CsvFunction",
+        "EnrolFunction",
+    ];
+    let secrets = [
+        "SecondFactorFunction",
+        "CollectionFunction",
+        "AccountFunction",
+    ];
     let (mut any_key, mut purpose_keys) = (Vec::new(), Vec::new());
     for (resource, s) in statements() {
         let tenant_keys = s.contains(":key/*") && s.contains("myna:stage");

@@ -1,6 +1,6 @@
-//! Lambda `myna-fn-registrants`: マイナンバー管理, approval and collection
-//! (`Function::Registrants`). Wiring only: configuration from the environment, adapters built
-//! once outside the handler.
+//! Lambda `myna-fn-registrants`: マイナンバー管理 (registrants, dependents, groups, images,
+//! number entry and reveal) (`Function::Registrants`). Wiring only: configuration from the
+//! environment, adapters built once outside the handler.
 
 use myna::web::functions::{function_router, Function};
 

@@ -198,7 +198,7 @@ async fn serve(
         embedded.ports.mailer = mailer;
     }
     let app = App::new(embedded.ports, config);
-    // Background work runs in process, one event at a time, as the worker function would.
+    // Background work runs in process, one event at a time, as the job functions would.
     let worker_app = app.clone();
     let queue = embedded.queue;
     tokio::spawn(async move {

@@ -93,7 +93,7 @@ pub fn run(args: &[String], smtp: crate::mail::SmtpOptions) -> ExitCode {
             Ok(r) => r,
             Err(e) => return crate::fail(&format!("purge failed: {e}")),
         };
-        // The certificate mails were queued for the worker: send them now.
+        // The certificate mails were queued for the mail-blast job: send them now.
         for event in embedded.queue.drain() {
             if let Err(e) = myna::app::worker::handle(&app, &event).await {
                 eprintln!("myna-local: a mail could not be sent ({e}); run purge-now again");

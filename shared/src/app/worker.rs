@@ -1,6 +1,8 @@
 //! Background work (EventBridge events in AWS, the in-process queue locally): one dispatcher,
-//! one function per job kind. Delivery is at least once, so every job is idempotent: it claims
-//! its event id in the sessions table before acting and skips ids already done.
+//! one function per job kind, and [`Job`], the deployed job functions and the kinds each is
+//! sent (its EventBridge rule matches exactly these detail-types). Delivery is at least once, so
+//! every job is idempotent: it claims its event id in the sessions table before acting and
+//! skips ids already done.
 
 use serde_json::json;
 
@@ -36,6 +38,43 @@ pub fn mail_event_once(id: &str, mail: &Mail) -> Event {
     Event {
         kind: MAIL_SEND.into(),
         detail: json!({ "id": id, "mail": mail }),
+    }
+}
+
+/// A deployed function running jobs from the event bus (scheduled jobs such as the purge have
+/// functions of their own and no events).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Job {
+    /// Every mail: single mails (sign-up, login users, the データ破棄証明書) and collection
+    /// blasts. The only job function that may send mail.
+    MailBlast,
+}
+
+impl Job {
+    /// Every job function.
+    pub const ALL: [Job; 1] = [Job::MailBlast];
+
+    /// The function's logical id in `template.yaml`.
+    pub fn resource(self) -> &'static str {
+        match self {
+            Job::MailBlast => "MailBlastFunction",
+        }
+    }
+
+    /// The event kinds (EventBridge detail-types) sent to this function.
+    pub fn kinds(self) -> &'static [&'static str] {
+        match self {
+            Job::MailBlast => &[MAIL_SEND, super::collection::BLAST_JOB],
+        }
+    }
+
+    /// Runs `event` if it is one of this function's kinds; an unknown kind is an error (its
+    /// rule sent it by mistake), so it lands in the dead-letter queue rather than vanishing.
+    pub async fn handle(self, app: &App, event: &Event) -> Result<(), JobError> {
+        if !self.kinds().contains(&event.kind.as_str()) {
+            return Err(JobError::UnknownKind(event.kind.clone()));
+        }
+        handle(app, event).await
     }
 }
 

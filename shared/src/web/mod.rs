@@ -3,7 +3,7 @@
 //! headers, a request span with the failure log), and the askama views.
 //!
 //! A Lambda function runs exactly its share of the routes
-//! (`web::functions::function_router(app, Function::Auth)` handed to `lambda_http::run`); the
+//! (`web::functions::function_router(app, Function::Login)` handed to `lambda_http::run`); the
 //! local server runs [`all`]. Handlers use only axum extractors, so the same code serves both.
 
 pub mod access;

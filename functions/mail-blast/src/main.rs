@@ -1,8 +1,9 @@
-//! Lambda `myna-fn-worker`: background jobs delivered by EventBridge (source `myna`, the job
-//! kind as detail-type). Wiring only; the jobs are `app::worker`. A failed job returns an
-//! error so EventBridge retries it and finally parks it in the dead-letter queue.
+//! Lambda `myna-fn-mail-blast`: every mail, delivered by EventBridge (source `myna`, the job
+//! kinds of `Job::MailBlast` as detail-type). Wiring only; the jobs are `app::worker`. A failed
+//! job returns an error so EventBridge retries it and finally parks it in the dead-letter queue.
 
 use lambda_runtime::{service_fn, LambdaEvent};
+use myna::app::worker::Job;
 use myna::ports::Event;
 use serde_json::Value;
 
@@ -19,7 +20,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
                 .to_string(),
             detail: event.payload["detail"].clone(),
         };
-        myna::app::worker::handle(app, &job)
+        Job::MailBlast
+            .handle(app, &job)
             .await
             .map_err(lambda_runtime::Error::from)
     }))
