@@ -350,6 +350,9 @@ pub async fn update(
     r.person.sex = valid.sex;
     r.person.birth_date = valid.birth_date;
     r.hire_date = valid.hire_date;
+    r.retired_on = valid.retention.retired_on;
+    r.delete_on = valid.retention.delete_on;
+    r.last_declaration_year = valid.retention.last_declaration_year;
     r.note = valid.note;
     r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     commit(scope, Some(&before), Some(&r)).await?;
