@@ -6,7 +6,8 @@
 //! cargo run -p myna-local -- verify-audit [--data-dir ./data | --aws] [--tenant ID]
 //! ```
 //! `verify-audit` checks every operation log's hash chain and exits 1 on a broken one
-//! (verify_audit.rs).
+//! (verify_audit.rs). `retention-now` runs the retention reminders once (retention_job.rs);
+//! the server runs them in process at start-up and daily.
 //! `MYNA_LISTEN` / `MYNA_DATA_DIR` do the same; `MYNA_SIGNUP=closed` closes sign-up;
 //! `MYNA_BASE_URL` sets the origin written into mails.
 //!
@@ -25,6 +26,7 @@ use myna::ports::SystemClock;
 
 mod mail;
 mod outbox_page;
+mod retention_job;
 mod uploads;
 mod verify_audit;
 
@@ -45,7 +47,8 @@ loopback listeners only):
   --smtp-from ADDRESS        sender, e.g. 'マイナクラウド <no-reply@example.jp>' (env MYNA_SMTP_FROM)
   --smtp-ca-file FILE        extra trusted CA (PEM) beside the system's (env MYNA_SMTP_CA_FILE)
 environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)
-myna-local verify-audit --help: check the operation logs' hash chains";
+myna-local verify-audit --help: check the operation logs' hash chains
+myna-local retention-now --help: run the retention reminders (削除予定日到来) now";
 
 struct Options {
     listen: String,
@@ -111,6 +114,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().map(String::as_str) == Some("verify-audit") {
         return verify_audit::run(&args[1..]);
+    }
+    if args.first().map(String::as_str) == Some("retention-now") {
+        return retention_job::run(&args[1..]);
     }
     let opts = match options() {
         Ok(o) => o,
@@ -202,6 +208,8 @@ async fn serve(
             }
         }
     });
+    // The retention reminders (a scheduled Lambda in AWS) run in process too.
+    retention_job::spawn(app.clone());
     // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
     let router = myna::web::group_with(
         app.clone(),

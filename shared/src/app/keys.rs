@@ -87,6 +87,16 @@ pub fn install_marker() -> Key {
     Key::new("GLOBAL", "INSTALL")
 }
 
+/// Global: a tenant that holds (or held) a 削除予定日, so the retention reminder job finds the
+/// tenants to look at without reading any other tenant's data (`app::retention`). Holds no
+/// personal data: the tenant id only.
+pub fn retention_tenant(tenant: &TenantId) -> Key {
+    Key::new(RETENTION_TENANTS, format!("T#{tenant}"))
+}
+
+/// The partition of [`retention_tenant`] items.
+pub const RETENTION_TENANTS: &str = "RETENTION_TENANTS";
+
 /// Sort keys inside a tenant's main partition.
 pub mod sk {
     pub const PROFILE: &str = "PROFILE";
@@ -114,6 +124,12 @@ pub mod sk {
     /// The version of the tenant's set of login users: every change to it moves the version
     /// in its own transaction, so two changes can never together remove the last 最高権限.
     pub const USERS_VERSION: &str = "USERSVERSION";
+
+    /// The retention job mailed 最高権限 that this registrant's 削除予定日 (`date`, ISO) came.
+    pub fn retention_mailed(registrant_id: &str, date: &str) -> String {
+        format!("RETENTION#{registrant_id}#{date}")
+    }
+    pub const RETENTION_MAILED: &str = "RETENTION#";
 
     pub fn group(group_id: &str) -> String {
         format!("GROUP#{group_id}")
@@ -309,6 +325,13 @@ impl TenantScope {
     pub async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
         self.store.batch_write(ops).await
+    }
+
+    /// Lists this tenant for the retention reminder job ([`retention_tenant`]); idempotent.
+    pub async fn enlist_for_retention(&self) -> Result<(), StoreError> {
+        self.store
+            .put(Item::new(retention_tenant(&self.tenant)), Condition::None)
+            .await
     }
 
     /// Checks ops built for this tenant, e.g. before adding them to a larger transaction.

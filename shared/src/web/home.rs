@@ -16,23 +16,22 @@ use crate::domain::role::Permission;
 /// Capabilities linked from the menus and HOME that are not built yet: each answers with a
 /// plain 準備中 page (README lists them), behind the access its real screen will need, so a
 /// menu link already refuses whom the screen will refuse.
-pub const COMING_SOON: &[(&str, &str, Access)] = &[
-    (
-        "/retirement",
-        "退職者の処理",
-        Access::Can(Permission::EditRegistrants),
-    ),
-    (
-        "/disposal",
-        "登録者の削除（廃棄）",
-        Access::Can(Permission::DisposeNumbers),
-    ),
-];
+pub const COMING_SOON: &[(&str, &str, Access)] = &[(
+    "/disposal",
+    "登録者の削除（廃棄）",
+    Access::Can(Permission::DisposeNumbers),
+)];
 
 /// HOME and its notices.
 pub fn routes() -> Routes {
     Routes::new()
         .get("/home", Access::Staff, home_page)
+        // 退職者の処理 (HOME's 詳しい操作): the list, whose 退職日・削除予定日 icons open 編集.
+        .get(
+            "/retirement",
+            Access::Can(Permission::EditRegistrants),
+            || async { Redirect::to("/registrants") },
+        )
         // A notice is closed for the user who closes it only.
         .post("/home/notices/{id}/dismiss", Access::Staff, dismiss_notice)
 }
@@ -67,6 +66,8 @@ struct HomePage {
     transfer_pending: bool,
     can_pay: bool,
     counters: Counters,
+    /// Registrants whose 削除予定日 has come (削除予定日到来, `app::retention`).
+    retention_due: usize,
     can: HomeActions,
 }
 
@@ -91,8 +92,10 @@ impl HomeActions {
     }
 }
 
-async fn home_page(authed: Authed) -> Result<Response, WebError> {
+async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
     let data = home::load(&authed.scope, authed.tenant.clone(), authed.user.clone()).await?;
+    let today = crate::app::registrants::today(app.now());
+    let retention_due = crate::app::retention::due_count(&authed.scope, today).await?;
     Ok(render(&HomePage {
         chrome: Chrome::new(&authed, "/home"),
         passcode_unset: data.passcode_unset,
@@ -106,6 +109,7 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         transfer_pending: data.tenant.terms.transfer_pending(),
         can_pay: authed.allows(Permission::ManagePayment),
         counters: data.counters,
+        retention_due,
         can: HomeActions::of(&authed),
     }))
 }
