@@ -309,3 +309,71 @@ async fn retirees_are_left_out_of_the_collection_send_list() {
     assert!(ids.contains(&active));
     assert!(!ids.contains(&retired));
 }
+
+#[tokio::test]
+async fn csv_reads_and_writes_the_retention_columns() {
+    // given a file with 退職日, an empty 削除予定日 and 最終申告書年
+    let (t, mut b) = TestApp::with_owner("退職商事", OWNER).await;
+    let header = "種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考,退職日,マイナンバー削除予定日,最終申告書年";
+    let text = format!(
+        "{header}\n登録者,E1,従業員1,山田,太郎,ヤマダ,タロウ,1980/1/1,男性,,,2020/4/1,,,,2025/3/31,,2026\n\
+         登録者,E2,従業員1,佐藤,次郎,サトウ,ジロウ,1981/1/1,男性,,,2020/4/1,,,,,,\n"
+    );
+    // when it is uploaded and committed (登録)
+    let page = "/registrants/csv-upload";
+    let staged = b.upload(page, page, text.as_bytes(), true).await;
+    assert_eq!(staged.status, axum::http::StatusCode::OK, "{}", staged.body);
+    let start = staged.body.find("/commit\"").expect("confirm page");
+    let id = &staged.body[start - 26..start];
+    let token = staged.csrf().unwrap();
+    b.post(
+        &format!("/registrants/csv-upload/{id}/commit"),
+        &[("csrf", &token)],
+    )
+    .await;
+    for _ in 0..50 {
+        let status = b.get(&format!("/registrants/csv-upload/{id}")).await;
+        if !status.body.contains("http-equiv=\"refresh\"") {
+            break;
+        }
+    }
+    // then the dates are stored, the 削除予定日 proposed from the later 申告書 year
+    let scope = t.scope_of(OWNER).await;
+    let all = regs::select(&scope, &regs::Filter::default())
+        .await
+        .unwrap()
+        .0;
+    let e1 = all.iter().find(|r| r.code == "E1").expect("E1 imported");
+    assert_eq!(
+        e1.retired_on.map(|d| d.to_string()).as_deref(),
+        Some("2025-03-31")
+    );
+    assert_eq!(
+        e1.delete_on.map(|d| d.to_string()).as_deref(),
+        Some("2034-01-11")
+    );
+    assert_eq!(e1.last_declaration_year, Some(2026));
+    // and the download writes the three columns back
+    let form = b.get("/registrants/csv").await;
+    let token = form.csrf().unwrap();
+    let file = b
+        .post(
+            "/registrants/csv",
+            &[
+                ("csrf", token.as_str()),
+                ("password", myna_tests::fixtures::PW),
+                ("purpose", "employment_insurance"),
+                ("encoding", "utf8"),
+            ],
+        )
+        .await;
+    assert_eq!(file.status, axum::http::StatusCode::OK, "{}", file.body);
+    assert!(file
+        .body
+        .contains("備考,退職日,マイナンバー削除予定日,最終申告書年"));
+    assert!(
+        file.body.contains(",2025/03/31,2034/01/11,2026"),
+        "{}",
+        file.body
+    );
+}
