@@ -377,3 +377,38 @@ async fn csv_reads_and_writes_the_retention_columns() {
         file.body
     );
 }
+
+#[tokio::test]
+async fn collection_mail_to_a_retiree_is_not_sent_and_says_why() {
+    // given a retiree with a mail address
+    let (t, mut b) = TestApp::with_owner("退職商事", OWNER).await;
+    let mut fields = person("山田", "太郎", "E1", "");
+    fields.retain(|(k, _)| *k != "email");
+    fields.push(("email", "retiree@retention.example.jp"));
+    let id = b.add_registrant(&fields, &[]).await.registrant_id();
+    let path = format!("/registrants/{id}/edit");
+    fields.push(("retired_on", "2025/3/31"));
+    let confirm = b.submit(&path, &path, &fields).await;
+    b.post_confirm(&confirm, &path, &[]).await;
+    // when a collection mail is sent to them (the list's mail icon)
+    let result = b
+        .send_collection_mail(
+            &format!("/collection/mail?ids={id}"),
+            std::slice::from_ref(&id),
+            &[],
+        )
+        .await;
+    t.run_jobs().await;
+    // then nothing is mailed and the result says why
+    assert!(t
+        .outbox
+        .latest_to("retiree@retention.example.jp")
+        .unwrap()
+        .is_none());
+    let page = b.get(&result).await;
+    assert!(
+        page.body.contains("退職者のため送信しませんでした"),
+        "{}",
+        page.body
+    );
+}

@@ -512,6 +512,9 @@ pub fn template() -> Vec<u8> {
         "",
         "",
         "",
+        "",
+        "",
+        "",
     ];
     let header: Vec<&str> = COLUMNS.iter().map(|c| c.label).collect();
     for row in [header, example, dependent.to_vec()] {
