@@ -291,6 +291,25 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
         ]
         .concat(),
     );
+    // Reads the tenant list, profiles, users and registrants; writes only its once-per-registrant
+    // marks and drops purged tenants from its list; mails through the mail-blast job.
+    map.insert(
+        "RetentionRemindersFunction",
+        [
+            TABLES_KEY,
+            PUBLISH,
+            AUDIT_APPEND,
+            &[
+                "dynamodb:GetItem@main",
+                "dynamodb:Query@main",
+                "dynamodb:BatchGetItem@main",
+                "dynamodb:PutItem@main",
+                "dynamodb:BatchWriteItem@main",
+                "dynamodb:DeleteItem@main",
+            ],
+        ]
+        .concat(),
+    );
     map.insert(
         "PurgeFunction",
         [

@@ -26,6 +26,7 @@ mod plan;
 mod registrants;
 mod reminders;
 mod request_log;
+mod retention;
 mod second_factor;
 mod security;
 mod signup;

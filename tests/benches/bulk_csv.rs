@@ -186,6 +186,7 @@ async fn seed_export(app: &App, scope: &TenantScope) -> Vec<Registrant> {
             dependents_status: None,
             retired_on: None,
             delete_on: None,
+            last_declaration_year: None,
         };
         ops.push(WriteOp::put(r.to_item(scope)));
         out.push(r);

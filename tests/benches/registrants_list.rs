@@ -78,6 +78,7 @@ async fn seed(scope: &TenantScope) -> Vec<String> {
             dependents_status: Some(Status::Unregistered),
             retired_on: None,
             delete_on: None,
+            last_declaration_year: None,
         };
         let d = Dependent {
             id: ulid::Ulid::new().to_string(),

@@ -73,7 +73,13 @@ async fn deletions_remove_number_fingerprint_and_image_objects_from_dynamodb_and
             number3: valid_number(seed)[8..].into(),
             ..Default::default()
         };
-        let valid = regs::validate(&form, &[], regs::today(app.now())).unwrap();
+        let valid = regs::validate(
+            &form,
+            &[],
+            regs::today(app.now()),
+            tenant.settings.retention_years,
+        )
+        .unwrap();
         let r = regs::create(&app, &scope, &tenant, &actor, valid, false)
             .await
             .unwrap();

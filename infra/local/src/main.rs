@@ -8,6 +8,8 @@
 //! `verify-audit` checks every operation log's hash chain and exits 1 on a broken one
 //! (verify_audit.rs). `purge-now` runs the month-end purge once (purge_job.rs); the server
 //! runs it in process every hour.
+//! (verify_audit.rs). `retention-now` runs the retention reminders once (retention_job.rs);
+//! the server runs them in process at start-up and daily.
 //! `MYNA_LISTEN` / `MYNA_DATA_DIR` do the same; `MYNA_SIGNUP=closed` closes sign-up;
 //! `MYNA_BASE_URL` sets the origin written into mails.
 //!
@@ -27,6 +29,7 @@ use myna::ports::SystemClock;
 mod mail;
 mod outbox_page;
 mod purge_job;
+mod retention_job;
 mod uploads;
 mod verify_audit;
 
@@ -48,7 +51,8 @@ loopback listeners only):
   --smtp-ca-file FILE        extra trusted CA (PEM) beside the system's (env MYNA_SMTP_CA_FILE)
 environment: MYNA_SIGNUP=open|closed (default open), MYNA_BASE_URL (default http://<listen>)
 myna-local verify-audit --help: check the operation logs' hash chains
-myna-local purge-now --help: run the month-end purge now";
+myna-local purge-now --help: run the month-end purge now
+myna-local retention-now --help: run the retention reminders (削除予定日到来) now";
 
 struct Options {
     listen: String,
@@ -117,6 +121,9 @@ fn main() -> ExitCode {
     }
     if args.first().map(String::as_str) == Some("purge-now") {
         return purge_job::run(&args[1..], mail::SmtpOptions::from_env());
+    }
+    if args.first().map(String::as_str) == Some("retention-now") {
+        return retention_job::run(&args[1..]);
     }
     let opts = match options() {
         Ok(o) => o,
@@ -210,6 +217,8 @@ async fn serve(
     });
     // The month-end purge (a scheduled Lambda in AWS) runs in process too.
     purge_job::spawn(app.clone());
+    // The retention reminders (a scheduled Lambda in AWS) run in process too.
+    retention_job::spawn(app.clone());
     // Uploads stand in for S3 pre-signed URLs: outside the session/CSRF layer, like S3.
     let router = myna::web::group_with(
         app.clone(),

@@ -112,7 +112,8 @@ pub async fn check(
         if rules.number_required {
             number_missing(&mut errors, p.at, &p.form.number_input());
         }
-        let registrant = regs::validate(&p.form, &groups, today)
+        let years = tenant.settings.retention_years;
+        let registrant = regs::validate(&p.form, &groups, today, years)
             .map_err(|e| field_errors(&mut errors, p.at, e))
             .ok();
         if p.dependents.len() > deps::MAX_DEPENDENTS {

@@ -105,6 +105,15 @@ pub fn purge_record(tenant: &TenantId) -> Key {
 
 /// The partition of [`purge_record`] items.
 pub const PURGES: &str = "PURGES";
+/// Global: a tenant that holds (or held) a 削除予定日, so the retention reminder job finds the
+/// tenants to look at without reading any other tenant's data (`app::retention`). Holds no
+/// personal data: the tenant id only.
+pub fn retention_tenant(tenant: &TenantId) -> Key {
+    Key::new(RETENTION_TENANTS, format!("T#{tenant}"))
+}
+
+/// The partition of [`retention_tenant`] items.
+pub const RETENTION_TENANTS: &str = "RETENTION_TENANTS";
 
 /// Sort keys inside a tenant's main partition.
 pub mod sk {
@@ -142,6 +151,11 @@ pub mod sk {
     }
 
     pub const DISPOSALS: &str = "DISPOSAL#";
+    /// The retention job mailed 最高権限 that this registrant's 削除予定日 (`date`, ISO) came.
+    pub fn retention_mailed(registrant_id: &str, date: &str) -> String {
+        format!("RETENTION#{registrant_id}#{date}")
+    }
+    pub const RETENTION_MAILED: &str = "RETENTION#";
 
     pub fn group(group_id: &str) -> String {
         format!("GROUP#{group_id}")
@@ -345,6 +359,13 @@ impl TenantScope {
             return Err(StoreError::Invalid("partition outside the tenant".into()));
         }
         crate::ports::store::delete_partition(self.store.as_ref(), pk).await
+    }
+
+    /// Lists this tenant for the retention reminder job ([`retention_tenant`]); idempotent.
+    pub async fn enlist_for_retention(&self) -> Result<(), StoreError> {
+        self.store
+            .put(Item::new(retention_tenant(&self.tenant)), Condition::None)
+            .await
     }
 
     /// Checks ops built for this tenant, e.g. before adding them to a larger transaction.

@@ -29,6 +29,7 @@ pub mod rate_limit;
 pub mod record;
 pub mod registrants;
 pub mod reminders;
+pub mod retention;
 pub mod secrets;
 pub mod security;
 pub mod sessions;

@@ -1,5 +1,6 @@
 //! The company's security settings (セキュリティ, 最高権限 only): トークン認証 for every login
-//! user, and whether 閲覧のみ users may reveal and download numbers. Each change is recorded.
+//! user, whether 閲覧のみ users may reveal and download numbers, and the retention years behind
+//! a proposed 削除予定日 (`domain::retention`). Each change is recorded.
 //!
 //! Only the two attributes are written onto the stored profile, so whatever else the profile
 //! holds (契約者情報, the passcode, the keys) is left exactly as it was.
@@ -57,6 +58,15 @@ pub async fn update_settings(
             on_off(want)
         )
     })
+    .chain({
+        let stored = super::tenants::read_retention_years(&item);
+        (stored != wanted.retention_years).then(|| {
+            format!(
+                "セキュリティ設定変更: 法定保存期間（削除予定日の提案） {stored}年→{}年",
+                wanted.retention_years
+            )
+        })
+    })
     .collect();
     if changes.is_empty() {
         return Ok(());
@@ -64,7 +74,8 @@ pub async fn update_settings(
     let updated = item
         .clone()
         .with("require_totp", wanted.require_totp)
-        .with("view_only_may_reveal", wanted.view_only_may_reveal);
+        .with("view_only_may_reveal", wanted.view_only_may_reveal)
+        .with("retention_years", wanted.retention_years);
     scope
         .put(updated, Condition::Exists)
         .await

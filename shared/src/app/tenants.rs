@@ -28,12 +28,25 @@ pub struct Tenant {
 }
 
 /// A company's security settings; each is off until a 最高権限 user turns it on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TenantSettings {
     /// 閲覧のみ users may reveal numbers and download them (CSV); off: they see masked numbers only.
     pub view_only_may_reveal: bool,
     /// Every login user must use an authenticator app (TOTP) for the second factor.
     pub require_totp: bool,
+    /// Years a retiree's number is kept (法定保存期間), for the proposed 削除予定日
+    /// (`domain::retention`); the law's 7 until a 最高権限 user changes it.
+    pub retention_years: u8,
+}
+
+impl Default for TenantSettings {
+    fn default() -> Self {
+        TenantSettings {
+            view_only_may_reveal: false,
+            require_totp: false,
+            retention_years: crate::domain::retention::DEFAULT_YEARS,
+        }
+    }
 }
 
 impl Tenant {
@@ -49,7 +62,8 @@ impl Tenant {
             .with("master_key", self.keys.master_key.as_str())
             .with("wrapped_key", self.keys.wrapped_b64())
             .with("view_only_may_reveal", self.settings.view_only_may_reveal)
-            .with("require_totp", self.settings.require_totp);
+            .with("require_totp", self.settings.require_totp)
+            .with("retention_years", self.settings.retention_years);
         let item = self.terms.write(item);
         match &self.passcode_hash {
             Some(h) => item.with("passcode_hash", h.as_str()),
@@ -75,10 +89,20 @@ impl Tenant {
             settings: TenantSettings {
                 view_only_may_reveal: item.bool("view_only_may_reveal").unwrap_or(false),
                 require_totp: item.bool("require_totp").unwrap_or(false),
+                retention_years: read_retention_years(item),
             },
             terms: super::contract::Terms::read(item),
         })
     }
+}
+
+/// The stored retention years, the law's default when unset or out of range.
+pub fn read_retention_years(item: &Item) -> u8 {
+    use crate::domain::retention::{DEFAULT_YEARS, MAX_YEARS, MIN_YEARS};
+    item.i64("retention_years")
+        .and_then(|y| u8::try_from(y).ok())
+        .filter(|y| (MIN_YEARS..=MAX_YEARS).contains(y))
+        .unwrap_or(DEFAULT_YEARS)
 }
 
 pub async fn load(scope: &TenantScope) -> Result<Option<Tenant>, InfraError> {

@@ -16,6 +16,7 @@ pub mod my_number;
 pub mod person;
 pub mod plan;
 pub mod purpose;
+pub mod retention;
 pub mod role;
 pub mod search;
 pub mod status;

@@ -138,7 +138,13 @@ async fn download_page(
     ))
 }
 
-async fn download_form(authed: Authed, Query(filter): Query<Filter>) -> Result<Response, WebError> {
+async fn download_form(
+    State(app): State<AppState>,
+    authed: Authed,
+    Query(mut filter): Query<Filter>,
+) -> Result<Response, WebError> {
+    // 削除予定日到来 compares with the app's day.
+    filter.today = Some(crate::app::registrants::today(app.now()));
     download_page(
         &authed,
         &filter,
@@ -153,8 +159,9 @@ async fn download_form(authed: Authed, Query(filter): Query<Filter>) -> Result<R
 async fn download(
     State(app): State<AppState>,
     authed: Authed,
-    Form(posted): Form<DownloadPosted>,
+    Form(mut posted): Form<DownloadPosted>,
 ) -> Result<Response, WebError> {
+    posted.filter.today = Some(crate::app::registrants::today(app.now()));
     let encoding = Encoding::from_code(&posted.encoding);
     let req = ExportRequest {
         filter: &posted.filter,

@@ -1,6 +1,5 @@
-//! HOME (manual ch.3) with its お知らせ (dismissed per user), and the places of capabilities
-//! still to come, which answer with a plain 準備中 page instead of a broken link (the menus
-//! link them; HOME's own texts point only to screens that exist).
+//! HOME (manual ch.3) with its お知らせ (dismissed per user), the 削除予定日到来, 解約 and
+//! 口座振替 warnings, and the buttons each role may follow; 退職者の処理 leads to the list.
 
 use askama::Template;
 use axum::extract::{Path, State};
@@ -13,32 +12,18 @@ use crate::app::home::{self, Notice};
 use crate::app::tenants::Counters;
 use crate::domain::role::Permission;
 
-/// Capabilities linked from the menus and HOME that are not built yet: each answers with a
-/// plain 準備中 page (README lists them), behind the access its real screen will need, so a
-/// menu link already refuses whom the screen will refuse.
-pub const COMING_SOON: &[(&str, &str, Access)] = &[(
-    "/retirement",
-    "退職者の処理",
-    Access::Can(Permission::EditRegistrants),
-)];
-
 /// HOME and its notices.
 pub fn routes() -> Routes {
     Routes::new()
         .get("/home", Access::Staff, home_page)
+        // 退職者の処理 (HOME's 詳しい操作): the list, whose 退職日・削除予定日 icons open 編集.
+        .get(
+            "/retirement",
+            Access::Can(Permission::EditRegistrants),
+            || async { Redirect::to("/registrants") },
+        )
         // A notice is closed for the user who closes it only.
         .post("/home/notices/{id}/dismiss", Access::Staff, dismiss_notice)
-}
-
-/// Every 準備中 page (`web::functions` hands each to the function that will serve the screen).
-pub fn coming_soon_routes() -> Routes {
-    let mut routes = Routes::new();
-    for &(path, title, access) in COMING_SOON {
-        routes = routes.get(path, access, move |authed: Authed| {
-            coming_soon(authed, path, title)
-        });
-    }
-    routes
 }
 
 #[derive(Template)]
@@ -63,6 +48,8 @@ struct HomePage {
     /// A pending 解約申請 (its 解約日), shown to every user.
     cancellation: Option<crate::app::cancel::Cancellation>,
     can_cancel: bool,
+    /// Registrants whose 削除予定日 has come (削除予定日到来, `app::retention`).
+    retention_due: usize,
     can: HomeActions,
 }
 
@@ -87,8 +74,10 @@ impl HomeActions {
     }
 }
 
-async fn home_page(authed: Authed) -> Result<Response, WebError> {
+async fn home_page(State(app): State<AppState>, authed: Authed) -> Result<Response, WebError> {
     let data = home::load(&authed.scope, authed.tenant.clone(), authed.user.clone()).await?;
+    let today = crate::app::registrants::today(app.now());
+    let retention_due = crate::app::retention::due_count(&authed.scope, today).await?;
     Ok(render(&HomePage {
         chrome: Chrome::new(&authed, "/home"),
         passcode_unset: data.passcode_unset,
@@ -102,6 +91,7 @@ async fn home_page(authed: Authed) -> Result<Response, WebError> {
         transfer_pending: data.tenant.terms.transfer_pending(),
         can_pay: authed.allows(Permission::ManagePayment),
         counters: data.counters,
+        retention_due,
         can: HomeActions::of(&authed),
         cancellation: crate::app::cancel::pending(&authed.scope).await?,
         can_cancel: authed.allows(Permission::CancelContract),
@@ -116,23 +106,4 @@ async fn dismiss_notice(
 ) -> Result<Response, WebError> {
     home::dismiss(&authed.scope, &authed.user, &id, app.now()).await?;
     Ok(Redirect::to("/home").into_response())
-}
-
-#[derive(Template)]
-#[template(path = "coming_soon.html")]
-struct ComingSoonPage {
-    chrome: Chrome,
-    title: &'static str,
-}
-
-async fn coming_soon(authed: Authed, path: &'static str, title: &'static str) -> Response {
-    let section = super::session::MAIN_MENU
-        .iter()
-        .map(|(href, _, _)| *href)
-        .find(|href| path.starts_with(href))
-        .unwrap_or("");
-    render(&ComingSoonPage {
-        chrome: Chrome::new(&authed, section),
-        title,
-    })
 }

@@ -142,7 +142,6 @@ pub fn declared() -> access::Routes {
         .merge(auth::routes())
         .merge(home::routes())
         .merge(guide::routes())
-        .merge(home::coming_soon_routes())
         .merge(plan::routes())
         .merge(registrants::routes())
         .merge(groups::routes())

@@ -1,6 +1,7 @@
 //! セキュリティ (manual ch.13): each login user chooses their own second factor (メール or
 //! トークン, with the app's QR code and key), and a 最高権限 user sets the company's security
-//! settings (トークン認証 for everyone; 閲覧のみ may reveal numbers) through 入力確認, and puts
+//! settings (トークン認証 for everyone; 閲覧のみ may reveal numbers; the 法定保存期間 behind a
+//! proposed 削除予定日) through 入力確認, and puts
 //! another user back on メール認証 (`/users/{id}/second-factor/reset`, linked from the user's
 //! edit page).
 //!
@@ -66,6 +67,8 @@ struct SecurityPage {
     required: bool,
     can_settings: bool,
     settings: TenantSettings,
+    /// 法定保存期間 as typed (kept when refused).
+    retention_input: String,
 }
 
 #[derive(Deserialize, Default)]
@@ -100,6 +103,7 @@ async fn security_page(
         required: authed.tenant.settings.require_totp,
         can_settings: authed.allows(Permission::ChangeSecurity),
         settings,
+        retention_input: settings.retention_years.to_string(),
     })
 }
 
@@ -273,16 +277,23 @@ async fn mail_submit(
 struct SettingsForm {
     require_totp: String,
     view_only_may_reveal: String,
+    retention_years: String,
     confirmed: String,
     back: String,
 }
 
 impl SettingsForm {
-    fn settings(&self) -> TenantSettings {
-        TenantSettings {
+    fn settings(&self, current: TenantSettings) -> Result<TenantSettings, String> {
+        // A form without the field (an older page) keeps the stored years.
+        let retention_years = match self.retention_years.trim() {
+            "" => current.retention_years,
+            raw => crate::domain::retention::parse_years(raw)?,
+        };
+        Ok(TenantSettings {
             require_totp: self.require_totp == "on",
             view_only_may_reveal: self.view_only_may_reveal == "on",
-        }
+            retention_years,
+        })
     }
 }
 
@@ -301,7 +312,20 @@ async fn settings_submit(
     authed: Authed,
     Form(f): Form<SettingsForm>,
 ) -> Result<Response, WebError> {
-    let wanted = f.settings();
+    let wanted = match f.settings(authed.tenant.settings) {
+        Ok(w) => w,
+        Err(message) => {
+            let mut page =
+                security_page(&authed, None, Some(message), authed.tenant.settings).await?;
+            page.settings.require_totp = f.require_totp == "on";
+            page.settings.view_only_may_reveal = f.view_only_may_reveal == "on";
+            page.retention_input = f.retention_years.clone();
+            return Ok(render_status(
+                axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+                &page,
+            ));
+        }
+    };
     if !f.back.is_empty() {
         return Ok(render(&security_page(&authed, None, None, wanted).await?));
     }
@@ -320,10 +344,15 @@ async fn settings_submit(
                     "閲覧のみのユーザにマイナンバーの表示・ダウンロードを許可する",
                     on_off(wanted.view_only_may_reveal),
                 ),
+                (
+                    "法定保存期間（削除予定日の提案）",
+                    format!("{}年", wanted.retention_years),
+                ),
             ],
             hidden: vec![
                 ("require_totp", flag(wanted.require_totp)),
                 ("view_only_may_reveal", flag(wanted.view_only_may_reveal)),
+                ("retention_years", wanted.retention_years.to_string()),
                 ("confirmed", "1".into()),
             ],
             duplicates: Vec::new(),

@@ -199,7 +199,13 @@ pub async fn start_blast(
         .iter()
         .map(|r| {
             let email = r.email.clone().unwrap_or_default();
-            let (state, reason) = if email.is_empty() {
+            let (state, reason) = if r.is_retired() {
+                // 退職者 get no collection mail (manual ch.7), however they were chosen.
+                (
+                    RecipientState::Failed,
+                    "退職者のため送信しませんでした（退職日が設定されています）。".to_string(),
+                )
+            } else if email.is_empty() {
                 (
                     RecipientState::Failed,
                     "メールアドレスが登録されていません。".to_string(),

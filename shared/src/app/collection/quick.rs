@@ -105,6 +105,7 @@ pub fn validate_quick(
                     sex: None,
                     birth_date: None,
                     hire_date: None,
+                    retention: Default::default(),
                     note: String::new(),
                     number: None,
                 },

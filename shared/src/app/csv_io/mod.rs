@@ -58,9 +58,12 @@ const HIRE: usize = 11;
 const EMAIL: usize = 12;
 const GROUP: usize = 13;
 const NOTE: usize = 14;
+const RETIRED: usize = 15;
+const DELETE_ON: usize = 16;
+const LAST_DECLARATION: usize = 17;
 
 /// The columns, in file order (documented on the upload page).
-pub const COLUMNS: [Column; 15] = [
+pub const COLUMNS: [Column; 18] = [
     Column {
         label: "種別",
         required: "必須",
@@ -152,7 +155,29 @@ pub const COLUMNS: [Column; 15] = [
         format: "500文字まで（扶養家族の行は空欄）",
         example: "",
     },
+    Column {
+        label: "退職日",
+        required: "任意",
+        format: "西暦または和暦（扶養家族の行は空欄）",
+        example: "",
+    },
+    Column {
+        label: "マイナンバー削除予定日",
+        required: "任意",
+        format: "西暦または和暦。空欄で退職日があれば法定保存期間から提案（扶養家族の行は空欄）",
+        example: "",
+    },
+    Column {
+        label: "最終申告書年",
+        required: "任意",
+        format: "西暦4桁。空欄は退職年とみなす（扶養家族の行は空欄）",
+        example: "",
+    },
 ];
+
+/// The columns of files written before 退職日・削除予定日・最終申告書年 existed: such a file
+/// (its header and rows end at 備考) still imports, with the three left blank.
+const OLD_COLUMNS: usize = 15;
 
 const REGISTRANT_ROW: &str = "登録者";
 const DEPENDENT_ROW: &str = "扶養家族";
@@ -161,7 +186,7 @@ const DEPENDENT_ROW: &str = "扶養家族";
 pub const MAX_ROWS: usize = 20_000;
 
 /// The form field each column fills (`app::bulk`'s field names), in file order.
-const FIELDS: [&str; 15] = [
+const FIELDS: [&str; 18] = [
     "row_type",
     "code",
     "attribute",
@@ -177,6 +202,9 @@ const FIELDS: [&str; 15] = [
     "email",
     "group_id",
     "note",
+    "retired_on",
+    "delete_on",
+    "last_declaration_year",
 ];
 
 /// The column a form field is shown in.

@@ -7,8 +7,9 @@ use sha2::{Digest, Sha256};
 
 use super::{
     encode_cp932, line_errors, unescape, writer, LineError, ATTRIBUTE, BIRTH, CODE, COLUMNS,
-    DEPENDENT_ROW, EMAIL, FAMILY, FAMILY_KANA, FIELDS, GIVEN, GIVEN_KANA, GROUP, HIRE, KIND,
-    MAX_ROWS, NOTE, NUMBER, REGISTRANT_ROW, RELATIONSHIP, SEX,
+    DELETE_ON, DEPENDENT_ROW, EMAIL, FAMILY, FAMILY_KANA, FIELDS, GIVEN, GIVEN_KANA, GROUP, HIRE,
+    KIND, LAST_DECLARATION, MAX_ROWS, NOTE, NUMBER, OLD_COLUMNS, REGISTRANT_ROW, RELATIONSHIP,
+    RETIRED, SEX,
 };
 use crate::app::actor::Actor;
 use crate::app::bulk::{self, At, Checked, NewPerson, RowError, Rules};
@@ -141,6 +142,8 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
         .flexible(true)
         .from_reader(text.as_bytes());
     let mut rows = 0;
+    // Columns a row must have: all of them, or those of an older file (see its header).
+    let mut width = COLUMNS.len();
     for (n, record) in reader.records().enumerate() {
         let record = match record {
             Ok(r) => r,
@@ -173,6 +176,11 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
                 .map(|c| c.trim_start_matches('\u{feff}'))
                 .collect();
             let expected: Vec<&str> = COLUMNS.iter().map(|c| c.label).collect();
+            // A file from before the retention columns has the first fifteen only.
+            if header.len() == OLD_COLUMNS && header[..] == expected[..OLD_COLUMNS] {
+                width = OLD_COLUMNS;
+                continue;
+            }
             if header != expected {
                 refuse(&mut errors, "", "1行目は見出し行です。テンプレートの見出し行（種別,社員コード,属性,…）をそのまま使ってください。".into());
                 break;
@@ -202,18 +210,20 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
                 );
             }
         }
-        if cells.len() != COLUMNS.len() {
+        if cells.len() != width {
             refuse(
                 &mut errors,
                 "",
                 format!(
                     "列の数が正しくありません（{}列必要なところ、{}列あります）。",
-                    COLUMNS.len(),
+                    width,
                     cells.len()
                 ),
             );
             continue;
         }
+        let mut cells = cells;
+        cells.resize(COLUMNS.len(), "");
         match cells[KIND] {
             REGISTRANT_ROW => {
                 for i in [RELATIONSHIP] {
@@ -241,6 +251,9 @@ fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
                     (EMAIL, "email"),
                     (GROUP, "group_id"),
                     (NOTE, "note"),
+                    (RETIRED, "retired_on"),
+                    (DELETE_ON, "delete_on"),
+                    (LAST_DECLARATION, "last_declaration_year"),
                 ] {
                     if !cells[i].is_empty() {
                         refuse(
@@ -366,6 +379,9 @@ fn registrant_form(
         sex: sex_code(cells[SEX], refuse),
         birth_date: cells[BIRTH].to_string(),
         hire_date: cells[HIRE].to_string(),
+        retired_on: cells[RETIRED].to_string(),
+        delete_on: cells[DELETE_ON].to_string(),
+        last_declaration_year: cells[LAST_DECLARATION].to_string(),
         note: cells[NOTE].to_string(),
         number1: cells[NUMBER].to_string(),
         ..RegistrantForm::default()
@@ -492,6 +508,9 @@ pub fn template() -> Vec<u8> {
         "女性",
         "",
         "子",
+        "",
+        "",
+        "",
         "",
         "",
         "",

@@ -51,7 +51,7 @@ fn person_rows(
     dependents: &[Dependent],
     groups: &HashMap<String, String>,
     cipher: Option<&TenantCipher>,
-) -> Result<Vec<[String; 15]>, InfraError> {
+) -> Result<Vec<[String; 18]>, InfraError> {
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
     let number = |id: &str, n: &Option<regs::SealedNumber>| -> Result<String, InfraError> {
         match (cipher, n) {
@@ -90,6 +90,11 @@ fn person_rows(
             escape(r.email.as_deref().unwrap_or_default()),
             escape(group),
             escape(&r.note),
+            date(r.retired_on),
+            date(r.delete_on),
+            r.last_declaration_year
+                .map(|y| y.to_string())
+                .unwrap_or_default(),
         ],
     )];
     for d in dependents {
@@ -106,14 +111,17 @@ fn person_rows(
                 String::new(),
                 String::new(),
                 String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
             ],
         ));
     }
     Ok(rows)
 }
 
-/// One CSV row: 区分・社員コード・属性, the person's seven columns, then 続柄 … 備考.
-fn row(head: [String; 3], person: [String; 7], tail: [String; 5]) -> [String; 15] {
+/// One CSV row: 区分・社員コード・属性, the person's seven columns, then 続柄 … 最終申告書年.
+fn row(head: [String; 3], person: [String; 7], tail: [String; 8]) -> [String; 18] {
     let mut cells = head.into_iter().chain(person).chain(tail);
     std::array::from_fn(|_| cells.next().unwrap_or_default())
 }
@@ -162,7 +170,7 @@ pub struct Unwritable {
 }
 
 /// The cells of a row CP932 cannot hold, with their characters.
-fn unrepresentable(line: usize, row: &[String; 15]) -> Vec<Unwritable> {
+fn unrepresentable(line: usize, row: &[String; 18]) -> Vec<Unwritable> {
     row.iter()
         .enumerate()
         .filter(|(_, cell)| encode_cp932(cell).is_none())

@@ -64,6 +64,11 @@ pub struct Filter {
     pub group: String,
     pub retired_month: String,
     pub delete_month: String,
+    /// "1": only registrants whose 削除予定日 has come (HOME's 削除予定日到来 link).
+    pub due: String,
+    /// The day `due` compares with (set by the caller from the app's clock, never from the URL).
+    #[serde(skip)]
+    pub today: Option<Date>,
     /// "code" (default) or "name"
     pub sort: String,
     /// 1-based page number as typed in the URL (anything else means page 1).
@@ -89,6 +94,11 @@ pub struct ListPage {
     pub errors: Vec<String>,
 }
 
+/// Whether a registrant's 削除予定日 has come by `today` (no day known: nobody is due).
+pub fn is_due(r: &Registrant, today: Option<Date>) -> bool {
+    matches!((r.delete_on, today), (Some(d), Some(t)) if d <= t)
+}
+
 fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
     d.map(|d| (d.year(), u8::from(d.month())))
 }
@@ -105,6 +115,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
         && filter.retired.is_empty()
         && filter.retired_month.trim().is_empty()
         && filter.delete_month.trim().is_empty()
+        && filter.due.is_empty()
         && group.is_none()
         && filter.sort != "name";
     if plain && filter.page_number() <= 1 && errors.is_empty() {
@@ -244,6 +255,7 @@ async fn select_with(
         })
         .filter(|r| retired_month.is_none_or(|m| month_of(r.retired_on) == Some(m)))
         .filter(|r| delete_month.is_none_or(|m| month_of(r.delete_on) == Some(m)))
+        .filter(|r| filter.due != "1" || is_due(r, filter.today))
         .collect();
     if filter.sort == "name" {
         rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));

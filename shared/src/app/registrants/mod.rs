@@ -35,12 +35,12 @@ use crate::ports::store::Item;
 
 pub use super::person::{FieldErrors, SealedNumber};
 pub use groups::{delete_group, join_group};
-pub use list::{list, load_all, select, Filter, GroupFilter, ListPage, PAGE_SIZE};
+pub use list::{is_due, list, load_all, select, Filter, GroupFilter, ListPage, PAGE_SIZE};
 pub use save::{check_plan, create, duplicates, room_left, update, Duplicate, SaveError};
 pub(super) use save::{
     claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique, set_number,
 };
-pub use validate::{validate, RegistrantForm, Valid};
+pub use validate::{check_retention, validate, RegistrantForm, RetentionDates, Valid};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Registrant {
@@ -63,6 +63,8 @@ pub struct Registrant {
     pub dependents_status: Option<Status>,
     pub retired_on: Option<Date>,
     pub delete_on: Option<Date>,
+    /// The year of the last 扶養控除等申告書, the other basis of the proposed 削除予定日.
+    pub last_declaration_year: Option<i32>,
 }
 
 impl Registrant {
@@ -93,8 +95,9 @@ impl Registrant {
             dependents_unregistered: 0,
             dependents_pending: 0,
             dependents_status: None,
-            retired_on: None,
-            delete_on: None,
+            retired_on: valid.retention.retired_on,
+            delete_on: valid.retention.delete_on,
+            last_declaration_year: valid.retention.last_declaration_year,
         }
     }
 
@@ -167,6 +170,10 @@ impl Registrant {
             }
         };
         opt("group_id", self.group_id.clone());
+        opt(
+            "last_declaration_year",
+            self.last_declaration_year.map(|y| y.to_string()),
+        );
         opt("email", self.email.clone());
         opt("password_hash", self.password_hash.clone());
         opt(
@@ -196,6 +203,9 @@ impl Registrant {
             dependents_status: item.str("dependents_status").and_then(Status::from_code),
             retired_on: date("retired_on"),
             delete_on: date("delete_on"),
+            last_declaration_year: item
+                .str("last_declaration_year")
+                .and_then(|y| y.parse().ok()),
         })
     }
 }

@@ -166,6 +166,16 @@ pub(in crate::app) async fn commit_with(
     after: Option<&Registrant>,
     extra: Vec<WriteOp>,
 ) -> Result<(), SaveError> {
+    // A new 削除予定日: the retention job must look at this tenant (listed before the write,
+    // so a date is never stored without it).
+    if let Some(d) = after.and_then(|r| r.delete_on) {
+        if before.and_then(|b| b.delete_on) != Some(d) {
+            scope
+                .enlist_for_retention()
+                .await
+                .map_err(InfraError::from)?;
+        }
+    }
     let mut ops = extra;
     match (before, after) {
         (None, Some(r)) => ops.push(WriteOp::put_new(r.to_item(scope))),
@@ -350,6 +360,9 @@ pub async fn update(
     r.person.sex = valid.sex;
     r.person.birth_date = valid.birth_date;
     r.hire_date = valid.hire_date;
+    r.retired_on = valid.retention.retired_on;
+    r.delete_on = valid.retention.delete_on;
+    r.last_declaration_year = valid.retention.last_declaration_year;
     r.note = valid.note;
     r.person.updated_at = app.now().unix_timestamp().max(before.person.updated_at + 1);
     commit(scope, Some(&before), Some(&r)).await?;

@@ -1,5 +1,6 @@
 //! The registrant form and its validation (入力チェック): the posted strings, checked in the
-//! manual's field order, into a [`Valid`] ready to save.
+//! manual's field order, into a [`Valid`] ready to save. A 退職日 without a 削除予定日 gets the
+//! statutory proposal (`domain::retention`), shown with its basis on 入力確認.
 
 use time::Date;
 
@@ -11,6 +12,7 @@ use crate::domain::date::format_slash;
 use crate::domain::identity::Email;
 use crate::domain::my_number::MyNumber;
 use crate::domain::person::{Attribute, Sex};
+use crate::domain::retention::{propose, Proposal};
 
 /// The add/edit form as typed (all text, so a refused form comes back as it was).
 #[derive(Clone, Debug, Default, serde::Deserialize, serde::Serialize)]
@@ -27,6 +29,10 @@ pub struct RegistrantForm {
     pub sex: String,
     pub birth_date: String,
     pub hire_date: String,
+    pub retired_on: String,
+    pub delete_on: String,
+    /// The year of the last 扶養控除等申告書 (blank: the retirement year).
+    pub last_declaration_year: String,
     pub note: String,
     pub number1: String,
     pub number2: String,
@@ -65,6 +71,12 @@ impl RegistrantForm {
                 .unwrap_or_default(),
             birth_date: date(r.person.birth_date),
             hire_date: date(r.hire_date),
+            retired_on: date(r.retired_on),
+            delete_on: date(r.delete_on),
+            last_declaration_year: r
+                .last_declaration_year
+                .map(|y| y.to_string())
+                .unwrap_or_default(),
             note: r.note.clone(),
             number1: String::new(),
             number2: String::new(),
@@ -86,8 +98,74 @@ pub struct Valid {
     pub sex: Option<Sex>,
     pub birth_date: Option<Date>,
     pub hire_date: Option<Date>,
+    pub retention: RetentionDates,
     pub note: String,
     pub number: Option<MyNumber>,
+}
+
+/// 退職日, 削除予定日 and the last 申告書 year as checked; `proposed` when the 削除予定日 is the
+/// statutory proposal rather than typed.
+#[derive(Clone, Debug, Default)]
+pub struct RetentionDates {
+    pub retired_on: Option<Date>,
+    pub delete_on: Option<Date>,
+    pub last_declaration_year: Option<i32>,
+    pub proposed: Option<Proposal>,
+}
+
+/// Checks the three retention fields (the form's and the CSV's one rule): a 削除予定日 after
+/// the 退職日, a plausible 申告書 year, and the proposal when only a 退職日 is given.
+pub fn check_retention(
+    e: &mut FieldErrors,
+    retired_on: &str,
+    delete_on: &str,
+    last_declaration_year: &str,
+    hire_date: Option<Date>,
+    years: u8,
+) -> RetentionDates {
+    let retired = optional_date(e, "retired_on", "退職日", retired_on);
+    let mut delete = optional_date(e, "delete_on", "マイナンバー削除予定日", delete_on);
+    let last = match last_declaration_year.trim() {
+        "" => None,
+        raw => match raw.parse::<i32>() {
+            Ok(y) if (1990..=2200).contains(&y) => Some(y),
+            _ => {
+                e.push((
+                    "last_declaration_year",
+                    "最終申告書年は西暦4桁（例: 2025）で入力してください。".into(),
+                ));
+                None
+            }
+        },
+    };
+    if let (Some(hire), Some(retired)) = (hire_date, retired) {
+        if retired < hire {
+            e.push((
+                "retired_on",
+                "退職日が入社日より前になっています。退職日と入社日をご確認ください。".into(),
+            ));
+        }
+    }
+    if let (Some(retired), Some(d)) = (retired, delete) {
+        if d <= retired {
+            e.push((
+                "delete_on",
+                "マイナンバー削除予定日は退職日より後の日付を入力してください。".into(),
+            ));
+        }
+    }
+    let mut proposed = None;
+    if let (Some(retired), None, true) = (retired, delete, delete_on.trim().is_empty()) {
+        let p = propose(retired, last, years);
+        delete = Some(p.delete_on);
+        proposed = Some(p);
+    }
+    RetentionDates {
+        retired_on: retired,
+        delete_on: delete,
+        last_declaration_year: last,
+        proposed,
+    }
 }
 
 /// Checks every field; all problems at once, each on its field.
@@ -95,6 +173,7 @@ pub fn validate(
     form: &RegistrantForm,
     groups: &[Group],
     today: Date,
+    retention_years: u8,
 ) -> Result<Valid, FieldErrors> {
     let mut e = FieldErrors::new();
     let group_id = match form.group_id.trim() {
@@ -159,6 +238,14 @@ pub fn validate(
             ));
         }
     }
+    let retention = check_retention(
+        &mut e,
+        &form.retired_on,
+        &form.delete_on,
+        &form.last_declaration_year,
+        hire_date,
+        retention_years,
+    );
     let note = text(&mut e, "note", "備考", &form.note, 500, false);
     let number = person::number(&mut e, &form.number_input());
     match attribute {
@@ -173,6 +260,7 @@ pub fn validate(
             sex,
             birth_date,
             hire_date,
+            retention,
             note,
             number,
         }),

@@ -118,6 +118,10 @@ pub async fn stage(
     digest: &str,
     people: &[(Registrant, Vec<Dependent>)],
 ) -> Result<Import, InfraError> {
+    // A 削除予定日 in the batch: the retention job must look at this tenant (before writing).
+    if people.iter().any(|(r, _)| r.delete_on.is_some()) {
+        scope.enlist_for_retention().await?;
+    }
     let id = ulid::Ulid::new().to_string();
     let mut chunks: Vec<Chunk> = vec![Chunk::default()];
     let mut delta = Counters::default();

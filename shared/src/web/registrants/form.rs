@@ -37,6 +37,8 @@ struct FormView {
     attributes: Vec<(&'static str, &'static str)>,
     sexes: Vec<(&'static str, &'static str)>,
     current_number: Option<String>,
+    /// The tenant's 法定保存期間, named beside the 削除予定日 field.
+    retention_years: u8,
     errors: Vec<(&'static str, String)>,
 }
 
@@ -102,6 +104,7 @@ async fn form_page(
             groups: groups::list(&authed.scope).await?,
             attributes: crate::web::choices::attributes(),
             sexes: crate::web::choices::sexes(),
+            retention_years: authed.tenant.settings.retention_years,
             errors,
         },
     ))
@@ -159,6 +162,24 @@ fn confirm_rows(v: &Valid, groups: &[Group], editing: bool) -> Vec<(&'static str
         sex_row(v.sex),
         ("生年月日", date(v.birth_date)),
         ("入社日", date(v.hire_date)),
+        ("退職日", date(v.retention.retired_on)),
+        (
+            "マイナンバー削除予定日",
+            match &v.retention.proposed {
+                Some(p) => format!(
+                    "{}（提案。{}。変更する場合は「戻る」で入力してください）",
+                    date(Some(p.delete_on)),
+                    p.basis
+                ),
+                None => date(v.retention.delete_on),
+            },
+        ),
+        (
+            "最終申告書年",
+            v.retention
+                .last_declaration_year
+                .map_or_else(|| "（未入力）".into(), |y| format!("{y}年")),
+        ),
         ("備考", or_blank(&v.note)),
         number_row(v.number.as_ref(), editing),
     ]
@@ -179,6 +200,9 @@ fn hidden_fields(
         ("sex", f.sex.clone()),
         ("birth_date", f.birth_date.clone()),
         ("hire_date", f.hire_date.clone()),
+        ("retired_on", f.retired_on.clone()),
+        ("delete_on", f.delete_on.clone()),
+        ("last_declaration_year", f.last_declaration_year.clone()),
         ("note", f.note.clone()),
         ("number_token", token.to_string()),
         ("confirmed", "1".into()),
@@ -255,8 +279,9 @@ impl ConfirmFlow for Mode {
         first: bool,
     ) -> Result<Checked, SaveError> {
         let groups = groups::list(&authed.scope).await?;
-        let valid =
-            regs::validate(form, &groups, regs::today(app.now())).map_err(SaveError::Invalid)?;
+        let years = authed.tenant.settings.retention_years;
+        let valid = regs::validate(form, &groups, regs::today(app.now()), years)
+            .map_err(SaveError::Invalid)?;
         // A new registrant the plan cannot take is refused before 入力確認 suggests that 登録
         // will work (the save checks again: another user may have added someone meanwhile).
         if first && self.current.is_none() {

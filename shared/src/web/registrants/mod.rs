@@ -7,14 +7,14 @@
 use super::access::{Access, Routes};
 use super::flash::Flash;
 use super::session::{Authed, Chrome};
-use super::{render, WebError};
+use super::{render, AppState, WebError};
 use crate::app::groups::{self, Group};
 use crate::app::registrants::{self as regs, Filter, ListPage};
 use crate::domain::date::format_slash;
 use crate::domain::role::Permission;
 use crate::domain::status::Status;
 use askama::Template;
-use axum::extract::Query;
+use axum::extract::{Query, State};
 use axum::response::Response;
 
 mod detail;
@@ -55,6 +55,7 @@ struct Row {
     retired: bool,
     retired_on: String,
     delete_on: String,
+    delete_due: bool,
 }
 
 #[derive(Template)]
@@ -93,10 +94,13 @@ fn page_href(filter: &Filter, page: usize) -> String {
 }
 
 async fn list(
+    State(app): State<AppState>,
     authed: Authed,
-    Query(filter): Query<Filter>,
+    Query(mut filter): Query<Filter>,
     Query(flash): Query<Flash>,
 ) -> Result<Response, WebError> {
+    let today = regs::today(app.now());
+    filter.today = Some(today);
     let page = regs::list(&authed.scope, &filter).await?;
     let groups = groups::list(&authed.scope).await?;
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
@@ -126,6 +130,7 @@ async fn list(
             retired: r.is_retired(),
             retired_on: date(r.retired_on),
             delete_on: date(r.delete_on),
+            delete_due: regs::is_due(r, Some(today)),
         })
         .collect();
     let filtered = !(filter.code.is_empty()
@@ -136,7 +141,8 @@ async fn list(
         && filter.retired.is_empty()
         && filter.group.is_empty()
         && filter.retired_month.is_empty()
-        && filter.delete_month.is_empty());
+        && filter.delete_month.is_empty()
+        && filter.due.is_empty());
     Ok(render(&ListView {
         chrome: Chrome::new(&authed, "/registrants"),
         // Folded once there are rows to look at; open while it is the page's only content or

@@ -1,0 +1,100 @@
+//! The retention reminders in `myna-local` (in Lambda it is the `retention-reminders` function
+//! on a daily EventBridge Scheduler schedule): run in process at start-up and then once a day,
+//! and on demand:
+//!
+//! ```text
+//! myna-local retention-now [--data-dir DIR]    one run now; prints what it reported
+//! ```
+//! The job only mails 最高権限 about registrants whose 削除予定日 has come (once each) and
+//! never deletes anything; running it again changes nothing.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use myna::adapters::embedded::Embedded;
+use myna::app::{App, Config};
+use myna::ports::SystemClock;
+
+pub const USAGE: &str = "usage: myna-local retention-now [--data-dir DIR]
+  runs the retention reminders once: 最高権限 users are mailed (outbox or SMTP settings as for
+  the server) about registrants whose 削除予定日 has come, once per registrant";
+
+/// How often the server runs the job.
+pub const EVERY: Duration = Duration::from_secs(24 * 3600);
+
+/// Runs the job in process: now, then every [`EVERY`].
+pub fn spawn(app: Arc<App>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(EVERY);
+        loop {
+            tick.tick().await;
+            if let Err(e) = myna::app::retention::run(&app).await {
+                tracing::error!(error = %e, "retention reminders failed; retried tomorrow");
+            }
+        }
+    });
+}
+
+/// `myna-local retention-now`.
+pub fn run(args: &[String]) -> ExitCode {
+    let mut data_dir =
+        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data-dir" => match args.next() {
+                Some(d) => data_dir = PathBuf::from(d),
+                None => return crate::fail("--data-dir needs a value"),
+            },
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
+            other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return crate::fail(&format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(async move {
+        let smtp = match crate::mail::SmtpOptions::from_env().mailer() {
+            Ok(m) => m,
+            Err(e) => return crate::fail(&e),
+        };
+        let origin =
+            std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
+        let mut embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
+            Ok(e) => e,
+            Err(e) => return crate::fail(&e.to_string()),
+        };
+        if let Some((mailer, _)) = smtp {
+            embedded.ports.mailer = mailer;
+        }
+        let config = Config {
+            base_url: origin,
+            ..Config::default()
+        };
+        let app = App::new(embedded.ports, config);
+        let report = match myna::app::retention::run(&app).await {
+            Ok(r) => r,
+            Err(e) => return crate::fail(&format!("retention reminders failed: {e}")),
+        };
+        // The mails were queued for the worker: send them now.
+        for event in embedded.queue.drain() {
+            if let Err(e) = myna::app::worker::handle(&app, &event).await {
+                eprintln!("myna-local: a mail could not be sent ({e})");
+            }
+        }
+        println!(
+            "tenants looked at: {}, registrants newly reported: {}, mails: {}",
+            report.tenants, report.reminded, report.mails
+        );
+        ExitCode::SUCCESS
+    })
+}
