@@ -464,3 +464,27 @@ async fn another_company_can_neither_see_nor_delete_through_the_disposal_screens
     let scope = t.scope_of("tenant-a@example.jp").await;
     assert!(regs::get(&scope, &id).await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn handling_report_counts_number_deletions_of_the_month() {
+    // given a registrant whose number is deleted (廃棄) this month
+    let (t, mut b, _scope, id) = owner_with(
+        "report@example.jp",
+        ("佐藤", "花子", "E009"),
+        valid_number(109),
+    )
+    .await;
+    b.dispose(&format!("/registrants/{id}/number/delete"), "retired", "")
+        .await;
+    // when the owner opens 取扱状況 for this month
+    let d = t.clock_today();
+    let month = format!("{:04}-{:02}", d.year(), u8::from(d.month()));
+    let page = b.get(&format!("/audit-log/report?month={month}")).await;
+    // then the deletion is counted, as a number deletion
+    assert!(
+        page.body
+            .contains("マイナンバーの削除（廃棄）</th><td class=\"num\">1件"),
+        "{}",
+        page.body
+    );
+}

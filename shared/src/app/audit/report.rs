@@ -112,7 +112,7 @@ pub struct Report {
 }
 
 /// What each counted action is called in the totals, in their order.
-const COUNTED: [(&str, &[&str]); 10] = [
+const COUNTED: [(&str, &[&str]); 11] = [
     ("登録者の登録", &["registrant.create"]),
     ("扶養家族の登録", &["dependent.create"]),
     ("一括登録・CSV取込", &["bulk.import", "csv.import"]),
@@ -123,6 +123,10 @@ const COUNTED: [(&str, &[&str]); 10] = [
     (
         "削除（登録者・扶養家族）",
         &["registrant.delete", "dependent.delete"],
+    ),
+    (
+        "マイナンバーの削除（廃棄）",
+        &["registrant.number_delete", "dependent.number_delete"],
     ),
     ("ログイン", &["auth.login"]),
     ("ログイン失敗", &["auth.login_failed", "auth.otp_failed"]),
