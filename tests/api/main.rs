@@ -13,6 +13,7 @@ mod cancel;
 mod collection;
 mod contract_embedded;
 mod contractor;
+mod gateway_routing;
 mod guide;
 mod home;
 mod lambda_shape;
