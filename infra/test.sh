@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Every test of the product, installing what a fresh machine lacks.
 #
-#   infra/test.sh            every suite that exists: unit, template, emulator
+#   infra/test.sh            every suite that exists: unit, template, emulator, lambda
 #   infra/test.sh unit       the Rust tests alone (with fmt and clippy)
 #   infra/test.sh security   the attacker's-eye HTTP tests alone
 #   infra/test.sh template   cfn-lint, sam validate and the function/crate check (offline)
 #   infra/test.sh emulator   the AWS adapters against a moto server started here
+#   infra/test.sh lambda     every function binary under a local Lambda Runtime API, on moto,
+#                            requests routed by template.yaml's route table (tests/lambda)
 #   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
 #   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
 #                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
@@ -56,9 +58,9 @@ run_unit() {
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings
-  # The emulator suite is `test = false` (it needs moto), so --all-targets skips it: lint it
-  # here too, so an API change breaks the unit run rather than only the emulator run.
-  cargo clippy -p myna-tests --test emulator -- -D warnings
+  # The emulator and lambda suites are `test = false` (they need moto), so --all-targets skips
+  # them: lint them here too, so an API change breaks the unit run rather than only theirs.
+  cargo clippy -p myna-tests --test emulator --test lambda -- -D warnings
   say "cargo test --workspace"
   cargo test --workspace
 }
@@ -80,7 +82,9 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-run_emulator() {
+# Starts a moto server on a free loopback port for the rest of this script: MOTO_URL, and a
+# trap that stops it however the script ends.
+start_moto() {
   # shellcheck source=tools.sh
   source infra/tools.sh
   ensure_moto_venv
@@ -90,20 +94,43 @@ run_emulator() {
   say "starting moto on 127.0.0.1:$port (log: $log)"
   .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
-  # Stopped however this script ends.
   trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
   for _ in $(seq 1 100); do
     python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
     kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; echo "moto did not start" >&2; exit 1; }
     sleep 0.2
   done
-  say "emulator suite: AWS adapters through the real SDK"
-  # --workspace keeps the feature set of the unit build, so nothing is compiled twice.
-  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_REGION=us-east-1 \
-    AWS_EC2_METADATA_DISABLED=true MYNA_MOTO_ENDPOINT="http://127.0.0.1:$port" \
-    cargo test --workspace --test emulator -- --nocapture
+  MOTO_URL="http://127.0.0.1:$port"
+}
+
+stop_moto() {
   kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
   trap - EXIT
+}
+
+# Runs `cargo test --workspace --test $1` against the moto server, with dummy credentials.
+# --workspace keeps the feature set of the unit build, so nothing is compiled twice.
+cargo_test_on_moto() {
+  AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_SESSION_TOKEN= AWS_REGION=us-east-1 \
+    AWS_EC2_METADATA_DISABLED=true MYNA_MOTO_ENDPOINT="$MOTO_URL" \
+    cargo test --workspace --test "$1" -- --nocapture
+}
+
+run_emulator() {
+  start_moto
+  say "emulator suite: AWS adapters through the real SDK"
+  cargo_test_on_moto emulator
+  stop_moto
+}
+
+run_lambda() {
+  # Every function's debug binary, built with the workspace's feature set (as the tests are).
+  say "building the function binaries"
+  cargo build --workspace --bins
+  start_moto
+  say "lambda suite: each function binary under a local Runtime API, routed by template.yaml"
+  cargo_test_on_moto lambda
+  stop_moto
 }
 
 not_yet() {
@@ -113,13 +140,14 @@ not_yet() {
 
 ensure_toolchain
 case "$suite" in
-  all)      run_unit; run_template; run_emulator ;;  # security tests are part of unit
+  all)      run_unit; run_template; run_emulator; run_lambda ;;  # security tests are part of unit
   unit)     run_unit ;;
   security) run_security ;;
   template) run_template ;;
   emulator) run_emulator ;;
+  lambda)   run_lambda ;;
   browser)  not_yet browser "it arrives with the real-browser journeys" ;;
   deploy)   infra/deploy.sh check ;;
-  *) echo "usage: infra/test.sh [unit|security|template|emulator|browser|deploy]" >&2; exit 64 ;;
+  *) echo "usage: infra/test.sh [unit|security|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"

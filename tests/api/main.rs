@@ -14,6 +14,7 @@ mod collection;
 mod contract_embedded;
 mod contractor;
 mod disposal;
+mod gateway_routing;
 mod guide;
 mod home;
 mod lambda_shape;

@@ -11,6 +11,7 @@ pub mod contract;
 pub mod emulator;
 pub mod fixtures;
 pub mod http;
+pub mod lambda;
 pub mod logs;
 pub mod smtp;
 pub mod store_hook;
