@@ -18,6 +18,7 @@ mod gateway_routing;
 mod guide;
 mod home;
 mod lambda_shape;
+mod layout;
 mod least_privilege;
 mod login;
 mod mail;

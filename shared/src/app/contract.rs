@@ -23,54 +23,7 @@ use super::{App, InfraError};
 use crate::domain::plan::{PaymentMethod, Plan, PlanChange, PlanChangeError, Standing};
 use crate::ports::store::{Condition, Item, StoreError};
 
-/// 本契約 and payment, as stored on `PROFILE`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Terms {
-    /// The chosen payment method; `None` until one is chosen.
-    pub payment: Option<PaymentMethod>,
-    /// 口座自動振替 only: the operator has the signed 口座振替依頼書, so the HOME warning goes.
-    pub transfer_done: bool,
-    /// The day (Japan) 本契約 was made; `None` while in (or after) the trial without it.
-    pub contracted_on: Option<Date>,
-}
-
-const DATE: &[time::format_description::FormatItem<'static>] =
-    time::macros::format_description!("[year]-[month]-[day]");
-
-impl Terms {
-    /// `item` with these terms written on it.
-    pub(super) fn write(&self, mut item: Item) -> Item {
-        for name in ["payment", "transfer_done", "contracted_on"] {
-            item.attrs.remove(name);
-        }
-        if let Some(m) = self.payment {
-            item = item.with("payment", m.code());
-        }
-        if self.transfer_done {
-            item = item.with("transfer_done", true);
-        }
-        if let Some(d) = self.contracted_on {
-            item = item.with("contracted_on", d.to_string());
-        }
-        item
-    }
-
-    /// The terms stored on a `PROFILE` item (a profile written before they existed has none).
-    pub(super) fn read(item: &Item) -> Terms {
-        Terms {
-            payment: item.str("payment").and_then(PaymentMethod::from_code),
-            transfer_done: item.bool("transfer_done").unwrap_or(false),
-            contracted_on: item
-                .str("contracted_on")
-                .and_then(|d| Date::parse(d, DATE).ok()),
-        }
-    }
-
-    /// Whether HOME warns that the 口座振替 paperwork is still open (manual ch.3 注意文).
-    pub fn transfer_pending(&self) -> bool {
-        self.payment == Some(PaymentMethod::BankTransfer) && !self.transfer_done
-    }
-}
+pub use super::tenants::Terms;
 
 /// Today in Japan.
 pub fn today(now: OffsetDateTime) -> Date {

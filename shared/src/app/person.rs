@@ -210,6 +210,36 @@ impl Review {
     }
 }
 
+/// The longest name a one-line name field takes.
+pub const MAX_NAME: usize = 100;
+
+/// A required one-line text (a name): trimmed, at most [`MAX_NAME`] characters, no control
+/// characters, no My Number. Shared by sign-up and the login user form (`app::users`).
+pub(crate) fn required(
+    errors: &mut FieldErrors,
+    field: &'static str,
+    label: &str,
+    value: &str,
+) -> String {
+    let v = value.trim().to_string();
+    if v.is_empty() {
+        errors.push((field, format!("{label}を入力してください。")));
+    } else if v.chars().count() > MAX_NAME {
+        errors.push((
+            field,
+            format!("{label}は{MAX_NAME}文字以内で入力してください。"),
+        ));
+    } else if v.chars().any(char::is_control) {
+        errors.push((
+            field,
+            format!("{label}に使用できない文字が含まれています。"),
+        ));
+    } else if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
+        errors.push((field, e.to_string()));
+    }
+    v
+}
+
 /// Problems with a form, each on its field (`"number"`, `"family_name"`, ...).
 pub type FieldErrors = Vec<(&'static str, String)>;
 

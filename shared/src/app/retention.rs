@@ -4,7 +4,7 @@
 //! date, and the count HOME shows with a link to the list filtered to them.
 //!
 //! Nothing is deleted here, ever: the manual says a 削除予定日 only reminds ("自動的に削除され
-//! ません"); deletion is a person's decision with a reason (`app::deletion`).
+//! ません"); deletion is a person's decision with a reason (`app::disposal::deletion`).
 //!
 //! Idempotent and resumable: the tenants to look at are the global `RETENTION_TENANTS` list
 //! (written before any 削除予定日 is stored); per registrant a `RETENTION#<id>#<date>` item says

@@ -13,7 +13,7 @@
 
 use base64::{engine::general_purpose::STANDARD, Engine};
 
-use crate::app::tenants::Tenant;
+use crate::app::vault::TenantKeys;
 use crate::app::{App, InfraError};
 use crate::crypto;
 use crate::ports::keys::{EncryptionContext, WrappedKey};
@@ -44,8 +44,8 @@ pub struct SealedSecret {
     pub key: String,
 }
 
-fn context(tenant: &Tenant, purpose: Purpose, subject: &str) -> EncryptionContext {
-    let mut ctx = EncryptionContext::tenant(tenant.keys.tenant.as_str());
+fn context(keys: &TenantKeys, purpose: Purpose, subject: &str) -> EncryptionContext {
+    let mut ctx = EncryptionContext::tenant(keys.tenant.as_str());
     ctx.0.insert("purpose".into(), purpose.code().into());
     ctx.0.insert("subject".into(), subject.into());
     ctx
@@ -53,10 +53,10 @@ fn context(tenant: &Tenant, purpose: Purpose, subject: &str) -> EncryptionContex
 
 /// Binds the ciphertext to its tenant, purpose and subject: a sealed secret copied to another
 /// item does not open there.
-fn aad(tenant: &Tenant, purpose: Purpose, subject: &str) -> Vec<u8> {
+fn aad(keys: &TenantKeys, purpose: Purpose, subject: &str) -> Vec<u8> {
     format!(
         "myna-secret-v1\n{}\n{}\n{subject}",
-        tenant.keys.tenant,
+        keys.tenant,
         purpose.code()
     )
     .into_bytes()
@@ -65,7 +65,7 @@ fn aad(tenant: &Tenant, purpose: Purpose, subject: &str) -> Vec<u8> {
 /// Seals `plain` under a new data key of `purpose`.
 pub async fn seal(
     app: &App,
-    tenant: &Tenant,
+    keys: &TenantKeys,
     purpose: Purpose,
     subject: &str,
     plain: &[u8],
@@ -73,10 +73,10 @@ pub async fn seal(
     let (key, wrapped) = app
         .ports
         .keys
-        .generate_data_key(&tenant.keys.master_key, &context(tenant, purpose, subject))
+        .generate_data_key(&keys.master_key, &context(keys, purpose, subject))
         .await?;
     Ok(SealedSecret {
-        secret: STANDARD.encode(crypto::seal(&key.0, plain, &aad(tenant, purpose, subject))),
+        secret: STANDARD.encode(crypto::seal(&key.0, plain, &aad(keys, purpose, subject))),
         key: STANDARD.encode(&wrapped.0),
     })
 }
@@ -84,7 +84,7 @@ pub async fn seal(
 /// Opens a secret sealed by [`seal`] with the same purpose and subject.
 pub async fn open(
     app: &App,
-    tenant: &Tenant,
+    keys: &TenantKeys,
     purpose: Purpose,
     subject: &str,
     sealed: &SealedSecret,
@@ -94,12 +94,8 @@ pub async fn open(
     let key = app
         .ports
         .keys
-        .decrypt_data_key(
-            &tenant.keys.master_key,
-            &wrapped,
-            &context(tenant, purpose, subject),
-        )
+        .decrypt_data_key(&keys.master_key, &wrapped, &context(keys, purpose, subject))
         .await?;
     let bytes = STANDARD.decode(&sealed.secret).map_err(|_| corrupt())?;
-    crypto::open(&key.0, &bytes, &aad(tenant, purpose, subject)).map_err(|_| corrupt())
+    crypto::open(&key.0, &bytes, &aad(keys, purpose, subject)).map_err(|_| corrupt())
 }

@@ -6,6 +6,7 @@
 use time::Duration;
 
 use super::keys::{self as k, TenantId, TenantScope};
+use super::person::required;
 use super::tenants::{Counters, Tenant};
 use super::users::{User, UserKind};
 use super::{passwords, rate_limit, App, InfraError};
@@ -28,7 +29,7 @@ pub struct SignupInput {
 }
 
 /// Errors per form field (`field`, Japanese message), in form order.
-pub type FieldErrors = Vec<(&'static str, String)>;
+pub use super::person::FieldErrors;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignupError {
@@ -47,35 +48,6 @@ pub struct SignupOutcome {
     pub tenant: TenantId,
     pub customer_number: String,
     pub email: String,
-}
-
-const MAX_NAME: usize = 100;
-
-/// A required one-line text (a name): trimmed, at most [`MAX_NAME`] characters, no control
-/// characters, no My Number. Shared with the login user form (`app::users`).
-pub(crate) fn required(
-    errors: &mut FieldErrors,
-    field: &'static str,
-    label: &str,
-    value: &str,
-) -> String {
-    let v = value.trim().to_string();
-    if v.is_empty() {
-        errors.push((field, format!("{label}を入力してください。")));
-    } else if v.chars().count() > MAX_NAME {
-        errors.push((
-            field,
-            format!("{label}は{MAX_NAME}文字以内で入力してください。"),
-        ));
-    } else if v.chars().any(char::is_control) {
-        errors.push((
-            field,
-            format!("{label}に使用できない文字が含まれています。"),
-        ));
-    } else if let Err(e) = crate::domain::text::refuse_my_number(label, &v) {
-        errors.push((field, e.to_string()));
-    }
-    v
 }
 
 /// Checks the form; returns the cleaned values or every problem at once.

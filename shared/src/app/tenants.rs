@@ -7,7 +7,7 @@ use time::{Date, OffsetDateTime};
 use super::keys::{sk, TenantScope};
 use super::vault::TenantKeys;
 use super::InfraError;
-use crate::domain::plan::Plan;
+use crate::domain::plan::{PaymentMethod, Plan};
 use crate::ports::store::{Item, WriteOp};
 
 #[derive(Clone, Debug)]
@@ -24,7 +24,7 @@ pub struct Tenant {
     /// The company's own choices about security (セキュリティ, 最高権限 only).
     pub settings: TenantSettings,
     /// 本契約 and the payment method (`app::contract`).
-    pub terms: super::contract::Terms,
+    pub terms: Terms,
 }
 
 /// A company's security settings; each is off until a 最高権限 user turns it on.
@@ -91,7 +91,7 @@ impl Tenant {
                 require_totp: item.bool("require_totp").unwrap_or(false),
                 retention_years: read_retention_years(item),
             },
-            terms: super::contract::Terms::read(item),
+            terms: Terms::read(item),
         })
     }
 }
@@ -202,12 +202,51 @@ pub async fn counters(scope: &TenantScope) -> Result<Counters, InfraError> {
     Ok(Counters::from_values(v))
 }
 
-/// Sets (or, with `None`, removes) the company passcode registrants enter on their phones:
-/// its hash and the sealed copy 契約者情報 shows (see `app::contractor::set_passcode`).
-pub async fn set_passcode(
-    app: &super::App,
-    scope: &TenantScope,
-    passcode: Option<&str>,
-) -> Result<(), InfraError> {
-    super::contractor::set_passcode(app, scope, passcode).await
+/// 本契約 and payment, as stored on `PROFILE`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Terms {
+    /// The chosen payment method; `None` until one is chosen.
+    pub payment: Option<PaymentMethod>,
+    /// 口座自動振替 only: the operator has the signed 口座振替依頼書, so the HOME warning goes.
+    pub transfer_done: bool,
+    /// The day (Japan) 本契約 was made; `None` while in (or after) the trial without it.
+    pub contracted_on: Option<Date>,
+}
+
+const DATE: &[time::format_description::FormatItem<'static>] =
+    time::macros::format_description!("[year]-[month]-[day]");
+
+impl Terms {
+    /// `item` with these terms written on it.
+    pub(crate) fn write(&self, mut item: Item) -> Item {
+        for name in ["payment", "transfer_done", "contracted_on"] {
+            item.attrs.remove(name);
+        }
+        if let Some(m) = self.payment {
+            item = item.with("payment", m.code());
+        }
+        if self.transfer_done {
+            item = item.with("transfer_done", true);
+        }
+        if let Some(d) = self.contracted_on {
+            item = item.with("contracted_on", d.to_string());
+        }
+        item
+    }
+
+    /// The terms stored on a `PROFILE` item (a profile written before they existed has none).
+    pub(crate) fn read(item: &Item) -> Terms {
+        Terms {
+            payment: item.str("payment").and_then(PaymentMethod::from_code),
+            transfer_done: item.bool("transfer_done").unwrap_or(false),
+            contracted_on: item
+                .str("contracted_on")
+                .and_then(|d| Date::parse(d, DATE).ok()),
+        }
+    }
+
+    /// Whether HOME warns that the 口座振替 paperwork is still open (manual ch.3 注意文).
+    pub fn transfer_pending(&self) -> bool {
+        self.payment == Some(PaymentMethod::BankTransfer) && !self.transfer_done
+    }
 }

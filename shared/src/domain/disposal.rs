@@ -1,6 +1,6 @@
 //! 廃棄 (manual ch.12): the four kinds of deletion and the reason every deletion must give.
 //!
-//! Pure rules: what each kind removes is `app::deletion`, the record kept of it
+//! Pure rules: what each kind removes is `app::disposal::deletion`, the record kept of it
 //! `app::disposal`. A reason is one of the listed grounds plus free text (required for その他);
 //! the free text is stored and printed in clear, so it may not hold a My Number.
 

@@ -166,7 +166,7 @@ async fn check(
                     _ => Ok(()),
                 }
             }
-            Ok(_) => Err(super::enrol::login_required()),
+            Ok(_) => Err(super::phone_message::login_required()),
             Err(e) => Err(e.into_response()),
         },
         Access::Staff | Access::Can(_) => {
@@ -221,7 +221,7 @@ async fn registrant_may_write(
     let scope = crate::app::keys::TenantScope::new(tenant.clone(), app.ports.store.clone());
     match crate::app::tenants::load(&scope).await {
         Ok(Some(t)) if crate::app::contract::standing(&t, app.now()).read_only() => {
-            Err(super::enrol::company_read_only())
+            Err(super::phone_message::company_read_only())
         }
         Ok(_) => Ok(()),
         Err(e) => Err(WebError::from(e).into_response()),

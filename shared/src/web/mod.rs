@@ -28,6 +28,7 @@ pub mod home;
 pub mod images;
 pub mod number;
 mod person;
+mod phone_message;
 pub mod plan;
 pub mod postal;
 mod qr;

@@ -50,12 +50,6 @@ pub fn routes() -> Routes {
         )
 }
 
-/// The only page a user may open while the company requires トークン認証 and they have not set
-/// it up (the session layer sends every other page here).
-pub fn setup_path(path: &str) -> bool {
-    path == "/security/totp"
-}
-
 #[derive(Template)]
 #[template(path = "security.html")]
 struct SecurityPage {

@@ -281,6 +281,12 @@ async fn csrf_ok(
     matches!((provided.as_deref(), expected), (Some(p), Some(e)) if crypto::ct_eq(p.as_bytes(), e.as_bytes()))
 }
 
+/// The only page a user may open while the company requires トークン認証 and they have not set
+/// it up (the session layer sends every other page here).
+pub fn totp_setup_path(path: &str) -> bool {
+    path == "/security/totp"
+}
+
 /// The request context set by [`layer`].
 pub struct Ctx(pub RequestContext);
 
@@ -365,7 +371,7 @@ impl FromRequestParts<AppState> for Authed {
         // Where the company requires トークン認証, a user without it sets it up before any
         // other page (`web::security` serves the setup under `/security`).
         if tenant.settings.require_totp
-            && !super::security::setup_path(parts.uri.path())
+            && !totp_setup_path(parts.uri.path())
             && totp::method(&scope, &user.id).await? != totp::Method::Totp
         {
             return Err(WebError::TotpSetupRequired);

@@ -16,7 +16,7 @@ use time::format_description::well_known::Rfc3339;
 use time::{Date, OffsetDateTime};
 
 use super::Entry;
-use crate::app::csv_io::{encode_download, Encoding};
+use crate::app::download::{encode_download, Encoding};
 use crate::app::keys::TenantScope;
 use crate::app::registrants::{self as regs, Registrant};
 use crate::app::{App, InfraError};

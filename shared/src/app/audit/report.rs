@@ -13,7 +13,7 @@ use time::{Date, Month, OffsetDateTime};
 
 use super::log::japan_time;
 use super::Entry;
-use crate::app::csv_io::{encode_download, Encoding};
+use crate::app::download::{encode_download, Encoding};
 use crate::app::keys::TenantScope;
 use crate::app::{App, InfraError};
 use crate::domain::purpose::Purpose;

@@ -131,7 +131,7 @@ async fn seal_secret(
     user_id: &str,
     secret: &[u8],
 ) -> Result<Sealed, InfraError> {
-    secrets::seal(app, tenant, Purpose::SecondFactor, user_id, secret).await
+    secrets::seal(app, &tenant.keys, Purpose::SecondFactor, user_id, secret).await
 }
 
 async fn open_secret(
@@ -140,7 +140,7 @@ async fn open_secret(
     user_id: &str,
     sealed: &Sealed,
 ) -> Result<Vec<u8>, InfraError> {
-    secrets::open(app, tenant, Purpose::SecondFactor, user_id, sealed).await
+    secrets::open(app, &tenant.keys, Purpose::SecondFactor, user_id, sealed).await
 }
 
 /// The sealed secret stored under `secret`/`secret_key` (or `pending`/`pending_key`).

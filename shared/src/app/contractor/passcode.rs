@@ -38,7 +38,14 @@ pub async fn passcode(
     }) else {
         return Ok(Passcode::SetUnreadable);
     };
-    let opened = secrets::open(app, tenant, Purpose::Passcode, PASSCODE_SUBJECT, &sealed).await?;
+    let opened = secrets::open(
+        app,
+        &tenant.keys,
+        Purpose::Passcode,
+        PASSCODE_SUBJECT,
+        &sealed,
+    )
+    .await?;
     let plain = String::from_utf8(opened).map_err(|_| InfraError::Corrupt("passcode"))?;
     // The sealed copy and the hash are written together; a copy that no longer matches the
     // hash (a write from an older version) is not shown as if it were the passcode.
@@ -64,7 +71,7 @@ pub(super) async fn passcode_ops(
                 Some(passwords::hash(app.config.password_params, p.to_string()).await?);
             let sealed = secrets::seal(
                 app,
-                tenant,
+                &tenant.keys,
                 Purpose::Passcode,
                 PASSCODE_SUBJECT,
                 p.as_bytes(),

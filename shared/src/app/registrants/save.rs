@@ -1,7 +1,7 @@
 //! The write path: [`SaveError`], number sealing and duplicates, the one-transaction commit
 //! (registrant, 社員コード claim, fingerprint, HOME counters) and the create / update use cases
 //! with the plan limit. Who acts is `app::actor`; deleting a registrant with everything under
-//! it is `app::deletion`.
+//! it is `app::disposal::deletion`.
 
 use serde_json::Value;
 

@@ -6,7 +6,7 @@
 
 use super::UserKind;
 use crate::app::passwords;
-use crate::app::signup::{required, FieldErrors};
+use crate::app::person::{required, FieldErrors};
 use crate::domain::identity::Email;
 use crate::domain::role::Role;
 

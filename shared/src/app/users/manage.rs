@@ -17,7 +17,7 @@ use super::form::UserDraft;
 use super::{DeletedUser, User};
 use crate::app::actor::Actor;
 use crate::app::keys::{self as k, sk, TenantScope};
-use crate::app::signup::FieldErrors;
+use crate::app::person::FieldErrors;
 use crate::app::{passwords, worker, App, InfraError};
 use crate::domain::role::Role;
 use crate::ports::audit::AuditEvent;

@@ -7,7 +7,7 @@ use super::manage::{audit, event, queue_mail, UserError};
 use super::User;
 use crate::app::actor::Actor;
 use crate::app::keys::TenantScope;
-use crate::app::signup::FieldErrors;
+use crate::app::person::FieldErrors;
 use crate::app::{passwords, rate_limit, App};
 use crate::ports::mailer::Mail;
 use crate::ports::store::{Condition, StoreError};

@@ -7,7 +7,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::audit;
-use crate::app::tenants;
 use crate::web::session::{Authed, Chrome};
 use crate::web::{render, render_status, AppState, WebError};
 
@@ -74,7 +73,7 @@ pub(super) async fn passcode_submit(
             ))
         }
     };
-    tenants::set_passcode(&app, &authed.scope, Some(passcode)).await?;
+    crate::app::contractor::set_passcode(&app, &authed.scope, Some(passcode)).await?;
     audit(
         &app,
         &authed,

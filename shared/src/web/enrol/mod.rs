@@ -12,7 +12,7 @@ mod finish;
 mod login;
 mod steps;
 
-use askama::Template;
+pub(crate) use super::phone_message::{login_required, message};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::access::{Access, Routes};
 use super::session::{Ctx, RequestContext};
-use super::{render_status, AppState, WebError};
+use super::{AppState, WebError};
 use crate::app::enrol;
 use crate::app::keys::TenantScope;
 use crate::app::record::RecordRef;
@@ -96,25 +96,6 @@ impl Who {
     }
 }
 
-#[derive(Template)]
-#[template(path = "enrol_message.html")]
-struct MessageView<'a> {
-    title: &'a str,
-    message: &'a str,
-    detail: Option<&'a str>,
-}
-
-fn message(status: StatusCode, title: &str, message: &str, detail: Option<&str>) -> Response {
-    render_status(
-        status,
-        &MessageView {
-            title,
-            message,
-            detail,
-        },
-    )
-}
-
 const LOCK_TITLE: &str = "ログインロックが有効になっています";
 const LOCK_TEXT: &str = "マイナンバー情報が管理担当者に承認され、登録ステータスが「完了」になったため、情報改ざん防止の為にログインロックがかかっています。";
 const LOCK_DETAIL: &str = "登録内容を変更する必要がある場合は、所属会社のマイナンバー管理担当者に、「登録者編集」画面からログインロックを解除するよう依頼してから、もう一度ログインしてください。";
@@ -125,28 +106,6 @@ fn locked_page() -> Response {
         LOCK_TITLE,
         LOCK_TEXT,
         Some(LOCK_DETAIL),
-    )
-}
-
-/// The phone page answering a request that needs a registrant session and has none (401):
-/// the route's access check (`web::access`) and [`Enrollee`] both answer with it.
-pub(crate) fn login_required() -> Response {
-    message(
-        StatusCode::UNAUTHORIZED,
-        "ログインしてください",
-        "ログインの有効期限が切れたか、ログインしていません。メールに記載されたURL（またはQRコード）を開いて、もう一度ログインしてください。",
-        None,
-    )
-}
-
-/// The phone page answering a registrant's save while the company's trial has lapsed without
-/// 本契約 (`web::access`): nothing is taken, and the registrant is told whom to ask.
-pub(crate) fn company_read_only() -> Response {
-    message(
-        StatusCode::FORBIDDEN,
-        "現在、登録を受け付けていません",
-        "所属会社のマイナクラウドのご契約手続きが済んでいないため、現在マイナンバーの登録・変更を受け付けていません。",
-        Some("所属会社のマイナンバー管理担当者にお問い合わせください。手続きが済みしだい、同じURLから登録できます。"),
     )
 }
 

@@ -4,20 +4,20 @@
 //! 削除証明書.
 //!
 //! A deletion runs in three steps, so a crash at any point re-runs to the same end:
-//! 1. one transaction removes the data (`app::deletion`) and writes the record as `pending`,
+//! 1. one transaction removes the data (`disposal::deletion`) and writes the record as `pending`,
 //!    naming the image objects to delete; the record's id is chosen by the confirmation page,
 //!    so a retried submission finds it instead of deleting twice;
 //! 2. the image objects are deleted (deleting a missing object succeeds);
 //! 3. the audit entry is written unless the log already holds it (it names the record id), and
 //!    the record turns `done`, dropping the object names.
 //!
-//! Not here: what each kind removes (`app::deletion`), the reason's rules
+//! Not here: what each kind removes (`disposal::deletion`), the reason's rules
 //! (`domain::disposal`), retention dates and reminders (`app::retirement`).
 
 use serde_json::Value;
 
 use super::actor::{audit_event, Actor};
-use super::deletion;
+mod deletion;
 use super::images;
 use super::keys::{sk, RecordId, TenantScope};
 use super::registrants::SaveError;
@@ -95,7 +95,7 @@ impl From<StoreError> for DisposalError {
 }
 
 impl DisposalRecord {
-    /// A record about to be written with the removal (`app::deletion` fills in whom).
+    /// A record about to be written with the removal (`disposal::deletion` fills in whom).
     pub(super) fn new(id: &str, target: &Target, reason: Reason, actor: &Actor, now: i64) -> Self {
         DisposalRecord {
             id: id.to_string(),

@@ -15,9 +15,9 @@
 
 use serde_json::Map;
 
-use super::disposal::{DisposalError, DisposalRecord};
-use super::keys::TenantScope;
-use super::{collection, dependents as deps, images, registrants as regs, App};
+use super::{DisposalError, DisposalRecord};
+use crate::app::keys::TenantScope;
+use crate::app::{collection, dependents as deps, images, registrants as regs, App};
 use crate::domain::disposal::DisposalKind;
 use crate::domain::status::Status;
 
