@@ -6,7 +6,8 @@
 //! A grant is written `action@target`: the target is the table, `tables-key` (the tables' key,
 //! usable through DynamoDB only), `tenant-key` (any of this stage's tenant keys: the numbers'
 //! data keys among them), `tenant-key[purpose]` (only with that encryption-context purpose),
-//! `documents` (the image objects), `bucket`, `bus`, `mail` or `*`.
+//! `documents` (the image objects), `documents-incoming` (only the browsers' uploads under
+//! `<tenant>/incoming/`, not yet verified), `bucket`, `bus`, `mail` or `*`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -51,6 +52,8 @@ impl Grant {
             "tenant-key".into()
         } else if t.contains(":key/*") {
             format!("tenant-key[{}]", purposes.join(","))
+        } else if t.contains("${DocumentsBucket.Arn}/*/incoming/*") {
+            "documents-incoming".into()
         } else if t.contains("${DocumentsBucket.Arn}/*") {
             "documents".into()
         } else if t.contains("DocumentsBucket.Arn") {
@@ -177,7 +180,8 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
         numbers,
         &[
             "s3:PutObject@documents",
-            "s3:GetObject@documents",
+            "s3:GetObject@documents-incoming",
+            "s3:GetObjectVersion@documents-incoming",
             "s3:DeleteObject@documents",
             "s3:DeleteObjectVersion@documents",
             "s3:ListBucketVersions@bucket",
@@ -399,12 +403,28 @@ fn holders(action: &str) -> Vec<String> {
 }
 
 #[test]
-fn only_functions_that_show_or_verify_images_may_read_them() {
-    // Approval views stored images; registrants and enrol read an upload's first bytes to
-    // verify it (app::uploads::accept), which S3 authorises as GetObject too.
+fn only_approval_may_read_document_images() {
+    // Approval views stored images. Registrants and enrol check an upload's first bytes and
+    // copy that version (app::uploads::accept), which S3 authorises as GetObject(Version) on
+    // the upload only.
+    let readers = |target: &str| -> Vec<String> {
+        grants()
+            .into_iter()
+            .filter(|(_, g)| {
+                g.iter()
+                    .any(|a| a.starts_with("s3:GetObject") && a.ends_with(&format!("@{target}")))
+            })
+            .map(|(f, _)| f)
+            .collect()
+    };
     assert_eq!(
         holders("s3:GetObject"),
         ["ApprovalFunction", "EnrolFunction", "RegistrantsFunction"]
+    );
+    assert_eq!(readers("documents"), ["ApprovalFunction"]);
+    assert_eq!(
+        readers("documents-incoming"),
+        ["EnrolFunction", "RegistrantsFunction"]
     );
     let viewers: Vec<_> = myna::web::declared()
         .table()

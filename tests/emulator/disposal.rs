@@ -42,17 +42,8 @@ async fn deletions_remove_number_fingerprint_and_image_objects_from_dynamodb_and
     let tenant = tenants::load(&scope).await.unwrap().unwrap();
     let bs = images::blob_scope(&tenant, &scope);
     // versioned as the template makes it, so a plain delete would leave earlier versions
+    e.version_bucket().await;
     let s3 = myna::adapters::aws::s3_client(&e.sdk, &e.settings);
-    s3.put_bucket_versioning()
-        .bucket(&e.settings.bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     let actor = Actor {
         user_id: "owner".into(),
         name: "山田 太郎".into(),

@@ -43,6 +43,7 @@ async fn kms_keys_pass_the_keys_contract() {
 #[tokio::test]
 async fn s3_blobs_pass_the_blobs_contract() {
     let e = Emulator::start().await;
+    e.version_bucket().await;
     let ports = e.ports(Arc::new(SystemClock));
     contract::run_blobs_suite(
         ports.blobs,
@@ -67,6 +68,7 @@ impl contract::Uploader for BrowserPut {
 #[tokio::test]
 async fn s3_presigned_uploads_pass_the_upload_contract() {
     let e = Emulator::start().await;
+    e.version_bucket().await;
     let ports = e.ports(Arc::new(SystemClock));
     contract::run_upload_suite(ports.blobs, ports.keys, &BrowserPut).await;
 }
@@ -384,18 +386,8 @@ async fn purge_schedules_the_key_deletion_and_removes_every_object_version_on_aw
         tenant_id: scope.tenant().to_string(),
         master_key: tenant.keys.master_key.clone(),
     };
-    // Versioned, as the template's bucket is.
+    e.version_bucket().await;
     let s3 = myna::adapters::aws::s3_client(&e.sdk, &e.settings);
-    s3.put_bucket_versioning()
-        .bucket(&e.settings.bucket)
-        .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder()
-                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
-                .build(),
-        )
-        .send()
-        .await
-        .unwrap();
     for fill in [1u8, 2] {
         app.ports
             .blobs

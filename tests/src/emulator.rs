@@ -104,6 +104,21 @@ impl Emulator {
         emulator
     }
 
+    /// Turns on versioning of the documents bucket, as the template's bucket has it.
+    pub async fn version_bucket(&self) {
+        aws::s3_client(&self.sdk, &self.settings)
+            .put_bucket_versioning()
+            .bucket(&self.settings.bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("bucket versioning");
+    }
+
     async fn create_resources(&self, queue_name: &str) {
         let ddb = aws_sdk_dynamodb::Client::new(&self.sdk);
         for (table, with_indexes) in [

@@ -108,7 +108,7 @@ pub async fn complete(
     kind: DocumentKind,
     upload: &str,
 ) -> Result<(), ImageFlowError> {
-    record_item(scope, record).await?;
+    let current = record_item(scope, record).await?;
     // Only names this flow hands out for this record and kind; the image keeps the upload's id.
     let prefix = object_prefix(record, kind);
     let Some(verified) = upload.strip_prefix(UPLOAD_PREFIX).filter(|n| {
@@ -119,6 +119,13 @@ pub async fn complete(
     };
     let blobs = app.ports.blobs.as_ref();
     let bs = blob_scope(tenant, scope);
+    // An upload is accepted once: if the record already shows it, whatever sits at `upload`
+    // now came through a replayed ticket. The record knows this; storage is not asked (the
+    // functions accepting uploads may not read verified images).
+    if current.str(&attr(kind)) == Some(verified) {
+        blobs.delete(&bs, upload).await.map_err(UploadError::from)?;
+        return Err(UploadError::Rejected(ImageError::Missing).into());
+    }
     uploads::accept(blobs, &bs, upload, verified).await?;
     let mut item = record_item(scope, record).await?;
     let updated_at = item.i64("updated_at").unwrap_or(0);

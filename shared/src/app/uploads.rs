@@ -1,9 +1,9 @@
 //! Browser uploads of document images: hand out a signed upload ticket for a name in the
-//! upload area (`UPLOAD_PREFIX`), then copy what arrived out of it and verify the copy (size
-//! <= 4 MB, JPEG/PNG/GIF by magic bytes), deleting what fails, so storage never keeps an
-//! unchecked file. A ticket can be used again until it expires; since no ticket can write the
-//! copy, a replayed upload never reaches a verified image. Written once on the `Blobs` port
-//! for S3 and local files.
+//! upload area (`UPLOAD_PREFIX`), then check what arrived (size <= 4 MB, JPEG/PNG/GIF by magic
+//! bytes) and copy that very version out of it, deleting the upload either way, so storage
+//! never keeps an unchecked file outside the upload area. A ticket can be used again until it
+//! expires; since no ticket can write the copy, a replayed upload never reaches a verified
+//! image. Written once on the `Blobs` port for S3 and local files; reads only the upload area.
 
 use time::Duration;
 
@@ -34,12 +34,12 @@ pub async fn ticket(
         .await?)
 }
 
-/// Takes the upload `upload` (a name under `UPLOAD_PREFIX`) as the object `verified`: copies it
-/// there, removes the upload and checks the copy (deleting it if it is not an acceptable
-/// image). Checking the copy, not the upload, is what makes a write through the ticket racing
-/// this call harmless: only what was copied is checked and kept. An upload is accepted once:
-/// if `verified` exists already, whatever now sits at `upload` came through a replayed
-/// ticket, and it is deleted unread.
+/// Takes the upload `upload` (a name under `UPLOAD_PREFIX`) as the object `verified`: reads
+/// the upload's first bytes, checks them (size <= 4 MB, JPEG/PNG/GIF), then copies exactly the
+/// version checked (a write through the ticket in between makes the copy fail, and the upload
+/// is refused as missing) and removes the upload. A refused upload is deleted. Only the upload
+/// area is read, so the caller needs no right to read verified images. Whether `verified` was
+/// accepted before is the caller's to know (the record pointing at it), not storage's.
 pub async fn accept(
     blobs: &dyn Blobs,
     scope: &BlobScope,
@@ -49,39 +49,17 @@ pub async fn accept(
     if !upload.starts_with(UPLOAD_PREFIX) || verified.starts_with(UPLOAD_PREFIX) {
         return Err(BlobError::InvalidName.into());
     }
-    if blobs.head(scope, verified).await?.is_some() {
-        blobs.delete(scope, upload).await?;
+    let Some(prefix) = blobs.read_prefix(scope, upload, SNIFF_BYTES).await? else {
         return Err(ImageError::Missing.into());
-    }
-    if !blobs.copy(scope, upload, verified).await? {
-        return Err(ImageError::Missing.into());
-    }
+    };
+    let checked = image::check(prefix.size, &prefix.bytes);
+    let copied = match checked {
+        Ok(_) => blobs.copy(scope, upload, verified, &prefix.version).await?,
+        Err(_) => false,
+    };
     blobs.delete(scope, upload).await?;
-    verify(blobs, scope, verified).await
-}
-
-/// Checks an uploaded object; deletes it and says why if it is not an acceptable image.
-pub async fn verify(
-    blobs: &dyn Blobs,
-    scope: &BlobScope,
-    name: &str,
-) -> Result<ImageKind, UploadError> {
-    let Some(info) = blobs.head(scope, name).await? else {
-        return Err(ImageError::Missing.into());
-    };
-    let head = if info.size > image::MAX_IMAGE_BYTES {
-        Vec::new()
-    } else {
-        blobs
-            .read_prefix(scope, name, SNIFF_BYTES)
-            .await?
-            .unwrap_or_default()
-    };
-    match image::check(info.size, &head) {
-        Ok(kind) => Ok(kind),
-        Err(reason) => {
-            blobs.delete(scope, name).await?;
-            Err(reason.into())
-        }
+    match checked {
+        Ok(_) if !copied => Err(ImageError::Missing.into()),
+        other => Ok(other?),
     }
 }

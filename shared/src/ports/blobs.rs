@@ -8,7 +8,9 @@
 //! Browser uploads write only names under [`UPLOAD_PREFIX`]; a record only ever points at a
 //! name outside it, copied there after verification (`app::uploads::accept`). A ticket stays
 //! valid for its whole lifetime, so this split is what keeps a replayed ticket from reaching
-//! a verified image.
+//! a verified image. Accepting an upload reads only the upload area ([`Blobs::read_prefix`] on
+//! it, then a [`Blobs::copy`] bound to the version read): the functions that accept uploads
+//! may read incoming objects only, never a verified image.
 
 use async_trait::async_trait;
 use time::Duration;
@@ -35,6 +37,15 @@ pub enum BlobError {
 pub struct BlobInfo {
     pub size: u64,
     pub content_type: String,
+}
+
+/// The first bytes of an object, with its whole size and the version they came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlobPrefix {
+    pub bytes: Vec<u8>,
+    pub size: u64,
+    /// Opaque; changes whenever the object is written again (the S3 ETag).
+    pub version: String,
 }
 
 /// A short-lived permission for a browser to upload one object straight to storage: send
@@ -81,10 +92,17 @@ pub trait Blobs: Send + Sync {
     ) -> Result<Option<(Vec<u8>, String)>, BlobError>;
 
     /// Copies the object `from` to `to` inside the scope (server-side, sealed under the scope's
-    /// master key), replacing `to` only once fully written. `Ok(false)` if `from` is absent.
-    /// What is copied is one consistent version of `from`: a write to `from` racing the copy
-    /// ends up either wholly in `to` or not at all.
-    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError>;
+    /// master key), replacing `to` only once fully written. What is copied is exactly the
+    /// `version` of `from` a [`Blobs::read_prefix`] saw (a versioned store copies that
+    /// version), or nothing: `Ok(false)` if `from` is absent or that version is no longer to
+    /// be had. A write to `from` after it was read never reaches `to`. Reads only `from`.
+    async fn copy(
+        &self,
+        scope: &BlobScope,
+        from: &str,
+        to: &str,
+        version: &str,
+    ) -> Result<bool, BlobError>;
 
     /// Deletes the object and any earlier version a versioned store keeps of it (no copy of a
     /// deleted image stays behind); deleting a missing object succeeds.
@@ -97,19 +115,20 @@ pub trait Blobs: Send + Sync {
     /// Size and content type of the object, or `None` if absent.
     async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError>;
 
-    /// The first `len` bytes of the object (fewer if it is shorter), or `None` if absent.
+    /// The first `len` bytes of the object (fewer if it is shorter), its size and version, or
+    /// `None` if absent. One read of one version (a ranged GET on S3).
     async fn read_prefix(
         &self,
         scope: &BlobScope,
         name: &str,
         len: usize,
-    ) -> Result<Option<Vec<u8>>, BlobError>;
+    ) -> Result<Option<BlobPrefix>, BlobError>;
 
     /// A ticket letting a browser PUT the object directly, encrypted under the scope's master
     /// key, with `content_type`, for `expires_in`. Only for names under [`UPLOAD_PREFIX`]
     /// (`InvalidName` otherwise). Nothing is checked at upload time, and the ticket can be used
-    /// again until it expires: callers copy the object out of the upload area and verify the
-    /// copy (`app::uploads::accept`).
+    /// again until it expires: callers verify the upload and copy that very version out of the
+    /// upload area (`app::uploads::accept`).
     async fn presign_upload(
         &self,
         scope: &BlobScope,

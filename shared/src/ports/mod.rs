@@ -12,7 +12,7 @@ pub mod store;
 use std::sync::Arc;
 
 pub use audit::{Audit, AuditError, AuditEvent};
-pub use blobs::{BlobError, BlobInfo, BlobScope, Blobs, UploadTicket};
+pub use blobs::{BlobError, BlobInfo, BlobPrefix, BlobScope, Blobs, UploadTicket};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use events::{Event, EventError, Events};
 pub use keys::{DataKey, EncryptionContext, KeyError, Keys, WrappedKey};

@@ -1,9 +1,10 @@
 //! `Blobs` on S3. Objects live under `<tenant>/<name>` and are written with SSE-KMS under the
 //! tenant's own KMS key (bucket key on), so destroying that key voids every copy, versions
 //! and backups included. Browsers upload straight to S3 with a pre-signed PUT whose signature
-//! binds the content type and the SSE headers; the server verifies the object afterwards
-//! (`app::uploads::verify`). Tickets are signed only for keys under `UPLOAD_PREFIX`; a verified
-//! image is a server-side copy (CopyObject) outside it, which no ticket can overwrite.
+//! binds the content type and the SSE headers; the server checks the upload's first bytes
+//! (ranged GET) and copies exactly that version (CopyObject with `x-amz-copy-source-if-match`)
+//! outside `UPLOAD_PREFIX`, where no ticket can write (`app::uploads::accept`). Accepting an
+//! upload thus reads only `<tenant>/incoming/*`.
 
 use async_trait::async_trait;
 use aws_sdk_s3::error::ProvideErrorMetadata;
@@ -15,8 +16,13 @@ use time::Duration;
 
 use super::describe;
 use crate::ports::blobs::{
-    valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
+    valid_name, BlobError, BlobInfo, BlobPrefix, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
 };
+
+/// How a `BlobPrefix::version` names what was read: an object version id (versioned bucket)
+/// or an ETag (copied with `x-amz-copy-source-if-match`).
+const VERSION_ID: &str = "id:";
+const ETAG: &str = "etag:";
 
 pub struct S3Blobs {
     client: Client,
@@ -107,15 +113,36 @@ impl Blobs for S3Blobs {
         Ok(Some((bytes.to_vec(), content_type)))
     }
 
-    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError> {
-        // Object names are plain ASCII (`valid_name`), so the copy source needs no escaping.
-        let source = format!("{}/{}", self.bucket, Self::object_key(scope, from)?);
+    async fn copy(
+        &self,
+        scope: &BlobScope,
+        from: &str,
+        to: &str,
+        version: &str,
+    ) -> Result<bool, BlobError> {
+        // Object names are plain ASCII (`valid_name`), so the copy source needs no escaping;
+        // a version id is URL-safe as S3 issues it, and is escaped anyway.
+        let mut source = format!("{}/{}", self.bucket, Self::object_key(scope, from)?);
+        let mut etag = None;
+        if let Some(id) = version.strip_prefix(VERSION_ID) {
+            source.push_str("?versionId=");
+            for b in id.bytes() {
+                if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                    source.push(char::from(b));
+                } else {
+                    source.push_str(&format!("%{b:02X}"));
+                }
+            }
+        } else {
+            etag = Some(version.strip_prefix(ETAG).unwrap_or(version).to_string());
+        }
         match self
             .client
             .copy_object()
             .bucket(&self.bucket)
             .key(Self::object_key(scope, to)?)
             .copy_source(source)
+            .set_copy_source_if_match(etag)
             .server_side_encryption(ServerSideEncryption::AwsKms)
             .ssekms_key_id(&scope.master_key)
             .bucket_key_enabled(true)
@@ -123,7 +150,16 @@ impl Blobs for S3Blobs {
             .await
         {
             Ok(_) => Ok(true),
-            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("NoSuchKey") => Ok(false),
+            // PreconditionFailed: the source was written again after it was read; NoSuchVersion:
+            // the version read was deleted since.
+            Err(e)
+                if matches!(
+                    e.as_service_error().and_then(|s| s.code()),
+                    Some("NoSuchKey" | "NoSuchVersion" | "PreconditionFailed")
+                ) =>
+            {
+                Ok(false)
+            }
             Err(e) => Err(read_error(&e)),
         }
     }
@@ -258,22 +294,40 @@ impl Blobs for S3Blobs {
         scope: &BlobScope,
         name: &str,
         len: usize,
-    ) -> Result<Option<Vec<u8>>, BlobError> {
-        if len == 0 {
-            return Ok(self.head(scope, name).await?.map(|_| Vec::new()));
+    ) -> Result<Option<BlobPrefix>, BlobError> {
+        let key = Self::object_key(scope, name)?;
+        let mut request = self.client.get_object().bucket(&self.bucket).key(&key);
+        // An empty object has no byte 0 to range over (S3 answers InvalidRange); `len == 0`
+        // asks for none: both are a plain GET of at most nothing worth reading.
+        if len > 0 {
+            request = request.range(format!("bytes=0-{}", len - 1));
         }
-        let out = match self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(Self::object_key(scope, name)?)
-            .range(format!("bytes=0-{}", len - 1))
-            .send()
-            .await
-        {
+        let out = match request.send().await {
             Ok(out) => out,
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) if e.as_service_error().and_then(|s| s.code()) == Some("InvalidRange") => self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| read_error(&e))?,
             Err(e) => return Err(read_error(&e)),
+        };
+        // The whole size: after the slash of `Content-Range: bytes 0-7/12345`, or the length
+        // of an unranged answer.
+        let size = out
+            .content_range()
+            .and_then(|r| r.rsplit_once('/'))
+            .and_then(|(_, total)| total.parse::<u64>().ok())
+            .or_else(|| out.content_length().and_then(|n| u64::try_from(n).ok()))
+            .unwrap_or(0);
+        // The bucket is versioned: the version id names exactly these bytes, and `copy`
+        // copies that version. Unversioned (`null`), the ETag is checked by the copy instead.
+        let version = match out.version_id().filter(|v| *v != "null") {
+            Some(id) => format!("{VERSION_ID}{id}"),
+            None => format!("{ETAG}{}", out.e_tag().unwrap_or_default()),
         };
         let mut bytes = out
             .body
@@ -283,7 +337,11 @@ impl Blobs for S3Blobs {
             .into_bytes()
             .to_vec();
         bytes.truncate(len);
-        Ok(Some(bytes))
+        Ok(Some(BlobPrefix {
+            bytes,
+            size,
+            version,
+        }))
     }
 
     async fn presign_upload(

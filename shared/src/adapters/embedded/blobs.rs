@@ -3,7 +3,8 @@
 //! wrapped key, then the AES-256-GCM sealed content type and bytes, bound to the tenant and
 //! object name. Writes go to a temporary file renamed into place, so a failed write leaves the
 //! previous object. Upload tickets write only under `UPLOAD_PREFIX`; `copy` re-seals an
-//! object under its new name (the name is bound into the seal).
+//! object under its new name (the name is bound into the seal). An object's version is the
+//! SHA-256 of its file: every write seals under a fresh data key, so it changes with each.
 //!
 //! File layout: `MYNB1` | u16 wrapped-key length | wrapped key | sealed(u16 type length | type | bytes)
 
@@ -19,7 +20,7 @@ use time::Duration;
 use crate::crypto;
 use crate::domain::image::MAX_IMAGE_BYTES;
 use crate::ports::blobs::{
-    valid_name, BlobError, BlobInfo, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
+    valid_name, BlobError, BlobInfo, BlobPrefix, BlobScope, Blobs, UploadTicket, UPLOAD_PREFIX,
 };
 use crate::ports::keys::{EncryptionContext, KeyError, Keys, WrappedKey};
 
@@ -108,6 +109,49 @@ impl FileBlobs {
         Ok(self.dir.join(&scope.tenant_id).join(name))
     }
 
+    /// The object's bytes, content type and version (from one read of its file).
+    async fn read_versioned(
+        &self,
+        scope: &BlobScope,
+        name: &str,
+    ) -> Result<Option<(Vec<u8>, String, String)>, BlobError> {
+        let path = self.path(scope, name)?;
+        let file = match std::fs::read(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(io(e)),
+        };
+        let version = crypto::sha256_hex(&file);
+        let rest = file.strip_prefix(MAGIC).ok_or(BlobError::Unreadable)?;
+        if rest.len() < 2 {
+            return Err(BlobError::Unreadable);
+        }
+        let wrapped_len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
+        let rest = &rest[2..];
+        if rest.len() < wrapped_len {
+            return Err(BlobError::Unreadable);
+        }
+        let (wrapped, sealed) = rest.split_at(wrapped_len);
+        let ctx = Self::context(scope, name);
+        let plain_key = self
+            .keys
+            .decrypt_data_key(&scope.master_key, &WrappedKey(wrapped.to_vec()), &ctx)
+            .await
+            .map_err(key_error)?;
+        let body = crypto::open(&plain_key.0, sealed, &ctx.canonical())
+            .map_err(|_| BlobError::Unreadable)?;
+        if body.len() < 2 {
+            return Err(BlobError::Unreadable);
+        }
+        let type_len = u16::from_be_bytes([body[0], body[1]]) as usize;
+        if body.len() < 2 + type_len {
+            return Err(BlobError::Unreadable);
+        }
+        let content_type =
+            String::from_utf8(body[2..2 + type_len].to_vec()).map_err(|_| BlobError::Unreadable)?;
+        Ok(Some((body[2 + type_len..].to_vec(), content_type, version)))
+    }
+
     fn context(scope: &BlobScope, name: &str) -> EncryptionContext {
         let mut ctx = EncryptionContext::tenant(&scope.tenant_id);
         ctx.0.insert("object".into(), name.into());
@@ -173,42 +217,11 @@ impl Blobs for FileBlobs {
         scope: &BlobScope,
         name: &str,
     ) -> Result<Option<(Vec<u8>, String)>, BlobError> {
-        let path = self.path(scope, name)?;
-        let file = match std::fs::read(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(io(e)),
-        };
-        let rest = file.strip_prefix(MAGIC).ok_or(BlobError::Unreadable)?;
-        if rest.len() < 2 {
-            return Err(BlobError::Unreadable);
-        }
-        let wrapped_len = u16::from_be_bytes([rest[0], rest[1]]) as usize;
-        let rest = &rest[2..];
-        if rest.len() < wrapped_len {
-            return Err(BlobError::Unreadable);
-        }
-        let (wrapped, sealed) = rest.split_at(wrapped_len);
-        let ctx = Self::context(scope, name);
-        let plain_key = self
-            .keys
-            .decrypt_data_key(&scope.master_key, &WrappedKey(wrapped.to_vec()), &ctx)
-            .await
-            .map_err(key_error)?;
-        let body = crypto::open(&plain_key.0, sealed, &ctx.canonical())
-            .map_err(|_| BlobError::Unreadable)?;
-        if body.len() < 2 {
-            return Err(BlobError::Unreadable);
-        }
-        let type_len = u16::from_be_bytes([body[0], body[1]]) as usize;
-        if body.len() < 2 + type_len {
-            return Err(BlobError::Unreadable);
-        }
-        let content_type =
-            String::from_utf8(body[2..2 + type_len].to_vec()).map_err(|_| BlobError::Unreadable)?;
-        Ok(Some((body[2 + type_len..].to_vec(), content_type)))
+        Ok(self
+            .read_versioned(scope, name)
+            .await?
+            .map(|(b, t, _)| (b, t)))
     }
-
     async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError> {
         Ok(self
             .get(scope, name)
@@ -224,11 +237,19 @@ impl Blobs for FileBlobs {
         scope: &BlobScope,
         name: &str,
         len: usize,
-    ) -> Result<Option<Vec<u8>>, BlobError> {
-        Ok(self.get(scope, name).await?.map(|(mut bytes, _)| {
-            bytes.truncate(len);
-            bytes
-        }))
+    ) -> Result<Option<BlobPrefix>, BlobError> {
+        Ok(self
+            .read_versioned(scope, name)
+            .await?
+            .map(|(mut bytes, _, version)| {
+                let size = bytes.len() as u64;
+                bytes.truncate(len);
+                BlobPrefix {
+                    bytes,
+                    size,
+                    version,
+                }
+            }))
     }
 
     async fn presign_upload(
@@ -259,11 +280,21 @@ impl Blobs for FileBlobs {
         })
     }
 
-    async fn copy(&self, scope: &BlobScope, from: &str, to: &str) -> Result<bool, BlobError> {
+    async fn copy(
+        &self,
+        scope: &BlobScope,
+        from: &str,
+        to: &str,
+        version: &str,
+    ) -> Result<bool, BlobError> {
         self.path(scope, to)?;
-        // One read of the source file: an upload renamed over it meanwhile is either the
-        // version read here or not copied at all.
-        let Some((bytes, content_type)) = self.get(scope, from).await? else {
+        // One read of the source file, checked against the version the caller saw: an upload
+        // renamed over it since is not copied.
+        let Some((bytes, content_type, _)) = self
+            .read_versioned(scope, from)
+            .await?
+            .filter(|(_, _, v)| v == version)
+        else {
             return Ok(false);
         };
         self.put(scope, to, bytes, &content_type).await?;
