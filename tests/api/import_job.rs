@@ -4,6 +4,7 @@
 
 use axum::http::StatusCode;
 use myna::app::keys::TenantScope;
+use myna::app::staging;
 use myna::app::worker::Job;
 use myna::ports::{Condition, Event, Query};
 use myna_tests::fixtures::valid_number;
@@ -165,4 +166,47 @@ async fn the_status_page_continues_an_import_only_after_its_event_was_lost_for_2
         "{}",
         page.body
     );
+}
+
+#[tokio::test]
+async fn stopping_a_committing_import_hands_its_roll_back_to_the_job_and_leaves_nothing() {
+    // GIVEN an import of several chunks whose first chunk was committed before the job stopped
+    let (t, mut b) = owner("stop@example.jp").await;
+    let id = upload_and_confirm(&mut b, &file(100)).await;
+    t.queue.drain();
+    let scope = t.scope_of("stop@example.jp").await;
+    let tenant = myna::app::tenants::load(&scope).await.unwrap().unwrap();
+    let one = staging::Budget {
+        steps: Some(1),
+        until: None,
+    };
+    let stopped = staging::run(&t.app, &scope, &tenant, &id, one)
+        .await
+        .unwrap();
+    assert_eq!(stopped.committed, 1);
+
+    // WHEN the owner presses 登録を取り消す on the status page
+    let page = status(&mut b, &id).await;
+    let token = page.csrf().unwrap();
+    let res = b
+        .post(
+            &format!("/registrants/csv-upload/{id}/discard"),
+            &[("csrf", &token)],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+
+    // THEN an import.commit event was queued, and running it rolls the committed chunk back
+    let events = t.queue.drain();
+    assert_eq!(events.len(), 1);
+    Job::ImportCommit.handle(&t.app, &events[0]).await.unwrap();
+    let left = scope
+        .query(&Query::partition(scope.pk()).prefix("REG").limit(500))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "{} rows left", left.items.len());
+    assert!(status(&mut b, &id)
+        .await
+        .body
+        .contains("登録は取り消されました。"));
 }
