@@ -1,8 +1,9 @@
 //! Background work (EventBridge events in AWS, the in-process queue locally): one dispatcher,
 //! one function per job kind, and [`Job`], the deployed job functions and the kinds each is
 //! sent (its EventBridge rule matches exactly these detail-types). Delivery is at least once, so
-//! every job is idempotent: it claims its event id in the sessions table before acting and
-//! skips ids already done.
+//! every job is idempotent: a mail job claims its event id in the sessions table before acting
+//! and skips ids already done; a blast and an import commit are conditional on their recorded
+//! progress, so a second delivery continues or finds nothing left to do.
 
 use serde_json::json;
 

@@ -1,6 +1,6 @@
 //! CSVダウンロード (manual ch.10) and CSVアップロード (manual ch.6) pages; the file format and
-//! the rules are `app::csv_io`, the all-or-nothing commit `app::staging`. Served by the
-//! registrants function.
+//! the rules are `app::csv_io`, the all-or-nothing commit `app::staging`. Served by the csv
+//! function; the commit runs in the import-commit job function.
 //!
 //! The upload's commit is a job: the 登録 button starts the import and publishes
 //! `import.commit` (the `import-commit` function runs it to the end, `app::staging::run_job`);
