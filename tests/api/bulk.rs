@@ -77,17 +77,11 @@ fn import_id(page: &Page) -> String {
     page.body[start - 26..start].to_string()
 }
 
-/// 登録 on the confirm page, then the status page until the import is over.
-async fn confirm(b: &mut Browser, page: &Page) -> Page {
-    let id = import_id(page);
-    let token = page.csrf().unwrap();
-    let res = b
-        .post(
-            &format!("/registrants/csv-upload/{id}/commit"),
-            &[("csrf", &token)],
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+/// 登録 on the confirm page, the `import.commit` job as the worker runs it, then the status
+/// page until the import is over.
+async fn confirm(t: &TestApp, b: &mut Browser, page: &Page) -> Page {
+    let id = b.confirm_import(page).await;
+    t.run_jobs().await;
     for _ in 0..100 {
         let status = b.get(&format!("/registrants/csv-upload/{id}")).await;
         if !status.body.contains("http-equiv=\"refresh\"") {
@@ -97,10 +91,10 @@ async fn confirm(b: &mut Browser, page: &Page) -> Page {
     panic!("import did not finish");
 }
 
-async fn import(b: &mut Browser, text: &str) -> Page {
+async fn import(t: &TestApp, b: &mut Browser, text: &str) -> Page {
     let staged = upload(b, text.as_bytes()).await;
     assert_eq!(staged.status, StatusCode::OK, "{}", staged.body);
-    confirm(b, &staged).await
+    confirm(t, b, &staged).await
 }
 
 fn count(page: &Page, id: &str) -> i64 {
@@ -118,6 +112,7 @@ async fn all(scope: &TenantScope) -> Vec<regs::Registrant> {
 async fn a_file_with_bad_rows_imports_nothing_and_lists_every_bad_line() {
     let (t, mut b) = TestApp::with_owner(COMPANY, "badrows@example.jp").await;
     import(
+        &t,
         &mut b,
         &csv(&[reg("E900", "既存", "一郎", "1970/1/1", &valid_number(900))]),
     )
@@ -246,7 +241,7 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
     let scope = t.scope_of("sjis@example.jp").await;
     assert!(all(&scope).await.is_empty(), "nothing before 登録");
 
-    let done = confirm(&mut b, &staged).await;
+    let done = confirm(&t, &mut b, &staged).await;
     assert!(done
         .body
         .contains("CSVアップロードは完了です。登録者1人・扶養家族1人を登録しました。"));
@@ -278,12 +273,12 @@ async fn a_cp932_file_with_crlf_and_quoted_fields_imports_after_confirmation() {
 async fn utf8_files_import_with_or_without_bom() {
     let (t, mut b) = TestApp::with_owner(COMPANY, "utf8@example.jp").await;
     let plain = csv(&[reg("U1", "𠮷田", "太郎", "1980/1/1", &valid_number(1))]);
-    import(&mut b, &plain).await;
+    import(&t, &mut b, &plain).await;
     let with_bom = format!(
         "\u{feff}{}",
         csv(&[reg("U2", "山田", "花子", "1981/1/1", &valid_number(2))])
     );
-    import(&mut b, &with_bom).await;
+    import(&t, &mut b, &with_bom).await;
     let scope = t.scope_of("utf8@example.jp").await;
     let names: Vec<String> = all(&scope).await.iter().map(|r| r.name()).collect();
     assert_eq!(names, ["𠮷田 太郎", "山田 花子"]);
@@ -381,7 +376,7 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
         dep("", "外注", "家族", "2000/1/1", &valid_number(3)),
         reg("-7", "佐藤", "三郎", "1975/7/7", ""),
     ]);
-    import(&mut a, &text).await;
+    import(&t, &mut a, &text).await;
     let before = people(&t, "source@example.jp").await;
     assert_eq!(before.len(), 6);
 
@@ -404,7 +399,7 @@ async fn an_export_imported_into_a_fresh_tenant_gives_the_same_people_and_number
     let mut fresh = t.owner(COMPANY, "target@example.jp").await;
     let staged = upload(&mut fresh, &file.bytes).await;
     assert_eq!(staged.status, StatusCode::OK, "{}", staged.body);
-    confirm(&mut fresh, &staged).await;
+    confirm(&t, &mut fresh, &staged).await;
     assert_eq!(people(&t, "target@example.jp").await, before);
 }
 
@@ -413,6 +408,7 @@ async fn the_download_needs_password_and_purpose_is_rate_limited_and_audited() {
     // GIVEN a tenant with two registrants and a dependent, imported.
     let (t, mut b) = TestApp::with_owner(COMPANY, "export@example.jp").await;
     import(
+        &t,
         &mut b,
         &csv(&[
             reg("E1", "山田", "太郎", "1980/1/1", &valid_number(1)),
@@ -547,7 +543,7 @@ async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
             &valid_number(1000 + i),
         ));
     }
-    import(&mut b, &csv(&rows)).await;
+    import(&t, &mut b, &csv(&rows)).await;
 
     // A cold cache: the download must unwrap once, not once per number.
     t.clock.advance(time::Duration::minutes(6));
@@ -595,8 +591,9 @@ async fn a_download_unwraps_the_data_key_once_and_follows_the_list_filter() {
 
 #[tokio::test]
 async fn a_cp932_download_is_refused_for_a_name_it_cannot_hold_and_utf8_is_offered() {
-    let (_t, mut b) = TestApp::with_owner(COMPANY, "kanji@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "kanji@example.jp").await;
     import(
+        &t,
         &mut b,
         &csv(&[
             reg("K1", "山田", "太郎", "1980/1/1", &valid_number(1)),
@@ -664,7 +661,7 @@ async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again()
     assert!(import.chunks >= 3, "{} chunks", import.chunks);
 
     // GIVEN a commit that stops after two chunks (a crash, a timeout)
-    assert!(staging::start(&scope, &import).await.unwrap());
+    assert!(staging::start(&t.app, &scope, &import).await.unwrap());
     let stopped = staging::run(
         &t.app,
         &scope,
@@ -740,7 +737,9 @@ async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again()
         res.body
     );
 
-    // WHEN the status page is opened again, the import resumes and completes
+    // WHEN its event is lost and the status page is opened once the import has stood still
+    // long enough, the page resumes it and it completes
+    t.clock.advance(time::Duration::seconds(20));
     let page = b.get(&format!("/registrants/csv-upload/{id}")).await;
     assert!(
         page.body.contains("CSVアップロードは完了です。登録者100人"),
@@ -770,11 +769,12 @@ async fn a_code_taken_before_the_commit_fails_the_import_and_leaves_nothing() {
     let staged = upload(&mut b, csv(&rows).as_bytes()).await;
     // Someone takes R050 (in the second chunk) after the file was checked.
     import(
+        &t,
         &mut b,
         &csv(&[reg("R050", "先客", "太郎", "1970/1/1", &valid_number(5000))]),
     )
     .await;
-    let done = confirm(&mut b, &staged).await;
+    let done = confirm(&t, &mut b, &staged).await;
     assert!(
         done.body
             .contains("社員コード「R050」は、ファイルの確認後に他の操作で使われました。"),
@@ -1130,10 +1130,10 @@ fn no_my_number_input_has_a_maxlength_that_could_cut_what_is_typed() {
 #[tokio::test]
 async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_tildes() {
     // Arrange
-    let (_t, mut b) = TestApp::with_owner(COMPANY, "alike@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "alike@example.jp").await;
     let text =
         csv(&[reg("A1", "山田", "太郎", "1980/1/1", &valid_number(1)) + "9時〜17時 − — ‖ ¢ £ ¬"]);
-    import(&mut b, &text).await;
+    import(&t, &mut b, &text).await;
     // Act
     let file = download(
         &mut b,
@@ -1152,8 +1152,9 @@ async fn a_cp932_download_writes_the_windows_look_alikes_of_unicode_dashes_and_t
 #[tokio::test]
 async fn a_cp932_download_is_refused_listing_every_cell_it_cannot_hold() {
     // Arrange
-    let (_t, mut b) = TestApp::with_owner(COMPANY, "cells@example.jp").await;
+    let (t, mut b) = TestApp::with_owner(COMPANY, "cells@example.jp").await;
     import(
+        &t,
         &mut b,
         &csv(&[
             reg("C1", "𠮷田", "花子", "1980/1/1", &valid_number(1)),

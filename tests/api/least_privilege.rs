@@ -238,7 +238,7 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
             &["kms:Decrypt@tenant-key", "s3:GetObject@documents"],
         ]),
     );
-    map.insert("CsvFunction", web(&[MAIN_RW, numbers]));
+    map.insert("CsvFunction", web(&[MAIN_RW, numbers, PUBLISH]));
     map.insert(
         "CollectionFunction",
         web(&[
@@ -290,6 +290,24 @@ fn pinned() -> BTreeMap<&'static str, Vec<&'static str>> {
                 "dynamodb:UpdateItem@main",
                 "dynamodb:DeleteItem@main",
                 "dynamodb:Query@main",
+                "dynamodb:ConditionCheckItem@main",
+            ],
+        ]
+        .concat(),
+    );
+    // Commits staged imports: copies sealed numbers as they are (no tenant key), nothing to claim
+    // (every step is conditional on the import's progress), hands a long import to a fresh event.
+    map.insert(
+        "ImportCommitFunction",
+        [
+            TABLES_KEY,
+            AUDIT_APPEND,
+            PUBLISH,
+            &[
+                "dynamodb:GetItem@main",
+                "dynamodb:PutItem@main",
+                "dynamodb:UpdateItem@main",
+                "dynamodb:DeleteItem@main",
                 "dynamodb:ConditionCheckItem@main",
             ],
         ]

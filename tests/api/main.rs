@@ -17,6 +17,7 @@ mod disposal;
 mod gateway_routing;
 mod guide;
 mod home;
+mod import_job;
 mod lambda_shape;
 mod layout;
 mod least_privilege;

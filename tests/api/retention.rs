@@ -323,14 +323,8 @@ async fn csv_reads_and_writes_the_retention_columns() {
     let page = "/registrants/csv-upload";
     let staged = b.upload(page, page, text.as_bytes(), true).await;
     assert_eq!(staged.status, axum::http::StatusCode::OK, "{}", staged.body);
-    let start = staged.body.find("/commit\"").expect("confirm page");
-    let id = &staged.body[start - 26..start];
-    let token = staged.csrf().unwrap();
-    b.post(
-        &format!("/registrants/csv-upload/{id}/commit"),
-        &[("csrf", &token)],
-    )
-    .await;
+    let id = b.confirm_import(&staged).await;
+    t.run_jobs().await;
     for _ in 0..50 {
         let status = b.get(&format!("/registrants/csv-upload/{id}")).await;
         if !status.body.contains("http-equiv=\"refresh\"") {

@@ -178,6 +178,28 @@ async fn mail_blast(stack: &Stack, b: &mut Browser) {
     assert_eq!(page.status, StatusCode::OK, "{link}: {}", page.body);
 }
 
+/// A CSVアップロード confirmed with 登録 and committed by the import-commit job function from
+/// the bus: the status page alone would not commit it for 20 s (`app::staging::stalled`).
+async fn csv_import(stack: &Stack, b: &mut Browser) {
+    let text = format!(
+        "種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考\n\
+         登録者,L001,従業員1,鈴木,一郎,スズキ,イチロウ,1980/1/1,男性,{},,2020/4/1,,,\n",
+        valid_number(7)
+    );
+    let page = "/registrants/csv-upload";
+    let staged = b.upload(page, page, text.as_bytes(), true).await;
+    assert_eq!(staged.status, StatusCode::OK, "{}", staged.body);
+    let id = b.confirm_import(&staged).await;
+    let handled = stack.deliver_events(Duration::from_secs(10)).await;
+    assert!(!handled.is_empty(), "the 登録 put no event on the bus");
+    let done = b.get(&format!("/registrants/csv-upload/{id}")).await;
+    assert!(
+        done.body.contains("CSVアップロードは完了です。登録者1人"),
+        "jobs handled: {handled:?}; {}",
+        done.body
+    );
+}
+
 #[tokio::test]
 async fn the_journey_runs_on_the_function_binaries_routed_by_the_template() {
     let stack = Stack::start().await;
@@ -188,6 +210,7 @@ async fn the_journey_runs_on_the_function_binaries_routed_by_the_template() {
     let number = valid_number(42);
     registrant_reveal_and_export(&mut b, &number).await;
     mail_blast(&stack, &mut b).await;
+    csv_import(&stack, &mut b).await;
 
     // A path no route of the template holds reaches the $default route's 404 page.
     let missing = b.get("/no-such-page").await;

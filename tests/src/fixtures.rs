@@ -350,6 +350,25 @@ impl TestApp {
 }
 
 impl Browser {
+    /// 登録 on a CSVアップロード confirm page (入力確認): posts its commit form; returns the
+    /// import id. The commit itself is the `import.commit` job's (`TestApp::run_jobs`).
+    pub async fn confirm_import(&mut self, staged: &Page) -> String {
+        let start = staged
+            .body
+            .find("/commit\"")
+            .unwrap_or_else(|| panic!("no confirm page: {}", staged.body));
+        let id = staged.body[start - 26..start].to_string();
+        let token = staged.csrf().expect("csrf field");
+        let res = self
+            .post(
+                &format!("/registrants/csv-upload/{id}/commit"),
+                &[("csrf", &token)],
+            )
+            .await;
+        assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+        id
+    }
+
     /// Posts the registrant form (入力確認), then the confirm page's hidden fields (登録).
     pub async fn add_registrant(
         &mut self,

@@ -4,7 +4,6 @@
 
 use lambda_runtime::{service_fn, LambdaEvent};
 use myna::app::worker::Job;
-use myna::ports::Event;
 use serde_json::Value;
 
 #[tokio::main]
@@ -13,15 +12,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     let app = myna::adapters::aws::bootstrap().await?;
     let app = &app;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let job = Event {
-            kind: event.payload["detail-type"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string(),
-            detail: event.payload["detail"].clone(),
-        };
         Job::MailBlast
-            .handle(app, &job)
+            .handle_delivery(app, &event.payload)
             .await
             .map_err(lambda_runtime::Error::from)
     }))

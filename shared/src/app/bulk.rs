@@ -406,6 +406,6 @@ async fn commit(
     tenant: &Tenant,
     import: &Import,
 ) -> Result<Import, InfraError> {
-    staging::start(scope, import).await?;
+    staging::start(app, scope, import).await?;
     staging::run(app, scope, tenant, &import.id, Budget::unlimited()).await
 }

@@ -101,6 +101,10 @@ pub struct Import {
     /// Why a failed import failed (Japanese, no number).
     pub error: Option<String>,
     pub created_at: i64,
+    /// When the import last moved (unix seconds): the status page continues an import that
+    /// stood still too long (a lost `import.commit` event). A step stamps it by copying the
+    /// loaded import, whose `changed_at` the runner has set to the step's time.
+    pub changed_at: i64,
     pub(super) version: i64,
 }
 
@@ -129,6 +133,7 @@ impl Import {
                 serde_json::to_value(self.delta).unwrap_or(Value::Null),
             )
             .with("created_at", self.created_at)
+            .with("changed_at", self.changed_at)
             .with("version", self.version);
         if let Some(e) = &self.error {
             item = item.with("error", e.as_str());
@@ -162,6 +167,10 @@ impl Import {
             delta: serde_json::from_value(item.attrs.get("delta")?.clone()).ok()?,
             error: item.str("error").map(str::to_string),
             created_at: item.i64("created_at").unwrap_or(0),
+            changed_at: item
+                .i64("changed_at")
+                .or_else(|| item.i64("created_at"))
+                .unwrap_or(0),
             version: item.i64("version")?,
         })
     }

@@ -1,8 +1,9 @@
 //! Background work (EventBridge events in AWS, the in-process queue locally): one dispatcher,
 //! one function per job kind, and [`Job`], the deployed job functions and the kinds each is
 //! sent (its EventBridge rule matches exactly these detail-types). Delivery is at least once, so
-//! every job is idempotent: it claims its event id in the sessions table before acting and
-//! skips ids already done.
+//! every job is idempotent: a mail job claims its event id in the sessions table before acting
+//! and skips ids already done; a blast and an import commit are conditional on their recorded
+//! progress, so a second delivery continues or finds nothing left to do.
 
 use serde_json::json;
 
@@ -48,16 +49,20 @@ pub enum Job {
     /// Every mail: single mails (sign-up, login users, the データ破棄証明書) and collection
     /// blasts. The only job function that may send mail.
     MailBlast,
+    /// CSVアップロード commits (`app::staging::run_job`): the only job function writing
+    /// registrants, and it seals nothing (numbers were sealed when the file was staged).
+    ImportCommit,
 }
 
 impl Job {
     /// Every job function.
-    pub const ALL: [Job; 1] = [Job::MailBlast];
+    pub const ALL: [Job; 2] = [Job::MailBlast, Job::ImportCommit];
 
     /// The function's logical id in `template.yaml`.
     pub fn resource(self) -> &'static str {
         match self {
             Job::MailBlast => "MailBlastFunction",
+            Job::ImportCommit => "ImportCommitFunction",
         }
     }
 
@@ -65,7 +70,25 @@ impl Job {
     pub fn kinds(self) -> &'static [&'static str] {
         match self {
             Job::MailBlast => &[MAIL_SEND, super::collection::BLAST_JOB],
+            Job::ImportCommit => &[super::staging::COMMIT_JOB],
         }
+    }
+
+    /// Runs an EventBridge delivery (`detail-type` is the kind, `detail` the detail), as the
+    /// job's Lambda receives it.
+    pub async fn handle_delivery(
+        self,
+        app: &App,
+        delivery: &serde_json::Value,
+    ) -> Result<(), JobError> {
+        let event = Event {
+            kind: delivery["detail-type"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            detail: delivery["detail"].clone(),
+        };
+        self.handle(app, &event).await
     }
 
     /// Runs `event` if it is one of this function's kinds; an unknown kind is an error (its
@@ -83,6 +106,7 @@ pub async fn handle(app: &App, event: &Event) -> Result<(), JobError> {
     match event.kind.as_str() {
         MAIL_SEND => send_mail(app, event).await,
         super::collection::BLAST_JOB => run_blast(app, event).await,
+        super::staging::COMMIT_JOB => run_import(app, event).await,
         other => Err(JobError::UnknownKind(other.to_string())),
     }
 }
@@ -134,13 +158,28 @@ async fn send_mail(app: &App, event: &Event) -> Result<(), JobError> {
     Ok(())
 }
 
-async fn run_blast(app: &App, event: &Event) -> Result<(), JobError> {
+/// The tenant and the named record id of a tenant job's detail (`{tenant, <name>}`).
+fn tenant_job<'e>(
+    event: &'e Event,
+    name: &str,
+    kind: &'static str,
+) -> Result<(super::keys::TenantId, &'e str), JobError> {
     let field = |name: &str| event.detail.get(name).and_then(|v| v.as_str());
-    let (Some(tenant), Some(blast)) = (
+    match (
         field("tenant").and_then(super::keys::TenantId::parse),
-        field("blast"),
-    ) else {
-        return Err(JobError::Malformed(super::collection::BLAST_JOB));
-    };
+        field(name),
+    ) {
+        (Some(tenant), Some(id)) => Ok((tenant, id)),
+        _ => Err(JobError::Malformed(kind)),
+    }
+}
+
+async fn run_blast(app: &App, event: &Event) -> Result<(), JobError> {
+    let (tenant, blast) = tenant_job(event, "blast", super::collection::BLAST_JOB)?;
     Ok(super::collection::run_blast(app, &tenant, blast).await?)
+}
+
+async fn run_import(app: &App, event: &Event) -> Result<(), JobError> {
+    let (tenant, import) = tenant_job(event, "import", super::staging::COMMIT_JOB)?;
+    Ok(super::staging::run_job(app, &tenant, import).await?)
 }

@@ -1,12 +1,14 @@
 //! CSVダウンロード (manual ch.10) and CSVアップロード (manual ch.6) pages; the file format and
-//! the rules are `app::csv_io`, the all-or-nothing commit `app::staging`. Served by the
-//! registrants function.
+//! the rules are `app::csv_io`, the all-or-nothing commit `app::staging`. Served by the csv
+//! function; the commit runs in the import-commit job function.
 //!
-//! The upload's commit runs in slices of a few seconds: the 登録 button starts it, and the
-//! status page continues it each time it is shown (it reloads itself every second until the
-//! import is over). Loading the status page only ever continues an import its owner already
-//! confirmed with a CSRF-checked POST, so it is safe as a GET; an import left half-way (browser
-//! closed, process stopped) shows nothing until it is continued, and completes when it is.
+//! The upload's commit is a job: the 登録 button starts the import and publishes
+//! `import.commit` (the `import-commit` function runs it to the end, `app::staging::run_job`);
+//! the status page shows its progress and reloads itself every second until it is over. Only
+//! if the import has stood still too long (a lost event: `app::staging::stalled`) does the
+//! status page continue it itself, a few seconds per load, so nothing stays half-way. It only
+//! ever continues an import its owner already confirmed with a CSRF-checked POST, so that is
+//! safe as a GET.
 //!
 //! A file over [`UPLOAD_BODY_LIMIT`] reaches the upload handler without its body: the session
 //! layer cannot read it (nor its CSRF field) and marks the request `BodyTooLarge`; the handler
@@ -385,12 +387,9 @@ async fn load(authed: &Authed, id: &str) -> Result<Import, WebError> {
         .ok_or(WebError::NotFound)
 }
 
-/// Continues an import for one slice of time (see the module docs).
+/// Continues a stalled import for one slice of time (see the module docs).
 async fn advance(app: &AppState, authed: &Authed, import: Import) -> Result<Import, WebError> {
-    if !matches!(
-        import.state,
-        ImportState::Committing | ImportState::Done | ImportState::Failed
-    ) {
+    if !staging::stalled(&import, app.now().unix_timestamp()) {
         return Ok(import);
     }
     let budget = Budget {
@@ -416,15 +415,34 @@ async fn commit(
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let import = load(&authed, &id).await?;
-    staging::start(&authed.scope, &import).await?;
-    let import = load(&authed, &id).await?;
-    advance(&app, &authed, import).await?;
+    if staging::start(&app, &authed.scope, &import).await? {
+        publish(&app, &authed, &id).await?;
+    }
     Ok(Redirect::to(&format!("/registrants/csv-upload/{id}")).into_response())
 }
 
-async fn discard(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+/// Hands import `id` to the `import-commit` job.
+async fn publish(app: &AppState, authed: &Authed, id: &str) -> Result<(), WebError> {
+    let event = staging::commit_event(authed.scope.tenant(), id);
+    app.ports
+        .events
+        .publish(vec![event])
+        .await
+        .map_err(crate::app::InfraError::from)?;
+    Ok(())
+}
+
+async fn discard(
+    State(app): State<AppState>,
+    authed: Authed,
+    Path(id): Path<String>,
+) -> Result<Response, WebError> {
     let import = load(&authed, &id).await?;
-    staging::discard(&authed.scope, &import).await?;
+    staging::discard(&app, &authed.scope, &import).await?;
+    if import.state == ImportState::Committing {
+        // The roll-back of what was committed so far is the job's too.
+        publish(&app, &authed, &id).await?;
+    }
     Ok(match import.state {
         ImportState::Staged => Redirect::to("/registrants/csv-upload?done=discarded"),
         _ => Redirect::to(&format!("/registrants/csv-upload/{id}")),

@@ -33,8 +33,9 @@
 //! per record, like the single add form's warning). Abandoned `staged` imports stay until
 //! discarded (their status page offers it); there is no sweep yet.
 //!
-//! This file: staging (1.); `run` commits, flips, tidies and rolls back (2.–4.); the import's
-//! state record and the gate are `app::import_gate`.
+//! This file: staging (1.); `run` commits, flips, tidies and rolls back (2.–4.); `job` is the
+//! `import.commit` job that drives `run` to the end; the import's state record and the gate
+//! are `app::import_gate`.
 
 use serde::{Deserialize, Serialize};
 
@@ -47,7 +48,9 @@ use super::tenants::Counters;
 use super::{App, InfraError};
 use crate::ports::store::{Attrs, Condition, Item, Key, WriteOp, MAX_TRANSACTION};
 
+mod job;
 mod run;
+pub use job::{commit_event, run_job, stalled, COMMIT_JOB};
 pub use run::{discard, run, start, Budget};
 
 /// Writes of one chunk, leaving room for the import item, the counters and the chunk delete.
@@ -180,6 +183,7 @@ pub async fn stage(
         delta,
         error: None,
         created_at: app.now().unix_timestamp(),
+        changed_at: app.now().unix_timestamp(),
         version: 0,
     };
     scope

@@ -33,12 +33,13 @@ impl Budget {
 }
 
 /// Starts committing a staged import; `false` if it was not (or no longer) staged.
-pub async fn start(scope: &TenantScope, import: &Import) -> Result<bool, InfraError> {
+pub async fn start(app: &App, scope: &TenantScope, import: &Import) -> Result<bool, InfraError> {
     if import.state != State::Staged {
         return Ok(false);
     }
     let next = Import {
         state: State::Committing,
+        changed_at: app.now().unix_timestamp(),
         ..import.clone()
     };
     match scope.transact(vec![import.advance(scope, &next)]).await {
@@ -60,18 +61,15 @@ pub async fn run(
 ) -> Result<Import, InfraError> {
     let mut steps = 0;
     loop {
-        let import = load(scope, id)
+        let mut import = load(scope, id)
             .await?
             .ok_or(InfraError::Corrupt("import"))?;
-        let settled =
-            matches!(
-                import.state,
-                State::Staged | State::Finished | State::Discarded
-            ) || (import.state == State::Failed && import.committed == 0 && import.chunks == 0);
-        if settled || budget.spent(steps) {
+        if settled(&import) || budget.spent(steps) {
             return Ok(import);
         }
         steps += 1;
+        // Every step builds its next state from this copy: it stamps when the import moved.
+        import.changed_at = app.now().unix_timestamp();
         match import.state {
             State::Committing if import.chunks == 1 && import.committed == 0 => {
                 commit_whole(app, scope, tenant, &import).await?
@@ -92,6 +90,14 @@ pub async fn run(
             State::Staged | State::Finished | State::Discarded => {}
         }
     }
+}
+
+/// Whether `import` has nothing left for [`run`] to do (a staged one waits for its start).
+pub(super) fn settled(import: &Import) -> bool {
+    matches!(
+        import.state,
+        State::Staged | State::Finished | State::Discarded
+    ) || (import.state == State::Failed && import.committed == 0 && import.chunks == 0)
 }
 
 /// A lost race (another request advanced the import first) is not an error: the loop reloads.
@@ -360,7 +366,11 @@ async fn undo_chunk(scope: &TenantScope, import: &Import) -> Result<(), InfraErr
 
 /// Throws away a staged import that was never started (キャンセル on the confirm page), or
 /// stops one still committing, which then rolls back on its next [`run`].
-pub async fn discard(scope: &TenantScope, import: &Import) -> Result<(), InfraError> {
+pub async fn discard(app: &App, scope: &TenantScope, import: &Import) -> Result<(), InfraError> {
+    let import = &Import {
+        changed_at: app.now().unix_timestamp(),
+        ..import.clone()
+    };
     match import.state {
         State::Staged => {
             for n in 0..import.chunks {

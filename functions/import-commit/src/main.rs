@@ -1,0 +1,22 @@
+//! Lambda `myna-fn-import-commit`: CSVアップロード commits, delivered by EventBridge (source
+//! `myna`, detail-type `import.commit`, the kinds of `Job::ImportCommit`). Wiring only; the
+//! job is `app::staging::run_job`. A failed job returns an error so EventBridge retries it
+//! (each retry resumes where the import stands) and finally parks it in the dead-letter queue.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+use myna::app::worker::Job;
+use serde_json::Value;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let app = myna::adapters::aws::bootstrap().await?;
+    let app = &app;
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
+        Job::ImportCommit
+            .handle_delivery(app, &event.payload)
+            .await
+            .map_err(lambda_runtime::Error::from)
+    }))
+    .await
+}
