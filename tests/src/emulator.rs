@@ -216,15 +216,25 @@ impl Emulator {
 
     /// Mail moto recorded as sent from this emulator's sender: (to, subject, body).
     pub async fn sent_mail(&self) -> Vec<(String, String, String)> {
-        let res = http::request(
-            "GET",
-            &format!("{}/moto-api/data.json", self.endpoint),
-            &[],
-            b"",
-        )
-        .await
-        .unwrap();
-        let data: Value = serde_json::from_slice(&res.body).expect("moto data");
+        // moto builds data.json by walking every backend; while other tests write to the same
+        // server the walk can fail (a 500 page, not JSON). Such a read is simply taken again.
+        let mut data = None;
+        for _ in 0..10 {
+            let res = http::request(
+                "GET",
+                &format!("{}/moto-api/data.json", self.endpoint),
+                &[],
+                b"",
+            )
+            .await
+            .unwrap();
+            if let Ok(parsed) = serde_json::from_slice::<Value>(&res.body) {
+                data = Some(parsed);
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        let data = data.expect("moto data.json answered JSON within 10 tries");
         let mut out = Vec::new();
         for m in data["ses"]["Message"].as_array().into_iter().flatten() {
             if m["source"].as_str() != Some(self.settings.mail_from.as_str()) {
