@@ -27,6 +27,7 @@ use myna::app::{App, Config};
 use myna::ports::SystemClock;
 
 mod mail;
+mod one_shot;
 mod outbox_page;
 mod purge_job;
 mod retention_job;

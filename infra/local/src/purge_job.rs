@@ -14,9 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use myna::adapters::embedded::Embedded;
-use myna::app::{App, Config};
-use myna::ports::SystemClock;
+use myna::app::App;
 
 pub const USAGE: &str = "usage: myna-local purge-now [--data-dir DIR]
   runs the month-end purge once: tenants whose 解約日 has ended are deleted, their keys
@@ -63,53 +61,27 @@ pub fn run(args: &[String], smtp: crate::mail::SmtpOptions) -> ExitCode {
             other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return crate::fail(&format!("cannot start the runtime: {e}")),
-    };
-    runtime.block_on(async move {
-        let smtp = match smtp.mailer() {
-            Ok(m) => m,
-            Err(e) => return crate::fail(&e),
-        };
-        let origin =
-            std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-        let mut embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
-            Ok(e) => e,
-            Err(e) => return crate::fail(&e.to_string()),
-        };
-        if let Some((mailer, _)) = smtp {
-            embedded.ports.mailer = mailer;
-        }
-        let config = Config {
-            base_url: origin,
-            ..Config::default()
-        };
-        let app = App::new(embedded.ports, config);
-        let report = match myna::app::purge::run(&app).await {
-            Ok(r) => r,
-            Err(e) => return crate::fail(&format!("purge failed: {e}")),
-        };
-        // The certificate mails were queued for the mail-blast job: send them now.
-        for event in embedded.queue.drain() {
-            if let Err(e) = myna::app::worker::handle(&app, &event).await {
-                eprintln!("myna-local: a mail could not be sent ({e}); run purge-now again");
-            }
-        }
-        for tenant in &report.purged {
-            println!("purged {tenant}");
-        }
-        for tenant in &report.failed {
-            println!("FAILED {tenant} (run again to resume)");
-        }
-        println!("orphaned master keys destroyed: {}", report.orphan_keys);
-        if report.failed.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        }
+    crate::one_shot::run(&data_dir, smtp, |app| async move {
+        myna::app::purge::run(&app)
+            .await
+            .map_err(|e| format!("purge failed: {e}"))
+            .map(|report| {
+                let mut lines: Vec<String> = report
+                    .purged
+                    .iter()
+                    .map(|t| format!("purged {t}"))
+                    .collect();
+                lines.extend(
+                    report
+                        .failed
+                        .iter()
+                        .map(|t| format!("FAILED {t} (run again to resume)")),
+                );
+                lines.push(format!(
+                    "orphaned master keys destroyed: {}",
+                    report.orphan_keys
+                ));
+                (lines.join("\n"), report.failed.is_empty())
+            })
     })
 }

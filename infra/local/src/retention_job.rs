@@ -13,9 +13,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use myna::adapters::embedded::Embedded;
-use myna::app::{App, Config};
-use myna::ports::SystemClock;
+use myna::app::App;
 
 pub const USAGE: &str = "usage: myna-local retention-now [--data-dir DIR]
   runs the retention reminders once: 最高権限 users are mailed (outbox or SMTP settings as for
@@ -55,46 +53,20 @@ pub fn run(args: &[String]) -> ExitCode {
             other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => return crate::fail(&format!("cannot start the runtime: {e}")),
-    };
-    runtime.block_on(async move {
-        let smtp = match crate::mail::SmtpOptions::from_env().mailer() {
-            Ok(m) => m,
-            Err(e) => return crate::fail(&e),
-        };
-        let origin =
-            std::env::var("MYNA_BASE_URL").unwrap_or_else(|_| "http://127.0.0.1:8080".into());
-        let mut embedded = match Embedded::open(&data_dir, &origin, Arc::new(SystemClock)) {
-            Ok(e) => e,
-            Err(e) => return crate::fail(&e.to_string()),
-        };
-        if let Some((mailer, _)) = smtp {
-            embedded.ports.mailer = mailer;
-        }
-        let config = Config {
-            base_url: origin,
-            ..Config::default()
-        };
-        let app = App::new(embedded.ports, config);
-        let report = match myna::app::retention::run(&app).await {
-            Ok(r) => r,
-            Err(e) => return crate::fail(&format!("retention reminders failed: {e}")),
-        };
-        // The mails were queued for the worker: send them now.
-        for event in embedded.queue.drain() {
-            if let Err(e) = myna::app::worker::handle(&app, &event).await {
-                eprintln!("myna-local: a mail could not be sent ({e})");
-            }
-        }
-        println!(
-            "tenants looked at: {}, registrants newly reported: {}, mails: {}",
-            report.tenants, report.reminded, report.mails
-        );
-        ExitCode::SUCCESS
-    })
+    crate::one_shot::run(
+        &data_dir,
+        crate::mail::SmtpOptions::from_env(),
+        |app| async move {
+            myna::app::retention::run(&app)
+                .await
+                .map_err(|e| format!("retention reminders failed: {e}"))
+                .map(|report| {
+                    let line = format!(
+                        "tenants looked at: {}, registrants newly reported: {}, mails: {}",
+                        report.tenants, report.reminded, report.mails
+                    );
+                    (line, true)
+                })
+        },
+    )
 }

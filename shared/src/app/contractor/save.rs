@@ -4,10 +4,10 @@
 use super::passcode::passcode_ops;
 use super::{load, Contractor};
 use crate::app::actor::Actor;
+use crate::app::audit::record_by;
 use crate::app::keys::TenantScope;
 use crate::app::tenants;
 use crate::app::{App, InfraError};
-use crate::ports::audit::AuditEvent;
 use crate::ports::store::{Condition, WriteOp};
 
 /// Saves 契約者情報 and, when `new_passcode` is given, the passcode: the details, PROFILE's
@@ -37,34 +37,32 @@ pub async fn save(
     ops.push(WriteOp::put(details.to_item(scope, app.now())));
     scope.transact(ops).await?;
 
-    let event = |action: &str, detail: String| AuditEvent {
-        tenant_id: Some(scope.tenant().to_string()),
-        actor_id: Some(actor.user_id.clone()),
-        actor_name: Some(actor.name.clone()),
-        action: action.into(),
-        target: None,
-        detail,
-        ip: Some(actor.ip.clone()),
-    };
     if !changed.is_empty() || new_passcode.is_none() {
         let what = if changed.is_empty() {
             "変更なし".to_string()
         } else {
             changed.join("、")
         };
-        app.audit()
-            .record(event(
-                "contractor.update",
-                format!("契約者情報の変更（{what}）"),
-            ))
-            .await
-            .map_err(InfraError::from)?;
+        record_by(
+            app,
+            scope,
+            actor,
+            "contractor.update",
+            None,
+            format!("契約者情報の変更（{what}）"),
+        )
+        .await?;
     }
     if new_passcode.is_some() {
-        app.audit()
-            .record(event("tenant.passcode", "企業パスコードの変更".into()))
-            .await
-            .map_err(InfraError::from)?;
+        record_by(
+            app,
+            scope,
+            actor,
+            "tenant.passcode",
+            None,
+            "企業パスコードの変更".into(),
+        )
+        .await?;
     }
     Ok(())
 }

@@ -56,23 +56,7 @@ impl From<StoreError> for UserError {
     }
 }
 
-pub(super) fn event(
-    scope: &TenantScope,
-    actor: &Actor,
-    action: &str,
-    target: &str,
-    detail: String,
-) -> AuditEvent {
-    AuditEvent {
-        tenant_id: Some(scope.tenant().to_string()),
-        actor_id: Some(actor.user_id.clone()),
-        actor_name: Some(actor.name.clone()),
-        action: action.into(),
-        target: Some(target.to_string()),
-        detail,
-        ip: Some(actor.ip.clone()),
-    }
-}
+pub(super) use crate::app::actor::audit_event as event;
 
 pub(super) async fn audit(app: &App, e: AuditEvent) -> Result<(), UserError> {
     app.audit()
