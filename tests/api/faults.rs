@@ -15,11 +15,11 @@ use std::collections::BTreeMap;
 
 use axum::http::StatusCode;
 use myna::app::keys::TenantScope;
-use myna::app::{collection as coll, purge, staging, tenants};
-use myna::ports::{Condition, Event};
+use myna::app::{cancel, collection as coll, purge, staging, tenants};
+use myna::ports::{BlobScope, Clock, Condition, Event};
 use myna_tests::faults::{deliver, stored_items, Faults, Port, Prepared};
-use myna_tests::fixtures::valid_number;
-use myna_tests::TestApp;
+use myna_tests::fixtures::{dependent, jpeg, person, png, valid_number, NUMBER};
+use myna_tests::{Browser, TestApp};
 use serde_json::Value;
 use time::Duration;
 
@@ -48,7 +48,6 @@ const TIMES: [&str; 11] = [
 ];
 
 /// The job under test and how production runs it.
-#[allow(dead_code)]
 enum Job {
     /// An event for the worker (import commit, blast): re-delivered while it fails.
     Event(Event),
@@ -130,6 +129,8 @@ async fn end_state(t: &TestApp) -> EndState {
         };
         lines.push(line);
     }
+    // (Random token names sort at random: the order after naming them is the comparable one.)
+    lines.sort();
     // Every tenant's log (and the system log) still verifies.
     for tenant in t.app.audit.tenants().await.unwrap() {
         let v = t.app.audit.verify(Some(&tenant)).await.unwrap();
@@ -241,8 +242,12 @@ async fn link_name(t: &TestApp, path: &str, tokens: &BTreeMap<String, String>) -
 }
 
 /// Runs `job` on `prepared` without faults and then with each call failing in turn; every
-/// run must end as the fault-free one did. Returns how many faults were injected.
-async fn every_fault_reaches_the_same_end_state(prepared: &Prepared, job: &Job) -> usize {
+/// run must end as the fault-free one did. Returns the fault-free end state and how many
+/// faults were injected.
+async fn every_fault_reaches_the_same_end_state(
+    prepared: &Prepared,
+    job: &Job,
+) -> (EndState, usize) {
     // GIVEN the job run once without faults (and "again", which must change nothing)
     let faults = Faults::new();
     let t = prepared.open(&faults);
@@ -287,7 +292,7 @@ async fn every_fault_reaches_the_same_end_state(prepared: &Prepared, job: &Job) 
             injected += 1;
         }
     }
-    injected
+    (expected, injected)
 }
 
 /// Fails with only the lines that differ (a whole state is too long to read).
@@ -352,9 +357,268 @@ async fn staged_import(n: u64) -> (Prepared, Job) {
 #[tokio::test]
 async fn an_import_commit_reaches_the_same_end_state_when_any_call_fails_and_the_event_comes_again()
 {
+    // (3 rows: the one-transaction commit; 40: chunks, the flip and the tidy)
     for rows in [3, 40] {
+        // GIVEN a staged import whose commit event has not run
         let (prepared, job) = staged_import(rows).await;
-        let injected = every_fault_reaches_the_same_end_state(&prepared, &job).await;
+        // WHEN / THEN (see the function)
+        let (expected, injected) = every_fault_reaches_the_same_end_state(&prepared, &job).await;
+        // AND the fault-free run imported everyone, numbers and all, and logged it once
+        assert_eq!(expected.people.len(), rows as usize + 1);
+        assert!(expected.people[0].ends_with(&valid_number(0)));
+        let logged = expected
+            .items
+            .iter()
+            .filter(|l| l.contains("\"action\":\"csv.import\""))
+            .count();
+        assert_eq!(logged, 1);
         assert!(injected > 5, "{rows} rows: {injected} faults");
     }
+}
+
+const ALICE: &str = "alice@example.jp";
+const BOB: &str = "bob@example.jp";
+const CAROL: &str = "carol@example.jp";
+
+/// An owner who printed a QR code for Alice (her first link) and has just sent a blast (with a
+/// message, a reply-to and a copy to themself) to Alice, Bob and Carol: the blast event not
+/// yet run.
+async fn started_blast() -> (Prepared, Job) {
+    let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
+    b.quick(
+        &[
+            ("有栖", "花子", ALICE),
+            ("坊", "一郎", BOB),
+            ("唐木", "次郎", CAROL),
+        ],
+        "list",
+    )
+    .await;
+    let ids = t.send_list_ids(OWNER).await;
+    let scope = t.scope_of(OWNER).await;
+    for id in &ids {
+        let r = myna::app::registrants::get(&scope, id)
+            .await
+            .unwrap()
+            .unwrap();
+        if r.email.as_deref() == Some(ALICE) {
+            coll::issue_link(&t.app, &scope, id).await.unwrap();
+        }
+    }
+    b.send_collection_mail(
+        "/collection/send-list",
+        &ids,
+        &[
+            ("message", "今月末までにご登録ください。"),
+            ("reply_to", "jinji@example.jp"),
+            ("copy", "on"),
+        ],
+    )
+    .await;
+    let events = take_events(&t, coll::BLAST_JOB);
+    assert_eq!(events.len(), 1);
+    let event = events.into_iter().next().unwrap();
+    (Prepared::copy(&t, &b.cookies), Job::Event(event))
+}
+
+#[tokio::test]
+async fn a_blast_mails_everyone_exactly_once_when_any_call_fails_and_the_event_comes_again() {
+    // GIVEN a blast to three people, one of them mailed before
+    let (prepared, job) = started_blast().await;
+    // WHEN / THEN (see the function)
+    let (expected, injected) = every_fault_reaches_the_same_end_state(&prepared, &job).await;
+    // AND the fault-free run mailed each once, with their own current link, and voided
+    // Alice's earlier one
+    for to in [ALICE, BOB, CAROL] {
+        let mails = &expected.mails[to];
+        assert_eq!(mails.len(), 1, "{to}: {mails:#?}");
+        let link = mails[0].lines().find(|l| l.contains("LINK(")).unwrap();
+        assert!(
+            link.starts_with("LINK(") && !link.contains("Replaced"),
+            "{link}"
+        );
+    }
+    let replaced = expected
+        .items
+        .iter()
+        .filter(|l| l.contains("TOKEN#unlinked") && l.contains("\"state\":\"replaced\""))
+        .count();
+    assert_eq!(replaced, 1);
+    // AND the copy went to the owner once
+    assert_eq!(
+        expected.mails[OWNER]
+            .iter()
+            .filter(|m| m.starts_with("[控え]"))
+            .count(),
+        1
+    );
+    assert!(injected > 10, "{injected} faults");
+}
+
+/// A company with a registrant, a dependent (both with numbers) and a stored image, whose
+/// cancellation was requested and whose 解約日 has ended: the month-end purge not yet run.
+async fn cancelled_company() -> (Prepared, Job) {
+    let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
+    let res = b
+        .add_registrant(&person("山田", "太郎", "K-001", NUMBER), &[])
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let id = res.registrant_id();
+    let res = b
+        .add_dependent(
+            &id,
+            &dependent("花子", "child", "dependent", &valid_number(7)),
+            &[],
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::SEE_OTHER, "{}", res.body);
+    let scope = t.scope_of(OWNER).await;
+    let tenant = tenants::load(&scope).await.unwrap().unwrap();
+    let blobs = BlobScope {
+        tenant_id: scope.tenant().to_string(),
+        master_key: tenant.keys.master_key.clone(),
+    };
+    t.app
+        .ports
+        .blobs
+        .put(&blobs, "images/card.jpg", jpeg(), "image/jpeg")
+        .await
+        .unwrap();
+    b.request_cancellation().await;
+    // The day after the 解約日, Japan time.
+    let now = t.clock.now();
+    let after = cancel::due_date(now)
+        .next_day()
+        .unwrap()
+        .midnight()
+        .assume_offset(time::macros::offset!(+9));
+    t.clock.advance(after - now + Duration::hours(1));
+    t.run_jobs().await;
+    (Prepared::copy(&t, &b.cookies), Job::Purge)
+}
+
+#[tokio::test]
+async fn the_purge_destroys_everything_and_mails_one_certificate_when_any_call_fails_and_it_runs_again(
+) {
+    // GIVEN a cancelled company past its 解約日
+    let (prepared, job) = cancelled_company().await;
+    // WHEN / THEN (see the function)
+    let (expected, injected) = every_fault_reaches_the_same_end_state(&prepared, &job).await;
+    // AND the fault-free run left nothing of the company but its number-free purge record,
+    // no image, no key, and mailed one certificate with the counts
+    let tenant_items: Vec<&String> = expected
+        .items
+        .iter()
+        .filter(|l| l.contains("T#") && !l.contains("PURGES"))
+        .collect();
+    assert!(tenant_items.is_empty(), "{tenant_items:#?}");
+    assert!(expected.people.is_empty());
+    assert_eq!(expected.files, ["blobs/.upload-signing.key 32"]);
+    let certificates: Vec<&String> = expected.mails[OWNER]
+        .iter()
+        .filter(|m| m.starts_with(purge::CERTIFICATE_SUBJECT))
+        .collect();
+    assert_eq!(certificates.len(), 1);
+    for text in [
+        "登録者: 1人",
+        "扶養家族: 1人",
+        "画像（通知カード・身分証明書等）: 1件",
+    ] {
+        assert!(
+            certificates[0].contains(text),
+            "{text}: {}",
+            certificates[0]
+        );
+    }
+    assert!(injected > 10, "{injected} faults");
+}
+
+#[tokio::test]
+async fn a_replacement_photo_keeps_the_previous_one_when_any_storage_call_fails() {
+    // GIVEN a registrant whose 番号確認書類 is a verified PNG
+    let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
+    let id = b
+        .add_registrant(&person("画像", "太郎", "U001", NUMBER), &[])
+        .await
+        .registrant_id();
+    let base = format!("/registrants/{id}/images/number_proof");
+    replace_photo(&t, &mut b, &base, "image/png", png()).await;
+    let prepared = Prepared::copy(&t, &b.cookies);
+    drop((t, b));
+    let open = |faults: &std::sync::Arc<Faults>| {
+        let t = prepared.open(faults);
+        let mut b = Browser::new(t.router.clone(), "203.0.113.10");
+        b.cookies = prepared.cookies.clone();
+        (t, b)
+    };
+    let faults = Faults::new();
+    let (t, mut b) = open(&faults);
+    faults.count();
+    assert_eq!(
+        replace_photo(&t, &mut b, &base, "image/jpeg", jpeg()).await,
+        StatusCode::OK
+    );
+    let calls = faults.calls(Port::Blobs);
+    assert!(calls >= 3, "{calls} storage calls");
+    let mut refused = 0;
+    for n in 1..=calls {
+        // WHEN a JPEG replaces it and storage call n fails
+        let faults = Faults::new();
+        let (t, mut b) = open(&faults);
+        let scope = t.scope_of(OWNER).await;
+        let logged = uploads_logged(&t, &scope).await;
+        faults.arm(Port::Blobs, n);
+        let status = replace_photo(&t, &mut b, &base, "image/jpeg", jpeg()).await;
+        let what = format!("call {n} ({:?})", faults.fired());
+        faults.disarm();
+        // THEN either the upload is refused and the approver still sees the PNG, or (the
+        // failed call was only the old object's clean-up) it is taken, shown and logged
+        if status == StatusCode::OK {
+            assert_eq!(shown(&mut b, &id).await, jpeg(), "{what}");
+            assert_eq!(uploads_logged(&t, &scope).await, logged + 1, "{what}");
+            continue;
+        }
+        refused += 1;
+        assert_eq!(shown(&mut b, &id).await, png(), "{what}");
+        assert_eq!(uploads_logged(&t, &scope).await, logged, "{what}");
+        // AND sending it again works
+        let again = replace_photo(&t, &mut b, &base, "image/jpeg", jpeg()).await;
+        assert_eq!(again, StatusCode::OK, "{what}");
+        assert_eq!(shown(&mut b, &id).await, jpeg(), "{what}");
+    }
+    assert_eq!(refused, calls - 1, "only the clean-up may fail unnoticed");
+}
+
+/// A photo through the browser's path: ticket, the upload straight to storage, 完了; the
+/// status of the ticket request if it failed, else of 完了.
+async fn replace_photo(
+    t: &TestApp,
+    b: &mut Browser,
+    base: &str,
+    content_type: &str,
+    bytes: Vec<u8>,
+) -> StatusCode {
+    let (status, ticket) = b.ticket(&format!("{base}/ticket"), content_type).await;
+    if status != StatusCode::OK {
+        return status;
+    }
+    assert!(t.put(&ticket, content_type, bytes).await);
+    let upload = ticket["upload"].as_str().unwrap();
+    b.complete(&format!("{base}/complete"), upload).await.0
+}
+
+/// The bytes the approval screen serves for the registrant's 番号確認書類.
+async fn shown(b: &mut Browser, id: &str) -> Vec<u8> {
+    let page = b.get(&format!("/approval/{id}/images/number_proof")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    page.bytes
+}
+
+/// How many uploads the tenant's operation log holds.
+async fn uploads_logged(t: &TestApp, scope: &TenantScope) -> usize {
+    let entries = t.audit_of(scope).await;
+    entries
+        .iter()
+        .filter(|e| e.action == "image.upload")
+        .count()
 }

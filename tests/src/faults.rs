@@ -179,6 +179,10 @@ impl Blobs for HookedBlobs {
         (self.hook)("delete_tenant")?;
         self.inner.delete_tenant(tenant_id).await
     }
+    async fn count_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
+        (self.hook)("count_tenant")?;
+        self.inner.count_tenant(tenant_id).await
+    }
     async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError> {
         (self.hook)("head")?;
         self.inner.head(scope, name).await
