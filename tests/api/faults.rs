@@ -69,8 +69,10 @@ impl Job {
 
     /// Runs again, later, as production would, until nothing fails (a few rounds at most).
     async fn again(&self, t: &TestApp, mut failed: Vec<Event>) {
-        for _ in 0..4 {
+        for round in 0..4 {
             match self {
+                Job::Event(_) if failed.is_empty() => return,
+                Job::Purge if failed.is_empty() && round > 0 => return,
                 Job::Event(_) => {
                     t.clock.advance(EVENT_RETRY);
                     failed = deliver(t, failed).await;
@@ -357,8 +359,8 @@ async fn staged_import(n: u64) -> (Prepared, Job) {
 #[tokio::test]
 async fn an_import_commit_reaches_the_same_end_state_when_any_call_fails_and_the_event_comes_again()
 {
-    // (3 rows: the one-transaction commit; 40: chunks, the flip and the tidy)
-    for rows in [3, 40] {
+    // (3 rows: the one-transaction commit; 35: two chunks, the flip and the tidy)
+    for rows in [3, 35] {
         // GIVEN a staged import whose commit event has not run
         let (prepared, job) = staged_import(rows).await;
         // WHEN / THEN (see the function)

@@ -239,7 +239,7 @@ impl Prepared {
     /// the product stays open) and its clock; `cookies` are kept for [`Prepared::browser`].
     pub fn copy(t: &TestApp, cookies: &BTreeMap<String, String>) -> Prepared {
         use myna::ports::Clock;
-        let dir = TempDir::new("prepared");
+        let dir = scratch("prepared");
         copy_data_dir(t.dir.path(), dir.path());
         Prepared {
             dir,
@@ -251,14 +251,28 @@ impl Prepared {
     /// A fresh product on a copy of the prepared directory, its ports wrapped by `faults`,
     /// its clock at the prepared instant.
     pub fn open(&self, faults: &Arc<Faults>) -> TestApp {
-        let dir = TempDir::new("fault");
-        copy_data_dir(self.dir.path(), dir.path());
+        let dir = scratch("fault");
+        // The prepared copy is never opened, so its files copy as they are.
+        copy_files(self.dir.path(), dir.path(), false);
         let clock = Arc::new(ManualClock::new(self.now));
         TestApp::open_wrapping(dir, clock, test_config(), |ports| faults.wrap(ports))
     }
 }
 
-/// Copies a data directory: the database through `VACUUM INTO`, every other file as it is.
+/// A directory for one copy, in memory where the machine has a tmpfs: a fault run copies and
+/// fsyncs a database dozens of times, which on a shared disk costs seconds.
+fn scratch(label: &str) -> TempDir {
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return TempDir::new(label);
+    }
+    let dir = shm.join(format!("myna-{label}-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    TempDir(dir)
+}
+
+/// Copies a live data directory: the database through `VACUUM INTO` (consistent while the
+/// product holds it open), every other file as it is.
 fn copy_data_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     let db = rusqlite::Connection::open(from.join("myna.sqlite3")).unwrap();
@@ -267,28 +281,29 @@ fn copy_data_dir(from: &Path, to: &Path) {
         [to.join("myna.sqlite3").to_str().unwrap()],
     )
     .unwrap();
-    copy_files(from, to);
+    copy_files(from, to, true);
 }
 
-fn copy_files(from: &Path, to: &Path) {
+/// Copies every file below `from`, the database files too unless `skip_db`.
+fn copy_files(from: &Path, to: &Path, skip_db: bool) {
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         let name = entry.file_name();
-        if name.to_string_lossy().starts_with("myna.sqlite3") {
+        if skip_db && name.to_string_lossy().starts_with("myna.sqlite3") {
             continue;
         }
         let target = to.join(&name);
         if entry.file_type().unwrap().is_dir() {
             std::fs::create_dir_all(&target).unwrap();
-            copy_files(&entry.path(), &target);
+            copy_files(&entry.path(), &target, false);
         } else {
             std::fs::copy(entry.path(), &target).unwrap();
         }
     }
 }
 
-/// Every item of the `main` and `audit` tables of a product's data directory, one line each
-/// (`table pk sk {attrs}`), in key order: the whole stored state a job can change.
+/// Every item of the `main` and `audit` tables of a product's data directory as (table, pk,
+/// sk, attributes), in key order: the whole stored state a job can change.
 pub fn stored_items(dir: &Path) -> Vec<(String, String, String, serde_json::Value)> {
     let db = rusqlite::Connection::open(dir.join("myna.sqlite3")).unwrap();
     let mut out = Vec::new();
