@@ -53,13 +53,16 @@ enum Job {
     Event(Event),
     /// The scheduled purge: its next daily run, with the worker for the certificate mail.
     Purge,
+    /// A blast whose failed event is never delivered again (its retries were spent): the
+    /// owner's look at its result page hands it to the worker again.
+    BlastSeen(Event),
 }
 
 impl Job {
     /// The first run; returns the events that failed.
     async fn first(&self, t: &TestApp) -> Vec<Event> {
         match self {
-            Job::Event(e) => deliver(t, vec![e.clone()]).await,
+            Job::Event(e) | Job::BlastSeen(e) => deliver(t, vec![e.clone()]).await,
             Job::Purge => {
                 let _ = purge::run(&t.app).await;
                 deliver(t, t.queue.drain()).await
@@ -68,11 +71,24 @@ impl Job {
     }
 
     /// Runs again, later, as production would, until nothing fails (a few rounds at most).
-    async fn again(&self, t: &TestApp, mut failed: Vec<Event>) {
+    async fn again(&self, t: &TestApp, cookies: &BTreeMap<String, String>, mut failed: Vec<Event>) {
         for round in 0..4 {
             match self {
                 Job::Event(_) if failed.is_empty() => return,
                 Job::Purge if failed.is_empty() && round > 0 => return,
+                Job::BlastSeen(e) => {
+                    t.clock.advance(EVENT_RETRY);
+                    let id = e.detail["blast"].as_str().unwrap();
+                    let mut owner = Browser::new(t.router.clone(), "203.0.113.10");
+                    owner.cookies = cookies.clone();
+                    let page = owner.get(&format!("/collection/blasts/{id}")).await;
+                    assert_eq!(page.status, StatusCode::OK);
+                    if page.headers.get("refresh").is_none() {
+                        return;
+                    }
+                    // (Whatever its first run left failing is lost: only the page's event.)
+                    failed = deliver(t, t.queue.drain()).await;
+                }
                 Job::Event(_) => {
                     t.clock.advance(EVENT_RETRY);
                     failed = deliver(t, failed).await;
@@ -86,7 +102,10 @@ impl Job {
                 }
             }
         }
-        assert!(failed.is_empty(), "still failing: {failed:?}");
+        assert!(
+            failed.is_empty() || matches!(self, Job::BlastSeen(_)),
+            "still failing: {failed:?}"
+        );
     }
 }
 
@@ -117,6 +136,10 @@ async fn end_state(t: &TestApp) -> EndState {
     };
     let mut lines = Vec::new();
     for (table, pk, sk, attrs) in &items {
+        if sk.ends_with("#NUDGE") {
+            // When a stalled blast's page handed it on: the run that stalled it, not its end.
+            continue;
+        }
         let mut attrs = attrs.clone();
         if let Value::Object(map) = &mut attrs {
             for t in TIMES {
@@ -257,7 +280,7 @@ async fn every_fault_reaches_the_same_end_state(
     let failed = job.first(&t).await;
     assert!(failed.is_empty(), "fault-free run failed: {failed:?}");
     let calls: Vec<(Port, usize)> = Port::ALL.iter().map(|p| (*p, faults.calls(*p))).collect();
-    job.again(&t, failed).await;
+    job.again(&t, &prepared.cookies, failed).await;
     let expected = end_state(&t).await;
     drop(t);
     let mut injected = 0;
@@ -271,7 +294,7 @@ async fn every_fault_reaches_the_same_end_state(
             let op = faults.fired();
             assert!(op.is_some(), "{port:?} call {n} never came");
             faults.disarm();
-            job.again(&t, failed).await;
+            job.again(&t, &prepared.cookies, failed).await;
             // THEN the end state is the fault-free one: nothing lost, nothing twice
             let got = end_state(&t).await;
             let what = format!("{port:?} call {n} of {count} ({})", op.unwrap());
@@ -381,6 +404,23 @@ async fn an_import_commit_reaches_the_same_end_state_when_any_call_fails_and_the
 const ALICE: &str = "alice@example.jp";
 const BOB: &str = "bob@example.jp";
 const CAROL: &str = "carol@example.jp";
+
+#[tokio::test]
+async fn a_blast_left_standing_by_a_failure_is_finished_when_the_owner_views_its_result_page() {
+    // GIVEN a blast to three people whose failed event is never delivered again
+    let (prepared, job) = started_blast().await;
+    let Job::Event(event) = job else {
+        unreachable!()
+    };
+    // WHEN any call fails and, after the claim lapsed, the owner opens the result page
+    let (expected, injected) =
+        every_fault_reaches_the_same_end_state(&prepared, &Job::BlastSeen(event)).await;
+    // THEN everyone is mailed exactly once, as without the fault
+    for to in [ALICE, BOB, CAROL] {
+        assert_eq!(expected.mails[to].len(), 1, "{to}");
+    }
+    assert!(injected > 10, "{injected} faults");
+}
 
 /// An owner who printed a QR code for Alice (her first link) and has just sent a blast (with a
 /// message, a reply-to and a copy to themself) to Alice, Bob and Carol: the blast event not

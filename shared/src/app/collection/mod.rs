@@ -25,7 +25,9 @@
 //!   worker killed during the send itself counts as sent, so nobody gets two mails but that
 //!   one may get none (its row says 送信済み; 再送信 from the list remains). The copy to the
 //!   logged-in user is sent only by the run that marks the blast done, which hands the blast
-//!   back (`running`) if the copy fails.
+//!   back (`running`) if the copy fails. A blast left standing (a failed run whose event was
+//!   not delivered again after the claim lapsed) is handed to the worker again when its
+//!   result page is viewed ([`continue_stalled`]).
 //!
 //! This file: the shared constants; `links` (registration links), `quick` (簡易登録 and the
 //! 送信リスト), `blast` (starting and reading a blast) and `send` (the worker's run).
@@ -47,7 +49,7 @@ pub use links::{
 pub use quick::{
     blast_candidates, save_quick, send_list, ticked_for_blast, validate_quick, CellError, QuickRow,
 };
-pub use send::run_blast;
+pub use send::{continue_stalled, run_blast};
 
 /// How long a registration link works (manual ch.7: 90日間).
 pub const LINK_VALIDITY: Duration = Duration::days(90);

@@ -6,7 +6,9 @@
 use serde_json::Value;
 use time::OffsetDateTime;
 
-use super::blast::{load_blast, recipient_item, Blast, MailOptions, Recipient, RecipientState};
+use super::blast::{
+    blast_event, load_blast, recipient_item, Blast, MailOptions, Recipient, RecipientState,
+};
 use super::links::{activate, discard, prepare_link, IssuedLink};
 use super::{BLAST_JOB, BLAST_KEPT, LINK_VALIDITY, STALE_SENDING, SUBJECT};
 use crate::app::keys::{sk, TenantId, TenantScope};
@@ -15,7 +17,7 @@ use crate::app::tenants::{self, Tenant};
 use crate::app::{App, InfraError};
 use crate::ports::audit::AuditEvent;
 use crate::ports::mailer::{Mail, MailError};
-use crate::ports::store::{Condition, StoreError, WriteOp};
+use crate::ports::store::{Condition, Item, StoreError, WriteOp};
 
 /// The collection mail for one registrant.
 fn compose(
@@ -109,6 +111,55 @@ pub async fn run_blast(app: &App, tenant_id: &TenantId, blast_id: &str) -> Resul
         return Ok(());
     }
     complete(app, &scope, &tenant, &blast).await
+}
+
+/// Whether a blast that is not done has stood still: a recipient claimed by a run that can no
+/// longer hold it, or one left queued as long (its run failed and the event's retries were
+/// spent), or nobody left to send to (its completion failed).
+fn stalled(list: &[Recipient], now: i64) -> bool {
+    let mut waiting = list
+        .iter()
+        .filter(|r| matches!(r.state, RecipientState::Queued | RecipientState::Sending))
+        .peekable();
+    waiting.peek().is_none() || waiting.any(|r| now - r.changed_at >= STALE_SENDING)
+}
+
+/// Hands a stalled blast (see [`stalled`]) to the worker again by publishing its event, at
+/// most once per [`STALE_SENDING`] however often its result page reloads; returns whether it
+/// did. The result page calls this, so a blast whose worker failed after its retries were
+/// spent is finished by the owner looking at it; the page itself never sends mail.
+pub async fn continue_stalled(
+    app: &App,
+    scope: &TenantScope,
+    blast: &Blast,
+    list: &[Recipient],
+) -> Result<bool, InfraError> {
+    let now = app.now().unix_timestamp();
+    if blast.done || !stalled(list, now) {
+        return Ok(false);
+    }
+    let key = scope.key(&format!("{}#NUDGE", sk::blast(&blast.id)));
+    let last = scope.get(&key).await?.and_then(|i| i.i64("at"));
+    if last.is_some_and(|t| now - t < STALE_SENDING) {
+        return Ok(false);
+    }
+    let condition = match last {
+        Some(t) => Condition::Equals("at".into(), Value::from(t)),
+        None => Condition::NotExists,
+    };
+    let ttl = now + BLAST_KEPT.whole_seconds();
+    let nudge = Item::new(key).with("at", now).with("ttl", ttl);
+    match scope.put(nudge, condition).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed) => return Ok(false),
+        Err(e) => return Err(e.into()),
+    }
+    app.ports
+        .events
+        .publish(vec![blast_event(scope.tenant(), &blast.id)])
+        .await?;
+    tracing::info!(job = BLAST_JOB, "stalled blast handed to the worker again");
+    Ok(true)
 }
 
 /// Sends to one queued recipient; `false` when another run claimed it first. Until the mail
