@@ -1,7 +1,9 @@
 //! Faults (issue 14, item 5): a CSV import commit, a collection-mail blast and the month-end
 //! purge, each interrupted at every call it makes to the Store, the Blobs and the Mailer (the
 //! call fails instead of being made) and then run again the way production would (the same
-//! event delivered again, the next daily purge), reach the end state of a run without faults:
+//! event delivered again once a blast's claim has lapsed, or, when the event's retries were
+//! spent, the owner's look at the blast's result page or the import's status page; the next
+//! daily purge), reach the end state of a run without faults:
 //! the same stored items, the same people with the same numbers (opened), the same images, the
 //! same audit entries with an intact chain, and the same mails, none sent twice, none lost.
 //!
@@ -53,16 +55,16 @@ enum Job {
     Event(Event),
     /// The scheduled purge: its next daily run, with the worker for the certificate mail.
     Purge,
-    /// A blast whose failed event is never delivered again (its retries were spent): the
-    /// owner's look at its result page hands it to the worker again.
-    BlastSeen(Event),
+    /// An event that is never delivered again after it failed (its retries were spent): the
+    /// owner's look at its page (`.1`: a blast's result, an import's status) carries it on.
+    Seen(Event, String),
 }
 
 impl Job {
     /// The first run; returns the events that failed.
     async fn first(&self, t: &TestApp) -> Vec<Event> {
         match self {
-            Job::Event(e) | Job::BlastSeen(e) => deliver(t, vec![e.clone()]).await,
+            Job::Event(e) | Job::Seen(e, _) => deliver(t, vec![e.clone()]).await,
             Job::Purge => {
                 let _ = purge::run(&t.app).await;
                 deliver(t, t.queue.drain()).await
@@ -76,17 +78,13 @@ impl Job {
             match self {
                 Job::Event(_) if failed.is_empty() => return,
                 Job::Purge if failed.is_empty() && round > 0 => return,
-                Job::BlastSeen(e) => {
+                Job::Seen(_, page) => {
                     t.clock.advance(EVENT_RETRY);
-                    let id = e.detail["blast"].as_str().unwrap();
                     let mut owner = Browser::new(t.router.clone(), "203.0.113.10");
                     owner.cookies = cookies.clone();
-                    let page = owner.get(&format!("/collection/blasts/{id}")).await;
-                    assert_eq!(page.status, StatusCode::OK);
-                    if page.headers.get("refresh").is_none() {
-                        return;
-                    }
-                    // (Whatever its first run left failing is lost: only the page's event.)
+                    let shown = owner.get(page).await;
+                    assert_eq!(shown.status, StatusCode::OK, "{page}");
+                    // (What the first run left failing is lost: only what the page does counts.)
                     failed = deliver(t, t.queue.drain()).await;
                 }
                 Job::Event(_) => {
@@ -103,7 +101,7 @@ impl Job {
             }
         }
         assert!(
-            failed.is_empty() || matches!(self, Job::BlastSeen(_)),
+            failed.is_empty() || matches!(self, Job::Seen(..)),
             "still failing: {failed:?}"
         );
     }
@@ -320,6 +318,16 @@ async fn every_fault_reaches_the_same_end_state(
     (expected, injected)
 }
 
+/// `job`'s event, carried on by the owner's page `<base>/<id>` (the id the event's `field`
+/// names) instead of a re-delivery.
+fn seen(job: Job, field: &str, base: &str) -> Job {
+    let Job::Event(event) = job else {
+        panic!("not an event job")
+    };
+    let page = format!("{base}/{}", event.detail[field].as_str().unwrap());
+    Job::Seen(event, page)
+}
+
 /// Fails with only the lines that differ (a whole state is too long to read).
 fn same(got: &[String], expected: &[String], what: &str, after: &str) {
     if got == expected {
@@ -401,6 +409,18 @@ async fn an_import_commit_reaches_the_same_end_state_when_any_call_fails_and_the
     }
 }
 
+#[tokio::test]
+async fn an_import_stopped_by_a_failure_is_finished_when_the_owner_views_its_status_page() {
+    // GIVEN a staged import of two chunks whose failed event is never delivered again
+    let (prepared, job) = staged_import(35).await;
+    let job = seen(job, "import", "/registrants/csv-upload");
+    // WHEN any call fails and, once the import stood still, the owner opens its status page
+    let (expected, injected) = every_fault_reaches_the_same_end_state(&prepared, &job).await;
+    // THEN everyone is imported, as without the fault
+    assert_eq!(expected.people.len(), 36);
+    assert!(injected > 5, "{injected} faults");
+}
+
 const ALICE: &str = "alice@example.jp";
 const BOB: &str = "bob@example.jp";
 const CAROL: &str = "carol@example.jp";
@@ -409,12 +429,9 @@ const CAROL: &str = "carol@example.jp";
 async fn a_blast_left_standing_by_a_failure_is_finished_when_the_owner_views_its_result_page() {
     // GIVEN a blast to three people whose failed event is never delivered again
     let (prepared, job) = started_blast().await;
-    let Job::Event(event) = job else {
-        unreachable!()
-    };
+    let job = seen(job, "blast", "/collection/blasts");
     // WHEN any call fails and, after the claim lapsed, the owner opens the result page
-    let (expected, injected) =
-        every_fault_reaches_the_same_end_state(&prepared, &Job::BlastSeen(event)).await;
+    let (expected, injected) = every_fault_reaches_the_same_end_state(&prepared, &job).await;
     // THEN everyone is mailed exactly once, as without the fault
     for to in [ALICE, BOB, CAROL] {
         assert_eq!(expected.mails[to].len(), 1, "{to}");
