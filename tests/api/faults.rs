@@ -439,6 +439,42 @@ async fn a_blast_left_standing_by_a_failure_is_finished_when_the_owner_views_its
     assert!(injected > 10, "{injected} faults");
 }
 
+#[tokio::test]
+async fn a_recipient_is_reported_failed_when_the_mail_server_fails_them_three_times() {
+    // GIVEN a blast to three people
+    let (prepared, job) = started_blast().await;
+    let Job::Event(event) = job else {
+        unreachable!()
+    };
+    let faults = Faults::new();
+    let t = prepared.open(&faults);
+    // WHEN the mail server fails the first send of each of three deliveries
+    for attempt in 1..=3 {
+        faults.arm(Port::Mailer, 1);
+        let failed = deliver(&t, vec![event.clone()]).await;
+        assert_eq!(failed.is_empty(), attempt == 3, "delivery {attempt}");
+    }
+    // THEN that recipient is reported with the reason and the others were mailed once
+    let mut owner = Browser::new(t.router.clone(), "203.0.113.10");
+    owner.cookies = prepared.cookies.clone();
+    let id = event.detail["blast"].as_str().unwrap();
+    let page = owner.get(&format!("/collection/blasts/{id}")).await;
+    assert!(page.headers.get("refresh").is_none(), "{}", page.body);
+    assert!(
+        page.body
+            .contains("メールサーバの一時的なエラーで送信できませんでした"),
+        "{}",
+        page.body
+    );
+    let mails = end_state(&t).await.mails;
+    let mailed: Vec<usize> = [ALICE, BOB, CAROL]
+        .iter()
+        .map(|to| mails.get(*to).map_or(0, Vec::len))
+        .collect();
+    assert_eq!(mailed.iter().sum::<usize>(), 2, "{mailed:?}");
+    assert!(mailed.iter().all(|n| *n <= 1), "{mailed:?}");
+}
+
 /// An owner who printed a QR code for Alice (her first link) and has just sent a blast (with a
 /// message, a reply-to and a copy to themself) to Alice, Bob and Carol: the blast event not
 /// yet run.

@@ -207,7 +207,7 @@ async fn send_one(
     );
     mail.reply_to = blast.options.reply_to.clone();
     let Err(e) = app.ports.mailer.send(&mail).await else {
-        let recorded = claimed.link.clone().ok_or(InfraError::Task)?;
+        let recorded = (link.token_hash.clone(), link.expires_at.unix_timestamp());
         delivered(app, scope, blast, &claimed, recorded, ttl).await?;
         return Ok(true);
     };
