@@ -19,33 +19,6 @@ const OTHER_COMPANY: &str = "株式会社ツヅケル";
 const OTHER_OWNER: &str = "owner@tsuzukeru.example.jp";
 const DEP_NUMBER: &str = "123456789018";
 
-/// The owner requests cancellation through the page, 入力確認 and 申請.
-async fn request_cancellation(b: &mut Browser) {
-    let confirm = b
-        .submit(
-            "/plan/cancel",
-            "/plan/cancel/confirm",
-            &[("acknowledged", "on")],
-        )
-        .await;
-    assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
-    assert!(
-        confirm.body.contains("解約申請（入力確認）"),
-        "{}",
-        confirm.body
-    );
-    let csrf = confirm.csrf().unwrap();
-    let done = b
-        .post("/plan/cancel", &[("csrf", &csrf), ("acknowledged", "on")])
-        .await;
-    assert_eq!(
-        done.location(),
-        Some("/plan/cancel?done=requested"),
-        "{}",
-        done.body
-    );
-}
-
 /// A tenant with one registrant and one dependent (both with numbers) and one stored image.
 async fn populated(t: &TestApp, b: &mut Browser, owner: &str) -> TenantScope {
     let res = b
@@ -211,7 +184,7 @@ async fn cancel_is_recorded_due_at_month_end_and_shown_on_home_when_the_owner_ap
         t.clock.now()
     }));
     // When they request cancellation through 入力確認 → 申請
-    request_cancellation(&mut b).await;
+    b.request_cancellation().await;
     // Then the page and HOME show the pending cancellation with its 解約日 (the month's last
     // day), the company keeps working, and the request is in the operation log
     let page = b.get("/plan/cancel?done=requested").await;
@@ -245,7 +218,7 @@ async fn cancel_is_recorded_due_at_month_end_and_shown_on_home_when_the_owner_ap
 async fn withdraw_keeps_the_company_when_done_before_the_due_day_ends() {
     // Given a pending cancellation
     let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
-    request_cancellation(&mut b).await;
+    b.request_cancellation().await;
     // When the owner withdraws it (解約の取り消し)
     let res = b.submit("/plan/cancel", "/plan/cancel/withdraw", &[]).await;
     // Then it is gone from the page and HOME, audited, and the month's end purges nothing
@@ -276,7 +249,7 @@ async fn withdraw_keeps_the_company_when_done_before_the_due_day_ends() {
 async fn withdraw_is_refused_when_the_due_day_has_ended() {
     // Given a cancellation whose 解約日 has ended (the purge has not run yet)
     let (t, mut b) = TestApp::with_owner(COMPANY, OWNER).await;
-    request_cancellation(&mut b).await;
+    b.request_cancellation().await;
     after_month_end(&t);
     let mut b = t.login(OWNER, PW, None).await;
     // When the owner tries to withdraw
@@ -323,7 +296,7 @@ async fn purge_deletes_everything_and_mails_the_certificate_once_when_the_due_da
     let other_scope = t.scope_of(OTHER_OWNER).await;
     let tenant = myna::app::tenants::load(&scope).await.unwrap().unwrap();
     let master_key = tenant.keys.master_key.clone();
-    request_cancellation(&mut b).await;
+    b.request_cancellation().await;
     after_month_end(&t);
     // (Both owners log in again before the job: sessions open when the purge comes, and the
     // link still works.)
@@ -440,7 +413,7 @@ async fn purge_reruns_to_the_same_end_state_when_interrupted_after_any_step() {
             .unwrap()
             .unwrap()
             .customer_number;
-        request_cancellation(&mut b).await;
+        b.request_cancellation().await;
         after_month_end(&t);
         let due = cancel::due_tenants(&t.app, {
             use myna::ports::Clock;

@@ -612,7 +612,13 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, destruc
     blobs.delete(&scope, name).await.unwrap();
     assert!(blobs.get(&scope, name).await.unwrap().is_none());
 
+    blobs
+        .put(&scope, name, jpeg.clone(), "image/jpeg")
+        .await
+        .unwrap();
     blobs.put(&scope, name, jpeg, "image/jpeg").await.unwrap();
+    // What the purge certifies: current objects only, not earlier versions or deleted ones.
+    assert_eq!(blobs.count_tenant(&scope.tenant_id).await.unwrap(), 1);
     keys.destroy_master_key(&scope.master_key).await.unwrap();
     match destruction {
         Destruction::Enforced => {
@@ -635,6 +641,10 @@ pub async fn run_blobs_suite(blobs: Arc<dyn Blobs>, keys: Arc<dyn Keys>, destruc
             assert_eq!(state.as_deref(), Some("PendingDeletion"));
         }
     }
+    // The purge deletes every object of the tenant after its key (counting them again).
+    assert_eq!(blobs.delete_tenant(&scope.tenant_id).await.unwrap(), 1);
+    assert_eq!(blobs.count_tenant(&scope.tenant_id).await.unwrap(), 0);
+    assert_eq!(blobs.delete_tenant(&scope.tenant_id).await.unwrap(), 0);
 }
 
 /// Performs a browser's upload with a ticket; `false` if storage refused it.

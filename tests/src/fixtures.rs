@@ -411,6 +411,33 @@ impl Browser {
         assert_eq!(res.location(), Some("/collection/passcode?done=1"));
     }
 
+    /// 解約申請 through its page: 入力確認, then 申請.
+    pub async fn request_cancellation(&mut self) {
+        let confirm = self
+            .submit(
+                "/plan/cancel",
+                "/plan/cancel/confirm",
+                &[("acknowledged", "on")],
+            )
+            .await;
+        assert_eq!(confirm.status, StatusCode::OK, "{}", confirm.body);
+        assert!(
+            confirm.body.contains("解約申請（入力確認）"),
+            "{}",
+            confirm.body
+        );
+        let csrf = confirm.csrf().unwrap();
+        let done = self
+            .post("/plan/cancel", &[("csrf", &csrf), ("acknowledged", "on")])
+            .await;
+        assert_eq!(
+            done.location(),
+            Some("/plan/cancel?done=requested"),
+            "{}",
+            done.body
+        );
+    }
+
     /// 廃棄 through its screens: opens the deletion page `path` (e.g.
     /// `/registrants/{id}/number/delete`), gives the reason, passes 入力確認 and presses 削除.
     /// Returns the 入力確認 page and the answer to 削除.

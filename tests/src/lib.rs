@@ -9,6 +9,7 @@
 
 pub mod contract;
 pub mod emulator;
+pub mod faults;
 pub mod fixtures;
 pub mod http;
 pub mod lambda;
@@ -90,11 +91,23 @@ impl TestApp {
         config: Config,
         wrap: impl FnOnce(Arc<dyn Store>) -> Arc<dyn Store>,
     ) -> TestApp {
-        let dir = TempDir::new("test");
         let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+        Self::open_wrapping(TempDir::new("test"), clock, config, |ports| {
+            ports.store = wrap(ports.store.clone());
+        })
+    }
+
+    /// A product on the data directory `dir` (new or prepared earlier, see `faults`) whose
+    /// ports are first handed to `wrap`, e.g. to make the Nth call of one of them fail.
+    pub fn open_wrapping(
+        dir: TempDir,
+        clock: Arc<ManualClock>,
+        config: Config,
+        wrap: impl FnOnce(&mut myna::ports::Ports),
+    ) -> TestApp {
         let mut embedded = Embedded::open(dir.path(), "http://127.0.0.1:8080", clock.clone())
             .expect("embedded adapters");
-        embedded.ports.store = wrap(embedded.ports.store);
+        wrap(&mut embedded.ports);
         let app = App::new(embedded.ports, config);
         let router = myna::web::all(app.clone());
         TestApp {

@@ -157,7 +157,12 @@ pub async fn complete(
         Err(e) => return Err(InfraError::from(e).into()),
     }
     if let Some(old) = previous.filter(|o| o != verified) {
-        blobs.delete(&bs, &old).await.map_err(UploadError::from)?;
+        // The record points at the new image now: failing here would report a done upload as
+        // failed and leave it unaudited. The old object is unreachable and dies with the
+        // tenant's key (as in `remove_objects`).
+        if let Err(e) = blobs.delete(&bs, &old).await {
+            tracing::warn!(error = %e, "previous image object not deleted");
+        }
     }
     let registrant = regs::get(scope, &record.registrant_id)
         .await?

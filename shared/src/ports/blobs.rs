@@ -112,6 +112,11 @@ pub trait Blobs: Send + Sync {
     /// there were. Re-running after a failure deletes what is left and counts only that.
     async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError>;
 
+    /// How many objects the tenant has (earlier versions not counted), without changing
+    /// anything: the purge counts before it deletes, so the count it certifies survives a
+    /// failure in between.
+    async fn count_tenant(&self, tenant_id: &str) -> Result<u64, BlobError>;
+
     /// Size and content type of the object, or `None` if absent.
     async fn head(&self, scope: &BlobScope, name: &str) -> Result<Option<BlobInfo>, BlobError>;
 

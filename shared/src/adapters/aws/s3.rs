@@ -167,6 +167,40 @@ impl Blobs for S3Blobs {
     /// The bucket is versioned: every version and delete marker under the tenant's prefix is
     /// deleted (by version id), so nothing waits for the lifecycle rule. The count is of the
     /// objects that were current (an image replaced earlier counts once).
+    async fn count_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
+        if !valid_name(tenant_id) || tenant_id.contains('/') {
+            return Err(BlobError::InvalidName);
+        }
+        // The listing `delete_tenant` uses (and its permission), current versions counted.
+        let mut count = 0u64;
+        let mut marker: (Option<String>, Option<String>) = (None, None);
+        loop {
+            let page = self
+                .client
+                .list_object_versions()
+                .bucket(&self.bucket)
+                .prefix(format!("{tenant_id}/"))
+                .set_key_marker(marker.0.take())
+                .set_version_id_marker(marker.1.take())
+                .max_keys(1000)
+                .send()
+                .await
+                .map_err(|e| BlobError::Backend(describe(&e)))?;
+            count += page
+                .versions()
+                .iter()
+                .filter(|v| v.is_latest() == Some(true))
+                .count() as u64;
+            if page.is_truncated() != Some(true) {
+                return Ok(count);
+            }
+            marker = (
+                page.next_key_marker().map(str::to_string),
+                page.next_version_id_marker().map(str::to_string),
+            );
+        }
+    }
+
     async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
         if !valid_name(tenant_id) || tenant_id.contains('/') {
             return Err(BlobError::InvalidName);

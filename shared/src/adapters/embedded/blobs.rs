@@ -170,6 +170,38 @@ fn key_error(e: KeyError) -> BlobError {
     }
 }
 
+impl FileBlobs {
+    /// The directory of one tenant's objects.
+    fn tenant_root(&self, tenant_id: &str) -> Result<std::path::PathBuf, BlobError> {
+        if !valid_name(tenant_id) || tenant_id.contains('/') {
+            return Err(BlobError::InvalidName);
+        }
+        Ok(self.dir.join(tenant_id))
+    }
+}
+
+/// Every file below `root` (none if it does not exist).
+fn files_under(root: &std::path::Path) -> Result<Vec<std::path::PathBuf>, BlobError> {
+    let mut files = Vec::new();
+    let mut dirs = vec![root.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(io)?;
+            if entry.file_type().map_err(io)?.is_dir() {
+                dirs.push(entry.path());
+            } else {
+                files.push(entry.path());
+            }
+        }
+    }
+    Ok(files)
+}
+
 #[async_trait]
 impl Blobs for FileBlobs {
     async fn put(
@@ -302,33 +334,20 @@ impl Blobs for FileBlobs {
     }
 
     async fn delete_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
-        if !valid_name(tenant_id) || tenant_id.contains('/') {
-            return Err(BlobError::InvalidName);
-        }
-        let root = self.dir.join(tenant_id);
-        let mut count = 0u64;
-        let mut dirs = vec![root.clone()];
-        while let Some(dir) = dirs.pop() {
-            let entries = match std::fs::read_dir(&dir) {
-                Ok(entries) => entries,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(io(e)),
-            };
-            for entry in entries {
-                let entry = entry.map_err(io)?;
-                if entry.file_type().map_err(io)?.is_dir() {
-                    dirs.push(entry.path());
-                } else {
-                    std::fs::remove_file(entry.path()).map_err(io)?;
-                    count += 1;
-                }
-            }
+        let root = self.tenant_root(tenant_id)?;
+        let files = files_under(&root)?;
+        for file in &files {
+            std::fs::remove_file(file).map_err(io)?;
         }
         match std::fs::remove_dir_all(&root) {
-            Ok(()) => Ok(count),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(count),
+            Ok(()) => Ok(files.len() as u64),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(files.len() as u64),
             Err(e) => Err(io(e)),
         }
+    }
+
+    async fn count_tenant(&self, tenant_id: &str) -> Result<u64, BlobError> {
+        Ok(files_under(&self.tenant_root(tenant_id)?)?.len() as u64)
     }
 
     async fn delete(&self, scope: &BlobScope, name: &str) -> Result<(), BlobError> {

@@ -41,10 +41,22 @@ fn current_user_agent() -> Option<String> {
         .filter(|ua| !ua.is_empty())
 }
 
-#[async_trait]
-impl Audit for ChainedAudit {
-    async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+/// Sort-key prefix of the markers of entries written once (see [`ChainedAudit::record_once`]);
+/// outside the `LOG#` range every read of the log uses.
+const ONCE: &str = "ONCE#";
+
+impl ChainedAudit {
+    /// Appends `event` unless an entry was already appended under `once` in its log: how a
+    /// job that may be re-run after a failure (a re-delivered event, a resumed import) writes
+    /// its entry exactly once. The marker is written in the same transaction as the entry,
+    /// so either both exist or neither; it is deleted with the log.
+    pub async fn record_once(&self, event: AuditEvent, once: &str) -> Result<(), AuditError> {
+        self.append(event, Some(once)).await
+    }
+
+    async fn append(&self, event: AuditEvent, once: Option<&str>) -> Result<(), AuditError> {
         let pk = partition(event.tenant_id.as_deref());
+        let marker = once.map(|o| Key::new(&pk, format!("{ONCE}{o}")));
         let head_key = Key::new(&pk, HEAD);
         let at = self
             .clock
@@ -53,6 +65,16 @@ impl Audit for ChainedAudit {
             .map_err(|e| AuditError(e.to_string()))?;
         let user_agent = current_user_agent();
         for _ in 0..20 {
+            if let Some(marker) = &marker {
+                let done = self
+                    .store
+                    .get(marker)
+                    .await
+                    .map_err(|e| AuditError(e.to_string()))?;
+                if done.is_some() {
+                    return Ok(());
+                }
+            }
             let head = self
                 .store
                 .get(&head_key)
@@ -105,6 +127,9 @@ impl Audit for ChainedAudit {
                 // The log's first entry lists it, so a check of every log finds it.
                 ops.push(WriteOp::put(Item::new(Key::new(LOGS, &pk))));
             }
+            if let Some(marker) = &marker {
+                ops.push(WriteOp::put_new(Item::new(marker.clone()).with("seq", seq)));
+            }
             match self.store.transact(ops).await {
                 Ok(()) => return Ok(()),
                 Err(StoreError::ConditionFailed) => continue,
@@ -112,6 +137,13 @@ impl Audit for ChainedAudit {
             }
         }
         Err(AuditError("too much contention on the audit head".into()))
+    }
+}
+
+#[async_trait]
+impl Audit for ChainedAudit {
+    async fn record(&self, event: AuditEvent) -> Result<(), AuditError> {
+        self.append(event, None).await
     }
 }
 
@@ -152,6 +184,35 @@ mod tests {
             Verification::intact(2)
         );
         assert_eq!(audit.tenants().await.unwrap(), vec![tenant]);
+    }
+
+    #[tokio::test]
+    async fn record_once_appends_one_entry_when_called_again_with_the_same_key() {
+        // given a log with one entry written once under a key
+        let db = SqliteDb::in_memory().unwrap();
+        let store: Arc<dyn Store> = Arc::new(db.table("audit").unwrap());
+        let audit = ChainedAudit::new(store, Arc::new(SystemClock));
+        let tenant = TenantId::new();
+        audit
+            .record_once(event(&tenant, "取込"), "import#1")
+            .await
+            .unwrap();
+        // when the same key comes again (a re-run), and another key
+        audit
+            .record_once(event(&tenant, "取込"), "import#1")
+            .await
+            .unwrap();
+        audit
+            .record_once(event(&tenant, "取込"), "import#2")
+            .await
+            .unwrap();
+        // then two entries, the chain intact
+        let (entries, _) = audit.list(Some(&tenant), 10, None).await.unwrap();
+        assert_eq!(entries.len(), 2);
+        assert_eq!(
+            audit.verify(Some(&tenant)).await.unwrap(),
+            Verification::intact(2)
+        );
     }
 
     #[tokio::test]

@@ -73,7 +73,7 @@ pub enum RecipientState {
 }
 
 impl RecipientState {
-    fn code(self) -> &'static str {
+    pub(super) fn code(self) -> &'static str {
         match self {
             RecipientState::Queued => "queued",
             RecipientState::Sending => "sending",
@@ -109,6 +109,13 @@ pub struct Recipient {
     pub email: String,
     pub state: RecipientState,
     pub reason: String,
+    /// Sends that failed for a passing reason (the mail server's error) and were handed back.
+    pub attempts: i64,
+    /// While `sending`: the link being mailed (its token's hash and expiry), recorded by the
+    /// claim, so a re-run can finish what a send that went out began (`send`).
+    pub link: Option<(String, i64)>,
+    /// When the state last changed (unix seconds).
+    pub changed_at: i64,
 }
 
 #[derive(Clone, Debug)]
@@ -163,6 +170,11 @@ impl Recipient {
             email: item.str("email").unwrap_or_default().to_string(),
             state: RecipientState::from_code(item.str("state")?)?,
             reason: item.str("reason").unwrap_or_default().to_string(),
+            attempts: item.i64("attempts").unwrap_or(0),
+            link: item
+                .str("token_hash")
+                .map(|h| (h.to_string(), item.i64("link_expires_at").unwrap_or(0))),
+            changed_at: item.i64("changed_at").unwrap_or(0),
         })
     }
 }
@@ -174,13 +186,22 @@ pub(super) fn recipient_item(
     ttl: i64,
     now: i64,
 ) -> Item {
-    Item::new(scope.key(&sk::blast_recipient(blast_id, &r.registrant_id)))
+    let mut item = Item::new(scope.key(&sk::blast_recipient(blast_id, &r.registrant_id)))
         .with("name", r.name.as_str())
         .with("email", r.email.as_str())
         .with("state", r.state.code())
         .with("reason", r.reason.as_str())
         .with("changed_at", now)
-        .with("ttl", ttl)
+        .with("ttl", ttl);
+    if r.attempts > 0 {
+        item = item.with("attempts", r.attempts);
+    }
+    if let Some((hash, expires_at)) = &r.link {
+        item = item
+            .with("token_hash", hash.as_str())
+            .with("link_expires_at", *expires_at);
+    }
+    item
 }
 
 /// Records a blast to `registrants` and hands it to the worker. Registrants without an
@@ -219,6 +240,9 @@ pub async fn start_blast(
                 email,
                 state,
                 reason,
+                attempts: 0,
+                link: None,
+                changed_at: now.unix_timestamp(),
             }
         })
         .collect();

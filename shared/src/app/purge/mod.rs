@@ -13,7 +13,11 @@
 //!
 //! Progress lives in the global purge record (`PURGES`), written before anything is deleted and
 //! advanced after each step, so a crash at any point re-runs to the same end state. A step
-//! itself is idempotent (deleting what is already gone succeeds).
+//! itself is idempotent (deleting what is already gone succeeds); what it reports is counted
+//! before it deletes (people and images when the purge begins, log entries before the log
+//! goes), the certificate is mailed once (the worker claims its fixed event id, and releases
+//! it if the send fails) and the system-log entry is written once (`record_once`), so a step
+//! that failed after doing its work and runs again changes nothing.
 //!
 //! Not here: the cancellation request (`app::cancel`), the schedule (the `purge` function,
 //! `myna-local`'s timer) and the orphaned keys of failed sign-ups (`sweep`).
@@ -90,6 +94,7 @@ pub struct PurgeRecord {
     pub contractor_email: Option<String>,
     pub people: i64,
     pub dependents: i64,
+    /// Image objects, counted when the purge began (before anything was deleted).
     pub images: i64,
     /// Entries of the operation log, counted just before it is deleted.
     pub log_entries: Option<i64>,
@@ -208,6 +213,9 @@ pub async fn begin(app: &App, entry: &DueEntry) -> Result<Option<PurgeRecord>, I
         return Ok(None);
     };
     let counters = super::tenants::counters(&scope).await?;
+    // Counted before anything is deleted, like the people: a deletion that fails half-way
+    // and is re-run cannot lose the count the certificate states.
+    let images = app.ports.blobs.count_tenant(entry.tenant.as_str()).await?;
     let contractor = super::contractor::load(&scope, &tenant).await?;
     let record = PurgeRecord {
         tenant: entry.tenant.clone(),
@@ -220,7 +228,7 @@ pub async fn begin(app: &App, entry: &DueEntry) -> Result<Option<PurgeRecord>, I
         contractor_email: (!contractor.email.is_empty()).then_some(contractor.email),
         people: counters.registrants,
         dependents: counters.dependents,
-        images: 0,
+        images: i64::try_from(images).unwrap_or(i64::MAX),
         log_entries: None,
         key_destroyed_at: None,
         finished_at: None,
@@ -262,13 +270,11 @@ pub async fn advance(app: &App, record: &mut PurgeRecord) -> Result<Option<Step>
             record.key_destroyed_at = Some(app.now());
         }
         Step::DeleteImages => {
-            let deleted = app
-                .ports
+            app.ports
                 .blobs
                 .delete_tenant(record.tenant.as_str())
                 .await
                 .map_err(|e| fail(e.to_string()))?;
-            record.images += i64::try_from(deleted).unwrap_or(i64::MAX);
         }
         Step::DeleteRecords => erase::records(app, record).await?,
         Step::DeleteLog => {
@@ -294,16 +300,18 @@ pub async fn advance(app: &App, record: &mut PurgeRecord) -> Result<Option<Step>
             }
         }
         Step::Finish => {
-            app.audit()
-                .record(AuditEvent {
-                    tenant_id: None,
-                    actor_id: None,
-                    actor_name: Some("月末解約処理".into()),
-                    action: "tenant.purge".into(),
-                    target: Some(record.tenant.to_string()),
-                    detail: certificate::summary(record),
-                    ip: None,
-                })
+            // Once, though the step runs again if saving the progress below fails.
+            let event = AuditEvent {
+                tenant_id: None,
+                actor_id: None,
+                actor_name: Some("月末解約処理".into()),
+                action: "tenant.purge".into(),
+                target: Some(record.tenant.to_string()),
+                detail: certificate::summary(record),
+                ip: None,
+            };
+            app.audit
+                .record_once(event, &format!("purge#{}", record.tenant))
                 .await
                 .map_err(InfraError::from)?;
             record.contractor_email = None;

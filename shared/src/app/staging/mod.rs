@@ -20,14 +20,18 @@
 //!    just before.
 //! 4. **Tidy** (`done` → `finished`). Chunk by chunk the rows are rewritten without
 //!    `import_id` (only if still carrying it, so an edit made meanwhile wins) and the chunk item
-//!    (sealed numbers) is deleted; afterwards reads pay nothing for the gate.
+//!    (sealed numbers) is deleted; afterwards reads pay nothing for the gate. The last step
+//!    writes the operation-log entry (once: `ChainedAudit::record_once`, keyed by the import)
+//!    and then `finished`, so a failure between the two is repaired by the re-run, never
+//!    doubled.
 //!
 //! A chunk refused because a 社員コード was taken since the check, or a plan limit reached
 //! meanwhile, marks the import `failed`; running it then rolls the committed chunks back (in
 //! reverse, each undo one transaction moving the progress down), which is the cleanup of
 //! anything still carrying an uncommitted import id. A staged import never started is
 //! discarded by [`discard`]. A single-chunk import (every 複数一括登録 page of ordinary size)
-//! skips the gate: its one transaction writes the rows, the counters and `finished` at once.
+//! skips the gate: its one transaction writes the rows, the counters and `done` (tidied) at
+//! once; the log entry and `finished` follow as above.
 //!
 //! Limits: duplicate numbers are checked when staging, not by a condition (fingerprints are
 //! per record, like the single add form's warning). Abandoned `staged` imports stay until

@@ -72,14 +72,17 @@ pub async fn run(
         import.changed_at = app.now().unix_timestamp();
         match import.state {
             State::Committing if import.chunks == 1 && import.committed == 0 => {
-                commit_whole(app, scope, tenant, &import).await?
+                commit_whole(scope, tenant, &import).await?
             }
             State::Committing if import.committed < import.chunks => {
                 commit_chunk(scope, &import).await?
             }
-            State::Committing => flip(app, scope, tenant, &import).await?,
+            State::Committing => flip(scope, tenant, &import).await?,
             State::Done if import.tidied < import.chunks => tidy_chunk(scope, &import).await?,
             State::Done => {
+                // The entry before the state that ends the import: a re-run after a failure
+                // in between writes it again, and `record_once` keeps it to one entry.
+                audit_done(app, scope, &import).await?;
                 let next = Import {
                     state: State::Finished,
                     ..import.clone()
@@ -199,12 +202,7 @@ async fn fits_plan(
     }
 }
 
-async fn flip(
-    app: &App,
-    scope: &TenantScope,
-    tenant: &Tenant,
-    import: &Import,
-) -> Result<(), InfraError> {
+async fn flip(scope: &TenantScope, tenant: &Tenant, import: &Import) -> Result<(), InfraError> {
     if !fits_plan(scope, tenant, import).await? {
         return Ok(());
     }
@@ -214,16 +212,12 @@ async fn flip(
     };
     let mut ops = vec![import.advance(scope, &next)];
     ops.extend(Counters::delta_op(scope, &import.delta));
-    match scope.transact(ops).await {
-        Ok(()) => audit_done(app, scope, import).await,
-        Err(StoreError::ConditionFailed) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
+    settle(scope.transact(ops).await)
 }
 
-/// One transaction for an import of one chunk: rows, claims, counters and `finished`.
+/// One transaction for an import of one chunk: rows, claims, counters and `done` with the
+/// chunk tidied (the rows never carry the gate), so only the audit entry and `finished` follow.
 async fn commit_whole(
-    app: &App,
     scope: &TenantScope,
     tenant: &Tenant,
     import: &Import,
@@ -238,7 +232,7 @@ async fn commit_whole(
         .map(|w| commit_op(&import.id, scope, w, false))
         .collect();
     let next = Import {
-        state: State::Finished,
+        state: State::Done,
         committed: 1,
         tidied: 1,
         committed_people: chunk.people,
@@ -248,12 +242,13 @@ async fn commit_whole(
     ops.extend(Counters::delta_op(scope, &import.delta));
     ops.push(chunk_delete(scope, &import.id, 0));
     match scope.transact(ops).await {
-        Ok(()) => audit_done(app, scope, import).await,
+        Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed) => refuse_chunk(scope, import, &chunk).await,
         Err(e) => Err(e.into()),
     }
 }
 
+/// The import's entry in the operation log, written once however often the last step runs.
 async fn audit_done(app: &App, scope: &TenantScope, import: &Import) -> Result<(), InfraError> {
     let file = if import.digest.is_empty() {
         String::new()
@@ -263,21 +258,24 @@ async fn audit_done(app: &App, scope: &TenantScope, import: &Import) -> Result<(
             &import.digest[..12.min(import.digest.len())]
         )
     };
-    app.audit()
-        .record(AuditEvent {
-            tenant_id: Some(scope.tenant().to_string()),
-            actor_id: Some(import.actor.user_id.clone()),
-            actor_name: Some(import.actor.name.clone()),
-            action: format!("{}.import", import.source.code()),
-            target: Some(import.id.clone()),
-            detail: format!(
-                "{}: 登録者{}人・扶養家族{}人を登録{file}",
-                import.source.label(),
-                import.registrants,
-                import.dependents
-            ),
-            ip: Some(import.actor.ip.clone()),
-        })
+    app.audit
+        .record_once(
+            AuditEvent {
+                tenant_id: Some(scope.tenant().to_string()),
+                actor_id: Some(import.actor.user_id.clone()),
+                actor_name: Some(import.actor.name.clone()),
+                action: format!("{}.import", import.source.code()),
+                target: Some(import.id.clone()),
+                detail: format!(
+                    "{}: 登録者{}人・扶養家族{}人を登録{file}",
+                    import.source.label(),
+                    import.registrants,
+                    import.dependents
+                ),
+                ip: Some(import.actor.ip.clone()),
+            },
+            &format!("import#{}", import.id),
+        )
         .await?;
     Ok(())
 }

@@ -324,12 +324,15 @@ struct BlastView {
 }
 
 pub(super) async fn blast_result(
+    State(app): State<AppState>,
     authed: Authed,
     Path(id): Path<String>,
 ) -> Result<Response, WebError> {
     let (blast, recipients) = coll::load_blast(&authed.scope, &id)
         .await?
         .ok_or(WebError::NotFound)?;
+    // A blast that stands still is handed to the worker again (the page never sends).
+    coll::continue_stalled(&app, &authed.scope, &blast, &recipients).await?;
     let (failures, sent_names) = if blast.done {
         recipients
             .into_iter()
