@@ -14,6 +14,7 @@ mod collection;
 mod contract_embedded;
 mod contractor;
 mod disposal;
+mod fuzz_csv;
 mod gateway_routing;
 mod guide;
 mod home;
