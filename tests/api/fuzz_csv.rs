@@ -162,7 +162,7 @@ fn csv_upload_imports_nothing_when_a_generated_file_is_refused() {
     let b = RefCell::new(b);
     let good = good_file(3);
     let mut runner = TestRunner::new(Config {
-        cases: 40,
+        cases: 100,
         failure_persistence: None,
         ..Config::default()
     });
