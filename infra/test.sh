@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Every test of the product, installing what a fresh machine lacks.
 #
-#   infra/test.sh            every suite that exists: unit, template, emulator, lambda
+#   infra/test.sh            every suite that exists: unit, fuzz, template, emulator, lambda
 #   infra/test.sh unit       the Rust tests alone (with fmt and clippy)
 #   infra/test.sh security   the attacker's-eye HTTP tests alone
 #   infra/test.sh template   cfn-lint, sam validate and the function/crate check (offline)
 #   infra/test.sh emulator   the AWS adapters against a moto server started here
 #   infra/test.sh lambda     every function binary under a local Lambda Runtime API, on moto,
 #                            requests routed by template.yaml's route table (tests/lambda)
+#   infra/test.sh fuzz       a short smoke of every fuzz target (20 s each; FUZZ_SMOKE_SECONDS);
+#                            the long run is infra/fuzz.sh
 #   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
 #   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
 #                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
@@ -133,6 +135,11 @@ run_lambda() {
   stop_moto
 }
 
+run_fuzz() {
+  say "fuzz smoke: every target in fuzz/ for ${FUZZ_SMOKE_SECONDS:-20}s (the long run: infra/fuzz.sh)"
+  infra/fuzz.sh "${FUZZ_SMOKE_SECONDS:-20}"
+}
+
 not_yet() {
   echo "infra/test.sh $1: this suite does not exist yet ($2). Nothing was run." >&2
   exit 2
@@ -140,14 +147,15 @@ not_yet() {
 
 ensure_toolchain
 case "$suite" in
-  all)      run_unit; run_template; run_emulator; run_lambda ;;  # security tests are part of unit
+  all)      run_unit; run_fuzz; run_template; run_emulator; run_lambda ;;  # security tests are part of unit
   unit)     run_unit ;;
   security) run_security ;;
+  fuzz)     run_fuzz ;;
   template) run_template ;;
   emulator) run_emulator ;;
   lambda)   run_lambda ;;
   browser)  not_yet browser "it arrives with the real-browser journeys" ;;
   deploy)   infra/deploy.sh check ;;
-  *) echo "usage: infra/test.sh [unit|security|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
+  *) echo "usage: infra/test.sh [unit|security|fuzz|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"

@@ -7,10 +7,15 @@
 //! - [`web`]: axum routers per capability, sessions, CSRF and askama views.
 //! - [`adapters`]: implementations of the ports, chosen only by the binaries
 //!   (`infra/local`, `functions/*`).
+//!
+//! [`fuzzing`] (feature `fuzzing`, and in tests) holds the property checks the fuzz targets in
+//! `fuzz/` and the proptests run over the parsers.
 
 pub mod adapters;
 pub mod app;
 pub mod crypto;
 pub mod domain;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod ports;
 pub mod web;

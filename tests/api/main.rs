@@ -15,6 +15,7 @@ mod contract_embedded;
 mod contractor;
 mod disposal;
 mod faults;
+mod fuzz_csv;
 mod gateway_routing;
 mod guide;
 mod home;

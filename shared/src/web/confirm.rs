@@ -125,9 +125,9 @@ async fn open_draft(
 /// A form's fields as posted, with the 入力確認 step's own.
 #[derive(Deserialize, Default)]
 #[serde(default)]
-pub(super) struct Posted<F> {
+pub(crate) struct Posted<F> {
     #[serde(flatten)]
-    pub(super) form: F,
+    pub(crate) form: F,
     /// Set by the confirm page's 登録 button (absent on the first submit).
     pub(super) confirmed: String,
     /// Set by the confirm page's 戻る button.

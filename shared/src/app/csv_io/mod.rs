@@ -29,6 +29,9 @@ use super::bulk::RowError;
 
 mod read;
 mod write;
+/// The reader's pure part, for the fuzz targets (`crate::fuzzing`).
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use read::parse;
 pub use read::{decode, is_empty_file, template, upload, Uploaded};
 pub use write::{
     count, cp932_lookalikes, encode_cp932, encode_download, export, rows_stream, Encoding, Export,

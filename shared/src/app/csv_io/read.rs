@@ -123,7 +123,7 @@ fn is_gaiji(c: char) -> bool {
 
 /// The rows of a decoded file as people, with the problems of its form (columns, 種別, labels,
 /// links). Field rules are `app::bulk`'s.
-fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
+pub(crate) fn parse(text: &str, groups: &[Group]) -> (Vec<NewPerson>, Vec<RowError>) {
     let mut people: Vec<NewPerson> = Vec::new();
     let mut errors = Vec::new();
     let mut by_code: HashMap<String, usize> = HashMap::new();
