@@ -57,9 +57,18 @@ const done = arguments[arguments.length - 1];
 axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } })
   .then((r) => done(r.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 5).map((n) => n.target.join(' ')).join(' | '))))
-  .catch((e) => done(['axe failed: ' + e]));
+    .map((v) => [v.id, v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 5).map((n) => n.target.join(' ') +
+      ' [' + [...n.any, ...n.all].map((c) => c.message).join('; ').slice(0, 160) + ']').join(' | ')])))
+  .catch((e) => done([['axe', 'axe failed: ' + e]]));
 "#;
+
+/// axe rules not enforced on a page (by a part of its address), each with its reason.
+const EXEMPT: &[(&str, &str, &str)] = &[(
+    "meta-refresh",
+    "/reveal",
+    "マイナンバーの表示 leaves the page by itself after 60 seconds by design: a revealed number \
+     must not stay on an unattended screen (WCAG 2.2.1's essential exception; the page says so)",
+)];
 
 pub struct Tab {
     pub client: Client,
@@ -389,8 +398,15 @@ impl Tab {
             .await
             .expect("axe runs");
         for v in violations.as_array().into_iter().flatten() {
+            let rule = v[0].as_str().unwrap_or_default();
+            if EXEMPT
+                .iter()
+                .any(|(r, page, _)| *r == rule && url.contains(page))
+            {
+                continue;
+            }
             self.problems
-                .push(format!("{here}: axe {}", v.as_str().unwrap_or_default()));
+                .push(format!("{here}: axe {}", v[1].as_str().unwrap_or_default()));
         }
     }
 
