@@ -179,32 +179,36 @@ async fn register_on_the_phone(phone: &mut Tab, link: &str, files: &Files) {
         .press("扶養家族編集を終了して登録情報の確認", "review")
         .await;
 
-    // The same pages at the narrowest phones.
+    // The same pages at the narrowest phones (the dependent's own pages too).
+    phone.goto("/r/me/dependents", "dependents-list").await;
     let dependent = phone
-        .js("return [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')).find((h) => h && h.startsWith('/r/me/dependents/') && h.split('/').length === 5) || ''")
-        .await;
+        .js("return [...document.querySelectorAll('a')].map((a) => a.getAttribute('href')).find((h) => h && h.startsWith('/r/me/dependents/') && h.split('/').length === 5 && !h.endsWith('/new')) || ''")
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        !dependent.is_empty(),
+        "no link to the dependent on /r/me/dependents"
+    );
+    let pages = [
+        "/r/me".to_string(),
+        "/r/me/step1".into(),
+        "/r/me/step2".into(),
+        "/r/me/step3".into(),
+        "/r/me/family".into(),
+        "/r/me/dependents".into(),
+        "/r/me/dependents/new".into(),
+        dependent.clone(),
+        format!("{dependent}/edit"),
+        format!("{dependent}/step5"),
+        format!("{dependent}/step6"),
+        "/r/me/review".into(),
+    ];
     for width in [320, 360] {
         phone.resize(width, 844, true).await;
-        for path in [
-            "/r/me",
-            "/r/me/step1",
-            "/r/me/step2",
-            "/r/me/step3",
-            "/r/me/family",
-            "/r/me/dependents",
-            "/r/me/dependents/new",
-            "/r/me/review",
-        ] {
+        for path in &pages {
             phone.goto(path, &format!("w{width}{path}")).await;
-        }
-        if let Some(dep) = dependent.as_str().filter(|d| !d.is_empty()) {
-            phone.goto(dep, &format!("w{width}-dependent")).await;
-            phone
-                .goto(&format!("{dep}/step5"), &format!("w{width}-step5"))
-                .await;
-            phone
-                .goto(&format!("{dep}/step6"), &format!("w{width}-step6"))
-                .await;
         }
     }
     phone.resize(390, 844, true).await;
@@ -259,6 +263,10 @@ async fn approve_with_the_viewer(admin: &mut Tab) {
     assert!(
         bytes > 0 && bytes < 4 * 1024 * 1024,
         "stored number-proof image: {card}"
+    );
+    println!(
+        "the number-proof photo (a test JPEG over 4 MB) was stored as {bytes} bytes ({})",
+        card["type"]
     );
     assert!(
         licence["pixel"]

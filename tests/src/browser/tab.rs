@@ -357,11 +357,6 @@ impl Tab {
         let url = self.client.current_url().await.unwrap().to_string();
         self.visited.lock().unwrap().push(url.clone());
         let here = format!("{} @{} {step} ({url})", self.name, self.width);
-        let shot = self.client.screenshot().await.unwrap();
-        let file = self
-            .shots
-            .join(format!("{}-{:02}-{}.png", self.name, self.step, slug(step)));
-        std::fs::write(&file, shot).unwrap();
 
         let layout = self
             .js("return [document.documentElement.scrollWidth, window.innerWidth, document.documentElement.lang]")
@@ -386,17 +381,19 @@ impl Tab {
             self.problems
                 .push(format!("{here}: console error: {error}"));
         }
-        if self.js("return typeof axe === 'undefined'").await == Value::Bool(true) {
-            self.client
-                .execute(&self.axe, vec![])
-                .await
-                .expect("axe-core loads");
-        }
-        let violations = self
-            .client
-            .execute_async(AXE_RUN, vec![])
-            .await
-            .expect("axe runs");
+        // axe-core and its run in one script, so a page that changes in between cannot lose
+        // it; a page still navigating (a refresh) gets one more try once it has loaded.
+        let script = format!("{}\n{AXE_RUN}", self.axe);
+        let violations = match self.client.execute_async(&script, vec![]).await {
+            Ok(v) => v,
+            Err(_) => {
+                self.settle().await;
+                self.client
+                    .execute_async(&script, vec![])
+                    .await
+                    .expect("axe runs")
+            }
+        };
         for v in violations.as_array().into_iter().flatten() {
             let rule = v[0].as_str().unwrap_or_default();
             if EXEMPT
@@ -408,6 +405,22 @@ impl Tab {
             self.problems
                 .push(format!("{here}: axe {}", v[1].as_str().unwrap_or_default()));
         }
+        // The whole page, not only the viewport (after the checks: the capture may relayout).
+        let shot = self
+            .cdp(
+                "Page.captureScreenshot",
+                json!({ "format": "png", "captureBeyondViewport": true }),
+            )
+            .await;
+        let file = self
+            .shots
+            .join(format!("{}-{:02}-{}.png", self.name, self.step, slug(step)));
+        let png = base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            shot["data"].as_str().unwrap_or_default(),
+        )
+        .unwrap();
+        std::fs::write(&file, png).unwrap();
     }
 
     pub async fn close(self) {
