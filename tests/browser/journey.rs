@@ -416,6 +416,19 @@ fn assert_nothing_in_clear(
     needles.extend(scan::Needle::chunks_of("the test PNG", &files.png_bytes));
     let mut found = Vec::new();
     let scanned = scan::scan_dir(&server.data_dir, &needles, &mut found);
+    if when == "while stored" {
+        // Not a vacuous scan: the sealed photos are there (the shrunk JPEG alone is megabytes).
+        let largest = scan::files_under(&server.data_dir)
+            .iter()
+            .filter_map(|f| std::fs::metadata(f).ok())
+            .map(|m| m.len())
+            .max()
+            .unwrap_or(0);
+        assert!(
+            largest > 1_000_000,
+            "no sealed photo in the data dir (largest file {largest} bytes)"
+        );
+    }
     assert!(
         scanned >= 3,
         "the data dir holds only {scanned} files: the scan would prove nothing"

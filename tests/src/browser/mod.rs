@@ -129,7 +129,8 @@ impl Server {
             .arg("--data-dir")
             .arg(&data_dir)
             .env_remove("MYNA_SMTP_HOST")
-            .env("RUST_LOG", "info")
+            // Debug level: the scan reads the most the server could ever log.
+            .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
