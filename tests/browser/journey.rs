@@ -24,10 +24,15 @@ async fn sign_up_and_log_in(admin: &mut Tab, server: &Server) {
     admin.press("申し込む", "signup-done").await;
     let welcome = server.mail_to(OWNER, "");
     assert!(welcome.body.contains("お客様番号"), "{}", welcome.body);
+    // Login by keyboard alone: Tab to each field (focus visible on every stop), Enter submits.
     admin.goto("/login", "login").await;
-    admin.fill("email", OWNER).await;
-    admin.fill("password", OWNER_PW).await;
-    admin.press("ログイン", "otp").await;
+    admin.tab_to("email").await;
+    admin.type_keys(OWNER).await;
+    admin.tab_to("password").await;
+    let enter = char::from(fantoccini::key::Key::Enter);
+    admin.type_keys(&format!("{OWNER_PW}{enter}")).await;
+    admin.settle().await;
+    admin.check("otp").await;
     let mail = server.mail_to(OWNER, "認証コード");
     let code = mail
         .body

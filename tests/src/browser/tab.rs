@@ -266,6 +266,51 @@ impl Tab {
         input.send_keys(&file.display().to_string()).await.unwrap();
     }
 
+    /// Presses Tab until the field `name` has the keyboard focus (at most 40 times), checking
+    /// that every element reached shows where the focus is (an outline or a shadow).
+    pub async fn tab_to(&self, name: &str) {
+        let tab = char::from(fantoccini::key::Key::Tab).to_string();
+        for _ in 0..40 {
+            let focused = self
+                .js("const e = document.activeElement; const s = getComputedStyle(e); \
+                     return [e.getAttribute('name') || e.tagName, e === document.body || s.outlineStyle !== 'none' || s.boxShadow !== 'none']")
+                .await;
+            assert_eq!(
+                focused[1],
+                Value::Bool(true),
+                "{}: focus on {} is not visible",
+                self.name,
+                focused[0]
+            );
+            if focused[0] == name {
+                return;
+            }
+            self.client
+                .active_element()
+                .await
+                .unwrap()
+                .send_keys(&tab)
+                .await
+                .unwrap();
+        }
+        panic!(
+            "{}: the keyboard never reaches {name} on {}",
+            self.name,
+            self.path().await
+        );
+    }
+
+    /// Types into the focused element (a keyboard user's typing, Enter included).
+    pub async fn type_keys(&self, text: &str) {
+        self.client
+            .active_element()
+            .await
+            .unwrap()
+            .send_keys(text)
+            .await
+            .unwrap();
+    }
+
     /// Clicks the element `css` (a radio button, a check box, a viewer button).
     pub async fn click(&self, css: &str) {
         match self.client.find(Locator::Css(css)).await {
