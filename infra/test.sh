@@ -59,8 +59,9 @@ run_unit() {
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings
-  # The emulator, lambda and browser suites are `test = false` (they need moto or Chromium), so --all-targets skips
-  # them: lint them here too, so an API change breaks the unit run rather than only theirs.
+  # The emulator, lambda and browser suites are `test = false` (they need moto or Chromium),
+  # so --all-targets skips them: lint them here too, so an API change breaks the unit run
+  # rather than only theirs.
   cargo clippy -p myna-tests --test emulator --test lambda --test browser -- -D warnings
   say "cargo test --workspace"
   cargo test --workspace
