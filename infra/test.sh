@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Every test of the product, installing what a fresh machine lacks.
 #
-#   infra/test.sh            every suite that exists: unit, fuzz, template, emulator, lambda
+#   infra/test.sh            every suite that exists: unit, template, emulator, lambda, browser, fuzz
 #   infra/test.sh unit       the Rust tests alone (with fmt and clippy)
 #   infra/test.sh security   the attacker's-eye HTTP tests alone
 #   infra/test.sh template   cfn-lint, sam validate and the function/crate check (offline)
 #   infra/test.sh emulator   the AWS adapters against a moto server started here
 #   infra/test.sh lambda     every function binary under a local Lambda Runtime API, on moto,
 #                            requests routed by template.yaml's route table (tests/lambda)
+#   infra/test.sh browser    real-browser journeys in headless Chromium over chromedriver, every
+#                            page checked by axe-core, then the plaintext scan (tests/browser)
 #   infra/test.sh fuzz       a short smoke of every fuzz target (20 s each; FUZZ_SMOKE_SECONDS);
 #                            the long run is infra/fuzz.sh
-#   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
 #   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
 #                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
 set -euo pipefail
@@ -60,11 +61,27 @@ run_unit() {
   cargo fmt --all -- --check
   say "cargo clippy --workspace --all-targets -- -D warnings"
   cargo clippy --workspace --all-targets -- -D warnings
-  # The emulator and lambda suites are `test = false` (they need moto), so --all-targets skips
-  # them: lint them here too, so an API change breaks the unit run rather than only theirs.
-  cargo clippy -p myna-tests --test emulator --test lambda -- -D warnings
+  # The emulator, lambda and browser suites are `test = false` (they need moto or Chromium),
+  # so --all-targets skips them: lint them here too, so an API change breaks the unit run
+  # rather than only theirs.
+  cargo clippy -p myna-tests --test emulator --test lambda --test browser -- -D warnings
   say "cargo test --workspace"
   cargo test --workspace
+}
+
+run_browser() {
+  # Debian's Chromium and its chromedriver, node/npm for axe-core, a CJK font for measuring
+  # Japanese text; then axe-core pinned by tests/browser/package-lock.json.
+  ensure_browser
+  need_apt chromedriver chromium-driver
+  need_apt npm npm
+  say "axe-core (npm ci in tests/browser)"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+  say "building myna-local (the journeys start this binary)"
+  cargo build -p myna-local
+  say "browser suite: journeys in headless Chromium, axe-core on every page, plaintext scan"
+  # Screenshots of every step: target/browser-artefacts (or $MYNA_BROWSER_ARTEFACTS).
+  cargo test --workspace --test browser -- --nocapture
 }
 
 run_security() {
@@ -140,21 +157,16 @@ run_fuzz() {
   infra/fuzz.sh "${FUZZ_SMOKE_SECONDS:-20}"
 }
 
-not_yet() {
-  echo "infra/test.sh $1: this suite does not exist yet ($2). Nothing was run." >&2
-  exit 2
-}
-
 ensure_toolchain
 case "$suite" in
-  all)      run_unit; run_fuzz; run_template; run_emulator; run_lambda ;;  # security tests are part of unit
+  all)      run_unit; run_template; run_emulator; run_lambda; run_browser; run_fuzz ;;  # security is part of unit
   unit)     run_unit ;;
   security) run_security ;;
   fuzz)     run_fuzz ;;
   template) run_template ;;
   emulator) run_emulator ;;
   lambda)   run_lambda ;;
-  browser)  not_yet browser "it arrives with the real-browser journeys" ;;
+  browser)  run_browser ;;
   deploy)   infra/deploy.sh check ;;
   *) echo "usage: infra/test.sh [unit|security|fuzz|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
 esac

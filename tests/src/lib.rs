@@ -7,6 +7,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+pub mod browser;
 pub mod contract;
 pub mod emulator;
 pub mod faults;
