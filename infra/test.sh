@@ -9,6 +9,12 @@
 #   infra/test.sh lambda     every function binary under a local Lambda Runtime API, on moto,
 #                            requests routed by template.yaml's route table (tests/lambda)
 #   infra/test.sh browser    real-browser journeys            (arrives with the proof issue)
+#   infra/test.sh load       load smoke: 200 logged-in sessions (wrk -c 200, 5 s) browsing a
+#                            1,000-registrant tenant while a CSV import and a mail blast run;
+#                            fails on any error or an unfinished import/blast (no timing checks;
+#                            the full run with figures is `infra/bench.sh load`)
+#   infra/test.sh scan       wapiti (Debian) against a logged-in myna-local, ~4 min: fails on a
+#                            finding of medium or higher, prints the lows; not in `all`
 #   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
 #                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
 set -euo pipefail
@@ -133,6 +139,58 @@ run_lambda() {
   stop_moto
 }
 
+run_load() {
+  need_apt wrk wrk
+  say "load smoke: 200 sessions browsing while an import and a blast run (tests/benches/load.rs)"
+  MYNA_LOAD=smoke cargo bench -q -p myna-tests --bench load --profile dev
+}
+
+# wapiti against myna-local on a fresh data dir, logged in as a company's owner through the real
+# sign-up and login (infra/scan.py). Excluded: what would end or lock the scanner's own session or
+# the company (logout, password and second-factor settings, users, plan and cancellation), and
+# deletions. Bounded: MYNA_SCAN_SECONDS (default 240) for the whole scan.
+run_scan() {
+  need_apt wapiti wapiti
+  say "building myna-local"
+  cargo build -q -p myna-local
+  local bin="${CARGO_TARGET_DIR:-target}/debug/myna-local"
+  local work port base
+  work="$(mktemp -d -t myna-scan.XXXXXX)"
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  "$bin" --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+  SCAN_SERVER=$!
+  trap 'kill "$SCAN_SERVER" 2>/dev/null; wait "$SCAN_SERVER" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('$base/login')" 2>/dev/null && break
+    kill -0 "$SCAN_SERVER" 2>/dev/null || { cat "$work/server.log" >&2; echo "myna-local did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  python3 infra/scan.py login "$base" "$work/data" "$work/cookies.json"
+  local seconds="${MYNA_SCAN_SECONDS:-240}"
+  say "wapiti on $base for at most ${seconds} s (report: $work/report.json)"
+  local excluded=() x
+  for x in /logout '/account/*' '/security*' '/users*' '/plan*' '/login*' '/signup*' \
+           '/r/*' '/dev/*' '*/delete' '*/discard' '*/refuse'; do
+    excluded+=(-x "$base$x")
+  done
+  # wapiti's own interpreter (Debian's python3, which has wapitiCore), for the patched run.
+  local wapiti_python
+  wapiti_python="$(sed -n '1s/^#!//p' "$(command -v wapiti)")"
+  $wapiti_python infra/scan.py wapiti -u "$base/" -s "$base/home" -s "$base/registrants" --scope folder \
+    -c "$work/cookies.json" "${excluded[@]}" \
+    -m "xss,permanentxss,sql,blindsql,exec,file,crlf,csrf,redirect,http_headers,cookieflags,csp,methods,backup,htaccess,xxe,shellshock" \
+    --max-scan-time "$seconds" --max-attack-time "$((seconds / 8))" -t 10 \
+    --flush-session --store-session "$work/session" --store-config "$work/config" \
+    -f json -o "$work/report.json" -v 1 --no-bugreport >"$work/wapiti.log" 2>&1 \
+    || { tail -40 "$work/wapiti.log" >&2; echo "wapiti failed" >&2; exit 1; }
+  say "findings"
+  python3 infra/scan.py alive "$base" "$work/cookies.json"
+  python3 infra/scan.py verdict "$work/report.json"
+  kill "$SCAN_SERVER" 2>/dev/null; wait "$SCAN_SERVER" 2>/dev/null || true
+  trap - EXIT
+}
+
 not_yet() {
   echo "infra/test.sh $1: this suite does not exist yet ($2). Nothing was run." >&2
   exit 2
@@ -140,14 +198,16 @@ not_yet() {
 
 ensure_toolchain
 case "$suite" in
-  all)      run_unit; run_template; run_emulator; run_lambda ;;  # security tests are part of unit
+  all)      run_unit; run_template; run_emulator; run_lambda; run_load ;;  # security tests are part of unit
   unit)     run_unit ;;
   security) run_security ;;
   template) run_template ;;
   emulator) run_emulator ;;
   lambda)   run_lambda ;;
+  load)     run_load ;;
+  scan)     run_scan ;;
   browser)  not_yet browser "it arrives with the real-browser journeys" ;;
   deploy)   infra/deploy.sh check ;;
-  *) echo "usage: infra/test.sh [unit|security|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
+  *) echo "usage: infra/test.sh [unit|security|template|emulator|lambda|load|scan|browser|deploy]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"
