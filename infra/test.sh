@@ -88,6 +88,17 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Waits (up to 20 s) until URL answers; fails with LOG when the server PID has stopped.
+wait_until_up() {
+  local url="$1" pid="$2" log="$3" what="$4"
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('$url')" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "$what did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "$what did not answer at $url within 20 s" >&2; exit 1
+}
+
 # Starts a moto server on a free loopback port for the rest of this script: MOTO_URL, and a
 # trap that stops it however the script ends.
 start_moto() {
@@ -101,11 +112,7 @@ start_moto() {
   .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
-    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; echo "moto did not start" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_until_up "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$log" moto
   MOTO_URL="http://127.0.0.1:$port"
 }
 
@@ -161,11 +168,7 @@ run_scan() {
   "$bin" --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
   SCAN_SERVER=$!
   trap 'kill "$SCAN_SERVER" 2>/dev/null; wait "$SCAN_SERVER" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    python3 -c "import urllib.request; urllib.request.urlopen('$base/login')" 2>/dev/null && break
-    kill -0 "$SCAN_SERVER" 2>/dev/null || { cat "$work/server.log" >&2; echo "myna-local did not start" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_until_up "$base/login" "$SCAN_SERVER" "$work/server.log" myna-local
   python3 infra/scan.py login "$base" "$work/data" "$work/cookies.json"
   local seconds="${MYNA_SCAN_SECONDS:-240}"
   say "wapiti on $base for at most ${seconds} s (report: $work/report.json)"
