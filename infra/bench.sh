@@ -142,7 +142,7 @@ print(f"| throughput | {d['requests_per_second']:,} requests/s |")
 print(f"| latency p50 / p90 / p99 / max | {lat['p50']} / {lat['p90']} / {lat['p99']} / {lat['max']} ms |")
 e = d["errors_by_kind"]
 kinds = ", ".join(f"{k} {v}" for k, v in e.items())
-print(f"| errors (anything but 200, socket errors, timeouts over 10 s) | {d['errors']} ({kinds}) |")
+print(f"| errors (anything but 200, socket errors, answers slower than {d['timeout_seconds']} s) | {d['errors']} ({kinds}) |")
 print(f"| during it: CSV import into a second company, {i['rows']:,} rows ({i['registrants']:,} registrants) | {'completed' if i['completed'] else 'NOT completed'} in {i['seconds']} s ({i['registrants_after']:,} registrants after) |")
 print(f"| during it: collection mail blast to {b['recipients']:,} registrants | {'completed' if b['completed'] else 'NOT completed'} in {b['seconds']} s ({b['sent']:,} sent, {b['failed']} failed, {b['mails_in_outbox']:,} mails in the outbox) |")
 PY
