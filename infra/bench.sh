@@ -146,7 +146,9 @@ print(f"| errors (anything but 200, socket errors, answers slower than {d['timeo
 print(f"| during it: CSV import into a second company, {i['rows']:,} rows ({i['registrants']:,} registrants) | {'completed' if i['completed'] else 'NOT completed'} in {i['seconds']} s ({i['registrants_after']:,} registrants after) |")
 print(f"| during it: collection mail blast to {b['recipients']:,} registrants | {'completed' if b['completed'] else 'NOT completed'} in {b['seconds']} s ({b['sent']:,} sent, {b['failed']} failed, {b['mails_in_outbox']:,} mails in the outbox) |")
 PY
-  return "$status"
+  # A benchmark reports what it measured: errors are in the table (and the smoke in
+  # infra/test.sh load fails on them), the other sections are still written.
+  [ "$status" = 0 ] || echo "infra/bench.sh load: the run had errors or an unfinished import or blast (docs/perf/load.md)" >&2
 }
 
 report() {
