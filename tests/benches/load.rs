@@ -11,7 +11,8 @@
 //! - During the run: company A sends a collection mail to 1,000 of its registrants (the
 //!   worker mails them to the outbox), and company B uploads and commits a 10,000-row CSV
 //!   (1,000 registrants with 9 dependents each: the largest plan, プラン1000, cannot hold a
-//!   10,000-registrant import, so it runs in a second company on the same server).
+//!   10,000-registrant import, so it runs in a second company on the same server). Both are
+//!   driven through the same router and app in process (the test `Browser`), not the socket.
 //!
 //! Prints JSON on stdout (`infra/bench.sh load` writes docs/perf/load.json and load.md) and
 //! exits 1 on any error: a response other than 200 (a redirect means a lost session), a
@@ -239,9 +240,14 @@ async fn main() {
     let queue = embedded.queue;
     tokio::spawn(async move {
         while let Some(event) = queue.next().await {
-            myna::app::worker::handle(&worker_app, &event)
-                .await
-                .expect("background job");
+            // A failed job would leave the import or the blast waiting: stop the run at once.
+            if let Err(e) = myna::app::worker::handle(&worker_app, &event).await {
+                log(&format!(
+                    "FAILED: background job {} failed: {e}",
+                    event.kind
+                ));
+                std::process::exit(1);
+            }
         }
     });
 
