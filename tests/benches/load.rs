@@ -375,6 +375,9 @@ async fn main() {
         log(&format!(
             "FAILED: {errors} errors, import completed: {import_ok}, blast completed: {blast_ok}"
         ));
+        // exit skips destructors: remove the data directories first.
+        drop(work);
+        drop(dir);
         std::process::exit(1);
     }
 }
