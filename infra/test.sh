@@ -12,6 +12,12 @@
 #                            page checked by axe-core, then the plaintext scan (tests/browser)
 #   infra/test.sh fuzz       a short smoke of every fuzz target (20 s each; FUZZ_SMOKE_SECONDS);
 #                            the long run is infra/fuzz.sh
+#   infra/test.sh load       load smoke: 200 logged-in sessions (wrk -c 200, 5 s) browsing a
+#                            1,000-registrant tenant while a CSV import and a mail blast run;
+#                            fails on any error or an unfinished import/blast (no timing checks;
+#                            the full run with figures is `infra/bench.sh load`)
+#   infra/test.sh scan       wapiti (Debian) against a logged-in myna-local, ~4 min: fails on a
+#                            finding of medium or higher, prints the lows; not in `all`
 #   infra/test.sh deploy     the README's deploy path up to AWS: infra/deploy.sh check (tools,
 #                            `sam build` of every function, arm64 bootstraps); ~10 min, not in `all`
 set -euo pipefail
@@ -101,6 +107,17 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Waits (up to 20 s) until URL answers; fails with LOG when the server PID has stopped.
+wait_until_up() {
+  local url="$1" pid="$2" log="$3" what="$4"
+  for _ in $(seq 1 100); do
+    python3 -c "import urllib.request; urllib.request.urlopen('$url')" 2>/dev/null && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "$what did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  echo "$what did not answer at $url within 20 s" >&2; exit 1
+}
+
 # Starts a moto server on a free loopback port for the rest of this script: MOTO_URL, and a
 # trap that stops it however the script ends.
 start_moto() {
@@ -114,11 +131,7 @@ start_moto() {
   .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
   MOTO_PID=$!
   trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
-  for _ in $(seq 1 100); do
-    python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
-    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; echo "moto did not start" >&2; exit 1; }
-    sleep 0.2
-  done
+  wait_until_up "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$log" moto
   MOTO_URL="http://127.0.0.1:$port"
 }
 
@@ -157,9 +170,62 @@ run_fuzz() {
   infra/fuzz.sh "${FUZZ_SMOKE_SECONDS:-20}"
 }
 
+run_load() {
+  need_apt wrk wrk
+  say "load smoke: 200 sessions browsing while an import and a blast run (tests/benches/load.rs)"
+  MYNA_LOAD=smoke cargo bench -q -p myna-tests --bench load --profile dev
+}
+
+# wapiti against myna-local on a fresh data dir, logged in as a company's owner through the real
+# sign-up and login (infra/scan.py). Excluded: what would end or lock the scanner's own session or
+# the company (logout, password and second-factor settings, users, plan and cancellation), and
+# deletions. Bounded: MYNA_SCAN_SECONDS (default 240) for the whole scan.
+run_scan() {
+  need_apt wapiti wapiti
+  say "building myna-local"
+  cargo build -q -p myna-local
+  local bin="${CARGO_TARGET_DIR:-target}/debug/myna-local"
+  local work port base
+  work="$(mktemp -d -t myna-scan.XXXXXX)"
+  port="$(free_port)"
+  base="http://127.0.0.1:$port"
+  "$bin" --listen "127.0.0.1:$port" --data-dir "$work/data" >"$work/server.log" 2>&1 &
+  SCAN_SERVER=$!
+  trap 'kill "$SCAN_SERVER" 2>/dev/null; wait "$SCAN_SERVER" 2>/dev/null || true' EXIT
+  wait_until_up "$base/login" "$SCAN_SERVER" "$work/server.log" myna-local
+  python3 infra/scan.py login "$base" "$work/data" "$work/cookies.json"
+  local seconds="${MYNA_SCAN_SECONDS:-240}"
+  say "wapiti on $base for at most ${seconds} s (report: $work/report.json)"
+  local excluded=() x
+  for x in /logout '/account/*' '/security*' '/users*' '/plan*' '/login*' '/signup*' \
+           '/r/*' '/dev/*' '*/delete' '*/discard' '*/refuse'; do
+    excluded+=(-x "$base$x")
+  done
+  # wapiti's own interpreter (Debian's python3, which has wapitiCore), for the patched run.
+  local wapiti_python
+  wapiti_python="$(sed -n '1s/^#!//p' "$(command -v wapiti)")"
+  $wapiti_python infra/scan.py wapiti -u "$base/" -s "$base/home" -s "$base/registrants" --scope folder \
+    -c "$work/cookies.json" "${excluded[@]}" \
+    -m "xss,permanentxss,sql,blindsql,exec,file,crlf,csrf,redirect,http_headers,cookieflags,csp,methods,backup,htaccess,xxe,shellshock" \
+    --max-scan-time "$seconds" --max-attack-time "$((seconds / 8))" -t 10 \
+    --flush-session --store-session "$work/session" --store-config "$work/config" \
+    -f json -o "$work/report.json" -v 1 --no-bugreport >"$work/wapiti.log" 2>&1 \
+    || { tail -40 "$work/wapiti.log" >&2; echo "wapiti failed" >&2; exit 1; }
+  say "findings"
+  python3 infra/scan.py alive "$base" "$work/cookies.json"
+  python3 infra/scan.py verdict "$work/report.json"
+  kill "$SCAN_SERVER" 2>/dev/null; wait "$SCAN_SERVER" 2>/dev/null || true
+  trap - EXIT
+}
+
+not_yet() {
+  echo "infra/test.sh $1: this suite does not exist yet ($2). Nothing was run." >&2
+  exit 2
+}
+
 ensure_toolchain
 case "$suite" in
-  all)      run_unit; run_template; run_emulator; run_lambda; run_browser; run_fuzz ;;  # security is part of unit
+  all)      run_unit; run_template; run_emulator; run_lambda; run_browser; run_load; run_fuzz ;;  # security is part of unit
   unit)     run_unit ;;
   security) run_security ;;
   fuzz)     run_fuzz ;;
@@ -167,7 +233,9 @@ case "$suite" in
   emulator) run_emulator ;;
   lambda)   run_lambda ;;
   browser)  run_browser ;;
+  load)     run_load ;;
+  scan)     run_scan ;;
   deploy)   infra/deploy.sh check ;;
-  *) echo "usage: infra/test.sh [unit|security|fuzz|template|emulator|lambda|browser|deploy]" >&2; exit 64 ;;
+  *) echo "usage: infra/test.sh [unit|security|fuzz|template|emulator|lambda|browser|load|scan|deploy]" >&2; exit 64 ;;
 esac
 say "all requested tests passed"

@@ -28,11 +28,12 @@ use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::{self as regs, Filter, Registrant, SealedNumber};
 use myna::app::tenants::{self, Counters};
 use myna::app::App;
-use myna::domain::my_number::{check_digit, MyNumber};
+use myna::domain::my_number::MyNumber;
 use myna::domain::person::{Attribute, Sex};
 use myna::domain::status::Status;
 use myna::ports::store::{Condition, WriteOp};
 use myna::ports::ManualClock;
+use myna_tests::seed::{import_csv, my_number as number};
 use myna_tests::{signed_up, test_config, TempDir};
 
 const IMPORT_REGISTRANTS: usize = 1_000;
@@ -105,35 +106,6 @@ fn vm_hwm_mib() -> f64 {
 fn round(v: f64, places: i32) -> f64 {
     let f = 10f64.powi(places);
     (v * f).round() / f
-}
-
-fn number(seed: u64) -> String {
-    let base = format!("{:011}", 20_000_000_000u64 + seed * 7919);
-    let mut first = [0u8; 11];
-    for (d, c) in first.iter_mut().zip(base.bytes()) {
-        *d = c - b'0';
-    }
-    format!("{base}{}", check_digit(&first))
-}
-
-fn import_file() -> Vec<u8> {
-    let mut text = String::from("種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考\r\n");
-    let mut seed = 0;
-    for i in 0..IMPORT_REGISTRANTS {
-        seed += 1;
-        text.push_str(&format!(
-            "登録者,E{i:05},従業員1,社員{i},太郎,シャイン,タロウ,S55/1/1,男性,{},,2020/4/1,staff{i}@example.jp,,\r\n",
-            number(seed)
-        ));
-        for j in 0..DEPENDENTS_EACH {
-            seed += 1;
-            text.push_str(&format!(
-                "扶養家族,E{i:05},扶養者,社員{i},家族{j},,,H22/4/1,女性,{},子,,,,\r\n",
-                number(seed)
-            ));
-        }
-    }
-    encoding_rs::SHIFT_JIS.encode(&text).0.into_owned()
 }
 
 async fn set_plan(scope: &TenantScope, size: u16) {
@@ -251,7 +223,7 @@ async fn main() {
     let (mut b, scope) = signed_up(&app, router, &outbox, "bench@example.jp", PW).await;
     set_plan(&scope, 1000).await;
 
-    let file = import_file();
+    let file = import_csv(IMPORT_REGISTRANTS, DEPENDENTS_EACH);
     let rows = IMPORT_REGISTRANTS * (1 + DEPENDENTS_EACH);
     let heap = phase_start();
     let started = Instant::now();
@@ -352,7 +324,7 @@ async fn main() {
                 "rows": rows,
                 "registrants": IMPORT_REGISTRANTS,
                 "dependents_each": DEPENDENTS_EACH,
-                "file_bytes": import_file().len(),
+                "file_bytes": import_csv(IMPORT_REGISTRANTS, DEPENDENTS_EACH).len(),
                 "upload_check_stage_seconds": round(upload_secs, 2),
                 "commit_seconds": round(commit_secs, 2),
                 "status_page_requests": polls,

@@ -15,16 +15,7 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use myna::adapters::embedded::Embedded;
-use myna::app::dependents::Dependent;
-use myna::app::groups;
-use myna::app::keys::TenantScope;
-use myna::app::person::{Names, PersonCore};
-use myna::app::registrants::Registrant;
-use myna::app::tenants::Counters;
 use myna::app::App;
-use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
-use myna::domain::status::Status;
-use myna::ports::store::WriteOp;
 use myna::ports::SystemClock;
 use myna_tests::store_hook::HookedStore;
 use myna_tests::{signed_up, test_config, TempDir};
@@ -37,82 +28,6 @@ const RUNS: usize = 200;
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
-}
-
-async fn seed(scope: &TenantScope) -> Vec<String> {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let groups: Vec<_> = (0..GROUPS)
-        .map(|i| groups::new_group(format!("部署{i:02}"), time::OffsetDateTime::now_utc()))
-        .collect();
-    let mut ops: Vec<WriteOp> = groups
-        .iter()
-        .map(|g| WriteOp::put(g.to_item(scope)))
-        .collect();
-    for i in 0..REGISTRANTS {
-        let id = ulid::Ulid::new().to_string();
-        let family_name = format!("社員{}", i % 97);
-        let r = Registrant {
-            id: id.clone(),
-            group_id: Some(groups[i % GROUPS].id.clone()),
-            code: format!("E{i:05}"),
-            person: PersonCore::new(
-                Names {
-                    family_name: family_name.clone(),
-                    given_name: "太郎".into(),
-                    family_kana: "シャイン".into(),
-                    given_kana: "タロウ".into(),
-                },
-                Some(Sex::ALL[i % 2]),
-                None,
-                now,
-            ),
-            attribute: Attribute::ALL[i % 2],
-            email: Some(format!("staff{i}@example.jp")),
-            password_hash: None,
-            login_lock: false,
-            hire_date: None,
-            note: String::new(),
-            dependents: 1,
-            dependents_unregistered: 1,
-            dependents_pending: 0,
-            dependents_status: Some(Status::Unregistered),
-            retired_on: None,
-            delete_on: None,
-            last_declaration_year: None,
-        };
-        let d = Dependent {
-            id: ulid::Ulid::new().to_string(),
-            registrant_id: id,
-            person: PersonCore::new(
-                Names {
-                    family_name,
-                    given_name: "花子".into(),
-                    ..Names::default()
-                },
-                None,
-                None,
-                now,
-            ),
-            relationship: Relationship::ALL[0],
-            kind: DependentKind::ALL[0],
-        };
-        ops.push(WriteOp::put(r.to_item(scope)));
-        ops.push(WriteOp::put(d.to_item(scope)));
-    }
-    scope.batch_write(ops).await.unwrap();
-    let n = REGISTRANTS as i64;
-    let delta = Counters {
-        registrants: n,
-        unregistered: n,
-        dependents: n,
-        dependents_unregistered: n,
-        ..Default::default()
-    };
-    scope
-        .transact(vec![Counters::delta_op(scope, &delta).unwrap()])
-        .await
-        .unwrap();
-    groups.into_iter().map(|g| g.id).collect()
 }
 
 #[tokio::main]
@@ -146,7 +61,9 @@ async fn main() {
         .join("; ");
 
     let started = Instant::now();
-    let groups = seed(&scope).await;
+    let groups = myna_tests::seed::registrants(&scope, REGISTRANTS, GROUPS)
+        .await
+        .group_ids;
     let seed_secs = started.elapsed().as_secs_f64();
 
     let cases = [

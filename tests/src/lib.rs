@@ -15,6 +15,7 @@ pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod logs;
+pub mod seed;
 pub mod smtp;
 pub mod store_hook;
 
