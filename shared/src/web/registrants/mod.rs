@@ -109,10 +109,10 @@ async fn list(
         .iter()
         .map(|r| Row {
             id: r.id.clone(),
-            has_number: r.person.number.is_some(),
-            pending: r.person.status == Status::Pending,
-            status: r.person.status.label(),
-            status_class: r.person.status.colour().css_class(),
+            has_number: r.has_number,
+            pending: r.status == Status::Pending,
+            status: r.status.label(),
+            status_class: r.status.colour().css_class(),
             dep_status: r.dependents_status.map_or("", Status::label),
             dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
             group: r
@@ -130,7 +130,7 @@ async fn list(
             retired: r.is_retired(),
             retired_on: date(r.retired_on),
             delete_on: date(r.delete_on),
-            delete_due: regs::is_due(r, Some(today)),
+            delete_due: r.is_due(Some(today)),
         })
         .collect();
     let filtered = !(filter.code.is_empty()
