@@ -78,6 +78,11 @@ pub fn meta_key(pk: &str) -> Key {
     Key::new(pk, META)
 }
 
+/// The marker of a complete directory (a new tenant's, or one just built).
+pub fn built_item(pk: &str) -> Item {
+    Item::new(meta_key(pk)).with("built", true)
+}
+
 /// The entry of a stored registrant item (see [`ENTRY_ATTRS`]).
 pub fn entry_item(pk: &str, id: &str, registrant: &Item) -> Item {
     let wire: Vec<Value> = ENTRY_ATTRS

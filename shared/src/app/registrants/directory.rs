@@ -245,7 +245,9 @@ pub async fn snapshot(scope: &TenantScope) -> Result<(Arc<Snapshot>, usize), Inf
     let snap = if items.iter().any(|i| i.key.sk == META) {
         Arc::new(Snapshot::from_items(&items))
     } else {
-        match rebuild(scope, &items).await? {
+        let (built, building) = rebuild(scope, &items).await?;
+        calls += building;
+        match built {
             Some(snap) => Arc::new(snap),
             // Someone wrote meanwhile: serve what was read, cache nothing.
             None => return Ok((Arc::new(Snapshot::from_items(&items)), calls)),
@@ -288,17 +290,21 @@ async fn read_prefix(
 
 /// Builds the directory of a tenant whose data predates it (or whose directory a batch write
 /// invalidated) from the items themselves, and marks it built only if no write happened
-/// since `current` (the directory items read, version first) was read. `None` when one did:
-/// the next list builds again from what is then stored.
-async fn rebuild(scope: &TenantScope, current: &[Item]) -> Result<Option<Snapshot>, InfraError> {
+/// since `current` (the directory items read, version first) was read; `None` when one did
+/// (the next list builds again from what is then stored). With the Store calls it took.
+async fn rebuild(
+    scope: &TenantScope,
+    current: &[Item],
+) -> Result<(Option<Snapshot>, usize), InfraError> {
     let store = scope.raw_store().as_ref();
     let version = current
         .iter()
         .find(|i| i.key.sk == VERSION)
         .and_then(|i| i.i64("v"));
     // The table itself, not an index: a strongly consistent read on DynamoDB.
-    let (records, _) = read_prefix(store, scope.pk(), "REG#").await?;
-    let (groups, _) = read_prefix(store, scope.pk(), "GROUP#").await?;
+    let (records, record_pages) = read_prefix(store, scope.pk(), "REG#").await?;
+    let (groups, group_pages) = read_prefix(store, scope.pk(), "GROUP#").await?;
+    let mut calls = record_pages + group_pages + 1;
     let mut imports: Vec<Key> = records
         .iter()
         .filter_map(|i| i.str(IMPORT_ATTR))
@@ -310,6 +316,7 @@ async fn rebuild(scope: &TenantScope, current: &[Item]) -> Result<Option<Snapsho
     let imports = if imports.is_empty() {
         Vec::new()
     } else {
+        calls += 1;
         store.batch_get(&imports).await?
     };
     let ops: Vec<WriteOp> = records
@@ -339,7 +346,10 @@ async fn rebuild(scope: &TenantScope, current: &[Item]) -> Result<Option<Snapsho
             _ => None,
         })
         .collect();
-    store.batch_write(writes).await?;
+    if !writes.is_empty() {
+        calls += 1;
+        store.batch_write(writes).await?;
+    }
     let unchanged = match version {
         Some(v) => Condition::Equals("v".into(), Value::from(v)),
         None => Condition::NotExists,
@@ -350,7 +360,7 @@ async fn rebuild(scope: &TenantScope, current: &[Item]) -> Result<Option<Snapsho
                 key: scope.key(VERSION),
                 condition: unchanged,
             },
-            WriteOp::put(Item::new(scope.key(META)).with("built", true)),
+            WriteOp::put(layout::built_item(&scope.pk())),
         ])
         .await;
     match marked {
@@ -358,9 +368,9 @@ async fn rebuild(scope: &TenantScope, current: &[Item]) -> Result<Option<Snapsho
             let mut snap = Snapshot::from_items(&built);
             snap.version = version.unwrap_or(0);
             tracing::info!(entries = snap.entries.len(), "registrant directory built");
-            Ok(Some(snap))
+            Ok((Some(snap), calls))
         }
-        Err(StoreError::ConditionFailed) => Ok(None),
+        Err(StoreError::ConditionFailed) => Ok((None, calls)),
         Err(e) => Err(e.into()),
     }
 }
