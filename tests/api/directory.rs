@@ -13,10 +13,9 @@ use myna::app::keys::TenantScope;
 use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::{self as regs, Filter, ListPage, Registrant};
 use myna::app::App;
-use myna::domain::person::Attribute;
 use myna::domain::status::Status;
 use myna::ports::store::{Condition, Query, StoreError, WriteOp};
-use myna_tests::fixtures::{dependent, person};
+use myna_tests::fixtures::{bare_registrant, dependent, person};
 use myna_tests::store_hook::HookedStore;
 use myna_tests::{test_config, Browser, TestApp};
 
@@ -273,34 +272,12 @@ async fn imported_rows_list_only_once_the_import_is_committed_in_every_container
 /// A registrant item as another container's save writes it.
 fn registrant(code: String) -> Registrant {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    Registrant {
-        id: ulid::Ulid::new().to_string(),
-        group_id: None,
-        code,
-        person: PersonCore::new(
-            Names {
-                family_name: "並行".into(),
-                given_name: "太郎".into(),
-                ..Names::default()
-            },
-            None,
-            None,
-            now,
-        ),
-        attribute: Attribute::ALL[0],
-        email: None,
-        password_hash: None,
-        login_lock: false,
-        hire_date: None,
-        note: String::new(),
-        dependents: 0,
-        dependents_unregistered: 0,
-        dependents_pending: 0,
-        dependents_status: None,
-        retired_on: None,
-        delete_on: None,
-        last_declaration_year: None,
-    }
+    let names = Names {
+        family_name: "並行".into(),
+        given_name: "太郎".into(),
+        ..Names::default()
+    };
+    bare_registrant(code, PersonCore::new(names, None, None, now))
 }
 
 #[tokio::test]

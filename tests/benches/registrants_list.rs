@@ -22,13 +22,13 @@ use myna::app::dependents::Dependent;
 use myna::app::groups;
 use myna::app::keys::TenantScope;
 use myna::app::person::{Names, PersonCore};
-use myna::app::registrants::Registrant;
 use myna::app::tenants::Counters;
 use myna::app::App;
 use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
 use myna::domain::status::Status;
 use myna::ports::store::{Query, WriteOp};
 use myna::ports::SystemClock;
+use myna_tests::fixtures::bare_registrant;
 use myna_tests::store_hook::HookedStore;
 use myna_tests::{signed_up, test_config, TempDir};
 use tower::ServiceExt;
@@ -57,18 +57,15 @@ async fn seed(scope: &TenantScope) -> (Vec<String>, String) {
         .map(|g| WriteOp::put(g.to_item(scope)))
         .collect();
     for i in 0..REGISTRANTS {
-        let id = ulid::Ulid::new().to_string();
         let family_name = format!("社員{}", i % 97);
         let retired_on = (i % 10 == 0)
             .then(|| time::Date::from_calendar_date(2025, time::Month::March, 31).unwrap());
         let delete_on = (i % 10 == 0).then(|| {
             time::Date::from_calendar_date(2026 + (i % 3) as i32, time::Month::April, 1).unwrap()
         });
-        let mut r = Registrant {
-            id: id.clone(),
-            group_id: Some(groups[i % GROUPS].id.clone()),
-            code: format!("E{i:05}"),
-            person: PersonCore::new(
+        let mut r = bare_registrant(
+            format!("E{i:05}"),
+            PersonCore::new(
                 Names {
                     family_name: family_name.clone(),
                     given_name: "太郎".into(),
@@ -79,20 +76,14 @@ async fn seed(scope: &TenantScope) -> (Vec<String>, String) {
                 None,
                 now,
             ),
-            attribute: Attribute::ALL[i % 2],
-            email: Some(format!("staff{i}@example.jp")),
-            password_hash: None,
-            login_lock: false,
-            hire_date: None,
-            note: String::new(),
-            dependents: 1,
-            dependents_unregistered: 1,
-            dependents_pending: 0,
-            dependents_status: Some(Status::Unregistered),
-            retired_on,
-            delete_on,
-            last_declaration_year: None,
-        };
+        );
+        r.group_id = Some(groups[i % GROUPS].id.clone());
+        r.attribute = Attribute::ALL[i % 2];
+        r.email = Some(format!("staff{i}@example.jp"));
+        (r.dependents, r.dependents_unregistered) = (1, 1);
+        r.dependents_status = Some(Status::Unregistered);
+        (r.retired_on, r.delete_on) = (retired_on, delete_on);
+        let id = r.id.clone();
         r.person.status = [Status::Unregistered, Status::Pending, Status::Completed][i % 3];
         let d = Dependent {
             id: ulid::Ulid::new().to_string(),

@@ -8,7 +8,7 @@ use super::access::{Access, Routes};
 use super::flash::Flash;
 use super::session::{Authed, Chrome};
 use super::{render, AppState, WebError};
-use crate::app::groups::{self, Group};
+use crate::app::groups::Group;
 use crate::app::registrants::{self as regs, Filter, ListPage};
 use crate::domain::date::format_slash;
 use crate::domain::role::Permission;
@@ -102,7 +102,18 @@ async fn list(
     let today = regs::today(app.now());
     filter.today = Some(today);
     let page = regs::list(&authed.scope, &filter).await?;
-    let groups = groups::list(&authed.scope).await?;
+    // The search form's groups come with the page (the directory holds every group's name),
+    // in the order `groups::list` gives them: by id, which is by creation.
+    let mut groups: Vec<Group> = page
+        .groups
+        .iter()
+        .map(|(id, name)| Group {
+            id: id.clone(),
+            name: name.clone(),
+            created_at: 0,
+        })
+        .collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
     let rows = page
         .rows
