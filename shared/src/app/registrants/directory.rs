@@ -51,6 +51,9 @@ pub struct Entry {
     pub(super) search_kana: String,
     /// `<code>#<id>`: the 社員コード order the index has always given.
     pub(super) order: String,
+    /// Folded kana, folded name: the フリガナ order (`sort=name`), ties by id.
+    name_order: (String, String),
+    pub(super) code_lower: String,
 }
 
 impl Entry {
@@ -91,7 +94,8 @@ impl Entry {
         ));
         let search_kana = search_key(&format!("{family_kana}{given_kana}"));
         let order = format!("{code}#{id}");
-        Entry {
+        let code_lower = code.to_lowercase();
+        let mut e = Entry {
             id,
             code,
             names: Names {
@@ -113,7 +117,11 @@ impl Entry {
             search_all,
             search_kana,
             order,
-        }
+            name_order: Default::default(),
+            code_lower,
+        };
+        e.name_order = (search_key(&e.kana()), search_key(&e.name()));
+        e
     }
 
     pub fn name(&self) -> String {
@@ -171,17 +179,24 @@ impl Entry {
     }
 }
 
-/// The directory of one tenant at one version: visible entries in 社員コード order, and the
-/// names of every group.
+/// The directory of one tenant at one version: visible entries in 社員コード order and in
+/// フリガナ order, and the names of every group.
 #[derive(Debug, Default)]
 pub struct Snapshot {
     pub version: i64,
-    pub entries: Vec<Entry>,
+    pub entries: Vec<Arc<Entry>>,
+    /// Positions in `entries` in フリガナ order (`sort=name`), sorted once per version.
+    pub by_name: Vec<usize>,
     pub groups: HashMap<String, String>,
+    /// Every stored entry as read (hidden ones too) and what it made, so the next version
+    /// re-reads only the entries that changed.
+    stored: HashMap<String, (String, Arc<Entry>)>,
 }
 
 impl Snapshot {
-    fn from_items(items: &[Item]) -> Snapshot {
+    /// The snapshot of the directory `items` (version first); entries unchanged since
+    /// `previous` are taken over from it rather than parsed again.
+    fn from_items(items: &[Item], previous: Option<&Snapshot>) -> Snapshot {
         let mut snap = Snapshot::default();
         let mut hidden: HashSet<&str> = HashSet::new();
         for item in items {
@@ -197,14 +212,31 @@ impl Snapshot {
                 if !state.is_some_and(State::visible) {
                     hidden.insert(id);
                 }
-            } else if let Some(e) = Entry::from_stored(item) {
-                snap.entries.push(e);
+            } else if let (Some(id), Some(raw)) = (sk.strip_prefix(ENTRY), item.str("e")) {
+                let known = previous
+                    .and_then(|p| p.stored.get(id))
+                    .filter(|(was, _)| was == raw)
+                    .map(|(_, e)| Arc::clone(e));
+                if let Some(e) = known.or_else(|| Entry::from_stored(item).map(Arc::new)) {
+                    snap.stored.insert(id.to_string(), (raw.to_string(), e));
+                }
             }
         }
         // A row of an import not yet flipped is not there yet (`app::import_gate`).
-        snap.entries
-            .retain(|e| e.import_id.as_deref().is_none_or(|i| !hidden.contains(i)));
+        snap.entries = snap
+            .stored
+            .values()
+            .map(|(_, e)| e)
+            .filter(|e| e.import_id.as_deref().is_none_or(|i| !hidden.contains(i)))
+            .cloned()
+            .collect();
         snap.entries.sort_by(|a, b| a.order.cmp(&b.order));
+        let mut by_name: Vec<usize> = (0..snap.entries.len()).collect();
+        by_name.sort_by(|&a, &b| {
+            let (a, b) = (&snap.entries[a], &snap.entries[b]);
+            (&a.name_order, &a.id).cmp(&(&b.name_order, &b.id))
+        });
+        snap.by_name = by_name;
         snap
     }
 }
@@ -233,24 +265,24 @@ pub async fn snapshot(scope: &TenantScope) -> Result<(Arc<Snapshot>, usize), Inf
         .get(&key)
         .map(|(_, snap)| Arc::clone(snap));
     let mut calls = 0;
-    if let Some(snap) = cached {
+    if let Some(snap) = &cached {
         let current = store.get(&scope.key(VERSION)).await?;
         calls += 1;
         if current.and_then(|i| i.i64("v")).unwrap_or(0) == snap.version {
-            return Ok((snap, calls));
+            return Ok((Arc::clone(snap), calls));
         }
     }
     let (items, pages) = read_prefix(store.as_ref(), scope.pk(), PREFIX).await?;
     calls += pages;
     let snap = if items.iter().any(|i| i.key.sk == META) {
-        Arc::new(Snapshot::from_items(&items))
+        Arc::new(Snapshot::from_items(&items, cached.as_deref()))
     } else {
         let (built, building) = rebuild(scope, &items).await?;
         calls += building;
         match built {
             Some(snap) => Arc::new(snap),
             // Someone wrote meanwhile: serve what was read, cache nothing.
-            None => return Ok((Arc::new(Snapshot::from_items(&items)), calls)),
+            None => return Ok((Arc::new(Snapshot::from_items(&items, None)), calls)),
         }
     };
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
@@ -365,7 +397,7 @@ async fn rebuild(
         .await;
     match marked {
         Ok(()) => {
-            let mut snap = Snapshot::from_items(&built);
+            let mut snap = Snapshot::from_items(&built, None);
             snap.version = version.unwrap_or(0);
             tracing::info!(entries = snap.entries.len(), "registrant directory built");
             Ok((Some(snap), calls))

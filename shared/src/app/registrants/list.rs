@@ -3,6 +3,7 @@
 //! download, and whole-group loads, both read from the items through the indexes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use time::Date;
 
@@ -112,14 +113,13 @@ fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
 pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, InfraError> {
     let (criteria, errors) = Criteria::parse(filter);
     let (snap, store_calls) = directory::snapshot(scope).await?;
-    let mut rows: Vec<&Entry> = snap
-        .entries
-        .iter()
-        .filter(|e| criteria.matches(e))
-        .collect();
-    if filter.sort == "name" {
-        rows.sort_by_cached_key(|e| (search_key(&e.kana()), search_key(&e.name()), e.id.clone()));
-    }
+    // Both orders are kept sorted in the snapshot: a page only filters.
+    let ordered: Box<dyn Iterator<Item = &Arc<Entry>>> = if filter.sort == "name" {
+        Box::new(snap.by_name.iter().filter_map(|&i| snap.entries.get(i)))
+    } else {
+        Box::new(snap.entries.iter())
+    };
+    let rows: Vec<&Arc<Entry>> = ordered.filter(|e| criteria.matches(e)).collect();
     let total = rows.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = filter.page_number().clamp(1, pages);
@@ -127,7 +127,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
         .into_iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
-        .cloned()
+        .map(|e| Entry::clone(e))
         .collect();
     Ok(ListPage {
         rows,
@@ -215,7 +215,7 @@ impl<'a> Criteria<'a> {
     }
 
     fn matches(&self, e: &Entry) -> bool {
-        (self.code.is_empty() || e.code.to_lowercase().contains(&self.code))
+        (self.code.is_empty() || e.code_lower.contains(&self.code))
             && (self.name.is_empty()
                 || e.search_all.contains(&self.name)
                 || e.search_kana.contains(&self.name))
