@@ -72,6 +72,9 @@ print("The list is filtered, sorted and paged in memory from the tenant's regist
 print("copy each container keeps by version: one Store call (the version) when current; the cases")
 print("\"right after another container saved\" move the version before every request, so each")
 print("pays the version check and the directory query.")
+if "directory_bytes" in d:
+    print(f"The directory holds {d['directory_items']:,} items, {d['directory_bytes'] / 1e6:.2f} MB as DynamoDB counts them")
+    print(f"(a cold query reads it in {-(-d['directory_bytes'] // 1_000_000)} page(s) of 1 MB on DynamoDB, one call on the embedded store).")
 print()
 print("| case | rows selected | p50 | p99 | Store calls for the list | Store calls per request (main table) |")
 print("|---|---|---|---|---|---|")

@@ -266,8 +266,29 @@ async fn main() {
             }),
         );
     }
+    // The directory's stored size as DynamoDB counts it (names and values of every attribute,
+    // keys included): what one cold query reads, in 1 MB pages.
+    let directory = scope
+        .query(&Query::partition(scope.pk()).prefix("DIR#").limit(100_000))
+        .await
+        .unwrap()
+        .items;
+    let directory_bytes: usize = directory
+        .iter()
+        .map(|i| {
+            "pkpk".len()
+                + i.key.pk.len()
+                + i.key.sk.len()
+                + i.attrs
+                    .iter()
+                    .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
+                    .sum::<usize>()
+        })
+        .sum();
     let report = serde_json::json!({
         "registrants_list": {
+            "directory_items": directory.len(),
+            "directory_bytes": directory_bytes,
             "registrants": REGISTRANTS,
             "dependents_each": 1,
             "groups": GROUPS,
