@@ -244,8 +244,12 @@ async fn main() {
             }
         }
         times.sort_by(|a, b| a.partial_cmp(b).unwrap());
-        let filter: myna::app::registrants::Filter =
+        let mut filter: myna::app::registrants::Filter =
             serde_urlencoded::from_str(path.split_once('?').map_or("", |(_, q)| q)).unwrap();
+        // As the page sets it (the 削除予定日到来 filter compares with today).
+        filter.today = Some(myna::app::registrants::today(
+            time::OffsetDateTime::now_utc(),
+        ));
         if *after_save {
             scope
                 .transact(vec![WriteOp::put(resave.clone())])
