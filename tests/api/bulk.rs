@@ -680,7 +680,8 @@ async fn an_import_stopped_half_way_shows_nothing_and_completes_when_run_again()
         .query(&Query::partition(scope.pk()).prefix("REG#").limit(500))
         .await
         .unwrap();
-    assert!(written.items.len() >= 60);
+    // Two chunks of about 23 people (each row also writes its directory entry).
+    assert!(written.items.len() >= 40, "{}", written.items.len());
     let some_id = written.items[0]
         .key
         .sk

@@ -13,6 +13,7 @@ mod cancel;
 mod collection;
 mod contract_embedded;
 mod contractor;
+mod directory;
 mod disposal;
 mod faults;
 mod fuzz_csv;

@@ -18,6 +18,7 @@ use myna_tests::emulator::Emulator;
 use myna_tests::{http, signup_fields, test_config, Browser};
 use time::OffsetDateTime;
 
+mod directory;
 mod disposal;
 
 fn kms_client(e: &Emulator) -> aws_sdk_kms::Client {

@@ -661,3 +661,30 @@ pub fn audit_event(tenant: &myna::app::keys::TenantId, detail: String) -> myna::
         ip: Some("192.0.2.9".into()),
     }
 }
+
+/// A registrant as a save writes it, straight from a person: a new id, no group, no number,
+/// no dependents, no dates (benchmarks and tests seeding the store set what they need).
+pub fn bare_registrant(
+    code: String,
+    person: myna::app::person::PersonCore,
+) -> myna::app::registrants::Registrant {
+    myna::app::registrants::Registrant {
+        id: ulid::Ulid::new().to_string(),
+        group_id: None,
+        code,
+        person,
+        attribute: myna::domain::person::Attribute::ALL[0],
+        email: None,
+        password_hash: None,
+        login_lock: false,
+        hire_date: None,
+        note: String::new(),
+        dependents: 0,
+        dependents_unregistered: 0,
+        dependents_pending: 0,
+        dependents_status: None,
+        retired_on: None,
+        delete_on: None,
+        last_declaration_year: None,
+    }
+}

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use super::directory;
 use crate::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
 
 /// A tenant id (ULID string), parsed once from trusted storage or a session.
@@ -328,12 +329,37 @@ impl TenantScope {
 
     pub async fn put(&self, item: Item, condition: Condition) -> Result<(), StoreError> {
         self.check_item(&item)?;
-        self.store.put(item, condition).await
+        let op = [WriteOp::Put { item, condition }];
+        let extra = directory::upkeep(&self.pk(), &op);
+        match op {
+            [WriteOp::Put { item, condition }] if extra.is_empty() => {
+                self.store.put(item, condition).await
+            }
+            [op] => {
+                self.store
+                    .transact(std::iter::once(op).chain(extra).collect())
+                    .await
+            }
+        }
     }
 
     pub async fn delete(&self, key: &Key, condition: Condition) -> Result<(), StoreError> {
         self.check_key(key)?;
-        self.store.delete(key, condition).await
+        let op = WriteOp::Delete {
+            key: key.clone(),
+            condition,
+        };
+        let extra = directory::upkeep(&self.pk(), std::slice::from_ref(&op));
+        match op {
+            WriteOp::Delete { key, condition } if extra.is_empty() => {
+                self.store.delete(&key, condition).await
+            }
+            op => {
+                self.store
+                    .transact(std::iter::once(op).chain(extra).collect())
+                    .await
+            }
+        }
     }
 
     pub async fn query(&self, query: &Query) -> Result<Page, StoreError> {
@@ -343,14 +369,40 @@ impl TenantScope {
         self.store.query(query).await
     }
 
-    pub async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    /// All of `ops` or none, with the registrant directory's upkeep in the same transaction
+    /// (`app::directory`: one more write per registrant, group or import written,
+    /// and a version bump).
+    pub async fn transact(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
+        let extra = directory::upkeep(&self.pk(), &ops);
+        ops.extend(extra);
         self.store.transact(ops).await
     }
 
-    pub async fn batch_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    /// A batch write; the directory entries of what it writes go in the same batch and the
+    /// version moves once it is done. A batch that fails part-way marks the directory for a
+    /// rebuild, since it may then disagree with the items.
+    pub async fn batch_write(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
-        self.store.batch_write(ops).await
+        let (extra, listed) = directory::split_version(directory::upkeep(&self.pk(), &ops));
+        ops.extend(extra);
+        let written = self.store.batch_write(ops).await;
+        if listed {
+            if written.is_err() {
+                // Best effort: the batch's own error is the one to report.
+                let meta = directory::meta_key(&self.pk());
+                let _ = self.store.delete(&meta, Condition::None).await;
+            }
+            let version = directory::version_key(&self.pk());
+            self.store.add(&version, "v", 1, None).await?;
+        }
+        written
+    }
+
+    /// The store behind the gate, for the registrant directory's own reads and writes (keys
+    /// built by this scope only).
+    pub(super) fn raw_store(&self) -> &Arc<dyn Store> {
+        &self.store
     }
 
     /// Deletes every item of one of the tenant's partitions (the month-end purge only).

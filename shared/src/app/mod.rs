@@ -14,6 +14,7 @@ pub mod contract;
 pub mod contractor;
 pub mod csv_io;
 pub mod dependents;
+pub mod directory;
 pub mod disposal;
 pub mod download;
 pub mod enrol;

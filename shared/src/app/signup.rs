@@ -187,6 +187,8 @@ pub async fn signup(app: &App, input: SignupInput, ip: &str) -> Result<SignupOut
             ),
             WriteOp::put_new(tenant.to_item(&scope)),
             WriteOp::put_new(Counters::initial_item(&scope)),
+            // A new tenant's registrant directory is complete (empty) from the start.
+            WriteOp::put_new(super::directory::built_item(&scope.pk())),
             WriteOp::put_new(user.to_item(&scope)),
             WriteOp::put_new(super::contractor::initial_item(
                 &scope,

@@ -1,12 +1,15 @@
-//! Reading many registrants: the filtered, paged 登録者一覧 (search by name, group, dates) and
-//! whole-group loads, with the group names each page shows.
+//! Reading many registrants: the filtered, paged 登録者一覧 (search by name, group, dates),
+//! made in memory from the tenant's `directory`; the full rows a filter selects for the CSV
+//! download, and whole-group loads, both read from the items through the indexes.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use time::Date;
 
+use super::directory::{self, Entry};
 use super::Registrant;
-use crate::app::keys::{index, sk, RecordId, TenantScope};
+use crate::app::keys::{index, RecordId, TenantScope};
 use crate::app::InfraError;
 use crate::domain::person::Attribute;
 use crate::domain::search::search_key;
@@ -84,12 +87,13 @@ impl Filter {
 pub const PAGE_SIZE: usize = 50;
 
 pub struct ListPage {
-    pub rows: Vec<Registrant>,
+    pub rows: Vec<Entry>,
     pub total: usize,
     pub page: usize,
     pub pages: usize,
+    /// Every group's name by id (the rows' groups among them).
     pub groups: HashMap<String, String>,
-    /// Store calls made (a figure for the benchmark).
+    /// Store calls made for the list (a figure for the benchmark).
     pub store_calls: usize,
     pub errors: Vec<String>,
 }
@@ -103,183 +107,140 @@ fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
     d.map(|d| (d.year(), u8::from(d.month())))
 }
 
-/// One page of the registrant list for a filter.
+/// One page of the registrant list for a filter, filtered, sorted and paged in memory from
+/// the tenant's directory (`directory`): one Store call when this container's copy is
+/// current.
 pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, InfraError> {
-    let (group, retired_month, delete_month, errors) = parse_filter(filter);
-    // The list as first opened (no filter, code order, page 1): one index page, not a walk.
-    let plain = filter.code.trim().is_empty()
-        && filter.name.trim().is_empty()
-        && filter.attribute.is_empty()
-        && filter.email.trim().is_empty()
-        && filter.status.is_empty()
-        && filter.retired.is_empty()
-        && filter.retired_month.trim().is_empty()
-        && filter.delete_month.trim().is_empty()
-        && filter.due.is_empty()
-        && group.is_none()
-        && filter.sort != "name";
-    if plain && filter.page_number() <= 1 && errors.is_empty() {
-        let total = usize::try_from(
-            crate::app::tenants::counters(scope)
-                .await?
-                .registrants
-                .max(0),
-        )
-        .unwrap_or(0);
-        let page = scope
-            .query(
-                &Query::partition(scope.partition(index::ALL_REGISTRANTS))
-                    .on(Index::Gsi2)
-                    .limit(PAGE_SIZE),
-            )
-            .await?;
-        let read = page.items.len();
-        let items = crate::app::import_gate::visible(scope, page.items).await?;
-        // While a CSV import commits, its rows are in the index but not yet visible: then the
-        // page is made the long way, so it still holds 50 rows.
-        if items.len() == read {
-            let rows: Vec<Registrant> = items.iter().filter_map(Registrant::from_item).collect();
-            let (groups, batch) = group_names(scope, &rows).await?;
-            return Ok(ListPage {
-                total,
-                page: 1,
-                pages: total.div_ceil(PAGE_SIZE).max(1),
-                rows,
-                groups,
-                store_calls: 2 + batch,
-                errors,
-            });
-        }
-    }
-    let (rows, queries) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    let (criteria, errors) = Criteria::parse(filter);
+    let (snap, store_calls) = directory::snapshot(scope).await?;
+    // Both orders are kept sorted in the snapshot: a page only filters.
+    let ordered: Box<dyn Iterator<Item = &Arc<Entry>>> = if filter.sort == "name" {
+        Box::new(snap.by_name.iter().filter_map(|&i| snap.entries.get(i)))
+    } else {
+        Box::new(snap.entries.iter())
+    };
+    let rows: Vec<&Arc<Entry>> = ordered.filter(|e| criteria.matches(e)).collect();
     let total = rows.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = filter.page_number().clamp(1, pages);
-    let rows: Vec<Registrant> = rows
+    let rows = rows
         .into_iter()
         .skip((page - 1) * PAGE_SIZE)
         .take(PAGE_SIZE)
+        .map(|e| Entry::clone(e))
         .collect();
-
-    let (groups, batch) = group_names(scope, &rows).await?;
-    let store_calls = queries + batch;
     Ok(ListPage {
         rows,
         total,
         page,
         pages,
-        groups,
+        groups: snap.groups.clone(),
         store_calls,
         errors,
     })
 }
 
-/// Every registrant a filter selects (all pages, in list order), e.g. for the CSV download,
-/// with the filter's input errors (a field in error does not filter).
+/// Every registrant a filter selects (all pages, in list order), full rows read from the
+/// items themselves (not the directory), e.g. for the CSV download, with the filter's input
+/// errors (a field in error does not filter).
 pub async fn select(
     scope: &TenantScope,
     filter: &Filter,
 ) -> Result<(Vec<Registrant>, Vec<String>), InfraError> {
-    let (group, retired_month, delete_month, errors) = parse_filter(filter);
-    let (rows, _) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    let (criteria, errors) = Criteria::parse(filter);
+    let (all, _) = match criteria.group {
+        Some(GroupFilter::Group(id)) if RecordId::parse(id).is_none() => (Vec::new(), 0),
+        group => load_all(scope, group).await?,
+    };
+    let mut rows: Vec<Registrant> = all
+        .into_iter()
+        .filter(|r| criteria.matches(&Entry::from_registrant(r)))
+        .collect();
+    if filter.sort == "name" {
+        rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));
+    }
     Ok((rows, errors))
 }
 
 type Month = Option<(i32, u8)>;
 
-/// The filter's group and month fields, parsed, with the errors of those typed wrong.
-fn parse_filter(filter: &Filter) -> (Option<GroupFilter<'_>>, Month, Month, Vec<String>) {
-    let mut errors = Vec::new();
-    let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
-        "" => None,
-        m => match crate::domain::date::parse_year_month(m) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                errors.push(format!("{label}: {e}"));
-                None
-            }
-        },
-    };
-    let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
-    let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
-    let group = match filter.group.as_str() {
-        "" => None,
-        "none" => Some(GroupFilter::Ungrouped),
-        id => Some(GroupFilter::Group(id)),
-    };
-    (group, retired_month, delete_month, errors)
-}
-
-/// The rows of [`select`], and the index queries it took.
-async fn select_with(
-    scope: &TenantScope,
-    filter: &Filter,
-    group: Option<GroupFilter<'_>>,
+/// A filter parsed once: what [`list`] and [`select`] both test each registrant against.
+struct Criteria<'a> {
+    code: String,
+    name: String,
+    attribute: Option<Attribute>,
+    email: String,
+    status: Option<Status>,
+    retired: &'a str,
+    group: Option<GroupFilter<'a>>,
     retired_month: Month,
     delete_month: Month,
-) -> Result<(Vec<Registrant>, usize), InfraError> {
-    let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if RecordId::parse(id).is_none())
-    {
-        (Vec::new(), 0)
-    } else {
-        load_all(scope, group).await?
-    };
-    let name = search_key(&filter.name);
-    let code = filter.code.trim().to_lowercase();
-    let email = filter.email.trim().to_lowercase();
-    let status = Status::from_code(filter.status.trim());
-    let attribute = Attribute::from_code(filter.attribute.trim());
-    let mut rows: Vec<Registrant> = all
-        .into_iter()
-        .filter(|r| code.is_empty() || r.code.to_lowercase().contains(&code))
-        .filter(|r| {
-            name.is_empty()
-                || search_key(&format!(
-                    "{}{}{}{}",
-                    r.person.family_name,
-                    r.person.given_name,
-                    r.person.family_kana,
-                    r.person.given_kana
-                ))
-                .contains(&name)
-                || search_key(&format!("{}{}", r.person.family_kana, r.person.given_kana))
-                    .contains(&name)
-        })
-        .filter(|r| attribute.is_none_or(|a| r.attribute == a))
-        .filter(|r| email.is_empty() || r.email.as_deref().is_some_and(|m| m.contains(&email)))
-        .filter(|r| status.is_none_or(|s| r.person.status == s || r.dependents_status == Some(s)))
-        .filter(|r| match filter.retired.as_str() {
-            "only" => r.is_retired(),
-            "exclude" => !r.is_retired(),
-            _ => true,
-        })
-        .filter(|r| retired_month.is_none_or(|m| month_of(r.retired_on) == Some(m)))
-        .filter(|r| delete_month.is_none_or(|m| month_of(r.delete_on) == Some(m)))
-        .filter(|r| filter.due != "1" || is_due(r, filter.today))
-        .collect();
-    if filter.sort == "name" {
-        rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));
-    }
-    Ok((rows, queries))
+    due: Option<Option<Date>>,
 }
 
-/// Names of the groups the rows belong to: one batch read (none if no row has a group).
-async fn group_names(
-    scope: &TenantScope,
-    rows: &[Registrant],
-) -> Result<(HashMap<String, String>, usize), InfraError> {
-    let mut ids: Vec<String> = rows.iter().filter_map(|r| r.group_id.clone()).collect();
-    ids.sort();
-    ids.dedup();
-    let mut groups = HashMap::new();
-    if ids.is_empty() {
-        return Ok((groups, 0));
+impl<'a> Criteria<'a> {
+    /// The filter's fields, parsed, with the errors of those typed wrong.
+    fn parse(filter: &'a Filter) -> (Criteria<'a>, Vec<String>) {
+        let mut errors = Vec::new();
+        let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
+            "" => None,
+            m => match crate::domain::date::parse_year_month(m) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    errors.push(format!("{label}: {e}"));
+                    None
+                }
+            },
+        };
+        let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
+        let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
+        let group = match filter.group.as_str() {
+            "" => None,
+            "none" => Some(GroupFilter::Ungrouped),
+            id => Some(GroupFilter::Group(id)),
+        };
+        let criteria = Criteria {
+            code: filter.code.trim().to_lowercase(),
+            name: search_key(&filter.name),
+            attribute: Attribute::from_code(filter.attribute.trim()),
+            email: filter.email.trim().to_lowercase(),
+            status: Status::from_code(filter.status.trim()),
+            retired: filter.retired.as_str(),
+            group,
+            retired_month,
+            delete_month,
+            due: (filter.due == "1").then_some(filter.today),
+        };
+        (criteria, errors)
     }
-    let keys: Vec<_> = ids.iter().map(|id| scope.key(&sk::group(id))).collect();
-    for item in scope.batch_get(&keys).await? {
-        if let (Some(id), Some(name)) = (item.key.sk.strip_prefix("GROUP#"), item.str("name")) {
-            groups.insert(id.to_string(), name.to_string());
-        }
+
+    fn matches(&self, e: &Entry) -> bool {
+        (self.code.is_empty() || e.code_lower.contains(&self.code))
+            && (self.name.is_empty()
+                || e.search_all.contains(&self.name)
+                || e.search_kana.contains(&self.name))
+            && self.attribute.is_none_or(|a| e.attribute == a)
+            && (self.email.is_empty()
+                || e.email.as_deref().is_some_and(|m| m.contains(&self.email)))
+            && self
+                .status
+                .is_none_or(|s| e.status == s || e.dependents_status == Some(s))
+            && match self.retired {
+                "only" => e.is_retired(),
+                "exclude" => !e.is_retired(),
+                _ => true,
+            }
+            && match self.group {
+                None => true,
+                Some(GroupFilter::Ungrouped) => e.group_id.is_none(),
+                Some(GroupFilter::Group(id)) => e.group_id.as_deref() == Some(id),
+            }
+            && self
+                .retired_month
+                .is_none_or(|m| month_of(e.retired_on) == Some(m))
+            && self
+                .delete_month
+                .is_none_or(|m| month_of(e.delete_on) == Some(m))
+            && self.due.is_none_or(|today| e.is_due(today))
     }
-    Ok((groups, 1))
 }

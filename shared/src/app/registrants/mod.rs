@@ -14,6 +14,7 @@
 //! concern in `validate` (the form), `save` (the write path), `groups` (membership) and `list`
 //! (search and paging), all re-exported here so callers keep using `registrants::…`.
 
+pub mod directory;
 mod groups;
 mod list;
 mod save;

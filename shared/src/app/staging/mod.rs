@@ -57,8 +57,19 @@ mod run;
 pub use job::{commit_event, run_job, stalled, COMMIT_JOB};
 pub use run::{discard, run, start, Budget};
 
-/// Writes of one chunk, leaving room for the import item, the counters and the chunk delete.
-const CHUNK_WRITES: usize = MAX_TRANSACTION - 3;
+/// Writes of one chunk, leaving room for the import item, the counters and the chunk delete,
+/// and for the registrant directory's upkeep (see [`cost`]).
+const CHUNK_WRITES: usize = MAX_TRANSACTION - 3 - super::directory::FIXED_OPS;
+
+/// The room staged writes take in a transaction: each registrant record brings its directory
+/// entry along (`TenantScope::transact`).
+fn cost(writes: &[Staged]) -> usize {
+    writes.len()
+        + writes
+            .iter()
+            .filter(|w| w.role == Role::Record && super::directory::is_registrant_sk(&w.sk))
+            .count()
+}
 
 /// What one staged write is, which decides how it is committed, tidied and undone.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,7 +148,7 @@ pub async fn stage(
         let writes = person_writes(scope, r, deps);
         let last = chunks
             .last_mut()
-            .filter(|c| c.writes.len() + writes.len() <= CHUNK_WRITES);
+            .filter(|c| cost(&c.writes) + cost(&writes) <= CHUNK_WRITES);
         let chunk = match last {
             Some(c) => c,
             None => {

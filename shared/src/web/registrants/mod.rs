@@ -8,7 +8,7 @@ use super::access::{Access, Routes};
 use super::flash::Flash;
 use super::session::{Authed, Chrome};
 use super::{render, AppState, WebError};
-use crate::app::groups::{self, Group};
+use crate::app::groups::Group;
 use crate::app::registrants::{self as regs, Filter, ListPage};
 use crate::domain::date::format_slash;
 use crate::domain::role::Permission;
@@ -102,17 +102,28 @@ async fn list(
     let today = regs::today(app.now());
     filter.today = Some(today);
     let page = regs::list(&authed.scope, &filter).await?;
-    let groups = groups::list(&authed.scope).await?;
+    // The search form's groups come with the page (the directory holds every group's name),
+    // in the order `groups::list` gives them: by id, which is by creation.
+    let mut groups: Vec<Group> = page
+        .groups
+        .iter()
+        .map(|(id, name)| Group {
+            id: id.clone(),
+            name: name.clone(),
+            created_at: 0,
+        })
+        .collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
     let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
     let rows = page
         .rows
         .iter()
         .map(|r| Row {
             id: r.id.clone(),
-            has_number: r.person.number.is_some(),
-            pending: r.person.status == Status::Pending,
-            status: r.person.status.label(),
-            status_class: r.person.status.colour().css_class(),
+            has_number: r.has_number,
+            pending: r.status == Status::Pending,
+            status: r.status.label(),
+            status_class: r.status.colour().css_class(),
             dep_status: r.dependents_status.map_or("", Status::label),
             dep_status_class: r.dependents_status.map_or("", |s| s.colour().css_class()),
             group: r
@@ -130,7 +141,7 @@ async fn list(
             retired: r.is_retired(),
             retired_on: date(r.retired_on),
             delete_on: date(r.delete_on),
-            delete_due: regs::is_due(r, Some(today)),
+            delete_due: r.is_due(Some(today)),
         })
         .collect();
     let filtered = !(filter.code.is_empty()

@@ -1,0 +1,118 @@
+//! The registrant list on DynamoDB (moto): the directory rides in the same
+//! `TransactWriteItems` as each save, and a list page costs the DynamoDB calls the design
+//! promises, counted at the store: one query in a container that has not listed the tenant,
+//! one `GetItem` (the version) when its copy is current, and both after another container saved.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use myna::app::actor::Actor;
+use myna::app::keys::TenantScope;
+use myna::app::person::NamesForm;
+use myna::app::registrants::{self as regs, Filter, RegistrantForm};
+use myna::app::signup::{self, SignupInput};
+use myna::app::{tenants, App};
+use myna::ports::ManualClock;
+use myna_tests::emulator::Emulator;
+use myna_tests::store_hook::HookedStore;
+use myna_tests::test_config;
+use time::OffsetDateTime;
+
+/// A container on the emulator: its own product and directory copy, its store calls counted.
+fn container(e: &Emulator, clock: &Arc<ManualClock>) -> (Arc<App>, Arc<AtomicUsize>) {
+    let mut ports = e.ports(clock.clone());
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    ports.store = HookedStore::wrap(ports.store, move |_, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    });
+    (App::new(ports, test_config()), calls)
+}
+
+/// The list's total for `filter` in a container, and the DynamoDB calls it took.
+async fn list(
+    app: &App,
+    calls: &AtomicUsize,
+    tenant: &TenantScope,
+    filter: &Filter,
+) -> (usize, usize) {
+    let scope = TenantScope::new(tenant.tenant().clone(), app.ports.store.clone());
+    let before = calls.load(Ordering::SeqCst);
+    let page = regs::list(&scope, filter).await.unwrap();
+    (page.total, calls.load(Ordering::SeqCst) - before)
+}
+
+#[tokio::test]
+async fn a_list_page_costs_one_dynamodb_call_warm_and_two_after_another_container_saved() {
+    // given a tenant on DynamoDB with three registrants saved by one container
+    let e = Emulator::start().await;
+    let clock = Arc::new(ManualClock::new(OffsetDateTime::now_utc()));
+    let (writer, _) = container(&e, &clock);
+    let out = signup::signup(
+        &writer,
+        SignupInput {
+            company_name: "株式会社クラウド一覧".into(),
+            family_name: "山田".into(),
+            given_name: "太郎".into(),
+            email: "owner@ichiran.example.jp".into(),
+            password: "Sakura-2026x".into(),
+            password_confirm: "Sakura-2026x".into(),
+        },
+        "203.0.113.9",
+    )
+    .await
+    .unwrap();
+    let scope = TenantScope::new(out.tenant.clone(), writer.ports.store.clone());
+    let tenant = tenants::load(&scope).await.unwrap().unwrap();
+    let actor = Actor {
+        user_id: "owner".into(),
+        name: "山田 太郎".into(),
+        ip: "203.0.113.9".into(),
+    };
+    let save = |code: &'static str, family: &'static str| {
+        let form = RegistrantForm {
+            code: code.into(),
+            names: NamesForm {
+                family_name: family.into(),
+                given_name: "一覧".into(),
+                family_kana: "イチラン".into(),
+                ..Default::default()
+            },
+            attribute: "employee1".into(),
+            ..Default::default()
+        };
+        regs::validate(
+            &form,
+            &[],
+            regs::today(writer.now()),
+            tenant.settings.retention_years,
+        )
+        .unwrap()
+    };
+    for (code, family) in [("C1", "青木"), ("C2", "井上"), ("C3", "上田")] {
+        regs::create(&writer, &scope, &tenant, &actor, save(code, family), false)
+            .await
+            .unwrap();
+    }
+
+    // when another container lists the tenant for the first time, then again
+    let (reader, calls) = container(&e, &clock);
+    let all = Filter::default();
+    let kana = Filter {
+        name: "いちらん".into(),
+        ..Default::default()
+    };
+    // then one query, then one GetItem of the version, whatever the filter
+    assert_eq!(list(&reader, &calls, &scope, &all).await, (3, 1));
+    assert_eq!(list(&reader, &calls, &scope, &kana).await, (3, 1));
+    assert_eq!(list(&reader, &calls, &scope, &all).await, (3, 1));
+
+    // when the first container saves one more
+    regs::create(&writer, &scope, &tenant, &actor, save("C4", "江藤"), false)
+        .await
+        .unwrap();
+    // then the reader sees it at once: the version check and one query
+    assert_eq!(list(&reader, &calls, &scope, &all).await, (4, 2));
+    assert_eq!(list(&reader, &calls, &scope, &kana).await, (4, 1));
+}
