@@ -8,9 +8,7 @@ use time::Date;
 use super::Registrant;
 use crate::app::keys::{index, sk, RecordId, TenantScope};
 use crate::app::InfraError;
-use crate::domain::person::Attribute;
 use crate::domain::search::search_key;
-use crate::domain::status::Status;
 use crate::ports::store::{Index, Query};
 
 /// Every registrant of a group (or all), in 社員コード order, reading the index page by page.
@@ -99,13 +97,9 @@ pub fn is_due(r: &Registrant, today: Option<Date>) -> bool {
     matches!((r.delete_on, today), (Some(d), Some(t)) if d <= t)
 }
 
-fn month_of(d: Option<Date>) -> Option<(i32, u8)> {
-    d.map(|d| (d.year(), u8::from(d.month())))
-}
-
 /// One page of the registrant list for a filter.
 pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, InfraError> {
-    let (group, retired_month, delete_month, errors) = parse_filter(filter);
+    let (group, errors) = parse_filter(filter);
     // The list as first opened (no filter, code order, page 1): one index page, not a walk.
     let plain = filter.code.trim().is_empty()
         && filter.name.trim().is_empty()
@@ -151,7 +145,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
             });
         }
     }
-    let (rows, queries) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    let (rows, queries) = select_with(scope, filter, group).await?;
     let total = rows.len();
     let pages = total.div_ceil(PAGE_SIZE).max(1);
     let page = filter.page_number().clamp(1, pages);
@@ -180,34 +174,30 @@ pub async fn select(
     scope: &TenantScope,
     filter: &Filter,
 ) -> Result<(Vec<Registrant>, Vec<String>), InfraError> {
-    let (group, retired_month, delete_month, errors) = parse_filter(filter);
-    let (rows, _) = select_with(scope, filter, group, retired_month, delete_month).await?;
+    let (group, errors) = parse_filter(filter);
+    let (rows, _) = select_with(scope, filter, group).await?;
     Ok((rows, errors))
 }
 
-type Month = Option<(i32, u8)>;
-
-/// The filter's group and month fields, parsed, with the errors of those typed wrong.
-fn parse_filter(filter: &Filter) -> (Option<GroupFilter<'_>>, Month, Month, Vec<String>) {
+/// The filter's group, with the errors of the fields typed wrong.
+fn parse_filter(filter: &Filter) -> (Option<GroupFilter<'_>>, Vec<String>) {
     let mut errors = Vec::new();
-    let month = |raw: &str, label: &str, errors: &mut Vec<String>| match raw.trim() {
-        "" => None,
-        m => match crate::domain::date::parse_year_month(m) {
-            Ok(v) => Some(v),
-            Err(e) => {
+    let month = |raw: &str, label: &str, errors: &mut Vec<String>| {
+        if let Err(e) = crate::domain::date::parse_year_month(raw.trim()) {
+            if !raw.trim().is_empty() {
                 errors.push(format!("{label}: {e}"));
-                None
             }
-        },
+        }
     };
-    let retired_month = month(&filter.retired_month, "退職日（年月）", &mut errors);
-    let delete_month = month(&filter.delete_month, "削除予定日（年月）", &mut errors);
+    // The months filter in `Matcher`; here only their errors are kept.
+    month(&filter.retired_month, "退職日（年月）", &mut errors);
+    month(&filter.delete_month, "削除予定日（年月）", &mut errors);
     let group = match filter.group.as_str() {
         "" => None,
         "none" => Some(GroupFilter::Ungrouped),
         id => Some(GroupFilter::Group(id)),
     };
-    (group, retired_month, delete_month, errors)
+    (group, errors)
 }
 
 /// The rows of [`select`], and the index queries it took.
@@ -215,8 +205,6 @@ async fn select_with(
     scope: &TenantScope,
     filter: &Filter,
     group: Option<GroupFilter<'_>>,
-    retired_month: Month,
-    delete_month: Month,
 ) -> Result<(Vec<Registrant>, usize), InfraError> {
     let (all, queries) = if matches!(group, Some(GroupFilter::Group(id)) if RecordId::parse(id).is_none())
     {
@@ -224,38 +212,10 @@ async fn select_with(
     } else {
         load_all(scope, group).await?
     };
-    let name = search_key(&filter.name);
-    let code = filter.code.trim().to_lowercase();
-    let email = filter.email.trim().to_lowercase();
-    let status = Status::from_code(filter.status.trim());
-    let attribute = Attribute::from_code(filter.attribute.trim());
+    let matcher = super::Matcher::new(filter);
     let mut rows: Vec<Registrant> = all
         .into_iter()
-        .filter(|r| code.is_empty() || r.code.to_lowercase().contains(&code))
-        .filter(|r| {
-            name.is_empty()
-                || search_key(&format!(
-                    "{}{}{}{}",
-                    r.person.family_name,
-                    r.person.given_name,
-                    r.person.family_kana,
-                    r.person.given_kana
-                ))
-                .contains(&name)
-                || search_key(&format!("{}{}", r.person.family_kana, r.person.given_kana))
-                    .contains(&name)
-        })
-        .filter(|r| attribute.is_none_or(|a| r.attribute == a))
-        .filter(|r| email.is_empty() || r.email.as_deref().is_some_and(|m| m.contains(&email)))
-        .filter(|r| status.is_none_or(|s| r.person.status == s || r.dependents_status == Some(s)))
-        .filter(|r| match filter.retired.as_str() {
-            "only" => r.is_retired(),
-            "exclude" => !r.is_retired(),
-            _ => true,
-        })
-        .filter(|r| retired_month.is_none_or(|m| month_of(r.retired_on) == Some(m)))
-        .filter(|r| delete_month.is_none_or(|m| month_of(r.delete_on) == Some(m)))
-        .filter(|r| filter.due != "1" || is_due(r, filter.today))
+        .filter(|r| matcher.matches_fields(r))
         .collect();
     if filter.sort == "name" {
         rows.sort_by_cached_key(|r| (search_key(&r.kana()), search_key(&r.name()), r.id.clone()));
