@@ -20,28 +20,23 @@
 #![allow(clippy::unwrap_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
-
-use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{header, Request, StatusCode};
 use http_body_util::BodyExt;
 use myna::adapters::embedded::Embedded;
-use myna::app::dependents::Dependent;
 use myna::app::keys::TenantScope;
-use myna::app::person::{Names, PersonCore};
-use myna::app::registrants::{self as regs, Filter, Registrant, SealedNumber};
-use myna::app::tenants::{self, Counters};
+use myna::app::registrants::{self as regs, Filter};
+use myna::app::tenants;
 use myna::app::vault::TenantCipher;
 use myna::app::App;
-use myna::domain::my_number::{check_digit, MyNumber};
-use myna::domain::person::{Attribute, DependentKind, Relationship, Sex};
-use myna::domain::status::Status;
-use myna::ports::store::{Condition, Item, Query, WriteOp};
+use myna::domain::my_number::check_digit;
+use myna::ports::store::{Condition, Item, Query};
 use myna::ports::ManualClock;
 use myna_tests::{signed_up, test_config, TempDir};
 use tower::ServiceExt;
@@ -153,94 +148,6 @@ async fn set_plan(scope: &TenantScope, size: u16) {
     scope.put(item, Condition::None).await.unwrap();
 }
 
-/// `n` registrants, each with one dependent, all with sealed numbers, written straight to
-/// the store.
-async fn seed_export(app: &App, scope: &TenantScope, n: usize) {
-    let tenant = tenants::load(scope).await.unwrap().unwrap();
-    let cipher = app.vault.cipher(&tenant.keys).await.unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let sealed = |id: &str, seed: u64| {
-        let n = MyNumber::parse(&number(seed)).unwrap();
-        SealedNumber {
-            sealed: cipher.seal(id, &n),
-            fingerprint: cipher.fingerprint(&n).unwrap(),
-            last4: n.last4().to_string(),
-        }
-    };
-    let mut ops = Vec::new();
-    for i in 0..n {
-        let id = ulid::Ulid::new().to_string();
-        let mut person = PersonCore::new(
-            Names {
-                family_name: format!("社員{}", i % 97),
-                given_name: "太郎".into(),
-                family_kana: "シャイン".into(),
-                given_kana: "タロウ".into(),
-            },
-            Some(Sex::ALL[i % 2]),
-            Some(time::macros::date!(1980 - 01 - 01)),
-            now,
-        );
-        person.number = Some(sealed(&id, 100_000 + 2 * i as u64));
-        person.status = Status::Completed;
-        let r = Registrant {
-            id: id.clone(),
-            group_id: None,
-            code: format!("X{i:05}"),
-            person,
-            attribute: Attribute::ALL[i % 2],
-            email: Some(format!("staff{i}@example.jp")),
-            password_hash: None,
-            login_lock: false,
-            hire_date: None,
-            note: String::new(),
-            dependents: 1,
-            dependents_unregistered: 0,
-            dependents_pending: 0,
-            dependents_status: Some(Status::Completed),
-            retired_on: None,
-            delete_on: None,
-            last_declaration_year: None,
-        };
-        let dep_id = ulid::Ulid::new().to_string();
-        let mut person = PersonCore::new(
-            Names {
-                family_name: format!("社員{}", i % 97),
-                given_name: "花子".into(),
-                family_kana: "シャイン".into(),
-                given_kana: "ハナコ".into(),
-            },
-            Some(Sex::ALL[1]),
-            Some(time::macros::date!(2010 - 04 - 01)),
-            now,
-        );
-        person.number = Some(sealed(&dep_id, 100_001 + 2 * i as u64));
-        person.status = Status::Completed;
-        let d = Dependent {
-            id: dep_id,
-            registrant_id: id,
-            person,
-            relationship: Relationship::ALL[1],
-            kind: DependentKind::ALL[0],
-        };
-        ops.push(WriteOp::put(r.to_item(scope)));
-        ops.push(WriteOp::put(d.to_item(scope)));
-        if ops.len() >= 5_000 {
-            scope.batch_write(std::mem::take(&mut ops)).await.unwrap();
-        }
-    }
-    scope.batch_write(ops).await.unwrap();
-    let delta = Counters {
-        registrants: n as i64,
-        dependents: n as i64,
-        ..Default::default()
-    };
-    scope
-        .transact(vec![Counters::delta_op(scope, &delta).unwrap()])
-        .await
-        .unwrap();
-}
-
 /// A text attribute of a stored item, or "".
 fn text<'a>(item: &'a Item, name: &str) -> &'a str {
     item.str(name).unwrap_or_default()
@@ -318,7 +225,7 @@ async fn export_run(n: usize) -> serde_json::Value {
     let router = myna::web::all(app.clone());
     let (mut b, scope) = signed_up(&app, router.clone(), &outbox, "bench@example.jp", PW).await;
     set_plan(&scope, 1000).await;
-    seed_export(&app, &scope, n).await;
+    myna_tests::seed::registrants(&app, &scope, n, 100_000, |_| 1).await;
     let form = b.get("/registrants/csv").await;
     let token = form.csrf().unwrap();
 

@@ -13,6 +13,7 @@ pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod logs;
+pub mod seed;
 pub mod smtp;
 pub mod store_hook;
 
