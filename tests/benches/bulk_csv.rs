@@ -14,7 +14,7 @@
 //!   allocator), and the process's VmHWM.
 //!
 //! Prints JSON on stdout (`infra/bench.sh bulk` writes it to docs/perf/).
-//! Run: `cargo bench -p myna-tests --bench bulk_csv`
+//! Run: `cargo bench -p myna-tests --bench bulk_csv` (`BULK_PHASE=import` or `=export`: one phase).
 
 // A benchmark: a failed `unwrap` stops the run, which is what it should do.
 #![allow(clippy::unwrap_used)]
@@ -297,9 +297,8 @@ async fn export_run(n: usize) -> serde_json::Value {
     })
 }
 
-#[tokio::main]
-async fn main() {
-    // ---- import
+/// The import: upload, check, stage, then commit through the status page.
+async fn import_run() -> serde_json::Value {
     let dir = TempDir::new("bench-bulk");
     let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
     let embedded = Embedded::open(dir.path(), "http://127.0.0.1:8080", clock.clone()).unwrap();
@@ -349,17 +348,7 @@ async fn main() {
         .0
         .len();
     assert_eq!(imported, IMPORT_REGISTRANTS);
-    let import_hwm = vm_hwm_mib();
-
-    // ---- export, each size on its own store
-    let mut exports = Vec::new();
-    for n in EXPORT_SIZES {
-        exports.push(export_run(n).await);
-    }
-
-    let report = serde_json::json!({
-        "bulk_csv": {
-            "import": {
+    serde_json::json!({
                 "rows": rows,
                 "registrants": IMPORT_REGISTRANTS,
                 "dependents_each": DEPENDENTS_EACH,
@@ -369,7 +358,29 @@ async fn main() {
                 "status_page_requests": polls,
                 "rows_per_second": round(rows as f64 / (upload_secs + commit_secs), 0),
                 "heap_peak_mib": import_heap,
-            },
+    })
+}
+
+#[tokio::main]
+async fn main() {
+    // BULK_PHASE=import or =export runs one phase alone (to profile it).
+    let phase = std::env::var("BULK_PHASE").unwrap_or_default();
+    let import = if phase == "export" {
+        serde_json::Value::Null
+    } else {
+        import_run().await
+    };
+    let import_hwm = vm_hwm_mib();
+    // Each size on its own store.
+    let mut exports = Vec::new();
+    if phase != "import" {
+        for n in EXPORT_SIZES {
+            exports.push(export_run(n).await);
+        }
+    }
+    let report = serde_json::json!({
+        "bulk_csv": {
+            "import": import,
             "export": exports,
             "vm_hwm_mib": { "after_import": import_hwm, "after_export": vm_hwm_mib() },
         }

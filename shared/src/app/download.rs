@@ -116,3 +116,38 @@ pub fn encode_download(
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_cp932_accepts_ascii_kanji_and_look_alikes_and_refuses_what_has_no_code() {
+        for ok in ["", "E0001", "山田 太郎", "ヤマダ", "〜−—‖¢£¬", "①髙"] {
+            assert!(fits_cp932(ok), "{ok}");
+        }
+        for bad in ["𠮷田", "a\u{1F600}", "\u{00E9}"] {
+            assert!(!fits_cp932(bad), "{bad}");
+        }
+        assert!(char_fits_cp932('〜') && !char_fits_cp932('𠮷'));
+    }
+
+    #[test]
+    fn encode_download_writes_cp932_with_look_alikes_and_refuses_what_has_no_code() {
+        let ascii = b"a,b\r\n1,2\r\n".to_vec();
+        assert_eq!(
+            encode_download(ascii.clone(), Encoding::Cp932, true).unwrap(),
+            ascii
+        );
+        let kana = "ア〜".as_bytes().to_vec();
+        assert_eq!(
+            encode_download(kana, Encoding::Cp932, false).unwrap(),
+            encoding_rs::SHIFT_JIS.encode("ア～").0.into_owned()
+        );
+        assert!(encode_download("𠮷".as_bytes().to_vec(), Encoding::Cp932, false).is_err());
+        assert_eq!(
+            encode_download(b"x".to_vec(), Encoding::Utf8Bom, true).unwrap(),
+            b"\xEF\xBB\xBFx"
+        );
+    }
+}
