@@ -19,7 +19,7 @@ use myna::app::tenants;
 use myna::ports::Condition;
 use myna_tests::fixtures::{valid_number, PW};
 use myna_tests::store_hook::HookedStore;
-use myna_tests::{seed, test_config, Browser, TestApp};
+use myna_tests::{seed_sealed as seed, test_config, Browser, TestApp};
 use tower::ServiceExt;
 
 const COMPANY: &str = "株式会社ストリーム";

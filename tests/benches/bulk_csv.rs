@@ -240,7 +240,7 @@ async fn export_run(n: usize) -> serde_json::Value {
     let router = myna::web::all(app.clone());
     let (mut b, scope) = signed_up(&app, router.clone(), &outbox, "bench@example.jp", PW).await;
     set_plan(&scope, 1000).await;
-    myna_tests::seed::registrants(&app, &scope, n, 100_000, |_| 1).await;
+    myna_tests::seed_sealed::registrants(&app, &scope, n, 100_000, |_| 1).await;
     let form = b.get("/registrants/csv").await;
     let token = form.csrf().unwrap();
 

@@ -13,7 +13,7 @@ pub mod fixtures;
 pub mod http;
 pub mod lambda;
 pub mod logs;
-pub mod seed;
+pub mod seed_sealed;
 pub mod smtp;
 pub mod store_hook;
 

@@ -1,4 +1,5 @@
-//! Many registrants at once, written straight into a tenant's store (not through the forms):
+//! Many registrants with sealed numbers, written straight into a tenant's store (not through
+//! the forms):
 //! how the CSV benchmark and the download's streaming tests get thousands of people with
 //! sealed numbers in seconds. Each registrant is 完了 with a number; dependents likewise.
 
