@@ -9,6 +9,7 @@ mod access;
 mod approval;
 mod audit_log;
 mod bulk;
+mod bulk_stream;
 mod cancel;
 mod collection;
 mod contract_embedded;

@@ -16,6 +16,7 @@ pub mod http;
 pub mod lambda;
 pub mod logs;
 pub mod seed;
+pub mod seed_sealed;
 pub mod smtp;
 pub mod store_hook;
 

@@ -34,8 +34,8 @@ mod write;
 pub(crate) use read::parse;
 pub use read::{decode, is_empty_file, template, upload, Uploaded};
 pub use write::{
-    count, cp932_lookalikes, encode_cp932, encode_download, export, rows_stream, Encoding, Export,
-    ExportError, ExportRequest, Unwritable,
+    count, cp932_lookalikes, encode_cp932, encode_download, export, Encoding, Export, ExportError,
+    ExportRequest, Unwritable,
 };
 
 /// One column of the file: name (the header), whether it is required, format, example.
@@ -261,16 +261,21 @@ fn unescape(cell: &str) -> &str {
 }
 
 /// A cell Excel must not run as a formula.
-fn escape(cell: &str) -> String {
+fn escape(cell: &str) -> std::borrow::Cow<'_, str> {
     if cell.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{cell}")
+        std::borrow::Cow::Owned(format!("'{cell}"))
     } else {
-        cell.to_string()
+        std::borrow::Cow::Borrowed(cell)
     }
 }
 
 fn writer() -> csv::Writer<Vec<u8>> {
+    writer_with(Vec::new())
+}
+
+/// A writer of CRLF rows into `buffer` (sized by the caller for what it writes).
+fn writer_with(buffer: Vec<u8>) -> csv::Writer<Vec<u8>> {
     csv::WriterBuilder::new()
         .terminator(csv::Terminator::CRLF)
-        .from_writer(Vec::new())
+        .from_writer(buffer)
 }

@@ -461,13 +461,18 @@ pub async fn upload(
     };
     let groups = groups::list(scope).await?;
     let (people, mut errors) = parse(&text, &groups);
+    // The forms own their cells: the decoded text is not needed any more (nor, once
+    // checked, the forms: each copy of 20,000 rows is megabytes of heap).
+    drop(text);
     let rules = Rules {
         status_with_number: Status::Pending,
         number_required: false,
     };
     let mut general = Vec::new();
     if !people.is_empty() {
-        match bulk::check(app, scope, tenant, &people, rules).await? {
+        let checked = bulk::check(app, scope, tenant, &people, rules).await?;
+        drop(people);
+        match checked {
             Checked::Ready(ready) if errors.is_empty() => {
                 let digest = crate::crypto::hex(&Sha256::digest(bytes));
                 let import =

@@ -1,13 +1,15 @@
 //! Writing a CSV file (CSVダウンロード): CP932 or UTF-8 with BOM, the look-alikes Windows writes,
 //! the cells CP932 cannot hold, and the streamed export with one data key.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use futures_util::stream::{self, Stream};
 
-use super::{escape, writer, COLUMNS, DEPENDENT_ROW, FAMILY, GIVEN, REGISTRANT_ROW};
+use super::{escape, writer_with, COLUMNS, DEPENDENT_ROW, FAMILY, GIVEN, REGISTRANT_ROW};
 use crate::app::actor::Actor;
-use crate::app::dependents::{self as deps, Dependent};
+use crate::app::dependents::Dependent;
+use crate::app::download::{char_fits_cp932, fits_cp932};
 pub use crate::app::download::{cp932_lookalikes, encode_cp932, encode_download, Encoding};
 use crate::app::groups;
 use crate::app::keys::{sk, TenantScope};
@@ -22,85 +24,96 @@ use crate::domain::date::format_slash;
 use crate::domain::person::Sex;
 use crate::ports::store::Query;
 
-/// The rows of one registrant and its dependents; numbers opened only with a cipher.
-fn person_rows(
-    r: &Registrant,
-    dependents: &[Dependent],
-    groups: &HashMap<String, String>,
-    cipher: Option<&TenantCipher>,
-) -> Result<Vec<[String; 18]>, InfraError> {
-    let date = |d: Option<time::Date>| d.map(format_slash).unwrap_or_default();
-    let number = |id: &str, n: &Option<regs::SealedNumber>| -> Result<String, InfraError> {
-        match (cipher, n) {
-            (Some(c), Some(n)) => Ok(c.open(id, &n.sealed)?.expose().to_string()),
-            _ => Ok(String::new()),
-        }
-    };
-    let sex = |s: Option<Sex>| s.map_or("", Sex::label).to_string();
+/// One row of the file, as the walk found it: a registrant, or a dependent with its
+/// registrant's 社員コード.
+enum Row {
+    Registrant(Registrant),
+    Dependent { code: String, dependent: Dependent },
+}
+
+/// The 18 cells of a row, borrowing what can be borrowed; `number` is the opened number (or
+/// empty, for the check made before the file is written).
+fn cells<'a>(
+    row: &'a Row,
+    groups: &'a HashMap<String, String>,
+    number: &'a str,
+) -> [Cow<'a, str>; 18] {
+    let date = |d: Option<time::Date>| Cow::Owned(d.map(format_slash).unwrap_or_default());
+    let sex = |s: Option<Sex>| Cow::Borrowed(s.map_or("", Sex::label));
+    let none = || Cow::Borrowed("");
     // 氏名 … マイナンバー: the columns a registrant's and a dependent's rows fill alike.
-    let person = |id: &str, p: &PersonCore| -> Result<[String; 7], InfraError> {
-        Ok([
+    let person = |p: &'a PersonCore| {
+        [
             escape(&p.family_name),
             escape(&p.given_name),
             escape(&p.family_kana),
             escape(&p.given_kana),
             date(p.birth_date),
             sex(p.sex),
-            number(id, &p.number)?,
-        ])
+            Cow::Borrowed(number),
+        ]
     };
-    let group = r
-        .group_id
-        .as_ref()
-        .and_then(|g| groups.get(g))
-        .map_or("", String::as_str);
-    let mut rows = vec![row(
-        [
-            REGISTRANT_ROW.to_string(),
-            escape(&r.code),
-            r.attribute.label().to_string(),
-        ],
-        person(&r.id, &r.person)?,
-        [
-            String::new(),
-            date(r.hire_date),
-            escape(r.email.as_deref().unwrap_or_default()),
-            escape(group),
-            escape(&r.note),
-            date(r.retired_on),
-            date(r.delete_on),
-            r.last_declaration_year
-                .map(|y| y.to_string())
-                .unwrap_or_default(),
-        ],
-    )];
-    for d in dependents {
-        rows.push(row(
+    let (head, person, tail) = match row {
+        Row::Registrant(r) => {
+            let group = r
+                .group_id
+                .as_ref()
+                .and_then(|g| groups.get(g))
+                .map_or("", String::as_str);
+            (
+                [
+                    Cow::Borrowed(REGISTRANT_ROW),
+                    escape(&r.code),
+                    Cow::Borrowed(r.attribute.label()),
+                ],
+                person(&r.person),
+                [
+                    none(),
+                    date(r.hire_date),
+                    escape(r.email.as_deref().unwrap_or_default()),
+                    escape(group),
+                    escape(&r.note),
+                    date(r.retired_on),
+                    date(r.delete_on),
+                    Cow::Owned(
+                        r.last_declaration_year
+                            .map(|y| y.to_string())
+                            .unwrap_or_default(),
+                    ),
+                ],
+            )
+        }
+        Row::Dependent { code, dependent: d } => (
             [
-                DEPENDENT_ROW.to_string(),
-                escape(&r.code),
-                d.kind.label().to_string(),
+                Cow::Borrowed(DEPENDENT_ROW),
+                escape(code),
+                Cow::Borrowed(d.kind.label()),
             ],
-            person(&d.id, &d.person)?,
+            person(&d.person),
             [
-                d.relationship.label().to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
-                String::new(),
+                Cow::Borrowed(d.relationship.label()),
+                none(),
+                none(),
+                none(),
+                none(),
+                none(),
+                none(),
+                none(),
             ],
-        ));
-    }
-    Ok(rows)
+        ),
+    };
+    let mut all = head.into_iter().chain(person).chain(tail);
+    std::array::from_fn(|_| all.next().unwrap_or_default())
 }
 
-/// One CSV row: 区分・社員コード・属性, the person's seven columns, then 続柄 … 最終申告書年.
-fn row(head: [String; 3], person: [String; 7], tail: [String; 8]) -> [String; 18] {
-    let mut cells = head.into_iter().chain(person).chain(tail);
-    std::array::from_fn(|_| cells.next().unwrap_or_default())
+impl Row {
+    /// The record's id and sealed number, if it holds one.
+    fn sealed(&self) -> (&str, Option<&regs::SealedNumber>) {
+        match self {
+            Row::Registrant(r) => (&r.id, r.person.number.as_ref()),
+            Row::Dependent { dependent: d, .. } => (&d.id, d.person.number.as_ref()),
+        }
+    }
 }
 
 /// A cell a CP932 download cannot hold.
@@ -116,14 +129,14 @@ pub struct Unwritable {
 }
 
 /// The cells of a row CP932 cannot hold, with their characters.
-fn unrepresentable(line: usize, row: &[String; 18]) -> Vec<Unwritable> {
+fn unrepresentable(line: usize, row: &[Cow<'_, str>; 18]) -> Vec<Unwritable> {
     row.iter()
         .enumerate()
-        .filter(|(_, cell)| encode_cp932(cell).is_none())
+        .filter(|(_, cell)| !fits_cp932(cell))
         .map(|(i, cell)| {
             let mut chars = String::new();
             for c in cell.chars() {
-                if encode_cp932(c.encode_utf8(&mut [0; 4])).is_none() && !chars.contains(c) {
+                if !char_fits_cp932(c) && !chars.contains(c) {
                     chars.push(c);
                 }
             }
@@ -137,53 +150,80 @@ fn unrepresentable(line: usize, row: &[String; 18]) -> Vec<Unwritable> {
         .collect()
 }
 
-/// Registrants, each with its dependents, ready to write.
-type People = Vec<(Registrant, Vec<Dependent>)>;
+/// Items read per store page: a few hundred kilobytes whatever the tenant's size, so the
+/// download's memory stays flat; on DynamoDB a 1 MB page may end sooner.
+const PAGE_ITEMS: usize = 500;
 
-/// Registrants exported per piece of the stream.
-const ROWS_PER_PIECE: usize = 200;
+/// A walk over the tenant's registrant partition (`REG#`: each registrant followed by its
+/// dependents, in id order) with the store's own paging, one page per step, keeping the rows
+/// the filter selects. Not the list's code: the list pages an index in 社員コード order, the
+/// download streams every row of the partition.
+struct Walk {
+    scope: TenantScope,
+    filter: Filter,
+    cursor: Option<String>,
+    done: bool,
+    /// The last registrant seen (its dependents follow it, perhaps on the next page): its id,
+    /// 社員コード, and whether the filter selected it.
+    owner: Option<(String, String, bool)>,
+}
 
-/// The dependents of these registrants: a query each for a few, one walk for many.
-async fn with_dependents(
-    scope: &TenantScope,
-    registrants: Vec<Registrant>,
-) -> Result<People, InfraError> {
-    let with: Vec<&Registrant> = registrants.iter().filter(|r| r.dependents > 0).collect();
-    let mut found: HashMap<String, Vec<Dependent>> = HashMap::new();
-    if with.len() <= 50 {
-        for r in with {
-            found.insert(r.id.clone(), deps::list(scope, &r.id).await?);
-        }
-    } else {
-        let wanted: std::collections::HashSet<&str> = with.iter().map(|r| r.id.as_str()).collect();
-        let mut cursor = None;
-        loop {
-            let page = scope
-                .query(
-                    &Query::partition(scope.pk())
-                        .prefix(sk::REGISTRANTS_AND_DEPENDENTS)
-                        .limit(1000)
-                        .after(cursor),
-                )
-                .await?;
-            for d in page.items.iter().filter_map(Dependent::from_item) {
-                if wanted.contains(d.registrant_id.as_str()) {
-                    found.entry(d.registrant_id.clone()).or_default().push(d);
-                }
-            }
-            match page.next {
-                Some(next) => cursor = Some(next),
-                None => break,
-            }
+impl Walk {
+    fn new(scope: &TenantScope, filter: &Filter) -> Walk {
+        Walk {
+            scope: scope.clone(),
+            filter: filter.clone(),
+            cursor: None,
+            done: false,
+            owner: None,
         }
     }
-    Ok(registrants
-        .into_iter()
-        .map(|r| {
-            let d = found.remove(&r.id).unwrap_or_default();
-            (r, d)
-        })
-        .collect())
+
+    /// The selected rows of the next page (the first page always comes, maybe empty); `None`
+    /// once the partition is read.
+    async fn next(&mut self) -> Result<Option<Vec<Row>>, InfraError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .scope
+            .query(
+                &Query::partition(self.scope.pk())
+                    .prefix(sk::REGISTRANTS_AND_DEPENDENTS)
+                    .limit(PAGE_ITEMS)
+                    .after(self.cursor.take()),
+            )
+            .await?;
+        self.cursor = page.next;
+        self.done = self.cursor.is_none();
+        // Rows of an import not yet flipped stay out (a registrant's dependents with it).
+        let items = crate::app::import_gate::visible(&self.scope, page.items).await?;
+        let selects = regs::row_test(&self.filter);
+        let mut rows = Vec::new();
+        for item in &items {
+            if item.key.sk.contains("#DEP#") {
+                let Some(d) = Dependent::from_item(item) else {
+                    continue;
+                };
+                match &self.owner {
+                    Some((id, code, true)) if *id == d.registrant_id => {
+                        rows.push(Row::Dependent {
+                            code: code.clone(),
+                            dependent: d,
+                        });
+                    }
+                    _ => {}
+                }
+            } else if let Some(r) = Registrant::from_item(item) {
+                let selected = selects(&r);
+                self.owner = Some((r.id.clone(), r.code.clone(), selected));
+                if selected {
+                    rows.push(Row::Registrant(r));
+                }
+            }
+        }
+        Ok(Some(rows))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -246,31 +286,34 @@ pub async fn export(
             }
             Err(e) => return Ok(Err(e.into())),
         };
-    let (registrants, _) = regs::select(scope, req.filter).await?;
-    if registrants.is_empty() {
-        return Ok(Err(ExportError::Empty));
-    }
-    let people = with_dependents(scope, registrants).await?;
     let groups: HashMap<String, String> = groups::list(scope)
         .await?
         .into_iter()
         .map(|g| (g.id, g.name))
         .collect();
-    if req.encoding == Encoding::Cp932 {
-        let mut line = 1;
-        let mut unwritable = Vec::new();
-        for (r, d) in &people {
-            for row in person_rows(r, d, &groups, None)? {
-                line += 1;
-                unwritable.extend(unrepresentable(line, &row));
+    // First walk: who is in the file, and whether CP932 holds every cell (numbers are
+    // digits: not opened here). Only counts and refused cells are kept, so memory stays flat.
+    let mut walk = Walk::new(scope, req.filter);
+    let (mut registrants, mut dependents, mut line) = (0, 0, 1);
+    let mut unwritable = Vec::new();
+    while let Some(rows) = walk.next().await? {
+        for row in &rows {
+            match row {
+                Row::Registrant(_) => registrants += 1,
+                Row::Dependent { .. } => dependents += 1,
+            }
+            line += 1;
+            if req.encoding == Encoding::Cp932 {
+                unwritable.extend(unrepresentable(line, &cells(row, &groups, "")));
             }
         }
-        if !unwritable.is_empty() {
-            return Ok(Err(ExportError::Unrepresentable(unwritable)));
-        }
     }
-    let dependents: usize = people.iter().map(|(_, d)| d.len()).sum();
-    let registrants = people.len();
+    if registrants == 0 {
+        return Ok(Err(ExportError::Empty));
+    }
+    if !unwritable.is_empty() {
+        return Ok(Err(ExportError::Unrepresentable(unwritable)));
+    }
     // No audit entry, no file.
     record(
         app,
@@ -298,7 +341,12 @@ pub async fn export(
         content_type: req.encoding.content_type(),
         registrants,
         dependents,
-        body: Box::pin(rows_stream(people, groups, cipher, req.encoding)),
+        body: Box::pin(rows_stream(
+            Walk::new(scope, req.filter),
+            groups,
+            cipher,
+            req.encoding,
+        )),
     }))
 }
 
@@ -312,39 +360,58 @@ async fn record(
     crate::app::audit::record_by(app, scope, actor, action, None, detail).await
 }
 
-/// The file, piece by piece: the header, then [`ROWS_PER_PIECE`] registrants at a time.
-pub fn rows_stream(
-    people: People,
+/// The file, piece by piece: the header with the first page, then one piece per store page,
+/// each written before the next page is read (the second walk; numbers opened here).
+fn rows_stream(
+    walk: Walk,
     groups: HashMap<String, String>,
     cipher: TenantCipher,
     encoding: Encoding,
 ) -> impl Stream<Item = Result<Vec<u8>, InfraError>> + Send {
-    let state = (people.into_iter(), true);
-    stream::unfold(state, move |(mut rest, first)| {
-        let taken: People = rest.by_ref().take(ROWS_PER_PIECE).collect();
-        let piece = (first || !taken.is_empty())
-            .then(|| write_piece(first, &taken, &groups, &cipher, encoding));
-        std::future::ready(piece.map(|p| (p, (rest, false))))
+    struct Pieces {
+        walk: Walk,
+        groups: HashMap<String, String>,
+        cipher: TenantCipher,
+        first: bool,
+    }
+    let state = Pieces {
+        walk,
+        groups,
+        cipher,
+        first: true,
+    };
+    stream::try_unfold(state, move |mut p| async move {
+        let Some(rows) = p.walk.next().await? else {
+            return Ok(None);
+        };
+        let piece = write_piece(p.first, &rows, &p.groups, &p.cipher, encoding)?;
+        p.first = false;
+        Ok(Some((piece, p)))
     })
 }
 
 fn write_piece(
     header: bool,
-    people: &[(Registrant, Vec<Dependent>)],
+    rows: &[Row],
     groups: &HashMap<String, String>,
     cipher: &TenantCipher,
     encoding: Encoding,
 ) -> Result<Vec<u8>, InfraError> {
-    let mut w = writer();
+    // About 200 bytes a row: one allocation for the page.
+    let mut w = writer_with(Vec::with_capacity(256 * (rows.len() + 1)));
     let io = |_| InfraError::Task;
     if header {
         w.write_record(COLUMNS.iter().map(|c| c.label))
             .map_err(io)?;
     }
-    for (r, d) in people {
-        for row in person_rows(r, d, groups, Some(cipher))? {
-            w.write_record(&row).map_err(io)?;
-        }
+    for row in rows {
+        let number = match row.sealed() {
+            (id, Some(n)) => Some(cipher.open(id, &n.sealed)?),
+            (_, None) => None,
+        };
+        let number = number.as_ref().map_or("", |n| n.expose());
+        w.write_record(cells(row, groups, number).iter().map(|c| c.as_bytes()))
+            .map_err(io)?;
     }
     let bytes = w.into_inner().map_err(|_| InfraError::Task)?;
     encode_download(bytes, encoding, header)

@@ -162,6 +162,14 @@ pub async fn select(
     Ok((rows, errors))
 }
 
+/// The list's search form as a test on full registrants, parsed once: what the CSV download
+/// (`app::csv_io`) applies to each row as it streams the store, so the file holds exactly whom
+/// the list selects. A field typed wrong does not filter; `list` reports it.
+pub fn row_test(filter: &Filter) -> impl Fn(&Registrant) -> bool + '_ {
+    let (criteria, _) = Criteria::parse(filter);
+    move |r| criteria.matches(&Entry::from_registrant(r))
+}
+
 type Month = Option<(i32, u8)>;
 
 /// A filter parsed once: what [`list`] and [`select`] both test each registrant against.

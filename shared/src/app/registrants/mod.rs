@@ -11,8 +11,9 @@
 //! written once in `app::person`); its own fields and key are written around it.
 //!
 //! This file holds the entity and its item mapping and the single reads; the rest lives by
-//! concern in `validate` (the form), `save` (the write path), `groups` (membership) and `list`
-//! (search and paging), all re-exported here so callers keep using `registrants::…`.
+//! concern in `validate` (the form), `save` (the write path), `groups` (membership), `list`
+//! (search and paging, and `row_test`: the search form as a test on one registrant), all
+//! re-exported here so callers keep using `registrants::…`.
 
 pub mod directory;
 mod groups;
@@ -36,7 +37,9 @@ use crate::ports::store::Item;
 
 pub use super::person::{FieldErrors, SealedNumber};
 pub use groups::{delete_group, join_group};
-pub use list::{is_due, list, load_all, select, Filter, GroupFilter, ListPage, PAGE_SIZE};
+pub use list::{
+    is_due, list, load_all, row_test, select, Filter, GroupFilter, ListPage, PAGE_SIZE,
+};
 pub use save::{check_plan, create, duplicates, room_left, update, Duplicate, SaveError};
 pub(super) use save::{
     claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique, set_number,
