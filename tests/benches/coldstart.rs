@@ -53,13 +53,15 @@ fn first_path(f: &FunctionSpec) -> String {
     }
 }
 
-/// The event a job function gets first: its rule's kind for a record that does not exist, or
-/// a scheduled event.
+/// The event a job function gets first: its rule's last kind (a tenant job: `mail.send` would
+/// need a whole mail) for a tenant and a record that do not exist, or a scheduled event.
 fn job_event(f: &FunctionSpec) -> Value {
     let kind = f
         .rules
         .first()
-        .and_then(|p| p["detail-type"][0].as_str())
+        .and_then(|p| p["detail-type"].as_array())
+        .and_then(|kinds| kinds.last())
+        .and_then(Value::as_str)
         .unwrap_or("Scheduled Event");
     let missing = "01JZZZZZZZZZZZZZZZZZZZZZZZ";
     json!({
@@ -71,7 +73,7 @@ fn job_event(f: &FunctionSpec) -> Value {
         "time": "2026-01-01T00:00:00Z",
         "region": "us-east-1",
         "resources": [],
-        "detail": { "tenant": "T0000000", "blast": missing, "import": missing, "id": missing },
+        "detail": { "tenant": missing, "blast": missing, "import": missing, "id": missing },
     })
 }
 
