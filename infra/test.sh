@@ -118,27 +118,10 @@ wait_until_up() {
   echo "$what did not answer at $url within 20 s" >&2; exit 1
 }
 
-# Starts a moto server on a free loopback port for the rest of this script: MOTO_URL, and a
-# trap that stops it however the script ends.
-start_moto() {
-  # shellcheck source=tools.sh
-  source infra/tools.sh
-  ensure_moto_venv
-  local port log
-  port="$(free_port)"
-  log="$(mktemp -t moto.XXXXXX.log)"
-  say "starting moto on 127.0.0.1:$port (log: $log)"
-  .venv-moto/bin/moto_server -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
-  MOTO_PID=$!
-  trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
-  wait_until_up "http://127.0.0.1:$port/moto-api/" "$MOTO_PID" "$log" moto
-  MOTO_URL="http://127.0.0.1:$port"
-}
 
-stop_moto() {
-  kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
-  trap - EXIT
-}
+# start_moto / stop_moto: infra/tools.sh.
+# shellcheck source=tools.sh
+source infra/tools.sh
 
 # Runs `cargo test --workspace --test $1` against the moto server, with dummy credentials.
 # --workspace keeps the feature set of the unit build, so nothing is compiled twice.

@@ -4,6 +4,7 @@
 #
 #   source infra/tools.sh
 #   ensure_moto_venv      # .venv-moto: moto[server] (the AWS-protocol emulator)
+#   start_moto / stop_moto  # a moto server on a free loopback port (MOTO_URL) for the script
 #   ensure_sam_venv       # .venv-sam:  aws-sam-cli + cfn-lint
 #   validate_template     # cfn-lint, sam validate and infra/check_functions.py, all offline
 #
@@ -99,3 +100,27 @@ validate_template() (
 )
 
 ensure_build_venv() { _myna_ensure_venv .venv-build infra/requirements-build.txt; }
+
+# Starts a moto server on a free loopback port for the rest of the calling script: MOTO_URL,
+# and a trap that stops it however the script ends. Exits the script if moto cannot start.
+start_moto() {
+  ensure_moto_venv || exit 1
+  local port log
+  port="$("$MYNA_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  log="$(mktemp -t moto.XXXXXX.log)"
+  _myna_say "starting moto on 127.0.0.1:$port (log: $log)"
+  "$MYNA_ROOT/.venv-moto/bin/moto_server" -H 127.0.0.1 -p "$port" >"$log" 2>&1 &
+  MOTO_PID=$!
+  trap 'kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true' EXIT
+  for _ in $(seq 1 100); do
+    "$MYNA_PYTHON" -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$port/moto-api/')" 2>/dev/null && break
+    kill -0 "$MOTO_PID" 2>/dev/null || { cat "$log" >&2; echo "moto did not start" >&2; exit 1; }
+    sleep 0.2
+  done
+  MOTO_URL="http://127.0.0.1:$port"
+}
+
+stop_moto() {
+  kill "$MOTO_PID" 2>/dev/null; wait "$MOTO_PID" 2>/dev/null || true
+  trap - EXIT
+}

@@ -20,7 +20,7 @@ use crate::emulator::Emulator;
 use crate::{Browser, TempDir};
 use gateway::Gateway;
 use runtime::{FunctionProcess, Launch, Outcome};
-use template::{resolve, Template};
+use template::{resolve, FunctionSpec, Template};
 
 /// How long a function may take from exec to its first `GET /next` before the run fails.
 const INIT_LIMIT: Duration = Duration::from_secs(20);
@@ -43,6 +43,61 @@ fn binary_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// What `!Ref` and `!Sub` resolve to on the emulator: the template's parameter defaults, the
+/// emulator's resources and the pseudo parameters.
+pub fn names(template: &Template, emulator: &Emulator) -> BTreeMap<String, String> {
+    let s = &emulator.settings;
+    let mut names = template.parameter_defaults.clone();
+    for (k, v) in [
+        ("Stage", s.stage.clone()),
+        ("DomainName", "localhost".into()),
+        ("SenderAddress", s.mail_from.clone()),
+        ("SesIdentity", s.mail_from.clone()),
+        ("SesConfigurationSet", String::new()),
+        ("MainTable", s.table_main.clone()),
+        ("AuditTable", s.table_audit.clone()),
+        ("SessionsTable", s.table_sessions.clone()),
+        ("DocumentsBucket", s.bucket.clone()),
+        ("EventBus", s.event_bus.clone()),
+        ("AWS::Region", s.region.clone()),
+        ("AWS::AccountId", "123456789012".into()),
+        ("AWS::Partition", "aws".into()),
+    ] {
+        names.insert(k.into(), v);
+    }
+    names
+}
+
+/// The environment Lambda gives the function `f` (the template's variables resolved), pointed
+/// at the emulator with dummy credentials, logging at `rust_log`.
+pub fn function_env(
+    f: &FunctionSpec,
+    names: &BTreeMap<String, String>,
+    emulator: &Emulator,
+    rust_log: &str,
+) -> BTreeMap<String, String> {
+    let s = &emulator.settings;
+    let mut env: BTreeMap<String, String> = f
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), resolve(k, v, names)))
+        .collect();
+    for (k, v) in [
+        ("AWS_REGION", s.region.clone()),
+        ("AWS_DEFAULT_REGION", s.region.clone()),
+        ("AWS_ACCESS_KEY_ID", "test".into()),
+        ("AWS_SECRET_ACCESS_KEY", "test".into()),
+        ("AWS_SESSION_TOKEN", "test".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ("MYNA_AWS_ENDPOINT", emulator.endpoint.clone()),
+        ("TZ", ":UTC".into()),
+        ("RUST_LOG", rust_log.into()),
+    ] {
+        env.insert(k.into(), v);
+    }
+    env
+}
+
 impl Stack {
     /// Fresh resources in moto, then every function of the template, one after the other (so
     /// each init time is its own, not a share of a crowded start).
@@ -53,51 +108,15 @@ impl Stack {
             !template.functions.is_empty(),
             "no functions in template.yaml"
         );
-        let s = &emulator.settings;
-        let mut names = template.parameter_defaults.clone();
-        for (k, v) in [
-            ("Stage", s.stage.clone()),
-            ("DomainName", "localhost".into()),
-            ("SenderAddress", s.mail_from.clone()),
-            ("SesIdentity", s.mail_from.clone()),
-            ("SesConfigurationSet", String::new()),
-            ("MainTable", s.table_main.clone()),
-            ("AuditTable", s.table_audit.clone()),
-            ("SessionsTable", s.table_sessions.clone()),
-            ("DocumentsBucket", s.bucket.clone()),
-            ("EventBus", s.event_bus.clone()),
-            ("AWS::Region", s.region.clone()),
-            ("AWS::AccountId", "123456789012".into()),
-            ("AWS::Partition", "aws".into()),
-        ] {
-            names.insert(k.into(), v);
-        }
-        let endpoint = emulator.endpoint.clone();
+        let names = names(&template, &emulator);
         let logs = TempDir::new("lambda-logs");
         let dir = binary_dir();
         let mut functions = Vec::new();
         let mut init_times = Vec::new();
         for f in &template.functions {
-            let mut env: BTreeMap<String, String> = f
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), resolve(k, v, &names)))
-                .collect();
-            for (k, v) in [
-                ("AWS_REGION", s.region.clone()),
-                ("AWS_DEFAULT_REGION", s.region.clone()),
-                ("AWS_ACCESS_KEY_ID", "test".into()),
-                ("AWS_SECRET_ACCESS_KEY", "test".into()),
-                ("AWS_SESSION_TOKEN", "test".into()),
-                ("AWS_EC2_METADATA_DISABLED", "true".into()),
-                ("MYNA_AWS_ENDPOINT", endpoint.clone()),
-                ("TZ", ":UTC".into()),
-                // Debug, not the template's info: the journey scans the logs for personal
-                // data, and at info a healthy journey writes no line to scan at all.
-                ("RUST_LOG", "debug".into()),
-            ] {
-                env.insert(k.into(), v);
-            }
+            // Debug, not the template's info: the journey scans the logs for personal data,
+            // and at info a healthy journey writes no line to scan at all.
+            let env = function_env(f, &names, &emulator, "debug");
             let function_name = resolve("FunctionName", &f.function_name, &names);
             let binary = dir.join(&f.binary);
             assert!(
