@@ -91,6 +91,38 @@ async fn edit_proposes_a_delete_date_with_its_basis_when_only_a_retirement_date_
 }
 
 #[tokio::test]
+async fn detail_shows_the_retirement_dates_when_they_are_set() {
+    // given a registrant whose 退職日, 削除予定日 and 最終申告書年 were entered
+    let (_t, mut b) = TestApp::with_owner("退職商事", OWNER).await;
+    let id = add(&mut b, "山田", "E1", NUMBER).await;
+    let before = b.get(&format!("/registrants/{id}")).await;
+    assert!(!before.body.contains("2025/03/31"));
+    set_dates(
+        &mut b,
+        &id,
+        "E1",
+        &[
+            ("retired_on", "2025/3/31"),
+            ("delete_on", "2034/1/11"),
+            ("last_declaration_year", "2026"),
+        ],
+    )
+    .await;
+    // when the detail page is opened
+    let detail = b.get(&format!("/registrants/{id}")).await;
+    // then it shows all three beside 入社日
+    assert!(
+        detail.body.contains("<th>退職日</th><td>2025/03/31"),
+        "{}",
+        detail.body
+    );
+    assert!(detail
+        .body
+        .contains("<th>マイナンバー削除予定日</th><td>2034/01/11"));
+    assert!(detail.body.contains("<th>最終申告書年</th><td>2026年</td>"));
+}
+
+#[tokio::test]
 async fn proposal_counts_from_the_last_declaration_year_when_it_is_later() {
     let (t, mut b) = TestApp::with_owner("退職商事", OWNER).await;
     let id = add(&mut b, "山田", "E1", NUMBER).await;

@@ -103,6 +103,13 @@ pub(super) async fn detail(
         ),
         ("生年月日", date(r.person.birth_date)),
         ("入社日", date(r.hire_date)),
+        ("退職日", date(r.retired_on)),
+        ("マイナンバー削除予定日", date(r.delete_on)),
+        (
+            "最終申告書年",
+            r.last_declaration_year
+                .map_or_else(String::new, |y| format!("{y}年")),
+        ),
         ("備考", r.note.clone()),
         (
             "マイナンバー",
