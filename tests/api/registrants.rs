@@ -184,6 +184,42 @@ async fn a_number_already_registered_is_named_and_needs_a_deliberate_second_save
 }
 
 #[tokio::test]
+async fn a_number_held_by_a_dependent_links_the_warning_to_its_registrants_page() {
+    // given a registrant whose dependent holds NUMBER
+    let (_t, mut b) = TestApp::with_owner(COMPANY, "depdup@example.jp").await;
+    let owner = b
+        .add_registrant(&person("山田", "太郎", "P001", ""), &[])
+        .await
+        .registrant_id();
+    let saved = b
+        .add_dependent(
+            &owner,
+            &dependent("花子", "spouse", "dependent", NUMBER),
+            &[],
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    // when another registrant is given the same number
+    let confirm = b
+        .submit(
+            "/registrants/new",
+            "/registrants/new",
+            &person("鈴木", "一郎", "P002", NUMBER),
+        )
+        .await;
+    // then the warning names the dependent and links to a page that exists: its registrant's
+    assert!(confirm
+        .body
+        .contains("同じマイナンバーがすでに登録されています。"));
+    let link = format!("<a href=\"/registrants/{owner}\">");
+    assert!(confirm.body.contains(&link), "{}", confirm.body);
+    assert_eq!(
+        b.get(&format!("/registrants/{owner}")).await.status,
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
 async fn an_employee_code_is_unique_within_the_tenant() {
     let (_t, mut b) = TestApp::with_owner(COMPANY, "code@example.jp").await;
     b.add_registrant(&person("山田", "太郎", "C001", ""), &[])

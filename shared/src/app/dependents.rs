@@ -246,7 +246,8 @@ pub(super) async fn commit_with(
     if let (Some(new), Some(d)) = (fp(after), after) {
         ops.push(WriteOp::put(
             Item::new(scope.key(&sk::fingerprint(&new, &d.id)))
-                .with("label", fingerprint_label(d, registrant)),
+                .with("label", fingerprint_label(d, registrant))
+                .with("registrant_id", registrant.id.clone()),
         ));
     }
     if let Some(op) = Counters::delta_op(

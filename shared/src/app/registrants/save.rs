@@ -23,6 +23,9 @@ use crate::ports::store::{Condition, Item, Query, StoreError, WriteOp};
 pub struct Duplicate {
     pub record_id: String,
     pub label: String,
+    /// The 登録者詳細 page that shows the record (a dependent's is its registrant's); `None`
+    /// for a dependent's look-up written before look-ups named their registrant.
+    pub href: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,8 +73,30 @@ pub async fn duplicates(
         }
         out.push(Duplicate {
             label: item.str("label").unwrap_or("登録者").to_string(),
+            // A dependent's look-up names its registrant; a registrant's is the record itself.
+            href: item
+                .str("registrant_id")
+                .map(|r| format!("/registrants/{r}")),
             record_id: id,
         });
+    }
+    // Look-ups without a registrant: a registrant's own, or a dependent's from before they
+    // named one (no page of its own to link to). Only a warning page pays this read.
+    let unnamed: Vec<_> = out
+        .iter()
+        .filter(|d| d.href.is_none())
+        .map(|d| scope.key(&sk::registrant(&d.record_id)))
+        .collect();
+    if !unnamed.is_empty() {
+        let found = scope.batch_get(&unnamed).await?;
+        for d in out.iter_mut().filter(|d| d.href.is_none()) {
+            if found
+                .iter()
+                .any(|i| i.key.sk == sk::registrant(&d.record_id))
+            {
+                d.href = Some(format!("/registrants/{}", d.record_id));
+            }
+        }
     }
     Ok(out)
 }

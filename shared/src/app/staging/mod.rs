@@ -120,7 +120,8 @@ fn person_writes(scope: &TenantScope, r: &Registrant, deps: &[Dependent]) -> Vec
             out.push(staged(
                 Role::Fingerprint,
                 Item::new(scope.key(&sk::fingerprint(&n.fingerprint, &d.id)))
-                    .with("label", super::dependents::fingerprint_label(d, r)),
+                    .with("label", super::dependents::fingerprint_label(d, r))
+                    .with("registrant_id", r.id.clone()),
             ));
         }
     }
