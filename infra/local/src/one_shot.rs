@@ -3,13 +3,35 @@
 //! queued for the mail job, and print its report.
 
 use std::future::Future;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use myna::adapters::embedded::Embedded;
 use myna::app::{App, Config};
 use myna::ports::SystemClock;
+
+/// The data directory a one-shot command names (`--data-dir`, else `MYNA_DATA_DIR`, else
+/// `./data`), or the exit code when it printed help or refused an argument.
+pub fn data_dir(args: &[String], usage: &str) -> Result<PathBuf, ExitCode> {
+    let mut data_dir =
+        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--data-dir" => match args.next() {
+                Some(d) => data_dir = PathBuf::from(d),
+                None => return Err(crate::fail("--data-dir needs a value")),
+            },
+            "-h" | "--help" => {
+                println!("{usage}");
+                return Err(ExitCode::SUCCESS);
+            }
+            other => return Err(crate::fail(&format!("unknown argument: {other}\n{usage}"))),
+        }
+    }
+    Ok(data_dir)
+}
 
 /// Runs `job` once on the data in `data_dir`; `job` returns the lines to print after the mails
 /// went out and whether the run succeeded, or the reason it failed.

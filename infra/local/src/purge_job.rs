@@ -9,7 +9,6 @@
 //! two share the SQLite file; the job is idempotent either way) and sends the certificate
 //! mail through the outbox or SMTP like the server.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,22 +44,10 @@ pub fn spawn(app: Arc<App>) {
 
 /// `myna-local purge-now`.
 pub fn run(args: &[String], smtp: crate::mail::SmtpOptions) -> ExitCode {
-    let mut data_dir =
-        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--data-dir" => match args.next() {
-                Some(d) => data_dir = PathBuf::from(d),
-                None => return crate::fail("--data-dir needs a value"),
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
-        }
-    }
+    let data_dir = match crate::one_shot::data_dir(args, USAGE) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     crate::one_shot::run(&data_dir, smtp, |app| async move {
         myna::app::purge::run(&app)
             .await

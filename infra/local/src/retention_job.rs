@@ -8,7 +8,6 @@
 //! The job only mails 最高権限 about registrants whose 削除予定日 has come (once each) and
 //! never deletes anything; running it again changes nothing.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,22 +36,10 @@ pub fn spawn(app: Arc<App>) {
 
 /// `myna-local retention-now`.
 pub fn run(args: &[String]) -> ExitCode {
-    let mut data_dir =
-        PathBuf::from(std::env::var("MYNA_DATA_DIR").unwrap_or_else(|_| "./data".into()));
-    let mut args = args.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--data-dir" => match args.next() {
-                Some(d) => data_dir = PathBuf::from(d),
-                None => return crate::fail("--data-dir needs a value"),
-            },
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            other => return crate::fail(&format!("unknown argument: {other}\n{USAGE}")),
-        }
-    }
+    let data_dir = match crate::one_shot::data_dir(args, USAGE) {
+        Ok(d) => d,
+        Err(code) => return code,
+    };
     crate::one_shot::run(
         &data_dir,
         crate::mail::SmtpOptions::from_env(),
