@@ -135,6 +135,12 @@ impl Function {
         }
     }
 
+    /// The function's bit in a set of functions (`web::modules_serving`): a constant the
+    /// optimiser folds, so a function's binary keeps only the modules it serves.
+    pub const fn bit(self) -> u32 {
+        1 << self as u32
+    }
+
     /// The route prefixes this function serves.
     pub fn prefixes(self) -> impl Iterator<Item = &'static str> {
         PREFIXES
@@ -154,14 +160,17 @@ impl Function {
             .map(|(_, f)| f)
     }
 
-    /// This function's routes, with their access.
+    /// This function's routes, with their access: those of the modules it serves (see
+    /// `web::modules_serving`), by path.
+    #[inline(always)]
     pub fn routes(self) -> Routes {
-        super::declared().retain(|row| Function::serving(row.path) == Some(self))
+        super::modules_serving(Some(self)).retain(|row| Function::serving(row.path) == Some(self))
     }
 }
 
 /// What `functions/<name>` hands to `lambda_http::run`: the function's routes behind the
 /// shared middleware (sessions, CSRF, security headers, the 404 page).
+#[inline(always)]
 pub fn function_router(app: AppState, function: Function) -> Router {
     let routes = function.routes().into_router(&app);
     super::group(app, routes)
@@ -191,6 +200,30 @@ mod tests {
         all_keys.sort();
         split.sort_by_key(key);
         assert_eq!(split.iter().map(key).collect::<Vec<_>>(), all_keys);
+    }
+
+    #[test]
+    fn each_module_names_exactly_the_functions_serving_its_routes() {
+        let names = |mask: u32| {
+            Function::ALL
+                .into_iter()
+                .filter(|f| mask & f.bit() != 0)
+                .map(|f| format!("{f:?}"))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        };
+        let wrong: Vec<String> = super::super::module_table()
+            .into_iter()
+            .filter_map(|(module, routes, named)| {
+                let serving = routes
+                    .table()
+                    .iter()
+                    .filter_map(|row| Function::serving(row.path))
+                    .fold(0, |mask, f| mask | f.bit());
+                (serving != named).then(|| format!("{module}: {}", names(serving)))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "web::modules! should name {wrong:#?}");
     }
 
     #[test]

@@ -139,30 +139,65 @@ pub fn routes(app: &AppState) -> Router<AppState> {
 /// Every route of the product with who may call it: each capability module's table. Which
 /// function serves a route follows from its path (`web::functions`).
 pub fn declared() -> access::Routes {
-    access::Routes::new()
-        .merge(auth::routes())
-        .merge(home::routes())
-        .merge(guide::routes())
-        .merge(plan::routes())
-        .merge(registrants::routes())
-        .merge(groups::routes())
-        .merge(dependents::routes())
-        .merge(disposal::routes())
-        .merge(images::routes())
-        .merge(usage::routes())
-        .merge(collection::routes())
-        .merge(approval::routes())
-        .merge(number::routes())
-        .merge(bulk::routes())
-        .merge(csv_io::routes())
-        .merge(enrol::routes())
-        .merge(reminders::routes())
-        .merge(users::routes())
-        .merge(contractor::routes())
-        .merge(security::routes())
-        .merge(audit_log::routes())
-        .merge(audit_report::routes())
-        .merge(cancel::routes())
+    modules_serving(None)
+}
+
+/// The capability modules' route tables, each named with the functions that serve its routes
+/// (the test `each_module_names_exactly_the_functions_serving_its_routes` holds the names to
+/// the paths). [`modules_serving`] merges the modules a function serves (every module for
+/// `None`); a function's binary passes its own constant, so the optimiser drops the other
+/// modules' handlers and everything only they call: each function links its own share of the
+/// product, not all of it (the Lambda size goal, `infra/bench.sh coldstart`).
+macro_rules! modules {
+    ($($module:ident: $($function:ident)|+;)*) => {
+        #[inline(always)]
+        pub(crate) fn modules_serving(function: Option<functions::Function>) -> access::Routes {
+            let mut routes = access::Routes::new();
+            $(
+                let serves = 0 $(| functions::Function::$function.bit())+;
+                if function.is_none_or(|f| f.bit() & serves != 0) {
+                    routes = routes.merge($module::routes());
+                }
+            )*
+            routes
+        }
+
+        /// Each module's routes and the functions it is named with (as a mask of `bit`s).
+        #[cfg(test)]
+        pub(crate) fn module_table() -> Vec<(&'static str, access::Routes, u32)> {
+            vec![$((
+                stringify!($module),
+                $module::routes(),
+                0 $(| functions::Function::$function.bit())+,
+            )),*]
+        }
+    };
+}
+
+modules! {
+    auth: Login | SecondFactor;
+    home: Home;
+    guide: Home;
+    plan: Home;
+    registrants: Registrants;
+    groups: Registrants;
+    dependents: Registrants;
+    disposal: Home | Registrants;
+    images: Registrants;
+    usage: Registrants;
+    collection: Collection;
+    approval: Approval;
+    number: Registrants;
+    bulk: Csv;
+    csv_io: Csv;
+    enrol: Enrol;
+    reminders: Login;
+    users: Account;
+    contractor: Login | Account;
+    security: Account;
+    audit_log: AuditLog;
+    audit_report: Registrants | AuditLog;
+    cancel: Home;
 }
 
 /// The whole product behind the shared middleware (tests, and the local server's base).
