@@ -2,7 +2,7 @@
 //! the cells CP932 cannot hold, and the streamed export with one data key.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::stream::{self, Stream};
 
@@ -268,13 +268,13 @@ impl Selection {
     async fn of(scope: &TenantScope, filter: &Filter) -> Result<Selection, InfraError> {
         let (mut registrants, mut dependents) = (0, 0);
         let mut flags_fit = true;
-        let mut group_ids: Vec<String> = Vec::new();
+        let mut group_ids: HashSet<String> = HashSet::new();
         let groups = regs::for_each_selected(scope, filter, |e| {
             registrants += 1;
             dependents += usize::try_from(e.dependents).unwrap_or(0);
             flags_fit &= e.text_cp932 == Some(true);
-            if let Some(g) = e.group_id.as_ref().filter(|g| !group_ids.contains(g)) {
-                group_ids.push(g.clone());
+            if let Some(g) = e.group_id.as_ref().filter(|g| !group_ids.contains(*g)) {
+                group_ids.insert(g.clone());
             }
         })
         .await?;
