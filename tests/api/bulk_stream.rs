@@ -17,33 +17,15 @@ use myna::app::registrants::{self as regs, Filter};
 use myna::app::staging::{self, Budget, State};
 use myna::app::tenants;
 use myna::ports::Condition;
-use myna_tests::fixtures::{valid_number, PW};
+use myna_tests::fixtures::valid_number;
 use myna_tests::store_hook::HookedStore;
 use myna_tests::{seed_sealed as seed, test_config, Browser, TestApp};
 use tower::ServiceExt;
 
 const COMPANY: &str = "株式会社ストリーム";
 
-/// The download form's fields for a filter `query` (its hidden fields and CSRF token), with
-/// the password, a purpose and UTF-8.
-async fn download_fields(b: &mut Browser, query: &str) -> Vec<(String, String)> {
-    // The hidden fields carry the CSRF token and the list's filter.
-    let mut fields = b
-        .get(&format!("/registrants/csv{query}"))
-        .await
-        .hidden_fields();
-    for (k, v) in [
-        ("password", PW),
-        ("purpose", "salary_withholding"),
-        ("encoding", "utf8"),
-    ] {
-        fields.push((k.into(), v.into()));
-    }
-    fields
-}
-
 async fn download(b: &mut Browser, query: &str) -> String {
-    let fields = download_fields(b, query).await;
+    let fields = b.csv_download_fields(query, "utf8").await;
     let refs: Vec<(&str, &str)> = fields
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
@@ -85,7 +67,7 @@ async fn download_sends_its_first_rows_before_the_last_store_page_is_read_when_t
     let mut b = t.owner(COMPANY, "stream@example.jp").await;
     let scope = t.scope_of("stream@example.jp").await;
     let seeded = seed::registrants(&t.app, &scope, 1_000, 0, |i| i % 3).await;
-    let fields = download_fields(&mut b, "").await;
+    let fields = b.csv_download_fields("", "utf8").await;
 
     // WHEN the download is requested and its body read piece by piece
     let cookie: Vec<String> = b.cookies.iter().map(|(k, v)| format!("{k}={v}")).collect();

@@ -16,6 +16,7 @@ mod contract_embedded;
 mod contractor;
 mod directory;
 mod disposal;
+mod download_one_walk;
 mod faults;
 mod fuzz_csv;
 mod gateway_routing;

@@ -350,6 +350,28 @@ impl TestApp {
 }
 
 impl Browser {
+    /// The CSVダウンロード form's fields for a filter `query` (its hidden fields: the CSRF
+    /// token and the list's filter), with the password, a purpose and `encoding` ("cp932" or
+    /// "utf8"): what a user posts to download.
+    pub async fn csv_download_fields(
+        &mut self,
+        query: &str,
+        encoding: &str,
+    ) -> Vec<(String, String)> {
+        let mut fields = self
+            .get(&format!("/registrants/csv{query}"))
+            .await
+            .hidden_fields();
+        for (k, v) in [
+            ("password", PW),
+            ("purpose", "salary_withholding"),
+            ("encoding", encoding),
+        ] {
+            fields.push((k.into(), v.into()));
+        }
+        fields
+    }
+
     /// 登録 on a CSVアップロード confirm page (入力確認): posts its commit form; returns the
     /// import id. The commit itself is the `import.commit` job's (`TestApp::run_jobs`).
     pub async fn confirm_import(&mut self, staged: &Page) -> String {
@@ -683,6 +705,7 @@ pub fn bare_registrant(
         dependents_unregistered: 0,
         dependents_pending: 0,
         dependents_status: None,
+        dependents_text_cp932: Some(true),
         retired_on: None,
         delete_on: None,
         last_declaration_year: None,

@@ -61,6 +61,8 @@ pub async fn registrants(scope: &TenantScope, count: usize, groups: usize) -> Se
             dependents_unregistered: 1,
             dependents_pending: 0,
             dependents_status: Some(Status::Unregistered),
+            // The dependent below, written beside it: a name CP932 holds.
+            dependents_text_cp932: Some(true),
             retired_on: None,
             delete_on: None,
             last_declaration_year: None,

@@ -97,6 +97,8 @@ pub async fn registrants(
             dependents_unregistered: 0,
             dependents_pending: 0,
             dependents_status: (dependents > 0).then_some(Status::Completed),
+            // The dependents below, written beside it: names CP932 holds.
+            dependents_text_cp932: Some(true),
             retired_on: None,
             delete_on: None,
             last_declaration_year: None,

@@ -1,11 +1,12 @@
 //! A `Store` that runs a hook before each call and then the real store: how a test injects a
 //! failure into one kind of read, and how the benchmarks count store calls per page, without
-//! a mock. The hook sees the operation's name and, where it has one, its key.
+//! a mock. The hook sees the operation's name and, where it has one, its key (for a query:
+//! its partition and sort-key prefix).
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use myna::ports::store::{Condition, Item, Key, Page, Query, Store, StoreError, WriteOp};
+use myna::ports::store::{Condition, Item, Key, Page, Query, SkRange, Store, StoreError, WriteOp};
 
 /// What runs before each call: the operation (`"get"`, `"query"`, …) and its key if any; an
 /// error is returned instead of calling the store.
@@ -57,7 +58,12 @@ impl Store for HookedStore {
         self.inner.add(key, attr, delta, expires_at).await
     }
     async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        (self.hook)("query", None)?;
+        // A query's "key": its partition and its sort-key prefix (empty for other ranges).
+        let prefix = match &query.sk {
+            SkRange::Prefix(p) => p.as_str(),
+            _ => "",
+        };
+        (self.hook)("query", Some(&Key::new(query.pk.clone(), prefix)))?;
         self.inner.query(query).await
     }
     async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {

@@ -9,6 +9,7 @@ use serde_json::Value;
 use time::Date;
 
 use super::actor::{audit_event, Actor};
+use super::download::fits_cp932;
 use super::keys::{sk, RecordId, TenantScope};
 use super::person::{self, Names, NamesForm, PersonCore};
 use super::registrants::{self as regs, FieldErrors, Registrant, SaveError};
@@ -36,6 +37,15 @@ pub struct Dependent {
 impl Dependent {
     pub fn name(&self) -> String {
         self.person.name()
+    }
+
+    /// Whether CP932 holds every text cell of this dependent's CSV row: its names and kana
+    /// (the 社員コード is its registrant's; the rest are digits, dates and fixed labels).
+    pub fn text_fits_cp932(&self) -> bool {
+        let p = &self.person;
+        [&p.family_name, &p.given_name, &p.family_kana, &p.given_kana]
+            .into_iter()
+            .all(|t| fits_cp932(t))
     }
 
     pub fn to_item(&self, scope: &TenantScope) -> Item {
@@ -177,6 +187,7 @@ pub(super) fn summarised(r: &Registrant, deps: &[Dependent], now: i64) -> Regist
         .filter(|d| d.person.status == Status::Pending)
         .count() as i64;
     after.dependents_status = aggregate(deps.iter().map(|d| d.person.status));
+    after.dependents_text_cp932 = Some(deps.iter().all(Dependent::text_fits_cp932));
     after.person.updated_at = now.max(r.person.updated_at + 1);
     after
 }

@@ -37,7 +37,7 @@ pub const IMPORT: &str = "DIR#I#";
 /// The registrant item's attributes an entry copies, in the entry's order (`has_number`
 /// stands for whether `number` is present). `registrants::directory` reads them back in this
 /// order; its tests hold the two together.
-pub const ENTRY_ATTRS: [&str; 15] = [
+pub const ENTRY_ATTRS: [&str; 16] = [
     "code",
     "family_name",
     "given_name",
@@ -54,6 +54,8 @@ pub const ENTRY_ATTRS: [&str; 15] = [
     "delete_on",
     // `import_gate::IMPORT_ATTR`: the import whose flip makes the row visible.
     "import_id",
+    // `Registrant::text_cp932`: whether a CP932 download holds its rows (absent: unknown).
+    "text_cp932",
 ];
 
 /// Writes [`upkeep`] adds to a transaction besides one per registrant written: the version

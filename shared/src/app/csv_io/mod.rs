@@ -20,7 +20,12 @@
 //! column, characters), and offers UTF-8 instead: a silently replaced character would be a
 //! wrong name on a legal form. Cells
 //! that Excel would run as a formula (`= + - @` first) get a leading `'`, which reading
-//! removes again. The download streams: numbers are opened page by page with one data key.
+//! removes again. The download streams: numbers are opened page by page with one data key,
+//! reading the rows once. Whom it holds, and whether CP932 holds their cells, come from the
+//! registrant directory before a row is read: each registrant item carries `text_cp932` (its
+//! own cells and its dependents', set on every write) and the directory copies it; only a
+//! selection holding a row that does not fit, or one written before the flag, reads the rows
+//! a second time to list the cells.
 //!
 //! This file: the format (columns, row kinds, cell escaping); `read` reads and uploads, `write`
 //! writes and exports.

@@ -2,7 +2,7 @@
 //! the cells CP932 cannot hold, and the streamed export with one data key.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use futures_util::stream::{self, Stream};
 
@@ -11,7 +11,6 @@ use crate::app::actor::Actor;
 use crate::app::dependents::Dependent;
 use crate::app::download::{char_fits_cp932, fits_cp932};
 pub use crate::app::download::{cp932_lookalikes, encode_cp932, encode_download, Encoding};
-use crate::app::groups;
 use crate::app::keys::{sk, TenantScope};
 use crate::app::person::PersonCore;
 use crate::app::registrants::{self as regs, Filter, Registrant};
@@ -253,14 +252,75 @@ pub struct ExportRequest<'a> {
     pub encoding: Encoding,
 }
 
-/// How many registrants a filter selects (shown on the download form).
+/// Whom a filter selects, as the directory says (the list's own selection): the counts the
+/// audit entry names, whether every selected row is known to fit CP932, and every group's
+/// name. Read before the rows, so the download walks its partition once.
+struct Selection {
+    registrants: usize,
+    dependents: usize,
+    /// Every selected registrant's rows (its dependents' too) and group name are known to
+    /// fit CP932; `false` if one does not, or if its entry predates the flag (unknown).
+    fits_cp932: bool,
+    groups: HashMap<String, String>,
+}
+
+impl Selection {
+    async fn of(scope: &TenantScope, filter: &Filter) -> Result<Selection, InfraError> {
+        let (mut registrants, mut dependents) = (0, 0);
+        let mut flags_fit = true;
+        let mut group_ids: HashSet<String> = HashSet::new();
+        let groups = regs::for_each_selected(scope, filter, |e| {
+            registrants += 1;
+            dependents += usize::try_from(e.dependents).unwrap_or(0);
+            flags_fit &= e.text_cp932 == Some(true);
+            if let Some(g) = e.group_id.as_ref().filter(|g| !group_ids.contains(*g)) {
+                group_ids.insert(g.clone());
+            }
+        })
+        .await?;
+        let names_fit = group_ids
+            .iter()
+            .filter_map(|g| groups.get(g))
+            .all(|name| fits_cp932(name));
+        Ok(Selection {
+            registrants,
+            dependents,
+            fits_cp932: flags_fit && names_fit,
+            groups,
+        })
+    }
+}
+
+/// How many registrants a filter selects (shown on the download form): the number the
+/// download's audit entry will name.
 pub async fn count(scope: &TenantScope, filter: &Filter) -> Result<usize, InfraError> {
-    Ok(regs::select(scope, filter).await?.0.len())
+    Ok(Selection::of(scope, filter).await?.registrants)
+}
+
+/// The cells of the selected rows CP932 cannot hold, found by reading every row (numbers
+/// are digits: not opened): the refusal's list, read only when the directory cannot vouch
+/// for every row. Only refused cells are kept, so memory stays flat.
+async fn unwritable_cells(
+    scope: &TenantScope,
+    filter: &Filter,
+    groups: &HashMap<String, String>,
+) -> Result<Vec<Unwritable>, InfraError> {
+    let mut walk = Walk::new(scope, filter);
+    let mut line = 1;
+    let mut unwritable = Vec::new();
+    while let Some(rows) = walk.next().await? {
+        for row in &rows {
+            line += 1;
+            unwritable.extend(unrepresentable(line, &cells(row, groups, "")));
+        }
+    }
+    Ok(unwritable)
 }
 
 /// CSVダウンロード: after the password and a purpose (the checks of 表示), the registrants the
 /// list's filter selects and their dependents, numbers included. Audited (purpose, count)
-/// before the first byte; one data-key unwrap for the whole file.
+/// before the first byte; one data-key unwrap for the whole file; one walk over the rows
+/// when the directory vouches for every cell (see [`Selection`]), two otherwise.
 pub async fn export(
     app: &App,
     scope: &TenantScope,
@@ -286,33 +346,27 @@ pub async fn export(
             }
             Err(e) => return Ok(Err(e.into())),
         };
-    let groups: HashMap<String, String> = groups::list(scope)
-        .await?
-        .into_iter()
-        .map(|g| (g.id, g.name))
-        .collect();
-    // First walk: who is in the file, and whether CP932 holds every cell (numbers are
-    // digits: not opened here). Only counts and refused cells are kept, so memory stays flat.
-    let mut walk = Walk::new(scope, req.filter);
-    let (mut registrants, mut dependents, mut line) = (0, 0, 1);
-    let mut unwritable = Vec::new();
-    while let Some(rows) = walk.next().await? {
-        for row in &rows {
-            match row {
-                Row::Registrant(_) => registrants += 1,
-                Row::Dependent { .. } => dependents += 1,
-            }
-            line += 1;
-            if req.encoding == Encoding::Cp932 {
-                unwritable.extend(unrepresentable(line, &cells(row, &groups, "")));
-            }
-        }
-    }
+    // Counted from the directory, not from the rows: a registrant saved or deleted while the
+    // file streams can make the rows differ from the audited count (as it could when a first
+    // walk counted them).
+    let Selection {
+        registrants,
+        dependents,
+        fits_cp932,
+        groups,
+    } = Selection::of(scope, req.filter).await?;
     if registrants == 0 {
         return Ok(Err(ExportError::Empty));
     }
-    if !unwritable.is_empty() {
-        return Ok(Err(ExportError::Unrepresentable(unwritable)));
+    // UTF-8 holds everything. For CP932, rows the directory cannot vouch for (a character
+    // without a code, or written before the flag was kept) are read once to list the cells;
+    // a stale "fits" is still caught by the encoder, ending the file with an error rather
+    // than a wrong name.
+    if req.encoding == Encoding::Cp932 && !fits_cp932 {
+        let unwritable = unwritable_cells(scope, req.filter, &groups).await?;
+        if !unwritable.is_empty() {
+            return Ok(Err(ExportError::Unrepresentable(unwritable)));
+        }
     }
     // No audit entry, no file.
     record(
@@ -361,7 +415,7 @@ async fn record(
 }
 
 /// The file, piece by piece: the header with the first page, then one piece per store page,
-/// each written before the next page is read (the second walk; numbers opened here).
+/// each written before the next page is read (numbers opened here).
 fn rows_stream(
     walk: Walk,
     groups: HashMap<String, String>,

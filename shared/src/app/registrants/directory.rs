@@ -46,6 +46,9 @@ pub struct Entry {
     pub retired_on: Option<Date>,
     pub delete_on: Option<Date>,
     import_id: Option<String>,
+    /// Whether a CP932 download holds the registrant's rows (`Registrant::text_cp932`);
+    /// `None` when unknown (written before it was kept).
+    pub text_cp932: Option<bool>,
     /// Folded names + kana, and kana alone (the name search).
     pub(super) search_all: String,
     pub(super) search_kana: String,
@@ -70,7 +73,7 @@ impl Entry {
             ],
             (r.attribute, r.email.clone(), p.status, r.dependents_status),
             (r.group_id.clone(), r.dependents, p.number.is_some()),
-            (r.retired_on, r.delete_on, None),
+            (r.retired_on, r.delete_on, None, r.text_cp932()),
         )
     }
 
@@ -86,7 +89,12 @@ impl Entry {
             Option<Status>,
         ),
         (group_id, dependents, has_number): (Option<String>, i64, bool),
-        (retired_on, delete_on, import_id): (Option<Date>, Option<Date>, Option<String>),
+        (retired_on, delete_on, import_id, text_cp932): (
+            Option<Date>,
+            Option<Date>,
+            Option<String>,
+            Option<bool>,
+        ),
     ) -> Entry {
         let [family_name, given_name, family_kana, given_kana] = names;
         let search_all = search_key(&format!(
@@ -114,6 +122,7 @@ impl Entry {
             retired_on,
             delete_on,
             import_id,
+            text_cp932,
             search_all,
             search_kana,
             order,
@@ -145,8 +154,12 @@ impl Entry {
     /// order); `None` for one that is not a listable registrant.
     fn from_stored(item: &Item) -> Option<Entry> {
         let id = item.key.sk.strip_prefix(ENTRY)?.to_string();
-        let wire: Vec<Value> = serde_json::from_str(item.str("e")?).ok()?;
-        let [code, family, given, family_kana, given_kana, attribute, email, status, dependents_status, group, dependents, has_number, retired, delete, import]: [Value; 15] =
+        let mut wire: Vec<Value> = serde_json::from_str(item.str("e")?).ok()?;
+        // Entries written before `text_cp932` was kept end one sooner: unknown.
+        if wire.len() == 15 {
+            wire.push(Value::Null);
+        }
+        let [code, family, given, family_kana, given_kana, attribute, email, status, dependents_status, group, dependents, has_number, retired, delete, import, text_cp932]: [Value; 16] =
             wire.try_into().ok()?;
         let text = |v: Value| v.as_str().map(str::to_string);
         let date = |v: Value| {
@@ -174,7 +187,12 @@ impl Entry {
                 dependents.as_i64().unwrap_or(0),
                 has_number.as_bool() == Some(true),
             ),
-            (date(retired), date(delete), text(import)),
+            (
+                date(retired),
+                date(delete),
+                text(import),
+                text_cp932.as_bool(),
+            ),
         ))
     }
 }
@@ -447,6 +465,7 @@ mod tests {
             dependents_unregistered: 1,
             dependents_pending: 1,
             dependents_status: Some(Status::Unregistered),
+            dependents_text_cp932: Some(true),
             retired_on: Date::from_calendar_date(2026, time::Month::March, 31).ok(),
             delete_on: Date::from_calendar_date(2033, time::Month::April, 1).ok(),
             last_declaration_year: None,
@@ -469,5 +488,19 @@ mod tests {
             !raw.contains("sealed") && !raw.contains("never listed"),
             "{raw}"
         );
+    }
+
+    #[test]
+    fn entry_written_before_the_cp932_flag_reads_back_as_unknown() {
+        // given an entry as stored before `text_cp932` was kept (one attribute fewer)
+        let scope = scope();
+        let r = registrant(&scope);
+        let stored = layout::entry_item(&scope.pk(), &r.id, &r.to_item(&scope));
+        let mut wire: Vec<Value> = serde_json::from_str(stored.str("e").unwrap()).unwrap();
+        assert_eq!(wire.pop(), Some(Value::from(true)));
+        let old = Item::new(stored.key.clone()).with("e", Value::from(wire).to_string());
+        // when it is read, then it still lists, its flag unknown
+        let read = Entry::from_stored(&old).expect("an entry");
+        assert_eq!((read.code.as_str(), read.text_cp932), ("E001", None));
     }
 }

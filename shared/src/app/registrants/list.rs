@@ -1,6 +1,7 @@
 //! Reading many registrants: the filtered, paged 登録者一覧 (search by name, group, dates),
-//! made in memory from the tenant's `directory`; the full rows a filter selects for the CSV
-//! download, and whole-group loads, both read from the items through the indexes.
+//! made in memory from the tenant's `directory`, which also gives the CSV download whom it
+//! selects; the full rows a filter selects, and whole-group loads, both read from the items
+//! through the indexes.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -138,6 +139,24 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
         store_calls,
         errors,
     })
+}
+
+/// Hands `each` the directory entry of every registrant a filter selects (all pages, in
+/// 社員コード order) and returns every group's name: what the CSV download counts and checks
+/// before it reads a row, so its count is the list's. One Store call when this container's
+/// copy of the directory is current; nothing is collected.
+pub async fn for_each_selected(
+    scope: &TenantScope,
+    filter: &Filter,
+    mut each: impl FnMut(&Entry),
+) -> Result<HashMap<String, String>, InfraError> {
+    let (criteria, _) = Criteria::parse(filter);
+    let (snap, _) = directory::snapshot(scope).await?;
+    snap.entries
+        .iter()
+        .filter(|e| criteria.matches(e))
+        .for_each(|e| each(e));
+    Ok(snap.groups.clone())
 }
 
 /// Every registrant a filter selects (all pages, in list order), full rows read from the

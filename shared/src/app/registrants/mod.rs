@@ -26,6 +26,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use time::{Date, OffsetDateTime};
 
+use super::download::fits_cp932;
 use super::keys::{index, sk, RecordId, TenantScope};
 use super::person::{read_date, PersonCore};
 use super::tenants::Counters;
@@ -38,7 +39,8 @@ use crate::ports::store::Item;
 pub use super::person::{FieldErrors, SealedNumber};
 pub use groups::{delete_group, join_group};
 pub use list::{
-    is_due, list, load_all, row_test, select, Filter, GroupFilter, ListPage, PAGE_SIZE,
+    for_each_selected, is_due, list, load_all, row_test, select, Filter, GroupFilter, ListPage,
+    PAGE_SIZE,
 };
 pub use save::{check_plan, create, duplicates, room_left, update, Duplicate, SaveError};
 pub(super) use save::{
@@ -65,6 +67,10 @@ pub struct Registrant {
     pub dependents_pending: i64,
     /// The dependents' aggregate status (lowest wins), `None` without dependents.
     pub dependents_status: Option<Status>,
+    /// Whether CP932 holds every text cell of the dependents' CSV rows (part of their
+    /// summary, recomputed with it); `None` when unknown (a summary written before it was
+    /// kept).
+    pub dependents_text_cp932: Option<bool>,
     pub retired_on: Option<Date>,
     pub delete_on: Option<Date>,
     /// The year of the last 扶養控除等申告書, the other basis of the proposed 削除予定日.
@@ -99,6 +105,7 @@ impl Registrant {
             dependents_unregistered: 0,
             dependents_pending: 0,
             dependents_status: None,
+            dependents_text_cp932: Some(true),
             retired_on: valid.retention.retired_on,
             delete_on: valid.retention.delete_on,
             last_declaration_year: valid.retention.last_declaration_year,
@@ -129,6 +136,35 @@ impl Registrant {
             dependents_unregistered: self.dependents_unregistered,
             dependents_pending: self.dependents_pending,
             dependents_retired: self.dependents * retired,
+        }
+    }
+
+    /// Whether CP932 holds every text cell of this registrant's own CSV row (社員コード,
+    /// names, kana, email, 備考; the rest are digits, dates and fixed labels, the group
+    /// name is the group's).
+    pub fn own_text_fits_cp932(&self) -> bool {
+        let p = &self.person;
+        [
+            self.code.as_str(),
+            &p.family_name,
+            &p.given_name,
+            &p.family_kana,
+            &p.given_kana,
+            self.email.as_deref().unwrap_or_default(),
+            &self.note,
+        ]
+        .into_iter()
+        .all(fits_cp932)
+    }
+
+    /// Whether a CP932 download holds this registrant's rows, its dependents' included
+    /// (stored as `text_cp932` and copied into the directory, so a download knows without
+    /// reading the rows); `None` when unknown.
+    pub fn text_cp932(&self) -> Option<bool> {
+        if self.own_text_fits_cp932() {
+            self.dependents_text_cp932
+        } else {
+            Some(false)
         }
     }
 
@@ -184,12 +220,21 @@ impl Registrant {
             "dependents_status",
             self.dependents_status.map(|s| s.code().to_string()),
         );
+        for (name, flag) in [
+            ("dependents_text_cp932", self.dependents_text_cp932),
+            ("text_cp932", self.text_cp932()),
+        ] {
+            if let Some(flag) = flag {
+                item.attrs.insert(name.into(), Value::from(flag));
+            }
+        }
         item
     }
 
     pub fn from_item(item: &Item) -> Option<Registrant> {
         let s = |k: &str| item.str(k).map(str::to_string);
         let date = |k: &str| read_date(item, k);
+        let dependents = item.i64("dependents").unwrap_or(0);
         Some(Registrant {
             id: item.key.sk.strip_prefix("REG#")?.to_string(),
             group_id: s("group_id"),
@@ -201,10 +246,14 @@ impl Registrant {
             login_lock: item.bool("login_lock").unwrap_or(false),
             hire_date: date("hire_date"),
             note: s("note").unwrap_or_default(),
-            dependents: item.i64("dependents").unwrap_or(0),
+            dependents,
             dependents_unregistered: item.i64("dependents_unregistered").unwrap_or(0),
             dependents_pending: item.i64("dependents_pending").unwrap_or(0),
             dependents_status: item.str("dependents_status").and_then(Status::from_code),
+            // Without dependents there is nothing to doubt.
+            dependents_text_cp932: item
+                .bool("dependents_text_cp932")
+                .or((dependents == 0).then_some(true)),
             retired_on: date("retired_on"),
             delete_on: date("delete_on"),
             last_declaration_year: item
@@ -263,6 +312,44 @@ mod tests {
 
     use super::*;
     use crate::app::person::fixtures::{common, item, merged, scope};
+
+    #[test]
+    fn text_cp932_is_false_when_any_own_text_cell_lacks_a_code_and_unknown_with_old_dependents() {
+        // given a registrant whose cells fit, as a new one is made
+        let scope = scope();
+        let stored = item(
+            scope.key(&sk::registrant("01J0REG")),
+            merged(
+                common(Value::Null),
+                json!({"kind": "registrant", "code": "E1", "attribute": "employee1",
+                       "note": "〜", "email": "a@example.jp", "dependents": 0}),
+            ),
+        );
+        let fits = Registrant::from_item(&stored).expect("a registrant");
+        assert_eq!(fits.text_cp932(), Some(true), "a look-alike fits");
+        assert_eq!(fits.to_item(&scope).bool("text_cp932"), Some(true));
+        // when any one of its own text cells holds 𠮷, then it does not fit
+        let spoilt: [fn(&mut Registrant); 7] = [
+            |r| r.code = "𠮷".into(),
+            |r| r.person.family_name = "𠮷".into(),
+            |r| r.person.given_name = "𠮷".into(),
+            |r| r.person.family_kana = "𠮷".into(),
+            |r| r.person.given_kana = "𠮷".into(),
+            |r| r.email = Some("𠮷@example.jp".into()),
+            |r| r.note = "𠮷".into(),
+        ];
+        for spoil in spoilt {
+            let mut r = fits.clone();
+            spoil(&mut r);
+            assert_eq!(r.to_item(&scope).bool("text_cp932"), Some(false));
+        }
+        // when its dependents' summary predates the flag, then it is unknown (not written)
+        let mut old = stored.clone();
+        old.attrs.insert("dependents".into(), json!(2));
+        let r = Registrant::from_item(&old).expect("a registrant");
+        assert_eq!(r.text_cp932(), None);
+        assert!(!r.to_item(&scope).attrs.contains_key("text_cp932"));
+    }
 
     #[test]
     fn registrant_item_comes_back_attribute_for_attribute_when_read_and_written() {
