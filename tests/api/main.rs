@@ -23,6 +23,7 @@ mod gateway_routing;
 mod guide;
 mod home;
 mod import_job;
+mod import_tidy;
 mod lambda_shape;
 mod layout;
 mod least_privilege;

@@ -16,6 +16,12 @@ use crate::ports::store::{
     Store, StoreError, WriteOp,
 };
 
+/// Prepared statements kept per connection: the single-item read, existence check, write and
+/// delete of each table and the query shapes in use. Every statement is prepared once and
+/// reused (`prepare_cached`), not parsed again for each row a transaction writes (an import
+/// commits tens of thousands).
+const STATEMENT_CACHE: usize = 64;
+
 /// The open SQLite file, shared by the table handles.
 #[derive(Clone)]
 pub struct SqliteDb {
@@ -26,6 +32,7 @@ impl SqliteDb {
     /// Opens (creating if needed) the database file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = Connection::open(path).map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         conn.execute_batch(
             // mmap: a row's attributes spill into overflow pages, and without it SQLite reads
             // each page with its own pread (the CSV download's profile: most of its time).
@@ -41,6 +48,7 @@ impl SqliteDb {
     /// A private in-memory database, for tests that need no file.
     pub fn in_memory() -> Result<Self, StoreError> {
         let conn = Connection::open_in_memory().map_err(backend)?;
+        conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
         Ok(SqliteDb {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -99,14 +107,23 @@ struct Cursor {
 impl SqliteStore {
     fn read(tx: &Connection, table: &str, key: &Key) -> Result<Option<Attrs>, StoreError> {
         let raw: Option<String> = tx
-            .query_row(
-                &format!("SELECT attrs FROM {table} WHERE pk = ?1 AND sk = ?2"),
-                params![key.pk, key.sk],
-                |row| row.get(0),
-            )
-            .optional()
+            .prepare_cached(&format!(
+                "SELECT attrs FROM {table} WHERE pk = ?1 AND sk = ?2"
+            ))
+            .and_then(|mut stmt| {
+                stmt.query_row(params![key.pk, key.sk], |row| row.get(0))
+                    .optional()
+            })
             .map_err(backend)?;
         raw.map(|s| parse_attrs(&s)).transpose()
+    }
+
+    /// Whether an item exists, without reading its attributes (a `NotExists` condition on
+    /// every row an import commits).
+    fn exists(tx: &Connection, table: &str, key: &Key) -> Result<bool, StoreError> {
+        tx.prepare_cached(&format!("SELECT 1 FROM {table} WHERE pk = ?1 AND sk = ?2"))
+            .and_then(|mut stmt| stmt.exists(params![key.pk, key.sk]))
+            .map_err(backend)
     }
 
     fn holds(current: &Option<Attrs>, condition: &Condition) -> bool {
@@ -129,12 +146,12 @@ impl SqliteStore {
         };
         let attrs = serde_json::to_string(&item.attrs)
             .map_err(|e| StoreError::Invalid(format!("attributes: {e}")))?;
-        tx.execute(
-            &format!(
-                "INSERT OR REPLACE INTO {table} (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, attrs)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
-            ),
-            params![
+        tx.prepare_cached(&format!(
+            "INSERT OR REPLACE INTO {table} (pk, sk, gsi1pk, gsi1sk, gsi2pk, gsi2sk, attrs)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))
+        .and_then(|mut stmt| {
+            stmt.execute(params![
                 item.key.pk,
                 item.key.sk,
                 text("gsi1pk"),
@@ -142,18 +159,16 @@ impl SqliteStore {
                 text("gsi2pk"),
                 text("gsi2sk"),
                 attrs
-            ],
-        )
+            ])
+        })
         .map_err(backend)?;
         Ok(())
     }
 
     fn remove(tx: &Connection, table: &str, key: &Key) -> Result<(), StoreError> {
-        tx.execute(
-            &format!("DELETE FROM {table} WHERE pk = ?1 AND sk = ?2"),
-            params![key.pk, key.sk],
-        )
-        .map_err(backend)?;
+        tx.prepare_cached(&format!("DELETE FROM {table} WHERE pk = ?1 AND sk = ?2"))
+            .and_then(|mut stmt| stmt.execute(params![key.pk, key.sk]))
+            .map_err(backend)?;
         Ok(())
     }
 
@@ -196,11 +211,13 @@ impl SqliteStore {
 
     fn apply(tx: &Transaction<'_>, table: &str, op: &WriteOp) -> Result<(), StoreError> {
         let check = |key: &Key, condition: &Condition| -> Result<(), StoreError> {
-            if matches!(condition, Condition::None) {
-                return Ok(());
-            }
-            let current = Self::read(tx, table, key)?;
-            if Self::holds(&current, condition) {
+            let holds = match condition {
+                Condition::None => true,
+                Condition::NotExists => !Self::exists(tx, table, key)?,
+                Condition::Exists => Self::exists(tx, table, key)?,
+                Condition::Equals(..) => Self::holds(&Self::read(tx, table, key)?, condition),
+            };
+            if holds {
                 Ok(())
             } else {
                 Err(StoreError::ConditionFailed)

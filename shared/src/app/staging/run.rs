@@ -5,7 +5,9 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-use super::{chunk_delete, load, load_chunk, Chunk, Import, Role, Staged, State, IMPORT_ATTR};
+use super::{
+    chunk_delete, find_chunk, load, load_chunk, Chunk, Import, Role, Staged, State, IMPORT_ATTR,
+};
 use crate::app::keys::TenantScope;
 use crate::app::registrants as regs;
 use crate::app::tenants::{self, Counters, Tenant};
@@ -111,10 +113,10 @@ fn settle(result: Result<(), StoreError>) -> Result<(), InfraError> {
     }
 }
 
-fn commit_op(id: &str, scope: &TenantScope, w: &Staged, gated: bool) -> WriteOp {
+fn commit_op(id: &str, scope: &TenantScope, w: Staged, gated: bool) -> WriteOp {
     let mut item = Item {
         key: scope.key(&w.sk),
-        attrs: w.attrs.clone(),
+        attrs: w.attrs,
     };
     match w.role {
         Role::Record => {
@@ -128,23 +130,41 @@ fn commit_op(id: &str, scope: &TenantScope, w: &Staged, gated: bool) -> WriteOp 
     }
 }
 
+/// The chunk's writes as they are committed (moved, not copied), and the sort keys of its
+/// 社員コード claims, which [`refuse_chunk`] looks at if the transaction is refused.
+fn chunk_ops(
+    id: &str,
+    scope: &TenantScope,
+    chunk: Chunk,
+    gated: bool,
+) -> (Vec<WriteOp>, Vec<String>) {
+    let claims = chunk
+        .writes
+        .iter()
+        .filter(|w| w.role == Role::Claim)
+        .map(|w| w.sk.clone())
+        .collect();
+    let ops = chunk
+        .writes
+        .into_iter()
+        .map(|w| commit_op(id, scope, w, gated))
+        .collect();
+    (ops, claims)
+}
+
 async fn commit_chunk(scope: &TenantScope, import: &Import) -> Result<(), InfraError> {
     let k = import.committed;
     let chunk = load_chunk(scope, &import.id, k).await?;
-    let mut ops: Vec<WriteOp> = chunk
-        .writes
-        .iter()
-        .map(|w| commit_op(&import.id, scope, w, true))
-        .collect();
     let next = Import {
         committed: k + 1,
         committed_people: import.committed_people + chunk.people,
         ..import.clone()
     };
+    let (mut ops, claims) = chunk_ops(&import.id, scope, chunk, true);
     ops.push(import.advance(scope, &next));
     match scope.transact(ops).await {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => refuse_chunk(scope, import, &chunk).await,
+        Err(StoreError::ConditionFailed) => refuse_chunk(scope, import, &claims).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -154,7 +174,7 @@ async fn commit_chunk(scope: &TenantScope, import: &Import) -> Result<(), InfraE
 async fn refuse_chunk(
     scope: &TenantScope,
     import: &Import,
-    chunk: &Chunk,
+    claims: &[String],
 ) -> Result<(), InfraError> {
     let now = load(scope, &import.id)
         .await?
@@ -163,9 +183,9 @@ async fn refuse_chunk(
         return Ok(());
     }
     let mut taken = None;
-    for w in chunk.writes.iter().filter(|w| w.role == Role::Claim) {
-        if scope.get(&scope.key(&w.sk)).await?.is_some() {
-            taken = w.sk.strip_prefix("REGCODE#").map(str::to_string);
+    for claim in claims {
+        if scope.get(&scope.key(claim)).await?.is_some() {
+            taken = claim.strip_prefix("REGCODE#").map(str::to_string);
             break;
         }
     }
@@ -226,11 +246,6 @@ async fn commit_whole(
         return Ok(());
     }
     let chunk = load_chunk(scope, &import.id, 0).await?;
-    let mut ops: Vec<WriteOp> = chunk
-        .writes
-        .iter()
-        .map(|w| commit_op(&import.id, scope, w, false))
-        .collect();
     let next = Import {
         state: State::Done,
         committed: 1,
@@ -238,12 +253,13 @@ async fn commit_whole(
         committed_people: chunk.people,
         ..import.clone()
     };
+    let (mut ops, claims) = chunk_ops(&import.id, scope, chunk, false);
     ops.push(import.advance(scope, &next));
     ops.extend(Counters::delta_op(scope, &import.delta));
     ops.push(chunk_delete(scope, &import.id, 0));
     match scope.transact(ops).await {
         Ok(()) => Ok(()),
-        Err(StoreError::ConditionFailed) => refuse_chunk(scope, import, &chunk).await,
+        Err(StoreError::ConditionFailed) => refuse_chunk(scope, import, &claims).await,
         Err(e) => Err(e.into()),
     }
 }
@@ -280,27 +296,29 @@ async fn audit_done(app: &App, scope: &TenantScope, import: &Import) -> Result<(
     Ok(())
 }
 
+/// The rows of a chunk as they stand once tidied: without the import id.
+fn tidied_rows(scope: &TenantScope, chunk: Chunk) -> impl Iterator<Item = Item> + '_ {
+    chunk
+        .writes
+        .into_iter()
+        .filter(|w| w.role == Role::Record)
+        .map(|w| Item {
+            key: scope.key(&w.sk),
+            attrs: w.attrs,
+        })
+}
+
 async fn tidy_chunk(scope: &TenantScope, import: &Import) -> Result<(), InfraError> {
     let k = import.tidied;
     let chunk = load_chunk(scope, &import.id, k).await?;
     let still_ours = Condition::Equals(IMPORT_ATTR.into(), Value::from(import.id.as_str()));
-    let rows: Vec<Item> = chunk
-        .writes
-        .iter()
-        .filter(|w| w.role == Role::Record)
-        .map(|w| Item {
-            key: scope.key(&w.sk),
-            attrs: w.attrs.clone(),
-        })
-        .collect();
     let next = Import {
         tidied: k + 1,
         ..import.clone()
     };
-    let mut ops: Vec<WriteOp> = rows
-        .iter()
+    let mut ops: Vec<WriteOp> = tidied_rows(scope, chunk)
         .map(|item| WriteOp::Put {
-            item: item.clone(),
+            item,
             condition: still_ours.clone(),
         })
         .collect();
@@ -309,8 +327,13 @@ async fn tidy_chunk(scope: &TenantScope, import: &Import) -> Result<(), InfraErr
     match scope.transact(ops).await {
         Ok(()) => Ok(()),
         Err(StoreError::ConditionFailed) => {
-            // Some row was edited or deleted since the flip: tidy the others one by one.
-            for item in rows {
+            // Some row was edited or deleted since the flip (or another run tidied this
+            // chunk): tidy the others one by one, from the chunk read again (rare, so the
+            // happy path keeps no copy of the rows).
+            let Some(chunk) = find_chunk(scope, &import.id, k).await? else {
+                return Ok(());
+            };
+            for item in tidied_rows(scope, chunk) {
                 settle(scope.put(item, still_ours.clone()).await)?;
             }
             settle(
