@@ -267,7 +267,8 @@ PY
 bench_profiles() {
   local pair=(myna-fn-registrants myna-fn-purge) profile
   local rows=()
-  for profile in release-o3 release-s release-z release-thin; do
+  # MYNA_PROFILES="release-o3 release-z" compares fewer (each profile is a release build).
+  for profile in ${MYNA_PROFILES:-release-o3 release-s release-z release-thin}; do
     release_build "$profile" "${pair[@]}"
     coldstart_run "$profile" "$(IFS=,; echo "${pair[*]}")" 15 > "/tmp/myna-profile-$profile.json"
     rows+=("$profile")
