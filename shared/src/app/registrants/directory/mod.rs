@@ -18,7 +18,7 @@ use std::sync::{Arc, LazyLock, Mutex, Weak};
 pub use entry::Entry;
 
 use crate::app::directory::{
-    entry_raw, is_built, trim, Version, ENTRY, GROUP, IMPORT, META, PREFIX, VERSION,
+    entry_raw, is_built, trim, Version, ENTRY, GROUP, IMPORT, META, MOST_STAMPS, PREFIX, VERSION,
 };
 use crate::app::import_gate::State;
 use crate::app::keys::TenantScope;
@@ -231,7 +231,18 @@ pub async fn snapshot(scope: &TenantScope) -> Result<(Arc<Snapshot>, usize), Inf
         if (seen.v, seen.epoch) == (snap.seen.v, snap.seen.epoch) {
             return Ok((Arc::clone(snap), calls));
         }
-        if let Some(patched) = catch_up(scope, snap, seen, item.as_ref(), &mut calls).await? {
+        // Too many stamps: trimmed here (the next reader of another copy reads it whole).
+        let mut trimmed = false;
+        if let Some(item) = item.as_ref().filter(|_| seen.stamps.len() > MOST_STAMPS) {
+            trimmed = trim(store.as_ref(), item).await?;
+            calls += 1;
+        }
+        if let Some(mut patched) = catch_up(scope, snap, &seen, &mut calls).await? {
+            // Current with the version item as read, so with the same item trimmed.
+            if trimmed {
+                patched.seen.epoch += 1;
+                patched.seen.stamps.clear();
+            }
             let patched = Arc::new(patched);
             remember(key, store, &patched);
             return Ok((patched, calls));
@@ -255,39 +266,26 @@ pub async fn snapshot(scope: &TenantScope) -> Result<(Arc<Snapshot>, usize), Inf
     Ok((snap, calls))
 }
 
-/// `snap` brought up to `seen` (the version item `item` as just read) by re-reading only the
-/// items whose stamp moved, trimming the stamps if they are many; `None` when the stamps
-/// cannot tell (another epoch, or too many changes): the caller reads the directory whole.
+/// `snap` brought up to `seen` (the version item as just read) by re-reading only the items
+/// whose stamp moved; `None` when the stamps cannot tell (another epoch, too many changes, or
+/// none though the version moved): the caller reads the directory whole.
 async fn catch_up(
     scope: &TenantScope,
     snap: &Snapshot,
-    seen: Version,
-    item: Option<&Item>,
+    seen: &Version,
     calls: &mut usize,
 ) -> Result<Option<Snapshot>, InfraError> {
     if seen.epoch != snap.seen.epoch {
         return Ok(None);
     }
     let changed = seen.changed_since(&snap.seen);
-    // No stamp moved with the version: a writer that does not stamp. Read it whole.
     if changed.is_empty() || changed.len() > MAX_BATCH_GET {
         return Ok(None);
     }
-    let store = scope.raw_store().as_ref();
     let keys: Vec<_> = changed.iter().map(|sk| scope.key(sk)).collect();
-    let items = store.batch_get(&keys).await?;
+    let items = scope.raw_store().batch_get(&keys).await?;
     *calls += 1;
-    let mut next = snap.patch(seen, &changed, &items);
-    // The copy is current with `item`, so it is with the same item trimmed.
-    if let Some(item) = item.filter(|i| i.attrs.len() > crate::app::directory::MOST_STAMPS) {
-        let trimmed = trim(store, item).await?;
-        *calls += 1;
-        if trimmed {
-            next.seen.epoch += 1;
-            next.seen.stamps.clear();
-        }
-    }
-    Ok(Some(next))
+    Ok(Some(snap.patch(seen.clone(), &changed, &items)))
 }
 
 /// Every item of a partition under a sort-key prefix, and the pages it took.
