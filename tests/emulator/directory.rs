@@ -1,7 +1,9 @@
 //! The registrant list on DynamoDB (moto): the directory rides in the same
-//! `TransactWriteItems` as each save, and a list page costs the DynamoDB calls the design
-//! promises, counted at the store: one query in a container that has not listed the tenant,
-//! one `GetItem` (the version) when its copy is current, and both after another container saved.
+//! `TransactWriteItems` as each save (its stamp set on the version item by the same
+//! `UpdateItem SET ... ADD`), and a list page costs the DynamoDB calls the design promises,
+//! counted at the store: one query in a container that has not listed the tenant, one
+//! `GetItem` (the version) when its copy is current, and the `GetItem` and one
+//! `BatchGetItem` of the changed entries after another container saved or edited.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -112,7 +114,46 @@ async fn a_list_page_costs_one_dynamodb_call_warm_and_two_after_another_containe
     regs::create(&writer, &scope, &tenant, &actor, save("C4", "江藤"), false)
         .await
         .unwrap();
-    // then the reader sees it at once: the version check and one query
+    // then the reader sees it at once: the version item and one batch read of its entry
     assert_eq!(list(&reader, &calls, &scope, &all).await, (4, 2));
     assert_eq!(list(&reader, &calls, &scope, &kana).await, (4, 1));
+
+    // when the first container edits it (a new name) and saves a fifth
+    let edited = regs::list(&scope, &Filter::default()).await.unwrap().rows[3].clone();
+    regs::update(
+        &writer,
+        &scope,
+        &tenant,
+        &actor,
+        &edited.id,
+        save("C4", "遠藤"),
+        false,
+    )
+    .await
+    .unwrap();
+    regs::create(&writer, &scope, &tenant, &actor, save("C5", "小川"), false)
+        .await
+        .unwrap();
+    // then the reader catches up with both in the same two calls
+    let renamed = Filter {
+        name: "遠藤".into(),
+        ..Default::default()
+    };
+    assert_eq!(list(&reader, &calls, &scope, &renamed).await, (1, 2));
+    assert_eq!(list(&reader, &calls, &scope, &all).await, (5, 1));
+    // and the version item on DynamoDB names the entries the writes changed
+    let version = writer
+        .ports
+        .store
+        .get(&myna::app::directory::version_key(&scope.pk()))
+        .await
+        .unwrap()
+        .unwrap();
+    let stamped = format!("{}E#{}", myna::app::directory::STAMP, edited.id);
+    assert!(
+        version.str(&stamped).is_some(),
+        "{:?}",
+        version.attrs.keys()
+    );
+    assert_eq!(version.i64("v"), Some(6), "five saves and an edit");
 }
