@@ -521,4 +521,45 @@ mod tests {
             WriteOp::Delete { .. }
         ));
     }
+
+    /// DynamoDB's item size: names and values of every attribute, keys included (numbers
+    /// over-counted at 8 bytes).
+    fn dynamodb_bytes(item: &Item) -> usize {
+        "pkpk".len()
+            + item.key.pk.len()
+            + item.key.sk.len()
+            + item
+                .attrs
+                .iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
+                .sum::<usize>()
+    }
+
+    #[test]
+    fn entries_of_ten_thousand_registrants_fit_two_dynamodb_query_pages() {
+        // given a registrant as the list bench seeds them, the longer kind (a retiree with a
+        // 削除予定日, a group and an e-mail address)
+        let registrant = Item::new(Key::new(PK, format!("REG#{ID}")))
+            .with("code", "E01234")
+            .with("family_name", "社員12")
+            .with("given_name", "太郎")
+            .with("family_kana", "シャインア")
+            .with("given_kana", "タロウ")
+            .with("attribute", "employee1")
+            .with("email", "staff1234@example.jp")
+            .with("status", "unregistered")
+            .with("dependents_status", "unregistered")
+            .with("group_id", ID)
+            .with("dependents", 1)
+            .with("retired_on", "2025-03-31")
+            .with("delete_on", "2027-04-01");
+        // when its entry is made
+        let entry = entry_item(PK, ID, &registrant);
+        // then 10,000 of them, with the version item at its most stamps, stay under two
+        // 1 MB pages (counted as 1,000,000 bytes each, short of DynamoDB's 1,048,576)
+        let stamp = STAMP.len() + "E#".len() + ID.len() + 12;
+        let version = 4 + PK.len() + VERSION.len() + 2 * 9 + MOST_STAMPS * stamp;
+        let total = 10_000 * dynamodb_bytes(&entry) + version;
+        assert!(total <= 2_000_000, "{total} bytes");
+    }
 }
