@@ -28,13 +28,20 @@
 //! calls it), so it works on the tenant's partition key, not on a scope. Numbers, images and
 //! passwords never enter the directory: only whether a number is held.
 
-use std::collections::{HashMap, HashSet};
+mod entry;
+mod stamps;
+
+use std::collections::HashSet;
 
 use serde_json::Value;
 
-use crate::domain::person::Attribute;
-use crate::domain::status::Status;
-use crate::ports::store::{Condition, Item, Key, Store, StoreError, WriteOp};
+use crate::ports::store::{Condition, Item, Key, WriteOp};
+
+pub use entry::{
+    attribute_letter, entry_fields, entry_item, entry_raw, status_letter, ENTRY_ATTR, ENTRY_ATTRS,
+    FORMAT, LEGACY_ENTRY_ATTR,
+};
+pub use stamps::{due_for_trim, trim, trim_after_write, Version};
 
 pub const PREFIX: &str = "DIR#";
 pub const VERSION: &str = "DIR#0VERSION";
@@ -43,15 +50,6 @@ pub const ENTRY: &str = "DIR#E#";
 pub const GROUP: &str = "DIR#G#";
 pub const IMPORT: &str = "DIR#I#";
 
-/// The entry layout [`entry_item`] writes. A directory marked built in another format (or
-/// none) is built again on its next list. Bump it when an attribute is inserted into
-/// [`ENTRY_ATTRS`] or an encoding changes; appending one at the end needs no bump (an entry
-/// written before reads it as empty).
-pub const FORMAT: i64 = 2;
-/// The entry's attribute: [`ENTRY_ATTRS`] encoded by [`entry_fields`]' rules.
-pub const ENTRY_ATTR: &str = "d";
-/// The first format's attribute (a JSON array in `ENTRY_ATTRS` order), still read.
-pub const LEGACY_ENTRY_ATTR: &str = "e";
 /// Version item attributes: the counter, the epoch, and the prefix of each stamp.
 pub const V: &str = "v";
 pub const EPOCH: &str = "epoch";
@@ -62,27 +60,6 @@ pub const MOST_STAMPS_PER_WRITE: usize = 25;
 /// Stamps the version item may gather before a reader (or, now and then, a writer) trims them
 /// by moving the epoch: every list reads this item, and DynamoDB caps it at 400 KB.
 pub const MOST_STAMPS: usize = 200;
-
-/// The registrant item's attributes an entry copies, in the entry's order (`has_number`
-/// stands for whether `number` is present). `registrants::directory` reads them back by name.
-pub const ENTRY_ATTRS: [&str; 15] = [
-    "code",
-    "family_name",
-    "given_name",
-    "family_kana",
-    "given_kana",
-    "attribute",
-    "email",
-    "status",
-    "dependents_status",
-    "group_id",
-    "dependents",
-    "has_number",
-    "retired_on",
-    "delete_on",
-    // `import_gate::IMPORT_ATTR`: the import whose flip makes the row visible.
-    "import_id",
-];
 
 /// Writes [`upkeep`] adds to a transaction besides one per registrant written: the version
 /// bump and one import or group entry. Callers filling a transaction to the limit (the CSV
@@ -117,115 +94,6 @@ pub fn built_item(pk: &str) -> Item {
 /// Whether a `META` item marks a directory complete in the current format.
 pub fn is_built(meta: &Item) -> bool {
     meta.bool("built") == Some(true) && meta.i64("format") == Some(FORMAT)
-}
-
-/// Separates an entry's fields (a control character no text of the list holds; escaped if
-/// one does).
-const SEP: char = '\u{1f}';
-
-/// One field as the entry stores it: text as is, the status and attribute codes as one
-/// letter, dates without dashes, `true` as "1"; null, `false` and missing as "".
-fn field(name: &str, value: Option<&Value>) -> String {
-    match (name, value) {
-        ("status" | "dependents_status", Some(Value::String(code))) => Status::from_code(code)
-            .map_or("", status_letter)
-            .to_string(),
-        ("attribute", Some(Value::String(code))) => Attribute::from_code(code)
-            .map_or("", attribute_letter)
-            .to_string(),
-        ("retired_on" | "delete_on", Some(Value::String(day))) => day.replace('-', ""),
-        (_, Some(Value::String(text))) => text.clone(),
-        (_, Some(Value::Bool(true))) => "1".into(),
-        (_, Some(Value::Number(n))) => n.to_string(),
-        _ => String::new(),
-    }
-}
-
-pub fn status_letter(s: Status) -> &'static str {
-    match s {
-        Status::Unregistered => "u",
-        Status::Pending => "p",
-        Status::SentBack => "s",
-        Status::Completed => "c",
-        Status::Refused => "r",
-    }
-}
-
-pub fn attribute_letter(a: Attribute) -> &'static str {
-    match a {
-        Attribute::Employee1 => "1",
-        Attribute::Employee2 => "2",
-        Attribute::RemunerationPayee => "m",
-        Attribute::RealEstatePayee => "e",
-        Attribute::Shareholder => "s",
-        Attribute::Other => "o",
-    }
-}
-
-/// The fields of `values` (in [`ENTRY_ATTRS`] order) as one string: escaped, joined by
-/// [`SEP`], empty ones at the end left off.
-fn join_fields(values: impl Iterator<Item = String>) -> String {
-    let mut fields: Vec<String> = values
-        .map(|f| f.replace('\\', "\\\\").replace(SEP, "\\s"))
-        .collect();
-    while fields.last().is_some_and(String::is_empty) {
-        fields.pop();
-    }
-    fields.join(&SEP.to_string())
-}
-
-/// The fields of a stored entry by attribute name ("" for any it left off), from either
-/// format; `None` if it holds neither.
-pub fn entry_fields(item: &Item) -> Option<HashMap<&'static str, String>> {
-    let values: Vec<String> = if let Some(raw) = item.str(ENTRY_ATTR) {
-        raw.split(SEP).map(unescape).collect()
-    } else {
-        let wire: Vec<Value> = serde_json::from_str(item.str(LEGACY_ENTRY_ATTR)?).ok()?;
-        ENTRY_ATTRS
-            .iter()
-            .zip(&wire)
-            .map(|(name, v)| field(name, Some(v)))
-            .collect()
-    };
-    let mut out: HashMap<&'static str, String> =
-        ENTRY_ATTRS.iter().map(|&n| (n, String::new())).collect();
-    for (name, value) in ENTRY_ATTRS.iter().zip(values) {
-        out.insert(name, value);
-    }
-    Some(out)
-}
-
-fn unescape(field: &str) -> String {
-    if !field.contains('\\') {
-        return field.to_string();
-    }
-    let mut out = String::with_capacity(field.len());
-    let mut chars = field.chars();
-    while let Some(c) = chars.next() {
-        if c != '\\' {
-            out.push(c);
-        } else if let Some(escaped) = chars.next() {
-            out.push(if escaped == 's' { SEP } else { escaped });
-        }
-    }
-    out
-}
-
-/// The raw stored form of an entry (for telling whether it changed), from either format.
-pub fn entry_raw(item: &Item) -> Option<&str> {
-    item.str(ENTRY_ATTR).or_else(|| item.str(LEGACY_ENTRY_ATTR))
-}
-
-/// The entry of a stored registrant item (see [`ENTRY_ATTRS`]).
-pub fn entry_item(pk: &str, id: &str, registrant: &Item) -> Item {
-    let values = ENTRY_ATTRS.iter().map(|&name| match name {
-        "has_number" => field(
-            name,
-            Some(&Value::from(registrant.attrs.contains_key("number"))),
-        ),
-        name => field(name, registrant.attrs.get(name)),
-    });
-    Item::new(Key::new(pk, format!("{ENTRY}{id}"))).with(ENTRY_ATTR, join_fields(values))
 }
 
 /// The directory writes that keep it in step with `ops`, a write to the tenant partition `pk`
@@ -323,89 +191,6 @@ pub fn split_version(pk: &str, ops: Vec<WriteOp>) -> (Vec<WriteOp>, Option<Write
     (rest, bump)
 }
 
-/// What a version item says: the counter, the epoch, and each stamp by directory sort key.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Version {
-    pub v: i64,
-    pub epoch: i64,
-    pub stamps: HashMap<String, String>,
-}
-
-impl Version {
-    pub fn read(item: Option<&Item>) -> Version {
-        let Some(item) = item else {
-            return Version::default();
-        };
-        Version {
-            v: item.i64(V).unwrap_or(0),
-            epoch: item.i64(EPOCH).unwrap_or(0),
-            stamps: item
-                .attrs
-                .iter()
-                .filter_map(|(name, stamp)| {
-                    let suffix = name.strip_prefix(STAMP)?;
-                    Some((format!("{PREFIX}{suffix}"), stamp.as_str()?.to_string()))
-                })
-                .collect(),
-        }
-    }
-
-    /// The directory sort keys changed since `older` (same epoch): stamped anew or again.
-    pub fn changed_since(&self, older: &Version) -> Vec<String> {
-        let mut keys: Vec<String> = self
-            .stamps
-            .iter()
-            .filter(|(sk, stamp)| older.stamps.get(*sk) != Some(stamp))
-            .map(|(sk, _)| sk.clone())
-            .collect();
-        keys.sort();
-        keys
-    }
-}
-
-/// Whether a transaction's [`upkeep`] calls for a look at the version item afterwards (about
-/// one stamped write in 32, by its stamp's last character): so stamps cannot pile up past
-/// [`MOST_STAMPS`] even while nobody lists.
-pub fn due_for_trim(ops: &[WriteOp]) -> bool {
-    ops.iter().any(|op| match op {
-        WriteOp::Update { key, set, .. } if key.sk == VERSION => set
-            .first()
-            .and_then(|(_, stamp)| stamp.as_str())
-            .is_some_and(|s| s.ends_with('0')),
-        _ => false,
-    })
-}
-
-/// Trims the stamps of `seen` (the version item as just read) if there are more than
-/// [`MOST_STAMPS`]: the item again with the epoch moved and no stamps, every other attribute
-/// kept, unless a write moved `v` since (it then stays as is). Whether it trimmed.
-pub async fn trim(store: &dyn Store, seen: &Item) -> Result<bool, StoreError> {
-    let stamps = seen.attrs.keys().filter(|n| n.starts_with(STAMP)).count();
-    if stamps <= MOST_STAMPS {
-        return Ok(false);
-    }
-    let mut item = seen.clone();
-    item.attrs.retain(|name, _| !name.starts_with(STAMP));
-    item.attrs
-        .insert(EPOCH.into(), Value::from(seen.i64(EPOCH).unwrap_or(0) + 1));
-    let unchanged = Condition::Equals(V.into(), Value::from(seen.i64(V).unwrap_or(0)));
-    match store.put(item, unchanged).await {
-        Ok(()) => Ok(true),
-        Err(StoreError::ConditionFailed) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
-
-/// After a write [`due_for_trim`]: reads the version item and trims it if long. Best effort
-/// (the write itself is done; a failure here only leaves the trim to the next one).
-pub async fn trim_after_write(store: &dyn Store, pk: &str) {
-    if let Ok(Some(item)) = store.get(&version_key(pk)).await {
-        if trim(store, &item).await.is_err() {
-            tracing::warn!("registrant directory stamps not trimmed");
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -492,22 +277,6 @@ mod tests {
     }
 
     #[test]
-    fn changed_since_names_the_items_stamped_anew_or_again() {
-        let version = |stamps: &[(&str, &str)]| Version {
-            v: 1,
-            epoch: 0,
-            stamps: stamps
-                .iter()
-                .map(|(k, s)| (k.to_string(), s.to_string()))
-                .collect(),
-        };
-        let older = version(&[("DIR#E#a", "1"), ("DIR#E#b", "2")]);
-        let newer = version(&[("DIR#E#a", "1"), ("DIR#E#b", "3"), ("DIR#G#c", "3")]);
-        assert_eq!(newer.changed_since(&older), vec!["DIR#E#b", "DIR#G#c"]);
-        assert!(older.changed_since(&older).is_empty());
-    }
-
-    #[test]
     fn upkeep_forgets_an_import_when_it_is_over() {
         let import = |state: &str| {
             WriteOp::put(Item::new(Key::new(PK, format!("IMPORT#{ID}"))).with("state", state))
@@ -520,46 +289,5 @@ mod tests {
             upkeep(PK, &[import("finished")])[0],
             WriteOp::Delete { .. }
         ));
-    }
-
-    /// DynamoDB's item size: names and values of every attribute, keys included (numbers
-    /// over-counted at 8 bytes).
-    fn dynamodb_bytes(item: &Item) -> usize {
-        "pkpk".len()
-            + item.key.pk.len()
-            + item.key.sk.len()
-            + item
-                .attrs
-                .iter()
-                .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
-                .sum::<usize>()
-    }
-
-    #[test]
-    fn entries_of_ten_thousand_registrants_fit_two_dynamodb_query_pages() {
-        // given a registrant as the list bench seeds them, the longer kind (a retiree with a
-        // 削除予定日, a group and an e-mail address)
-        let registrant = Item::new(Key::new(PK, format!("REG#{ID}")))
-            .with("code", "E01234")
-            .with("family_name", "社員12")
-            .with("given_name", "太郎")
-            .with("family_kana", "シャインア")
-            .with("given_kana", "タロウ")
-            .with("attribute", "employee1")
-            .with("email", "staff1234@example.jp")
-            .with("status", "unregistered")
-            .with("dependents_status", "unregistered")
-            .with("group_id", ID)
-            .with("dependents", 1)
-            .with("retired_on", "2025-03-31")
-            .with("delete_on", "2027-04-01");
-        // when its entry is made
-        let entry = entry_item(PK, ID, &registrant);
-        // then 10,000 of them, with the version item at its most stamps, stay under two
-        // 1 MB pages (counted as 1,000,000 bytes each, short of DynamoDB's 1,048,576)
-        let stamp = STAMP.len() + "E#".len() + ID.len() + 12;
-        let version = 4 + PK.len() + VERSION.len() + 2 * 9 + MOST_STAMPS * stamp;
-        let total = 10_000 * dynamodb_bytes(&entry) + version;
-        assert!(total <= 2_000_000, "{total} bytes");
     }
 }
