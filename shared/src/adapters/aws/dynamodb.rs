@@ -400,7 +400,10 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| StoreError::Backend(describe(&e)))?;
         let mut items: Vec<Item> = out.items().iter().filter_map(from_map).collect();
-        let more = items.len() > limit;
+        // More follow when DynamoDB returned the extra item asked for, or when it stopped at
+        // 1 MB of items before the limit (it then names where it stopped).
+        let cut = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        let more = items.len() > limit || cut;
         items.truncate(limit);
         let next = match (more, items.last()) {
             (true, Some(last)) => {
