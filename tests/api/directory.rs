@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use myna::adapters::embedded::Embedded;
+use myna::app::directory;
 use myna::app::keys::TenantScope;
 use myna::app::person::{Names, PersonCore};
 use myna::app::registrants::{self as regs, Filter, ListPage, Registrant};
@@ -21,6 +22,8 @@ use myna_tests::{test_config, Browser, TestApp};
 
 const COMPANY: &str = "株式会社ディレクトリ";
 const NUMBER: &str = "621498320257";
+/// No My Number typed.
+const NUMBER_FREE: &str = "";
 
 /// Another container: its own product (and so its own copy of the directory) over the same
 /// data, its store calls counted.
@@ -229,12 +232,9 @@ async fn list_shows_approval_dependents_and_groups_at_once_when_another_containe
         .is_empty());
 }
 
-#[tokio::test]
-async fn imported_rows_list_only_once_the_import_is_committed_in_every_container() {
-    // given a checked CSV file, staged (入力確認) but not committed
-    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-import@example.jp").await;
-    let scope = t.scope_of("dir-import@example.jp").await;
-    let other = second_container(&t);
+/// Uploads a checked CSV file of three registrants I000..I002 (トリコミ), staged for
+/// 入力確認 but not committed.
+async fn stage_three_rows(b: &mut Browser) -> myna_tests::Page {
     let header = "種別,社員コード,属性,氏名（姓）,氏名（名）,フリガナ（セイ）,フリガナ（メイ）,生年月日,性別,マイナンバー,続柄,入社日,メールアドレス,グループ,備考";
     let rows: Vec<String> = (0..3)
         .map(|i| {
@@ -242,14 +242,22 @@ async fn imported_rows_list_only_once_the_import_is_committed_in_every_container
         })
         .collect();
     let file = format!("{header}\n{}\n", rows.join("\n"));
-    let staged = b
-        .upload(
-            "/registrants/csv-upload",
-            "/registrants/csv-upload",
-            file.as_bytes(),
-            true,
-        )
-        .await;
+    b.upload(
+        "/registrants/csv-upload",
+        "/registrants/csv-upload",
+        file.as_bytes(),
+        true,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn imported_rows_list_only_once_the_import_is_committed_in_every_container() {
+    // given a checked CSV file, staged (入力確認) but not committed
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-import@example.jp").await;
+    let scope = t.scope_of("dir-import@example.jp").await;
+    let other = second_container(&t);
+    let staged = stage_three_rows(&mut b).await;
     assert_eq!(other.list(&scope, Filter::default()).await.0.total, 0);
 
     // when it is committed (登録, then the import job)
@@ -391,4 +399,337 @@ async fn data_saved_before_the_directory_lists_as_before_and_builds_it_once() {
     let (page, calls) = fresh.list(&scope, Filter::default()).await;
     assert_eq!((page.total, calls), (3, 1));
     assert!(b.get("/registrants").await.body.contains("3件"));
+}
+
+/// Runs a future of the embedded store (which never waits) to its end where no `.await` is
+/// possible (inside a store hook).
+fn run_now<F: std::future::Future>(f: F) -> F::Output {
+    let mut f = std::pin::pin!(f);
+    match f
+        .as_mut()
+        .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+    {
+        std::task::Poll::Ready(out) => out,
+        std::task::Poll::Pending => panic!("the embedded store does not wait"),
+    }
+}
+
+/// The tenant's directory version item as stored.
+async fn version_item(t: &TestApp, scope: &TenantScope) -> myna::ports::store::Item {
+    t.app
+        .ports
+        .store
+        .get(&directory::version_key(&scope.pk()))
+        .await
+        .unwrap()
+        .expect("a version item")
+}
+
+#[tokio::test]
+async fn a_stale_container_catches_up_in_two_store_calls_after_each_kind_of_change() {
+    // given a registrant in a group, listed (warm) in another container
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-delta@example.jp").await;
+    let scope = t.scope_of("dir-delta@example.jp").await;
+    let group = add_group(&mut b, "総務部", &scope).await;
+    let mut fields = person("差分", "一郎", "K001", "");
+    fields[2].1 = "サブン";
+    fields.push(("group_id", &group));
+    let id = b.add_registrant(&fields, &[]).await.registrant_id();
+    let other = second_container(&t);
+    assert_eq!(other.list(&scope, Filter::default()).await.0.total, 1);
+
+    // when a second registrant is saved: the version item, then the changed entry
+    let mut fields = person("差分", "二郎", "K002", "");
+    fields[2].1 = "サブン";
+    b.add_registrant(&fields, &[]).await;
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!((page.total, calls), (2, 2));
+    assert_eq!(other.list(&scope, Filter::default()).await.1, 1, "warm");
+
+    // when the first is edited: found by its new name only, in 社員コード order still
+    let mut fields = person("変更", "一郎", "K001", "");
+    fields[2].1 = "ヘンコウ";
+    fields.push(("group_id", &group));
+    edit(&mut b, &id, &fields).await;
+    let (page, calls) = other
+        .list(&scope, filter(|f| f.name = "へんこう".into()))
+        .await;
+    assert_eq!(calls, 2);
+    assert_eq!(
+        page.rows.iter().map(|r| r.name()).collect::<Vec<_>>(),
+        ["変更 一郎"]
+    );
+    assert_eq!(
+        other.codes(&scope, Filter::default()).await,
+        ["K001", "K002"]
+    );
+    assert_eq!(
+        other
+            .codes(&scope, filter(|f| f.sort = "name".into()))
+            .await,
+        ["K002", "K001"],
+        "サブン before ヘンコウ"
+    );
+
+    // when the group is renamed
+    let path = format!("/registrants/groups/{group}/edit");
+    let renamed = b
+        .submit(&path, &path, &[("name", "人事部"), ("confirmed", "1")])
+        .await;
+    assert_eq!(renamed.status, StatusCode::SEE_OTHER, "{}", renamed.body);
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!(calls, 2);
+    assert_eq!(page.groups.get(&group).map(String::as_str), Some("人事部"));
+
+    // when the first is deleted (廃棄 with confirmation)
+    b.dispose(&format!("/registrants/{id}/delete"), "mistaken", "")
+        .await;
+    // then it is gone from every order, and the call count includes any writes' stamps
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!((page.total, calls), (1, 2));
+    assert_eq!(
+        other
+            .codes(&scope, filter(|f| f.sort = "name".into()))
+            .await,
+        ["K002"]
+    );
+}
+
+#[tokio::test]
+async fn a_stale_container_shows_imported_rows_once_the_import_flips_in_two_store_calls() {
+    // given a checked CSV file staged (入力確認) and a warm copy in another container
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-flip@example.jp").await;
+    let scope = t.scope_of("dir-flip@example.jp").await;
+    b.add_registrant(&person("既存", "太郎", "E001", ""), &[])
+        .await;
+    let other = second_container(&t);
+    let staged = stage_three_rows(&mut b).await;
+    assert_eq!(other.codes(&scope, Filter::default()).await, ["E001"]);
+
+    // when it is committed (登録, then the import job): rows written, then the import flips
+    b.confirm_import(&staged).await;
+    t.run_jobs().await;
+    // then the other container lists every row after the version item and one batch read
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!(calls, 2);
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["E001", "I000", "I001", "I002"]
+    );
+    assert_eq!(
+        other
+            .codes(&scope, filter(|f| f.name = "とりこみ".into()))
+            .await
+            .len(),
+        3
+    );
+}
+
+#[tokio::test]
+async fn a_stale_container_sees_two_writers_and_a_write_made_while_it_reads() {
+    // given a tenant listed (warm) in a reader container, and two writer containers
+    let (t, _b) = TestApp::with_owner(COMPANY, "dir-two@example.jp").await;
+    let scope = t.scope_of("dir-two@example.jp").await;
+    let reader = second_container(&t);
+    let (first, second) = (second_container(&t), second_container(&t));
+    let (mine, yours) = (first.scope(&scope), second.scope(&scope));
+    assert_eq!(reader.list(&scope, Filter::default()).await.0.total, 0);
+
+    // when each writer saves a different registrant, interleaved with the other's edits
+    let a = registrant("W1".into());
+    let z = registrant("W2".into());
+    mine.transact(vec![WriteOp::put_new(a.to_item(&mine))])
+        .await
+        .unwrap();
+    yours
+        .transact(vec![WriteOp::put_new(z.to_item(&yours))])
+        .await
+        .unwrap();
+    let mut a2 = a.clone();
+    a2.code = "W0".into();
+    mine.transact(vec![WriteOp::put(a2.to_item(&mine))])
+        .await
+        .unwrap();
+    // then one refresh shows both, the edit included
+    let (page, calls) = reader.list(&scope, Filter::default()).await;
+    assert_eq!(calls, 2);
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["W0", "W2"]
+    );
+
+    // when a third registrant is saved while the reader is between its version read and its
+    // batch read (the reader's store runs the save just before the batch read)
+    yours
+        .transact(vec![WriteOp::put_new(
+            registrant("W3".into()).to_item(&yours),
+        )])
+        .await
+        .unwrap();
+    let late = second_container(&t);
+    let late_scope = late.scope(&scope);
+    let armed = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let mut embedded = Embedded::open(t.dir.path(), "http://127.0.0.1:8080", t.clock.clone())
+        .expect("the data directory opens");
+    let calls = Arc::new(AtomicUsize::new(0));
+    let (counter, trigger) = (calls.clone(), armed.clone());
+    embedded.ports.store = HookedStore::wrap(embedded.ports.store, move |op, _| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if op == "batch_get" && trigger.swap(false, Ordering::SeqCst) {
+            let r = registrant("W4".into());
+            run_now(late_scope.transact(vec![WriteOp::put_new(r.to_item(&late_scope))])).unwrap();
+        }
+        Ok(())
+    });
+    let racing = Container {
+        app: App::new(embedded.ports, test_config()),
+        calls,
+    };
+    assert_eq!(
+        racing.codes(&scope, Filter::default()).await,
+        ["W0", "W2", "W3"]
+    );
+    yours
+        .transact(vec![WriteOp::put(registrant("W5".into()).to_item(&yours))])
+        .await
+        .unwrap();
+    let (page, calls) = racing.list(&scope, Filter::default()).await;
+    assert!(!armed.load(Ordering::SeqCst), "the save ran mid-refresh");
+    assert_eq!(calls, 2);
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["W0", "W2", "W3", "W5"]
+    );
+    // then the save made mid-refresh shows on the next refresh
+    let (page, calls) = racing.list(&scope, Filter::default()).await;
+    assert_eq!(calls, 2);
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["W0", "W2", "W3", "W4", "W5"]
+    );
+}
+
+#[tokio::test]
+async fn many_saves_trim_the_stamps_and_a_stale_container_reads_the_directory_whole() {
+    // given a tenant listed (warm) in another container
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-trim@example.jp").await;
+    let scope = t.scope_of("dir-trim@example.jp").await;
+    b.add_registrant(&person("刈込", "太郎", "T0000", ""), &[])
+        .await;
+    let other = second_container(&t);
+    assert_eq!(other.list(&scope, Filter::default()).await.0.total, 1);
+    let epoch = version_item(&t, &scope)
+        .await
+        .i64(directory::EPOCH)
+        .unwrap_or(0);
+
+    // when more registrants than the version item keeps stamps for are saved one by one
+    let saves = directory::MOST_STAMPS + 10;
+    for i in 1..=saves {
+        let r = registrant(format!("T{i:04}"));
+        scope
+            .transact(vec![WriteOp::put_new(r.to_item(&scope))])
+            .await
+            .unwrap();
+    }
+    // then the other container lists them all (reading the directory whole)
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!(page.total, saves + 1);
+    assert!(calls <= 3, "{calls}");
+    assert_eq!(page.rows[0].code, "T0000");
+    // and the stamps were trimmed (by a writer or this reader), the epoch moved past them
+    let item = version_item(&t, &scope).await;
+    let stamps = item
+        .attrs
+        .keys()
+        .filter(|k| k.starts_with(directory::STAMP))
+        .count();
+    assert!(stamps <= directory::MOST_STAMPS, "{stamps}");
+    assert!(item.i64(directory::EPOCH).unwrap_or(0) > epoch);
+    // and the next save is caught up with again in two calls, the list after it in one
+    b.add_registrant(&person("刈込", "次郎", "T9999", ""), &[])
+        .await;
+    let (page, calls) = other.list(&scope, Filter::default()).await;
+    assert_eq!((page.total, calls), (saves + 2, 2));
+    assert_eq!(other.list(&scope, Filter::default()).await.1, 1);
+}
+
+#[tokio::test]
+async fn a_directory_in_the_first_format_lists_as_before_and_is_built_again_once() {
+    // given registrants whose directory entries are in the first format (a JSON array),
+    // marked built without a format
+    let (t, mut b) = TestApp::with_owner(COMPANY, "dir-v1@example.jp").await;
+    let scope = t.scope_of("dir-v1@example.jp").await;
+    for (code, name) in [("V2", "二郎"), ("V1", "一郎")] {
+        b.add_registrant(&person("旧式", name, code, NUMBER_FREE), &[])
+            .await;
+    }
+    let store = t.app.ports.store.clone();
+    let regs_items = store
+        .query(&Query::partition(scope.pk()).prefix("REG#"))
+        .await
+        .unwrap()
+        .items;
+    for item in regs_items
+        .iter()
+        .filter(|i| directory::is_registrant_sk(&i.key.sk))
+    {
+        let id = item.key.sk.trim_start_matches("REG#");
+        let wire: Vec<serde_json::Value> = directory::ENTRY_ATTRS
+            .iter()
+            .map(|&name| match name {
+                "has_number" => item.attrs.contains_key("number").into(),
+                name => item.attrs.get(name).cloned().unwrap_or_default(),
+            })
+            .collect();
+        let legacy = myna::ports::store::Item::new(myna::ports::store::Key::new(
+            scope.pk(),
+            format!("{}{id}", directory::ENTRY),
+        ))
+        .with(
+            directory::LEGACY_ENTRY_ATTR,
+            serde_json::Value::from(wire).to_string(),
+        );
+        store.put(legacy, Condition::None).await.unwrap();
+    }
+    let meta = myna::ports::store::Item::new(directory::meta_key(&scope.pk())).with("built", true);
+    store.put(meta, Condition::None).await.unwrap();
+
+    // when another container lists it
+    let other = second_container(&t);
+    let (page, building) = other.list(&scope, Filter::default()).await;
+    // then it lists as before, and the directory is built again in the current format
+    assert_eq!(
+        page.rows
+            .iter()
+            .map(|r| r.code.as_str())
+            .collect::<Vec<_>>(),
+        ["V1", "V2"]
+    );
+    assert!(building > 2, "the one-time build reads the items");
+    let entries = store
+        .query(&Query::partition(scope.pk()).prefix(directory::ENTRY))
+        .await
+        .unwrap()
+        .items;
+    assert!(entries
+        .iter()
+        .all(|e| e.str(directory::ENTRY_ATTR).is_some()
+            && e.str(directory::LEGACY_ENTRY_ATTR).is_none()));
+    // and a fresh container reads it in one query
+    let fresh = second_container(&t);
+    let (page, calls) = fresh.list(&scope, filter(|f| f.name = "旧式".into())).await;
+    assert_eq!((page.total, calls), (2, 1));
 }

@@ -2,8 +2,10 @@
 //! each, 20 groups of 500, a mix of statuses, retirees and 削除予定日). Reports page latency
 //! p50/p99 through the HTTP router for every list case (no filter at pages 1/100/200, name
 //! and kana search, status, group, 退職者, the date filters, each sort), the Store calls per
-//! page, and the list right after another container saved (the directory copy reloaded), as
-//! JSON on stdout (`infra/bench.sh list` writes it to docs/perf/).
+//! page, and the list right after another container saved (the copy catches up with the one
+//! entry the save changed), the directory's size as DynamoDB counts it and the 1 MB query
+//! pages a cold container reads, as JSON on stdout (`infra/bench.sh list` writes it to
+//! docs/perf/).
 //!
 //! Run: `cargo bench -p myna-tests --bench registrants_list`
 
@@ -277,22 +279,31 @@ async fn main() {
         .await
         .unwrap()
         .items;
-    let directory_bytes: usize = directory
+    // DynamoDB's item size: every attribute's name and value (UTF-8 bytes; a number counts
+    // at most 21 bytes, a boolean or null 1: 8 is an over-count for the small ones).
+    let item_bytes = |i: &myna::ports::store::Item| {
+        "pkpk".len()
+            + i.key.pk.len()
+            + i.key.sk.len()
+            + i.attrs
+                .iter()
+                .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
+                .sum::<usize>()
+    };
+    let directory_bytes: usize = directory.iter().map(item_bytes).sum();
+    // A query page stops at 1 MB; counted here as 1,000,000 bytes, the conservative reading.
+    let directory_pages = directory_bytes.div_ceil(1_000_000);
+    // What every list reads first: the version item with its stamps.
+    let version_item_bytes = directory
         .iter()
-        .map(|i| {
-            "pkpk".len()
-                + i.key.pk.len()
-                + i.key.sk.len()
-                + i.attrs
-                    .iter()
-                    .map(|(k, v)| k.len() + v.as_str().map_or(8, str::len))
-                    .sum::<usize>()
-        })
-        .sum();
+        .find(|i| i.key.sk == myna::app::directory::VERSION)
+        .map_or(0, item_bytes);
     let report = serde_json::json!({
         "registrants_list": {
             "directory_items": directory.len(),
             "directory_bytes": directory_bytes,
+            "directory_query_pages": directory_pages,
+            "version_item_bytes": version_item_bytes,
             "registrants": REGISTRANTS,
             "dependents_each": 1,
             "groups": GROUPS,

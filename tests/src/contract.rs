@@ -386,6 +386,90 @@ pub async fn store_batches_any_number_of_items(store: Arc<dyn Store>) {
     assert_eq!(store.batch_get(&keys).await.unwrap().len(), 60);
 }
 
+/// An update sets top-level attributes (any name, `#` included) and adds to counters in one
+/// write, creating the item or keeping its other attributes, and rolls back with its
+/// transaction.
+pub async fn store_updates_set_and_add_in_a_transaction(store: Arc<dyn Store>) {
+    let pk = format!("{}#U", prefix());
+    let key = Key::new(&pk, "VERSION");
+    let update = |stamp: &str, delta: i64| WriteOp::Update {
+        key: key.clone(),
+        set: vec![
+            ("c#E#1".into(), json!(stamp)),
+            ("c#G#2".into(), json!(format!("{stamp}g"))),
+        ],
+        add: vec![("v".into(), delta), ("epoch".into(), 0)],
+    };
+    // creates the item
+    store.transact(vec![update("s1", 1)]).await.unwrap();
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            item.i64("v"),
+            item.i64("epoch"),
+            item.str("c#E#1"),
+            item.str("c#G#2")
+        ),
+        (Some(1), Some(0), Some("s1"), Some("s1g"))
+    );
+    // keeps attributes it does not name, replaces those it does
+    store
+        .put(item.clone().with("kept", "yes"), Condition::None)
+        .await
+        .unwrap();
+    store
+        .transact(vec![
+            WriteOp::Update {
+                key: key.clone(),
+                set: vec![("c#E#1".into(), json!("s2"))],
+                add: vec![("v".into(), 1)],
+            },
+            WriteOp::put(Item::new(Key::new(&pk, "OTHER"))),
+        ])
+        .await
+        .unwrap();
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!(
+        (
+            item.i64("v"),
+            item.str("c#E#1"),
+            item.str("c#G#2"),
+            item.str("kept")
+        ),
+        (Some(2), Some("s2"), Some("s1g"), Some("yes"))
+    );
+    // and writes nothing when its transaction fails
+    let failed = store
+        .transact(vec![
+            update("s3", 5),
+            WriteOp::put_new(Item::new(Key::new(&pk, "OTHER"))),
+        ])
+        .await;
+    assert!(matches!(failed, Err(StoreError::ConditionFailed)));
+    let item = store.get(&key).await.unwrap().unwrap();
+    assert_eq!((item.i64("v"), item.str("c#E#1")), (Some(2), Some("s2")));
+    // and is no batch write
+    assert!(matches!(
+        store.batch_write(vec![update("s4", 1)]).await,
+        Err(StoreError::Invalid(_))
+    ));
+}
+
+/// A query whose items pass 1 MB before its limit still says more follow (DynamoDB cuts the
+/// page there), so a reader walking the cursor gets every item.
+pub async fn store_pages_a_query_past_a_megabyte(store: Arc<dyn Store>) {
+    let pk = format!("{}#MB", prefix());
+    let blob = "x".repeat(100_000);
+    let items: Vec<WriteOp> = (0..12)
+        .map(|i| {
+            WriteOp::put(Item::new(Key::new(&pk, format!("I{i:02}"))).with("b", blob.as_str()))
+        })
+        .collect();
+    store.batch_write(items).await.unwrap();
+    let all = all_pages(store.as_ref(), Query::partition(&pk).limit(1000)).await;
+    assert_eq!(all.len(), 12);
+}
+
 pub async fn run_store_suite(store: Arc<dyn Store>) {
     store_round_trips_items(store.clone()).await;
     store_conditions_guard_writes(store.clone()).await;
@@ -393,6 +477,8 @@ pub async fn run_store_suite(store: Arc<dyn Store>) {
     store_queries_a_partition_in_sort_key_order(store.clone()).await;
     store_queries_secondary_indexes(store.clone()).await;
     store_transactions_are_all_or_nothing(store.clone()).await;
+    store_updates_set_and_add_in_a_transaction(store.clone()).await;
+    store_pages_a_query_past_a_megabyte(store.clone()).await;
     store_batches_any_number_of_items(store).await;
 }
 

@@ -335,11 +335,7 @@ impl TenantScope {
             [WriteOp::Put { item, condition }] if extra.is_empty() => {
                 self.store.put(item, condition).await
             }
-            [op] => {
-                self.store
-                    .transact(std::iter::once(op).chain(extra).collect())
-                    .await
-            }
+            [op] => self.transact_with_upkeep(vec![op], extra).await,
         }
     }
 
@@ -354,11 +350,7 @@ impl TenantScope {
             WriteOp::Delete { key, condition } if extra.is_empty() => {
                 self.store.delete(&key, condition).await
             }
-            op => {
-                self.store
-                    .transact(std::iter::once(op).chain(extra).collect())
-                    .await
-            }
+            op => self.transact_with_upkeep(vec![op], extra).await,
         }
     }
 
@@ -372,11 +364,26 @@ impl TenantScope {
     /// All of `ops` or none, with the registrant directory's upkeep in the same transaction
     /// (`app::directory`: one more write per registrant, group or import written,
     /// and a version bump).
-    pub async fn transact(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
+    pub async fn transact(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
         let extra = directory::upkeep(&self.pk(), &ops);
+        self.transact_with_upkeep(ops, extra).await
+    }
+
+    /// `ops` and their directory upkeep `extra` in one transaction; now and then a look at
+    /// the directory's stamps afterwards (`directory::due_for_trim`).
+    async fn transact_with_upkeep(
+        &self,
+        mut ops: Vec<WriteOp>,
+        extra: Vec<WriteOp>,
+    ) -> Result<(), StoreError> {
+        let trim = directory::due_for_trim(&extra);
         ops.extend(extra);
-        self.store.transact(ops).await
+        self.store.transact(ops).await?;
+        if trim {
+            directory::trim_after_write(self.store.as_ref(), &self.pk()).await;
+        }
+        Ok(())
     }
 
     /// A batch write; the directory entries of what it writes go in the same batch and the
@@ -384,17 +391,17 @@ impl TenantScope {
     /// rebuild, since it may then disagree with the items.
     pub async fn batch_write(&self, mut ops: Vec<WriteOp>) -> Result<(), StoreError> {
         self.check_ops(&ops)?;
-        let (extra, listed) = directory::split_version(directory::upkeep(&self.pk(), &ops));
+        let pk = self.pk();
+        let (extra, bump) = directory::split_version(&pk, directory::upkeep(&pk, &ops));
         ops.extend(extra);
         let written = self.store.batch_write(ops).await;
-        if listed {
+        if let Some(bump) = bump {
             if written.is_err() {
                 // Best effort: the batch's own error is the one to report.
-                let meta = directory::meta_key(&self.pk());
+                let meta = directory::meta_key(&pk);
                 let _ = self.store.delete(&meta, Condition::None).await;
             }
-            let version = directory::version_key(&self.pk());
-            self.store.add(&version, "v", 1, None).await?;
+            self.store.transact(vec![bump]).await?;
         }
         written
     }

@@ -196,6 +196,15 @@ pub enum WriteOp {
         deltas: Vec<(String, i64)>,
         expires_at: Option<i64>,
     },
+    /// In a transaction only: set each top-level attribute in `set` and add each delta in
+    /// `add` (missing counts as 0), creating the item if needed, keeping every other
+    /// attribute; DynamoDB's `UpdateItem SET ... ADD ...`. Nothing is read first, so two
+    /// writers never contend for it (the registrant directory's version item).
+    Update {
+        key: Key,
+        set: Vec<(String, Value)>,
+        add: Vec<(String, i64)>,
+    },
     /// Only checks the condition; writes nothing.
     Check {
         key: Key,
@@ -221,9 +230,10 @@ impl WriteOp {
     pub fn key(&self) -> &Key {
         match self {
             WriteOp::Put { item, .. } => &item.key,
-            WriteOp::Delete { key, .. } | WriteOp::Add { key, .. } | WriteOp::Check { key, .. } => {
-                key
-            }
+            WriteOp::Delete { key, .. }
+            | WriteOp::Add { key, .. }
+            | WriteOp::Update { key, .. }
+            | WriteOp::Check { key, .. } => key,
         }
     }
 }

@@ -154,24 +154,54 @@ macro_rules! with_condition {
 }
 
 fn add_expr(deltas: &[(String, i64)], expires_at: Option<i64>) -> Expr {
+    let ttl = expires_at.map(|at| ("ttl".to_string(), Value::from(at)));
+    update_expr(ttl.as_slice(), deltas)
+}
+
+/// `SET #s0 = :s0, ... ADD #a0 :a0, ...`: top-level attribute names only, passed as
+/// expression attribute names (so any name, `#` and all, is taken literally).
+fn update_expr(set: &[(String, Value)], deltas: &[(String, i64)]) -> Expr {
     let mut names = HashMap::new();
     let mut values = HashMap::new();
+    let mut sets = Vec::new();
     let mut adds = Vec::new();
+    for (i, (attr, value)) in set.iter().enumerate() {
+        names.insert(format!("#s{i}"), attr.clone());
+        values.insert(format!(":s{i}"), to_av(value));
+        sets.push(format!("#s{i} = :s{i}"));
+    }
     for (i, (attr, delta)) in deltas.iter().enumerate() {
         names.insert(format!("#a{i}"), attr.clone());
         values.insert(format!(":a{i}"), AttributeValue::N(delta.to_string()));
         adds.push(format!("#a{i} :a{i}"));
     }
-    let mut text = format!("ADD {}", adds.join(", "));
-    if let Some(at) = expires_at {
-        names.insert("#ttl".into(), "ttl".into());
-        values.insert(":ttl".into(), AttributeValue::N(at.to_string()));
-        text.push_str(" SET #ttl = :ttl");
+    let mut clauses = Vec::new();
+    if !sets.is_empty() {
+        clauses.push(format!("SET {}", sets.join(", ")));
     }
+    if !adds.is_empty() {
+        clauses.push(format!("ADD {}", adds.join(", ")));
+    }
+    let text = clauses.join(" ");
     Expr {
         text,
         names,
         values,
+    }
+}
+
+impl DynamoStore {
+    /// One `Update` of a transaction.
+    fn transact_update(&self, key: &Key, e: Expr) -> Result<TransactWriteItem, StoreError> {
+        let b = Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key_map(key)))
+            .update_expression(e.text)
+            .set_expression_attribute_names(Some(e.names))
+            .set_expression_attribute_values(Some(e.values));
+        Ok(TransactWriteItem::builder()
+            .update(b.build().map_err(invalid)?)
+            .build())
     }
 }
 
@@ -370,7 +400,10 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| StoreError::Backend(describe(&e)))?;
         let mut items: Vec<Item> = out.items().iter().filter_map(from_map).collect();
-        let more = items.len() > limit;
+        // More follow when DynamoDB returned the extra item asked for, or when it stopped at
+        // 1 MB of items before the limit (it then names where it stopped).
+        let cut = out.last_evaluated_key().is_some_and(|k| !k.is_empty());
+        let more = items.len() > limit || cut;
         items.truncate(limit);
         let next = match (more, items.last()) {
             (true, Some(last)) => {
@@ -418,17 +451,9 @@ impl Store for DynamoStore {
                     key,
                     deltas,
                     expires_at,
-                } => {
-                    let e = add_expr(deltas, *expires_at);
-                    let b = Update::builder()
-                        .table_name(&self.table)
-                        .set_key(Some(key_map(key)))
-                        .update_expression(e.text)
-                        .set_expression_attribute_names(Some(e.names))
-                        .set_expression_attribute_values(Some(e.values));
-                    TransactWriteItem::builder()
-                        .update(b.build().map_err(invalid)?)
-                        .build()
+                } => self.transact_update(key, add_expr(deltas, *expires_at))?,
+                WriteOp::Update { key, set, add } => {
+                    self.transact_update(key, update_expr(set, add))?
                 }
                 WriteOp::Check { key, condition } => {
                     let e = condition_expr(condition).unwrap_or(Expr {

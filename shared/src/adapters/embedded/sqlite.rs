@@ -172,15 +172,18 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Applies the deltas and returns the new value of the first one.
+    /// Sets `set`, applies the deltas and returns the new value of the first one.
     fn add_in(
         tx: &Connection,
         table: &str,
         key: &Key,
-        deltas: &[(String, i64)],
+        (set, deltas): (&[(String, Value)], Deltas<'_>),
         expires_at: Option<i64>,
     ) -> Result<i64, StoreError> {
         let mut attrs = Self::read(tx, table, key)?.unwrap_or_default();
+        for (attr, value) in set {
+            attrs.insert(attr.clone(), value.clone());
+        }
         let mut first = None;
         for (attr, delta) in deltas {
             let current = match attrs.get(attr) {
@@ -236,7 +239,10 @@ impl SqliteStore {
                 key,
                 deltas,
                 expires_at,
-            } => Self::add_in(tx, table, key, deltas, *expires_at).map(|_| ()),
+            } => Self::add_in(tx, table, key, (&[], deltas), *expires_at).map(|_| ()),
+            WriteOp::Update { key, set, add } => {
+                Self::add_in(tx, table, key, (set, add), None).map(|_| ())
+            }
             WriteOp::Check { key, condition } => check(key, condition),
         }
     }
@@ -253,6 +259,9 @@ impl SqliteStore {
         tx.commit().map_err(backend)
     }
 }
+
+/// Counter deltas of an add or update.
+type Deltas<'a> = &'a [(String, i64)];
 
 fn parse_attrs(raw: &str) -> Result<Attrs, StoreError> {
     serde_json::from_str(raw).map_err(|e| StoreError::Backend(format!("stored attributes: {e}")))
@@ -328,7 +337,7 @@ impl Store for SqliteStore {
             &tx,
             &self.table,
             key,
-            &[(attr.to_string(), delta)],
+            (&[], &[(attr.to_string(), delta)]),
             expires_at,
         )?;
         tx.commit().map_err(backend)?;

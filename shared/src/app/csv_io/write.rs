@@ -272,7 +272,7 @@ impl Selection {
         let groups = regs::for_each_selected(scope, filter, |e| {
             registrants += 1;
             dependents += usize::try_from(e.dependents).unwrap_or(0);
-            flags_fit &= e.text_cp932 == Some(true);
+            flags_fit &= e.text_cp932;
             if let Some(g) = e.group_id.as_ref().filter(|g| !group_ids.contains(*g)) {
                 group_ids.insert(g.clone());
             }

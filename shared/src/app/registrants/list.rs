@@ -116,7 +116,7 @@ pub async fn list(scope: &TenantScope, filter: &Filter) -> Result<ListPage, Infr
     let (snap, store_calls) = directory::snapshot(scope).await?;
     // Both orders are kept sorted in the snapshot: a page only filters.
     let ordered: Box<dyn Iterator<Item = &Arc<Entry>>> = if filter.sort == "name" {
-        Box::new(snap.by_name.iter().filter_map(|&i| snap.entries.get(i)))
+        Box::new(snap.by_name.iter())
     } else {
         Box::new(snap.entries.iter())
     };
