@@ -30,6 +30,16 @@ use crate::ports::store::{Item, Query, Store, StoreError, MAX_BATCH_GET};
 const QUERY_LIMIT: usize = 100_000;
 /// Tenants whose directory a container keeps; past it the cache starts over.
 const CACHED_TENANTS: usize = 256;
+/// Entries a container keeps across tenants (about 1 KB each in memory, so some 60 MB of a
+/// 256 MB function); past it the cache starts over, so a container serving several large
+/// tenants stays within its memory. A tenant larger than this alone is still kept.
+const CACHED_ENTRIES: usize = 60_000;
+
+/// Whether the cache starts over before keeping a snapshot of `adding` entries, holding
+/// `tenants` snapshots of `held` entries in all.
+fn starts_over(tenants: usize, held: usize, adding: usize) -> bool {
+    tenants >= CACHED_TENANTS || held + adding > CACHED_ENTRIES
+}
 
 /// The directory of one tenant at one version: visible entries in 社員コード order and in
 /// フリガナ order, and the names of every group.
@@ -216,7 +226,9 @@ fn cache_key(store: &Arc<dyn Store>, scope: &TenantScope) -> (usize, String) {
 
 fn remember(key: (usize, String), store: &Arc<dyn Store>, snap: &Arc<Snapshot>) {
     let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
-    if cache.len() >= CACHED_TENANTS {
+    cache.remove(&key);
+    let held = cache.values().map(|(_, s)| s.entries.len()).sum();
+    if starts_over(cache.len(), held, snap.entries.len()) {
         cache.clear();
     }
     cache.insert(key, (Arc::downgrade(store), Arc::clone(snap)));
@@ -322,5 +334,21 @@ async fn read_prefix(
             Some(next) => cursor = Some(next),
             None => return Ok((items, pages)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cache_starts_over_when_its_tenants_or_entries_would_pass_the_bound() {
+        // a few small tenants stay; the 257th tenant, or entries past the bound, start over
+        assert!(!starts_over(3, 1_000, 500));
+        assert!(starts_over(CACHED_TENANTS, 1_000, 500));
+        assert!(!starts_over(5, 50_000, 10_000));
+        assert!(starts_over(5, 50_000, 10_001));
+        // one tenant larger than the bound alone is still kept (nothing else is held)
+        assert!(!starts_over(0, 0, CACHED_ENTRIES));
     }
 }
