@@ -186,8 +186,35 @@ async fn stopping_a_committing_import_hands_its_roll_back_to_the_job_and_leaves_
     assert_eq!(stopped.committed, 1);
 
     // WHEN the owner presses 登録を取り消す on the status page
+    let discard = format!("/registrants/csv-upload/{id}/discard");
     let page = status(&mut b, &id).await;
-    let token = page.csrf().unwrap();
+    assert!(
+        page.body.contains(&format!("href=\"{discard}\"")),
+        "{}",
+        page.body
+    );
+    // THEN a confirmation comes first, saying how many committed rows go, and nothing happens
+    let confirm = b.get(&discard).await;
+    assert_eq!(confirm.status, StatusCode::OK);
+    let people = stopped.committed_people;
+    assert!(people > 0);
+    assert!(
+        confirm
+            .body
+            .contains(&format!("登録済みの{people}人（全100人中）も削除され")),
+        "{}",
+        confirm.body
+    );
+    assert!(!confirm.body.contains("http-equiv=\"refresh\""));
+    assert!(
+        t.queue.drain().is_empty(),
+        "nothing is queued before 取り消す"
+    );
+    let still = staging::load(&scope, &id).await.unwrap().unwrap();
+    assert_eq!(still.state, staging::State::Committing);
+
+    // WHEN the owner presses 取り消す on the confirmation
+    let token = confirm.csrf().unwrap();
     let res = b
         .post(
             &format!("/registrants/csv-upload/{id}/discard"),

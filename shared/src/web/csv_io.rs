@@ -56,6 +56,11 @@ pub(super) fn routes() -> Routes {
         .get("/registrants/csv-upload/template.csv", import, template)
         .get("/registrants/csv-upload/{id}", import, status)
         .post("/registrants/csv-upload/{id}/commit", import, commit)
+        .get(
+            "/registrants/csv-upload/{id}/discard",
+            import,
+            discard_confirm,
+        )
         .post("/registrants/csv-upload/{id}/discard", import, discard)
 }
 
@@ -367,6 +372,15 @@ async fn status_page(
         ImportState::Failed => "failed",
         ImportState::Discarded => "discarded",
     };
+    state_page(authed, import, state, encoding).await
+}
+
+async fn state_page(
+    authed: &Authed,
+    import: &Import,
+    state: &'static str,
+    encoding: Option<&'static str>,
+) -> Result<Response, WebError> {
     Ok(render(&StatusView {
         chrome: Chrome::new(authed, "/registrants"),
         id: import.id.clone(),
@@ -430,6 +444,17 @@ async fn publish(app: &AppState, authed: &Authed, id: &str) -> Result<(), WebErr
         .await
         .map_err(crate::app::InfraError::from)?;
     Ok(())
+}
+
+/// 登録を取り消す's confirmation: while an import is being committed, taking it back deletes
+/// the rows already written, so the page says how many before anything happens. Any other
+/// state has nothing to confirm: its status page.
+async fn discard_confirm(authed: Authed, Path(id): Path<String>) -> Result<Response, WebError> {
+    let import = load(&authed, &id).await?;
+    if import.state != ImportState::Committing {
+        return Ok(Redirect::to(&format!("/registrants/csv-upload/{id}")).into_response());
+    }
+    state_page(&authed, &import, "confirm_discard", None).await
 }
 
 async fn discard(
