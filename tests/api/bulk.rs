@@ -84,7 +84,7 @@ async fn confirm(t: &TestApp, b: &mut Browser, page: &Page) -> Page {
     t.run_jobs().await;
     for _ in 0..100 {
         let status = b.get(&format!("/registrants/csv-upload/{id}")).await;
-        if !status.body.contains("http-equiv=\"refresh\"") {
+        if !status.body.contains("data-progress") {
             return status;
         }
     }

@@ -69,12 +69,18 @@ async fn a_confirmed_import_is_committed_by_the_import_commit_job_when_its_event
 
     // WHEN the status page is shown before the job ran
     let before = status(&mut b, &id).await;
-    // THEN it only shows progress: nothing committed, still reloading
+    // THEN it only shows progress: nothing committed, still updating itself in place (a
+    // script polling the page, no refresh header that reloads it and loses the reader's place)
     assert!(
-        before.body.contains("http-equiv=\"refresh\""),
+        before.body.contains("data-progress")
+            && before.body.contains("/static/progress.js")
+            && !before.body.contains("http-equiv"),
         "{}",
         before.body
     );
+    let script = b.get("/static/progress.js").await;
+    assert_eq!(script.status, StatusCode::OK);
+    assert!(script.body.contains("data-progress"), "{}", script.body);
     assert!(!before.body.contains("完了"), "{}", before.body);
 
     // WHEN the one queued event is handled by the import-commit function
@@ -94,7 +100,7 @@ async fn a_confirmed_import_is_committed_by_the_import_commit_job_when_its_event
         "{}",
         after.body
     );
-    assert!(!after.body.contains("http-equiv=\"refresh\""));
+    assert!(!after.body.contains("data-progress"));
     let scope = t.scope_of("job@example.jp").await;
     let listed = myna::app::registrants::select(&scope, &Default::default())
         .await
@@ -152,10 +158,7 @@ async fn the_status_page_continues_an_import_only_after_its_event_was_lost_for_2
     // WHEN the status page reloads within 20 seconds
     t.clock.advance(time::Duration::seconds(19));
     // THEN it does not commit anything itself
-    assert!(status(&mut b, &id)
-        .await
-        .body
-        .contains("http-equiv=\"refresh\""));
+    assert!(status(&mut b, &id).await.body.contains("data-progress"));
 
     // WHEN the import has stood still for 20 seconds
     t.clock.advance(time::Duration::seconds(1));
@@ -205,7 +208,7 @@ async fn stopping_a_committing_import_hands_its_roll_back_to_the_job_and_leaves_
         "{}",
         confirm.body
     );
-    assert!(!confirm.body.contains("http-equiv=\"refresh\""));
+    assert!(!confirm.body.contains("data-progress"));
     assert!(
         t.queue.drain().is_empty(),
         "nothing is queued before 取り消す"

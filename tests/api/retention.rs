@@ -359,7 +359,7 @@ async fn csv_reads_and_writes_the_retention_columns() {
     t.run_jobs().await;
     for _ in 0..50 {
         let status = b.get(&format!("/registrants/csv-upload/{id}")).await;
-        if !status.body.contains("http-equiv=\"refresh\"") {
+        if !status.body.contains("data-progress") {
             break;
         }
     }

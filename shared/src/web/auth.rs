@@ -25,6 +25,7 @@ pub fn routes() -> Routes {
         .get("/static/favicon.png", anyone, super::favicon)
         .get("/static/upload.js", anyone, super::upload_script)
         .get("/static/collection.js", anyone, super::collection_script)
+        .get("/static/progress.js", anyone, super::progress_script)
         .get("/static/viewer.js", anyone, super::viewer_script)
         .get("/static/enrol.js", anyone, super::enrol_script)
         .get("/signup", anyone, signup_form)

@@ -447,6 +447,11 @@ pub async fn collection_script() -> Response {
     script(include_str!("../../../templates/static/collection.js"))
 }
 
+/// The import status page's script (its progress, updated in place).
+pub async fn progress_script() -> Response {
+    script(include_str!("../../../templates/static/progress.js"))
+}
+
 /// The phone pages' script (the three number boxes).
 pub async fn enrol_script() -> Response {
     script(include_str!("../../../templates/static/enrol.js"))
