@@ -236,7 +236,8 @@ bench_coldstart() {
   # made (the same settings under another name), without building it again.
   local profile="${MYNA_COLDSTART_PROFILE:-release}" functions
   mapfile -t functions < <(function_packages)
-  release_build "$profile" "${functions[@]}"
+  # MYNA_SKIP_BUILD=1 times the binaries already built (after a build of the same commit).
+  [ -n "${MYNA_SKIP_BUILD:-}" ] || release_build "$profile" "${functions[@]}"
   coldstart_run "$profile" > docs/perf/coldstart.json
   python3 - "$(nproc)" "$(date -u +%Y-%m-%d)" "$profile" <<'PY' > docs/perf/coldstart.md
 import json, sys

@@ -152,8 +152,10 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(DEFAULT_RUNS);
+    // Unset or empty: every function.
     let only: Option<Vec<String>> = std::env::var("MYNA_COLDSTART_ONLY")
         .ok()
+        .filter(|v| !v.is_empty())
         .map(|v| v.split(',').map(str::to_string).collect());
     let emulator = Emulator::start().await;
     let template = Template::load();
