@@ -209,6 +209,39 @@ fn invalid(e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(e.to_string())
 }
 
+/// Times a transaction cancelled by another one on the same item is sent again. Every write
+/// of a tenant's registrants touches its directory version item (and many its counters), so
+/// two at once are common; DynamoDB cancels one of them whole, and sending it again is safe.
+const CONFLICT_RETRIES: u32 = 4;
+
+/// Why DynamoDB cancelled a transaction, from its cancellation reasons (one per item, `None`
+/// or "None" for the items that were fine).
+#[derive(Debug, PartialEq, Eq)]
+enum Cancelled {
+    /// A condition of the caller's failed: the write is refused.
+    Condition,
+    /// Only conflicts with another transaction in flight: nothing was written, try again.
+    Conflict,
+    /// Anything else (throttling, validation, not a cancellation).
+    Other,
+}
+
+fn cancelled_because(reasons: &[Option<&str>]) -> Cancelled {
+    let codes: Vec<&str> = reasons
+        .iter()
+        .flatten()
+        .copied()
+        .filter(|c| *c != "None")
+        .collect();
+    if codes.contains(&"ConditionalCheckFailed") {
+        Cancelled::Condition
+    } else if !codes.is_empty() && codes.iter().all(|c| *c == "TransactionConflict") {
+        Cancelled::Conflict
+    } else {
+        Cancelled::Other
+    }
+}
+
 async fn backoff(attempt: u32) {
     tokio::time::sleep(Duration::from_millis(25 * (1 << attempt.min(6)))).await;
 }
@@ -476,27 +509,32 @@ impl Store for DynamoStore {
             };
             items.push(item);
         }
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(e) => {
-                let cancelled_by_condition = e
-                    .as_service_error()
-                    .and_then(|s| match s {
-                        aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
-                        _ => None,
-                    })
-                    .is_some_and(|c| c.cancellation_reasons().iter().any(|r| r.code() == Some("ConditionalCheckFailed")));
-                if cancelled_by_condition {
-                    Err(StoreError::ConditionFailed)
-                } else {
-                    Err(StoreError::Backend(describe(&e)))
+        let mut attempt = 0;
+        loop {
+            let sent = self
+                .client
+                .transact_write_items()
+                .set_transact_items(Some(items.clone()))
+                .send()
+                .await;
+            let Err(e) = sent else {
+                return Ok(());
+            };
+            let reasons: Vec<Option<&str>> = e
+                .as_service_error()
+                .and_then(|s| match s {
+                    aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(c) => Some(c),
+                    _ => None,
+                })
+                .map(|c| c.cancellation_reasons().iter().map(|r| r.code()).collect())
+                .unwrap_or_default();
+            match cancelled_because(&reasons) {
+                Cancelled::Condition => return Err(StoreError::ConditionFailed),
+                Cancelled::Conflict if attempt < CONFLICT_RETRIES => {
+                    attempt += 1;
+                    backoff(attempt).await;
                 }
+                _ => return Err(StoreError::Backend(describe(&e))),
             }
         }
     }
@@ -552,5 +590,24 @@ impl Store for DynamoStore {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_transaction_is_sent_again_only_when_another_one_on_its_items_cancelled_it() {
+        // a conflict on the directory version item, the other items fine: sent again
+        let conflict = [Some("None"), Some("TransactionConflict"), None];
+        assert_eq!(cancelled_because(&conflict), Cancelled::Conflict);
+        // a failed condition is the caller's answer, even beside a conflict: never resent
+        let condition = [Some("ConditionalCheckFailed"), Some("TransactionConflict")];
+        assert_eq!(cancelled_because(&condition), Cancelled::Condition);
+        // throttling or anything unknown, or no reasons at all: an error, not resent here
+        let throttled = [Some("ThrottlingError"), Some("TransactionConflict")];
+        assert_eq!(cancelled_because(&throttled), Cancelled::Other);
+        assert_eq!(cancelled_because(&[]), Cancelled::Other);
     }
 }
