@@ -367,6 +367,7 @@ fn public_routes_are_exactly_the_pages_anyone_may_open() {
         "GET /",
         "GET /static/app.css",
         "GET /static/favicon.png",
+        "GET /static/progress.js",
         "GET /static/upload.js",
         "GET /static/collection.js",
         "GET /static/viewer.js",
