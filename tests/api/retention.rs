@@ -438,3 +438,38 @@ async fn collection_mail_to_a_retiree_is_not_sent_and_says_why() {
         page.body
     );
 }
+
+#[tokio::test]
+async fn clearing_a_retirement_date_is_refused_when_the_plan_has_no_room_for_one_more() {
+    // given プラン60, where retirees are not counted, full: 59 staff, a retiree and one more
+    let (t, mut b) = TestApp::with_owner("退職者復帰株式会社", OWNER).await;
+    let scope = t.scope_of(OWNER).await;
+    myna_tests::seed::set_plan(&scope, 60).await;
+    myna_tests::seed::registrants(&scope, 59, 1).await;
+    let retiree = add(&mut b, "山田", "R1", NUMBER).await;
+    set_dates(&mut b, &retiree, "R1", &[("retired_on", "2025/3/31")]).await;
+    let other = add(&mut b, "佐藤", "R2", "").await;
+    // when the retiree's 退職日 (and 削除予定日) are cleared on 登録者編集
+    let page = edit_dates(
+        &mut b,
+        &retiree,
+        "R1",
+        &[("retired_on", ""), ("delete_on", "")],
+    )
+    .await;
+    // then it is refused before 入力確認, naming the plan, and the retiree stays retired
+    assert_eq!(page.status.as_u16(), 422, "{}", page.body);
+    assert!(!page.body.contains(CONFIRM_PAGE));
+    assert!(
+        page.body.contains(
+            "ご契約のプラン（プラン60）の登録可能人数（60人）を超えるため登録できません。"
+        ),
+        "{}",
+        page.body
+    );
+    assert!(stored(&t, &retiree).await.retired_on.is_some());
+    // and once there is room (the other one retires), the same edit goes through
+    set_dates(&mut b, &other, "R2", &[("retired_on", "2025/3/31")]).await;
+    set_dates(&mut b, &retiree, "R1", &[]).await;
+    assert_eq!(stored(&t, &retiree).await.retired_on, None);
+}

@@ -42,7 +42,9 @@ pub use list::{
     for_each_selected, is_due, list, load_all, row_test, select, Filter, GroupFilter, ListPage,
     PAGE_SIZE,
 };
-pub use save::{check_plan, create, duplicates, room_left, update, Duplicate, SaveError};
+pub use save::{
+    check_plan, check_return, create, duplicates, room_left, update, Duplicate, SaveError,
+};
 pub(super) use save::{
     claim_ops, commit, commit_with, counted_people, counter_delta, seal_unique, set_number,
 };

@@ -360,6 +360,7 @@ pub async fn update(
     allow_duplicate: bool,
 ) -> Result<Registrant, SaveError> {
     let before = get(scope, id).await?.ok_or(SaveError::NotFound)?;
+    check_return(scope, tenant, &before, valid.retention.retired_on).await?;
     let mut r = before.clone();
     let new_number = seal_unique(
         app,
@@ -413,6 +414,21 @@ pub async fn update(
 pub async fn check_plan(scope: &TenantScope, tenant: &Tenant, n: u32) -> Result<(), SaveError> {
     let (active, retired) = counted_people(&crate::app::tenants::counters(scope).await?);
     tenant.plan.check_add(active, retired, n)?;
+    Ok(())
+}
+
+/// Refuses clearing the 退職日 of a retiree when the plan cannot take one more active
+/// registrant: on plans that leave retirees out of the count (プラン60 and up), a retiree
+/// back at work counts again. Plans that count retirees count them either way.
+pub async fn check_return(
+    scope: &TenantScope,
+    tenant: &Tenant,
+    before: &Registrant,
+    retired_on: Option<time::Date>,
+) -> Result<(), SaveError> {
+    if before.retired_on.is_some() && retired_on.is_none() && !tenant.plan.counts_retirees() {
+        check_plan(scope, tenant, 1).await?;
+    }
     Ok(())
 }
 

@@ -284,8 +284,19 @@ impl ConfirmFlow for Mode {
             .map_err(SaveError::Invalid)?;
         // A new registrant the plan cannot take is refused before 入力確認 suggests that 登録
         // will work (the save checks again: another user may have added someone meanwhile).
-        if first && self.current.is_none() {
-            regs::check_plan(&authed.scope, &authed.tenant, 1).await?;
+        match (&self.current, first) {
+            (None, true) => regs::check_plan(&authed.scope, &authed.tenant, 1).await?,
+            // A retiree whose 退職日 is cleared counts against the plan again.
+            (Some(before), true) => {
+                regs::check_return(
+                    &authed.scope,
+                    &authed.tenant,
+                    before,
+                    valid.retention.retired_on,
+                )
+                .await?
+            }
+            (_, false) => {}
         }
         Ok(Checked { valid, groups })
     }
